@@ -1,0 +1,142 @@
+# JupyterHub configuration for integration tests and the local demo.
+#
+# A real hub on loopback with no proxy and no node: the hub's own port serves
+# /hub/api/, which is all jupyterhub-admin-sync talks to.
+#
+# Driven by environment variables:
+#   HUB_PORT              (required) port the hub listens on, on 127.0.0.1
+#   HUB_DIR               (required) directory for the sqlite db, cookie secret, pid file
+#   HUB_ADMIN_SYNC_TOKEN  (required) api token of service `admin-sync` (built-in `admin` role)
+#   HUB_AUDITOR_TOKEN     (optional) api token of service `auditor` (scope `list:users` only)
+#   HUB_TEST_ADMIN_TOKEN  (optional) api token of service `test-admin` (built-in `admin` role),
+#                         used by tests to arrange state
+#   HUB_PAGE_MAX          (optional) c.JupyterHub.api_page_max_limit (JupyterHub default 200)
+#   HUB_LOG_LEVEL         (optional) hub log level (DEBUG, INFO, WARN, ERROR), default WARN
+#   HUB_EXIT_ON_STDIN_EOF (optional) "1": the hub SIGTERMs itself when its stdin reaches EOF,
+#                         so it dies with the (test) process that holds the other end of the pipe
+#
+# Deliberately NO c.Authenticator.admin_users: with the built-in `admin` role in load_roles
+# and a non-empty admin_users, the hub rewrites the admin list at every restart.
+#
+# Works with JupyterHub 2.x (with "sqlalchemy<2" "alembic<1.14"), 3.x, 4.x, 5.x and 6.x.
+
+import os
+import signal
+import sys
+import threading
+
+import jupyterhub
+from jupyterhub.proxy import Proxy
+
+c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
+
+
+def _required(name):
+    value = os.environ.get(name, "")
+    if not value:
+        sys.exit(f"jupyterhub_config.py: environment variable {name} is required")
+    return value
+
+
+def _check_token(name, value):
+    # JupyterHub refuses to start with api tokens shorter than 8 characters.
+    if len(value) < 8:
+        sys.exit(f"jupyterhub_config.py: {name} must be at least 8 characters long")
+    return value
+
+
+hub_port = int(_required("HUB_PORT"))
+hub_dir = os.path.abspath(_required("HUB_DIR"))
+os.makedirs(hub_dir, exist_ok=True)
+admin_sync_token = _check_token("HUB_ADMIN_SYNC_TOKEN", _required("HUB_ADMIN_SYNC_TOKEN"))
+auditor_token = os.environ.get("HUB_AUDITOR_TOKEN", "")
+test_admin_token = os.environ.get("HUB_TEST_ADMIN_TOKEN", "")
+page_max = os.environ.get("HUB_PAGE_MAX", "")
+log_level = os.environ.get("HUB_LOG_LEVEL", "WARN").upper()
+if log_level == "WARNING":
+    log_level = "WARN"  # the JupyterHub.log_level trait knows WARN, not WARNING
+
+
+class NoOpProxy(Proxy):
+    """A proxy that is never started and routes nothing.
+
+    `should_start = False` alone is not enough: the hub would still talk to a
+    configurable-http-proxy API. These no-ops keep the hub self-contained.
+    """
+
+    should_start = False
+
+    async def add_route(self, routespec, target, data):
+        pass
+
+    async def delete_route(self, routespec):
+        pass
+
+    async def get_all_routes(self):
+        return {}
+
+
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = hub_port
+c.JupyterHub.proxy_class = NoOpProxy
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(hub_dir, "jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = os.path.join(hub_dir, "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = os.path.join(hub_dir, "jupyterhub.pid")
+c.JupyterHub.log_level = log_level
+if page_max:
+    c.JupyterHub.api_page_max_limit = int(page_max)
+
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.spawner_class = "simple"
+if jupyterhub.version_info[0] >= 5:
+    # JupyterHub 5 made allow_all default to False; older versions do not know the option.
+    c.Authenticator.allow_all = True
+
+services = [{"name": "admin-sync", "api_token": admin_sync_token}]
+admin_services = ["admin-sync"]
+roles = []
+if test_admin_token:
+    services.append(
+        {"name": "test-admin", "api_token": _check_token("HUB_TEST_ADMIN_TOKEN", test_admin_token)}
+    )
+    admin_services.append("test-admin")
+if auditor_token:
+    services.append(
+        {"name": "auditor", "api_token": _check_token("HUB_AUDITOR_TOKEN", auditor_token)}
+    )
+    roles.append(
+        {
+            "name": "auditor",
+            "description": "Reads user names and admin flags, changes nothing",
+            "scopes": ["list:users"],
+            "services": ["auditor"],
+        }
+    )
+roles.append({"name": "admin", "services": admin_services})
+c.JupyterHub.services = services
+c.JupyterHub.load_roles = roles
+
+if os.environ.get("HUB_EXIT_ON_STDIN_EOF") == "1":
+
+    def _exit_on_stdin_eof():
+        # os.read on the raw descriptor, not sys.stdin: a daemon thread blocked inside
+        # sys.stdin's BufferedReader makes the interpreter abort at shutdown.
+        try:
+            while os.read(0, 4096):
+                pass
+        except OSError:
+            pass
+        print("jupyterhub_config.py: stdin closed, sending SIGTERM to the hub", file=sys.stderr, flush=True)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=_exit_on_stdin_eof, name="exit-on-stdin-eof", daemon=True).start()
+
+# One line at startup even at log level WARNING, so a test's hub log shows what was configured.
+print(
+    f"jupyterhub_config.py: JupyterHub {jupyterhub.__version__} on http://127.0.0.1:{hub_port}/hub/api"
+    f" dir={hub_dir} services={[s['name'] for s in services]}"
+    f" page_max={page_max or 'default'} log_level={log_level}"
+    f" exit_on_stdin_eof={os.environ.get('HUB_EXIT_ON_STDIN_EOF') == '1'}",
+    file=sys.stderr,
+    flush=True,
+)

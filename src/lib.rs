@@ -1,0 +1,5 @@
+//! Keeps the admins of JupyterHub hubs equal to a declared roster.
+pub mod name;
+pub mod roster;
+pub mod token;
+pub mod yaml;

@@ -1,0 +1,242 @@
+//! The declared roster: who should be admin on which hub, and who added them.
+//!
+//! [`Roster::load`] reads a YAML file, checks every rule at once and returns either a
+//! validated [`Roster`] or a [`RosterError`] listing each problem with the file and the
+//! person or hub it concerns. Code past this module never sees an unvalidated roster.
+
+mod raw;
+mod validate;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::name::UserName;
+use crate::token::{Token, TokenSource};
+
+/// Roster files larger than this are refused before parsing.
+pub const MAX_ROSTER_BYTES: u64 = 4 * 1024 * 1024;
+
+/// What the sync may do on a hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Change nothing; report every difference.
+    Report,
+    /// Create and grant declared admins; leave undeclared admins (reported as drift).
+    Grant,
+    /// Also revoke undeclared admins, within `max_revocations`.
+    Enforce,
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Report => "report",
+            Policy::Grant => "grant",
+            Policy::Enforce => "enforce",
+        })
+    }
+}
+
+/// Why a person is declared admin on a hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Engineer,
+    Representative,
+    Administrator,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Engineer => "engineer",
+            Role::Representative => "representative",
+            Role::Administrator => "administrator",
+        })
+    }
+}
+
+/// A declared admin of one hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub role: Role,
+    /// Who added this administrator (`None` for engineers and representatives).
+    pub added_by: Option<UserName>,
+}
+
+/// The admins a hub should have, by name.
+pub type Desired = BTreeMap<UserName, Declared>;
+
+#[derive(Debug, Clone)]
+pub struct Administrator {
+    pub name: UserName,
+    pub added_by: UserName,
+}
+
+#[derive(Debug, Clone)]
+pub struct Community {
+    pub name: String,
+    pub representatives: Vec<UserName>,
+    pub administrators: Vec<Administrator>,
+}
+
+/// One hub to keep in sync.
+#[derive(Debug, Clone)]
+pub struct HubSpec {
+    pub name: String,
+    pub community: String,
+    /// The hub's API base, without a trailing slash (`http://hub:8081/hub/api`).
+    pub api_url: url::Url,
+    pub token_source: TokenSource,
+    pub token: Token,
+    pub policy: Policy,
+    pub max_revocations: u32,
+    pub ca_file: Option<PathBuf>,
+}
+
+/// A validated roster.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    /// The file it was read from (named in messages).
+    pub source: PathBuf,
+    pub engineers: Vec<UserName>,
+    pub communities: Vec<Community>,
+    /// Every hub, in file order.
+    pub hubs: Vec<HubSpec>,
+    /// Things worth a warning that do not make the roster invalid.
+    pub warnings: Vec<String>,
+}
+
+/// One broken rule, with what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// What the problem is about: `community climate-lab: administrator carol`.
+    pub subject: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.subject.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.subject, self.message)
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RosterError {
+    #[error("{}: cannot read the roster: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: the roster is {size} bytes, more than the {MAX_ROSTER_BYTES} allowed", path.display())]
+    TooLarge { path: PathBuf, size: u64 },
+    #[error("{}: the roster is not valid UTF-8 (byte {offset})", path.display())]
+    NotUtf8 { path: PathBuf, offset: usize },
+    #[error("{}: {error}", path.display())]
+    Syntax {
+        path: PathBuf,
+        error: crate::yaml::YamlError,
+    },
+    #[error("{}", invalid_message(path, problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn invalid_message(path: &Path, problems: &[Problem]) -> String {
+    let mut out = format!(
+        "{} is not a valid roster ({} problem{}):",
+        path.display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    for p in problems {
+        out.push_str(&format!("\n  {}: {p}", path.display()));
+    }
+    out
+}
+
+impl Roster {
+    /// Reads, parses and validates the roster at `path`, resolving hub tokens from
+    /// the process environment and from files.
+    pub fn load(path: &Path) -> Result<Roster, RosterError> {
+        let read_err = |source| RosterError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let size = std::fs::metadata(path).map_err(read_err)?.len();
+        if size > MAX_ROSTER_BYTES {
+            return Err(RosterError::TooLarge {
+                path: path.to_owned(),
+                size,
+            });
+        }
+        let bytes = std::fs::read(path).map_err(read_err)?;
+        Roster::parse_bytes(path, &bytes, &|var| std::env::var(var).ok())
+    }
+
+    /// Parses and validates roster bytes; `path` is only named in messages, and `env`
+    /// looks up `token_env` variables.
+    pub fn parse_bytes(
+        path: &Path,
+        bytes: &[u8],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Roster, RosterError> {
+        let text = std::str::from_utf8(bytes).map_err(|e| RosterError::NotUtf8 {
+            path: path.to_owned(),
+            offset: e.valid_up_to(),
+        })?;
+        let raw: raw::RawRoster =
+            crate::yaml::from_str(text).map_err(|error| RosterError::Syntax {
+                path: path.to_owned(),
+                error,
+            })?;
+        validate::validate(path, raw, env)
+    }
+
+    pub fn community(&self, name: &str) -> Option<&Community> {
+        self.communities.iter().find(|c| c.name == name)
+    }
+
+    pub fn hub(&self, name: &str) -> Option<&HubSpec> {
+        self.hubs.iter().find(|h| h.name == name)
+    }
+
+    /// The admins `hub` should have: every engineer, and its community's
+    /// representatives and administrators.
+    pub fn desired(&self, hub: &HubSpec) -> Desired {
+        let mut desired = Desired::new();
+        for name in &self.engineers {
+            desired.insert(
+                name.clone(),
+                Declared {
+                    role: Role::Engineer,
+                    added_by: None,
+                },
+            );
+        }
+        if let Some(community) = self.community(&hub.community) {
+            for name in &community.representatives {
+                desired.entry(name.clone()).or_insert(Declared {
+                    role: Role::Representative,
+                    added_by: None,
+                });
+            }
+            for admin in &community.administrators {
+                desired.entry(admin.name.clone()).or_insert(Declared {
+                    role: Role::Administrator,
+                    added_by: Some(admin.added_by.clone()),
+                });
+            }
+        }
+        desired
+    }
+}

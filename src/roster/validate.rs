@@ -1,0 +1,649 @@
+//! Every rule of the roster, checked at once so one run reports every problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use super::raw::{RawAdministrator, RawHub, RawRoster};
+use super::{Administrator, Community, HubSpec, Policy, Problem, Roster, RosterError};
+use crate::name::UserName;
+use crate::token::{self, TokenSource};
+
+const DEFAULT_POLICY: Policy = Policy::Enforce;
+const DEFAULT_MAX_REVOCATIONS: u32 = 5;
+
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, subject: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            subject: subject.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn validate(
+    path: &Path,
+    raw: RawRoster,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Roster, RosterError> {
+    let mut problems = Problems(Vec::new());
+    let mut warnings = Vec::new();
+
+    if let Some(version) = raw.version
+        && version != 1
+    {
+        problems.push(
+            "version",
+            format!("version {version} is not supported (this release reads version 1)"),
+        );
+    }
+
+    let engineers = engineers(&raw, &mut problems);
+    let engineer_set: BTreeSet<&UserName> = engineers.iter().collect();
+
+    let default_policy = raw.defaults.policy.unwrap_or(DEFAULT_POLICY);
+    let default_max = raw
+        .defaults
+        .max_revocations
+        .unwrap_or(DEFAULT_MAX_REVOCATIONS);
+
+    let mut communities = Vec::new();
+    let mut hubs = Vec::new();
+    let mut community_names: BTreeSet<String> = BTreeSet::new();
+    let mut hub_names: BTreeMap<String, String> = BTreeMap::new();
+
+    for raw_community in &raw.communities {
+        let cname = raw_community.name.trim().to_string();
+        let subject = format!("community {cname}");
+        if cname.is_empty() {
+            problems.push("community", "a community has an empty name");
+        } else if !community_names.insert(cname.to_lowercase()) {
+            problems.push(&subject, "the community is declared more than once");
+        }
+
+        let representatives: Vec<UserName> = raw_community
+            .representatives
+            .iter()
+            .map(|r| UserName::new(&r.name))
+            .collect();
+        match representatives.len() {
+            1 | 2 => {}
+            0 => problems.push(
+                &subject,
+                "has no representative; a community has one or two",
+            ),
+            n => problems.push(
+                &subject,
+                format!(
+                    "has {n} representatives ({}); a community has one or two",
+                    join(&representatives)
+                ),
+            ),
+        }
+
+        let administrators: Vec<Administrator> = raw_community
+            .administrators
+            .iter()
+            .map(|a: &RawAdministrator| Administrator {
+                name: UserName::new(&a.name),
+                added_by: UserName::new(&a.added_by),
+            })
+            .collect();
+
+        // Each person once per community, and not also an engineer.
+        let mut seen: BTreeMap<&UserName, &'static str> = BTreeMap::new();
+        let people = representatives
+            .iter()
+            .map(|n| (n, "representative"))
+            .chain(administrators.iter().map(|a| (&a.name, "administrator")));
+        for (name, role) in people {
+            let who = format!("{subject}: {role} {name}");
+            if let Some(why) = name.problem() {
+                problems.push(&who, why);
+                continue;
+            }
+            if engineer_set.contains(name) {
+                problems.push(
+                    &who,
+                    "is also an engineer (engineers are admin on every hub); list them once",
+                );
+            }
+            if let Some(first) = seen.insert(name, role) {
+                problems.push(
+                    &who,
+                    format!("appears more than once in the community (also as {first})"),
+                );
+            }
+        }
+
+        check_added_by(
+            &subject,
+            &cname,
+            &representatives,
+            &administrators,
+            &engineer_set,
+            &mut problems,
+        );
+
+        for raw_hub in &raw_community.hubs {
+            if let Some(hub) = hub(
+                raw_hub,
+                &cname,
+                default_policy,
+                default_max,
+                &mut hub_names,
+                env,
+                &mut problems,
+                &mut warnings,
+            ) {
+                hubs.push(hub);
+            }
+        }
+
+        communities.push(Community {
+            name: cname,
+            representatives,
+            administrators,
+        });
+    }
+
+    if hubs.is_empty() && problems.0.is_empty() {
+        warnings.push(format!("{}: the roster declares no hubs", path.display()));
+    }
+
+    if problems.0.is_empty() {
+        Ok(Roster {
+            source: path.to_owned(),
+            engineers,
+            communities,
+            hubs,
+            warnings,
+        })
+    } else {
+        Err(RosterError::Invalid {
+            path: path.to_owned(),
+            problems: problems.0,
+        })
+    }
+}
+
+fn engineers(raw: &RawRoster, problems: &mut Problems) -> Vec<UserName> {
+    let mut engineers = Vec::new();
+    let mut seen = BTreeSet::new();
+    for e in &raw.engineers {
+        let name = UserName::new(&e.name);
+        let who = format!("engineer {name}");
+        if let Some(why) = name.problem() {
+            problems.push(&who, why);
+        } else if !seen.insert(name.clone()) {
+            problems.push(&who, "is listed more than once");
+        } else {
+            engineers.push(name);
+        }
+    }
+    engineers
+}
+
+/// `added_by` names a representative or administrator of the community, or an
+/// engineer, and following it always ends at a representative or an engineer.
+fn check_added_by(
+    subject: &str,
+    community: &str,
+    representatives: &[UserName],
+    administrators: &[Administrator],
+    engineers: &BTreeSet<&UserName>,
+    problems: &mut Problems,
+) {
+    let roots: BTreeSet<&UserName> = representatives
+        .iter()
+        .chain(engineers.iter().copied())
+        .collect();
+    let added_by: BTreeMap<&UserName, &UserName> = administrators
+        .iter()
+        .map(|a| (&a.name, &a.added_by))
+        .collect();
+
+    for admin in administrators {
+        let who = format!("{subject}: administrator {}", admin.name);
+        if admin.added_by.problem().is_some() {
+            problems.push(&who, "added_by is empty");
+            continue;
+        }
+        if !roots.contains(&admin.added_by) && !added_by.contains_key(&admin.added_by) {
+            problems.push(
+                &who,
+                format!(
+                    "added_by {} is not a representative or administrator of {community}, nor an engineer",
+                    admin.added_by
+                ),
+            );
+            continue;
+        }
+        // Follow the chain; it must reach a root without revisiting anyone.
+        let mut chain = vec![&admin.name];
+        let mut current = &admin.added_by;
+        loop {
+            if roots.contains(current) {
+                break;
+            }
+            if chain.contains(&current) {
+                chain.push(current);
+                problems.push(
+                    &who,
+                    format!(
+                        "the added_by chain {} is a cycle that never reaches a representative or an engineer",
+                        chain.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" → ")
+                    ),
+                );
+                break;
+            }
+            chain.push(current);
+            match added_by.get(current) {
+                Some(next) => current = next,
+                // Reported on the administrator whose added_by is unknown.
+                None => break,
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn hub(
+    raw: &RawHub,
+    community: &str,
+    default_policy: Policy,
+    default_max: u32,
+    hub_names: &mut BTreeMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+    problems: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Option<HubSpec> {
+    let name = raw.name.trim().to_string();
+    let who = format!("community {community}: hub {name}");
+    let mut ok = true;
+    if name.is_empty() {
+        problems.push(format!("community {community}"), "a hub has an empty name");
+        ok = false;
+    } else if let Some(other) = hub_names.insert(name.to_lowercase(), community.to_string()) {
+        problems.push(
+            &who,
+            format!("hub names must be unique in the file; {name} is also a hub of community {other}"),
+        );
+        ok = false;
+    }
+
+    let api_url = match parse_api_url(&raw.api_url) {
+        Ok(url) => Some(url),
+        Err(why) => {
+            problems.push(&who, format!("api_url {why}"));
+            None
+        }
+    };
+
+    let source = match (&raw.token_env, &raw.token_file) {
+        (Some(var), None) => Some(TokenSource::Env(var.clone())),
+        (None, Some(file)) => Some(TokenSource::File(file.clone())),
+        (None, None) => {
+            problems.push(&who, "has no token: set token_env or token_file");
+            None
+        }
+        (Some(_), Some(_)) => {
+            problems.push(&who, "has both token_env and token_file; keep one");
+            None
+        }
+    };
+    let token = source.as_ref().and_then(|s| match token::resolve(s, env) {
+        Ok(resolved) => {
+            warnings.extend(resolved.warnings.into_iter().map(|w| format!("{who}: {w}")));
+            Some(resolved.token)
+        }
+        Err(why) => {
+            problems.push(&who, why);
+            None
+        }
+    });
+
+    if let Some(ca) = &raw.ca_file {
+        if api_url.as_ref().is_some_and(|u| u.scheme() != "https") {
+            problems.push(&who, "ca_file is set but api_url is not https");
+            ok = false;
+        }
+        if let Err(e) = std::fs::metadata(ca) {
+            problems.push(
+                &who,
+                format!("ca_file {} cannot be read: {e}", ca.display()),
+            );
+            ok = false;
+        }
+    }
+
+    match (ok, api_url, source, token) {
+        (true, Some(api_url), Some(token_source), Some(token)) => Some(HubSpec {
+            name,
+            community: community.to_string(),
+            api_url,
+            token_source,
+            token,
+            policy: raw.policy.unwrap_or(default_policy),
+            max_revocations: raw.max_revocations.unwrap_or(default_max),
+            ca_file: raw.ca_file.clone(),
+        }),
+        _ => None,
+    }
+}
+
+fn parse_api_url(text: &str) -> Result<url::Url, String> {
+    let mut url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if url.scheme() != "http" && url.scheme() != "https" {
+        return Err(format!("{text:?} is not an http or https URL"));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("{text:?} has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Never echo the URL: it holds credentials.
+        return Err("must not carry a user name or password; use token_env or token_file".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{text:?} must not have a query or fragment"));
+    }
+    let trimmed = url.path().trim_end_matches('/').to_string();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+fn join(names: &[UserName]) -> String {
+    names
+        .iter()
+        .map(UserName::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Role, Roster, RosterError};
+    use crate::name::UserName;
+    use std::path::Path;
+
+    const GOOD: &str = r#"
+engineers:
+  - name: eng-eve
+defaults:
+  policy: enforce
+  max_revocations: 3
+communities:
+  - name: climate-lab
+    representatives:
+      - name: rep-bob
+    administrators:
+      - name: carol
+        added_by: rep-bob
+      - name: Dave
+        added_by: carol
+      - name: erin
+        added_by: eng-eve
+    hubs:
+      - name: climate-prod
+        api_url: http://127.0.0.1:8081/hub/api/
+        token_env: CLIMATE_PROD_TOKEN
+        policy: grant
+      - name: climate-staging
+        api_url: https://staging.example.org/hub/api
+        token_env: CLIMATE_STAGING_TOKEN
+        max_revocations: 1
+"#;
+
+    fn env(var: &str) -> Option<String> {
+        match var {
+            "CLIMATE_PROD_TOKEN" | "CLIMATE_STAGING_TOKEN" | "T" => Some("abcdefgh123".into()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Roster, RosterError> {
+        Roster::parse_bytes(Path::new("roster.yaml"), text.as_bytes(), &env)
+    }
+
+    /// All problem lines of an invalid roster.
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text) {
+            Err(RosterError::Invalid { problems, .. }) => {
+                problems.iter().map(ToString::to_string).collect()
+            }
+            Err(other) => panic!("expected Invalid, got {other}"),
+            Ok(_) => panic!("expected Invalid, got a valid roster"),
+        }
+    }
+
+    fn community(reps: &str, admins: &str) -> String {
+        format!(
+            "engineers: [{{name: eng-eve}}]\ncommunities:\n  - name: c\n    representatives: {reps}\n    administrators: {admins}\n    hubs: [{{name: h, api_url: 'http://h/hub/api', token_env: T}}]\n"
+        )
+    }
+
+    #[test]
+    fn good_roster_validates_with_defaults_and_overrides() {
+        let roster = parse(GOOD).unwrap();
+        assert_eq!(roster.engineers, vec![UserName::new("eng-eve")]);
+        assert_eq!(roster.hubs.len(), 2);
+        let prod = &roster.hubs[0];
+        assert_eq!(prod.api_url.as_str(), "http://127.0.0.1:8081/hub/api");
+        assert_eq!(prod.policy, super::Policy::Grant);
+        assert_eq!(prod.max_revocations, 3);
+        let staging = &roster.hubs[1];
+        assert_eq!(staging.policy, super::Policy::Enforce);
+        assert_eq!(staging.max_revocations, 1);
+        assert_eq!(staging.community, "climate-lab");
+
+        let desired = roster.desired(prod);
+        assert_eq!(desired.len(), 5);
+        assert_eq!(desired[&UserName::new("eng-eve")].role, Role::Engineer);
+        assert_eq!(desired[&UserName::new("rep-bob")].role, Role::Representative);
+        let dave = &desired[&UserName::new("dave")];
+        assert_eq!(dave.role, Role::Administrator);
+        assert_eq!(dave.added_by, Some(UserName::new("carol")));
+    }
+
+    #[test]
+    fn defaults_are_enforce_and_five() {
+        let roster = parse(&community("[{name: r}]", "[]")).unwrap();
+        assert_eq!(roster.hubs[0].policy, super::Policy::Enforce);
+        assert_eq!(roster.hubs[0].max_revocations, 5);
+    }
+
+    #[test]
+    fn zero_representatives() {
+        assert_eq!(
+            problems(&community("[]", "[]")),
+            ["community c: has no representative; a community has one or two"]
+        );
+    }
+
+    #[test]
+    fn three_representatives() {
+        assert_eq!(
+            problems(&community("[{name: a}, {name: b}, {name: c}]", "[]")),
+            ["community c: has 3 representatives (a, b, c); a community has one or two"]
+        );
+    }
+
+    #[test]
+    fn added_by_unknown() {
+        assert_eq!(
+            problems(&community("[{name: r}]", "[{name: x, added_by: nobody}]")),
+            [
+                "community c: administrator x: added_by nobody is not a representative or administrator of c, nor an engineer"
+            ]
+        );
+    }
+
+    #[test]
+    fn added_by_engineer_and_chains_are_fine() {
+        let roster = parse(&community(
+            "[{name: r}]",
+            "[{name: x, added_by: eng-eve}, {name: y, added_by: x}, {name: z, added_by: y}]",
+        ))
+        .unwrap();
+        assert_eq!(roster.communities[0].administrators.len(), 3);
+    }
+
+    #[test]
+    fn added_by_cycle() {
+        let p = problems(&community(
+            "[{name: r}]",
+            "[{name: x, added_by: y}, {name: y, added_by: x}, {name: z, added_by: z}]",
+        ));
+        assert_eq!(
+            p,
+            [
+                "community c: administrator x: the added_by chain x → y → x is a cycle that never reaches a representative or an engineer",
+                "community c: administrator y: the added_by chain y → x → y is a cycle that never reaches a representative or an engineer",
+                "community c: administrator z: the added_by chain z → z is a cycle that never reaches a representative or an engineer",
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicates_after_normalisation() {
+        let p = problems(&community(
+            "[{name: Rep}]",
+            "[{name: ' rep ', added_by: eng-eve}, {name: ENG-EVE, added_by: rep}]",
+        ));
+        assert_eq!(
+            p,
+            [
+                "community c: administrator rep: appears more than once in the community (also as representative)",
+                "community c: administrator eng-eve: is also an engineer (engineers are admin on every hub); list them once",
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_engineer_and_bad_names() {
+        let text = "engineers: [{name: e}, {name: E}, {name: 'a/b'}]\n";
+        assert_eq!(
+            problems(text),
+            [
+                "engineer e: is listed more than once",
+                "engineer a/b: JupyterHub user names cannot contain '/'",
+            ]
+        );
+    }
+
+    #[test]
+    fn hub_names_unique_across_communities() {
+        let text = "communities:
+  - name: a
+    representatives: [{name: r}]
+    hubs: [{name: h, api_url: 'http://h/hub/api', token_env: T}]
+  - name: b
+    representatives: [{name: s}]
+    hubs: [{name: H, api_url: 'http://h2/hub/api', token_env: T}]
+";
+        assert_eq!(
+            problems(text),
+            ["community b: hub H: hub names must be unique in the file; H is also a hub of community a"]
+        );
+    }
+
+    #[test]
+    fn api_url_rules() {
+        let hub = |url: &str| {
+            format!(
+                "communities:\n  - name: c\n    representatives: [{{name: r}}]\n    hubs: [{{name: h, api_url: '{url}', token_env: T}}]\n"
+            )
+        };
+        let one = |url: &str| problems(&hub(url)).join("\n");
+        assert!(one("ftp://h/x").contains("is not an http or https URL"));
+        assert!(one("not a url").contains("is not a URL"));
+        assert!(one("http://h/hub/api?x=1").contains("query or fragment"));
+        let creds = one("http://user:hunter2@h/hub/api");
+        assert!(creds.contains("must not carry a user name or password"));
+        assert!(!creds.contains("hunter2"), "{creds}");
+    }
+
+    #[test]
+    fn token_rules() {
+        let hub = |tok: &str| {
+            format!(
+                "communities:\n  - name: c\n    representatives: [{{name: r}}]\n    hubs: [{{name: h, api_url: 'http://h/hub/api', {tok}}}]\n"
+            )
+        };
+        assert_eq!(
+            problems(&hub("policy: grant")),
+            ["community c: hub h: has no token: set token_env or token_file"]
+        );
+        assert_eq!(
+            problems(&hub("token_env: T, token_file: /x")),
+            ["community c: hub h: has both token_env and token_file; keep one"]
+        );
+        assert_eq!(
+            problems(&hub("token_env: MISSING")),
+            ["community c: hub h: token_env MISSING is not set"]
+        );
+        let p = problems(&hub("token_file: /nonexistent/tok"));
+        assert!(
+            p[0].starts_with("community c: hub h: token_file /nonexistent/tok cannot be read"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn every_problem_reported_at_once_with_the_file() {
+        let text = "engineers: [{name: e}, {name: e}]
+communities:
+  - name: c
+    representatives: []
+    administrators: [{name: x, added_by: y}]
+    hubs: [{name: h, api_url: 'gopher://h', token_env: NOPE}]
+";
+        let err = parse(text).unwrap_err();
+        let RosterError::Invalid { problems, .. } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(problems.len(), 5, "{err}");
+        let msg = err.to_string();
+        assert!(msg.starts_with("roster.yaml is not a valid roster (5 problems):"), "{msg}");
+        assert_eq!(msg.matches("\n  roster.yaml: ").count(), 5, "{msg}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = parse("communities:\n  - name: c\n    representatves: []\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("roster.yaml: "), "{msg}");
+        assert!(msg.contains("unknown field `representatves`"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let err = parse("communities:\n  - name: [c\n").unwrap_err();
+        let RosterError::Syntax { error, .. } = &err else {
+            panic!("{err}")
+        };
+        assert!(error.line.is_some() && error.column.is_some(), "{err}");
+    }
+
+    #[test]
+    fn unsupported_version() {
+        assert_eq!(
+            problems("version: 2\n"),
+            ["version: version 2 is not supported (this release reads version 1)"]
+        );
+    }
+
+    #[test]
+    fn not_utf8() {
+        let err = Roster::parse_bytes(Path::new("r.yaml"), b"a: \xff\n", &env).unwrap_err();
+        assert_eq!(err.to_string(), "r.yaml: the roster is not valid UTF-8 (byte 3)");
+    }
+
+    #[test]
+    fn policy_must_be_known() {
+        let err = parse("defaults: {policy: yolo}\n").unwrap_err();
+        assert!(err.to_string().contains("unknown variant `yolo`"), "{err}");
+    }
+}

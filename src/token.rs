@@ -1,0 +1,158 @@
+//! Hub API tokens: where they come from, and a type that never prints them.
+
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A hub API token. Its `Debug` shows `[REDACTED]`; the only way to the value is
+/// [`Token::expose`], used once, where the `Authorization` header is built.
+#[derive(Clone)]
+pub struct Token(SecretString);
+
+impl Token {
+    pub fn new(value: &str) -> Self {
+        Token(SecretString::from(value.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Token([REDACTED])")
+    }
+}
+
+/// Where a hub's token is read from: `token_env` or `token_file` in the roster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    Env(String),
+    File(PathBuf),
+}
+
+impl fmt::Display for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenSource::Env(var) => write!(f, "token_env {var}"),
+            TokenSource::File(path) => write!(f, "token_file {}", path.display()),
+        }
+    }
+}
+
+/// A token and what was noticed while reading it.
+#[derive(Debug)]
+pub struct Resolved {
+    pub token: Token,
+    pub warnings: Vec<String>,
+}
+
+/// Reads the token from its source. Errors say which source failed and why, never
+/// what it held. `env` looks up environment variables (a parameter so tests need not
+/// touch the process environment).
+pub fn resolve(
+    source: &TokenSource,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Resolved, String> {
+    let mut warnings = Vec::new();
+    let value = match source {
+        TokenSource::Env(var) => match env(var) {
+            Some(value) => value,
+            None => return Err(format!("{source} is not set")),
+        },
+        TokenSource::File(path) => {
+            let value = std::fs::read_to_string(path)
+                .map_err(|e| format!("{source} cannot be read: {e}"))?;
+            if let Some(w) = readable_by_others(path) {
+                warnings.push(w);
+            }
+            value
+        }
+    };
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(format!("{source} is empty"));
+    }
+    if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{source} holds white space or control characters inside the token"
+        ));
+    }
+    Ok(Resolved {
+        token: Token::new(value),
+        warnings,
+    })
+}
+
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "token_file {} is readable by every user on this machine (mode {:o}); chmod o-r it",
+            path.display(),
+            mode & 0o777
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_path: &Path) -> Option<String> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let t = Token::new("s3cr3t-value-123");
+        assert_eq!(format!("{t:?}"), "Token([REDACTED])");
+    }
+
+    #[test]
+    fn env_source() {
+        let env = |k: &str| (k == "T").then(|| " abcdefgh\n".to_string());
+        let r = resolve(&TokenSource::Env("T".into()), &env).unwrap();
+        assert_eq!(r.token.expose(), "abcdefgh");
+        let err = resolve(&TokenSource::Env("U".into()), &env).unwrap_err();
+        assert_eq!(err, "token_env U is not set");
+    }
+
+    #[test]
+    fn empty_and_inner_space_are_errors() {
+        let env = |_: &str| Some("  ".to_string());
+        assert_eq!(
+            resolve(&TokenSource::Env("T".into()), &env).unwrap_err(),
+            "token_env T is empty"
+        );
+        let env = |_: &str| Some("ab cd".to_string());
+        let err = resolve(&TokenSource::Env("T".into()), &env).unwrap_err();
+        assert!(err.contains("white space"), "{err}");
+        assert!(!err.contains("ab cd"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn file_source_warns_when_world_readable() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tok");
+        std::fs::write(&path, "abcdefgh12\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let r = resolve(&TokenSource::File(path.clone()), &|_| None).unwrap();
+        assert_eq!(r.token.expose(), "abcdefgh12");
+        assert!(r.warnings.is_empty());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let r = resolve(&TokenSource::File(path.clone()), &|_| None).unwrap();
+        assert_eq!(r.warnings.len(), 1);
+        assert!(r.warnings[0].contains("readable by every user"));
+        let missing = dir.path().join("nope");
+        let err = resolve(&TokenSource::File(missing), &|_| None).unwrap_err();
+        assert!(err.starts_with("token_file "), "{err}");
+        assert!(err.contains("cannot be read"), "{err}");
+    }
+}
