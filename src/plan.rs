@@ -1,0 +1,548 @@
+//! The planner: a pure function from declared and observed admins to a [`Plan`].
+//!
+//! No IO and no async: every rule about what may change (policies, the revocation
+//! brake, who is never revoked) lives here and is tested with in-memory values.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::name::UserName;
+use crate::roster::{Desired, HubSpec, Policy, Role};
+
+/// A user as the hub listed them. `name` is spelled as the hub spells it, since the
+/// hub's API looks users up by that exact spelling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubUser {
+    pub name: String,
+    pub admin: bool,
+}
+
+/// Whom the hub says the token belongs to (`GET /user`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenOwner {
+    /// `user` or `service`.
+    pub kind: String,
+    pub name: String,
+    /// Whether the hub says the owner is an admin (`None` when it does not say).
+    pub admin: Option<bool>,
+}
+
+/// What was read from one hub, complete: a listing that failed part-way never becomes
+/// a snapshot.
+///
+/// To keep memory flat however large the hub, `users` holds only the users the plan
+/// needs: every admin, and every user whose name is declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSnapshot {
+    pub version: String,
+    pub token_owner: Option<TokenOwner>,
+    pub users: Vec<HubUser>,
+    /// How many users the hub listed in all.
+    pub total_users: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// A declared admin has no user on the hub: create it as admin.
+    Create,
+    /// A declared admin's user exists but is not admin.
+    Grant,
+    /// An admin the roster does not declare.
+    Revoke,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Grant => "grant",
+            Action::Revoke => "revoke",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// The standing of the user a change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Standing {
+    Engineer,
+    Representative,
+    Administrator,
+    /// An admin on the hub whom the roster does not declare.
+    Undeclared,
+}
+
+impl From<Role> for Standing {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::Engineer => Standing::Engineer,
+            Role::Representative => Standing::Representative,
+            Role::Administrator => Standing::Administrator,
+        }
+    }
+}
+
+impl fmt::Display for Standing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Standing::Engineer => "engineer",
+            Standing::Representative => "representative",
+            Standing::Administrator => "administrator",
+            Standing::Undeclared => "undeclared",
+        })
+    }
+}
+
+/// One difference between the roster and the hub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub action: Action,
+    /// The user's name in normal form.
+    pub user: UserName,
+    /// The name as the hub spells it (for create: the normal form).
+    pub hub_name: String,
+    pub role: Standing,
+    pub added_by: Option<UserName>,
+    /// Whether the hub's policy lets this run make the change. A change that is not
+    /// applied stays as drift.
+    pub apply: bool,
+}
+
+/// Revocations held back because there were more than `max_revocations`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Brake {
+    pub revocations: usize,
+    pub max_revocations: u32,
+}
+
+/// Everything that differs on one hub, and what the policy lets this run do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub hub: String,
+    pub community: String,
+    pub policy: Policy,
+    /// Creates, then grants, then revokes; by name within each.
+    pub changes: Vec<Change>,
+    /// Set when the brake held every revocation back this run.
+    pub brake: Option<Brake>,
+}
+
+impl Plan {
+    /// True when the hub is exactly as declared.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
+
+    /// The changes this run makes, in the order to make them.
+    pub fn to_apply(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.apply)
+    }
+
+    /// Why the run leaves `change` in place, if it does.
+    pub fn why_not_applied(&self, change: &Change) -> Option<&'static str> {
+        match (change.apply, self.policy, change.action) {
+            (true, _, _) => None,
+            (false, Policy::Report, _) => Some("policy report changes nothing"),
+            (false, Policy::Grant, Action::Revoke) => Some("policy grant does not revoke"),
+            (false, _, Action::Revoke) if self.brake.is_some() => Some("held by the brake"),
+            (false, _, _) => Some("not applied"),
+        }
+    }
+
+    /// The differences the policy leaves in place.
+    pub fn left_as_drift(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| !c.apply)
+    }
+}
+
+/// Works out the changes that bring `observed` to `desired` on `hub`, under its policy.
+///
+/// - A declared admin missing from the hub is created as admin; one who exists without
+///   the flag is granted it.
+/// - An admin who is not declared is revoked, unless it is the token's own identity
+///   (the sync must not lock itself out). Engineers are declared on every hub, so they
+///   are never revoked. Users are never deleted: no action can.
+/// - `report` applies nothing, `grant` applies creates and grants, `enforce` also
+///   revokes, unless there are more revocations than `max_revocations`, in which case
+///   none is applied this run.
+pub fn plan(hub: &HubSpec, desired: &Desired, observed: &HubSnapshot) -> Plan {
+    // Normal form → the hub's spellings of it. Several spellings can share one
+    // normal form on a hub whose users were created with mixed case.
+    let mut by_name: BTreeMap<UserName, Vec<&HubUser>> = BTreeMap::new();
+    for user in &observed.users {
+        by_name
+            .entry(UserName::new(&user.name))
+            .or_default()
+            .push(user);
+    }
+    let owner = observed
+        .token_owner
+        .as_ref()
+        .filter(|o| o.kind == "user")
+        .map(|o| UserName::new(&o.name));
+
+    let mut creates = Vec::new();
+    let mut grants = Vec::new();
+    let mut revokes = Vec::new();
+
+    for (name, declared) in desired {
+        let change = |action, hub_name: &str| Change {
+            action,
+            user: name.clone(),
+            hub_name: hub_name.to_string(),
+            role: declared.role.into(),
+            added_by: declared.added_by.clone(),
+            apply: false,
+        };
+        match by_name.get(name) {
+            None => creates.push(change(Action::Create, name.as_str())),
+            Some(users) => {
+                // Prefer the exact spelling; otherwise the first the hub listed.
+                let user = users
+                    .iter()
+                    .find(|u| u.name == name.as_str())
+                    .unwrap_or(&users[0]);
+                if !users.iter().any(|u| u.admin) {
+                    grants.push(change(Action::Grant, &user.name));
+                }
+            }
+        }
+    }
+
+    for (name, users) in &by_name {
+        if desired.contains_key(name) || owner.as_ref() == Some(name) {
+            continue;
+        }
+        for user in users.iter().filter(|u| u.admin) {
+            revokes.push(Change {
+                action: Action::Revoke,
+                user: name.clone(),
+                hub_name: user.name.clone(),
+                role: Standing::Undeclared,
+                added_by: None,
+                apply: false,
+            });
+        }
+    }
+
+    let apply_grants = matches!(hub.policy, Policy::Grant | Policy::Enforce);
+    let mut apply_revokes = hub.policy == Policy::Enforce;
+    let mut brake = None;
+    if apply_revokes && revokes.len() > hub.max_revocations as usize {
+        apply_revokes = false;
+        brake = Some(Brake {
+            revocations: revokes.len(),
+            max_revocations: hub.max_revocations,
+        });
+    }
+    for c in creates.iter_mut().chain(grants.iter_mut()) {
+        c.apply = apply_grants;
+    }
+    for c in revokes.iter_mut() {
+        c.apply = apply_revokes;
+    }
+
+    let mut changes = creates;
+    changes.append(&mut grants);
+    changes.append(&mut revokes);
+    Plan {
+        hub: hub.name.clone(),
+        community: hub.community.clone(),
+        policy: hub.policy,
+        changes,
+        brake,
+    }
+}
+
+impl fmt::Display for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:<6} {}", self.action, self.user)?;
+        if self.hub_name != self.user.as_str() {
+            write!(f, " (on the hub: {})", self.hub_name)?;
+        }
+        match (&self.role, &self.added_by) {
+            (Standing::Undeclared, _) => write!(f, ": undeclared admin"),
+            (role, Some(by)) => write!(f, ": {role}, added by {by}"),
+            (role, None) => write!(f, ": {role}"),
+        }
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "hub {} (community {}, policy {}): ",
+            self.hub, self.community, self.policy
+        )?;
+        if self.is_empty() {
+            return writeln!(f, "in sync");
+        }
+        let n = self.changes.len();
+        writeln!(f, "{n} difference{}", if n == 1 { "" } else { "s" })?;
+        for change in &self.changes {
+            write!(f, "  {change}")?;
+            if let Some(why) = self.why_not_applied(change) {
+                write!(f, "  [drift: {why}]")?;
+            }
+            writeln!(f)?;
+        }
+        if let Some(brake) = self.brake {
+            writeln!(
+                f,
+                "  brake: {} revocations exceed max_revocations {}; none is made this run",
+                brake.revocations, brake.max_revocations
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roster::Declared;
+    use crate::token::{Token, TokenSource};
+
+    fn spec(policy: Policy, max_revocations: u32) -> HubSpec {
+        HubSpec {
+            name: "climate-prod".into(),
+            community: "climate-lab".into(),
+            api_url: url::Url::parse("http://127.0.0.1:8081/hub/api").unwrap(),
+            token_source: TokenSource::Env("T".into()),
+            token: Token::new("abcdefgh"),
+            policy,
+            max_revocations,
+            ca_file: None,
+        }
+    }
+
+    fn desired() -> Desired {
+        let mut d = Desired::new();
+        let mut add = |n: &str, role, by: Option<&str>| {
+            d.insert(
+                UserName::new(n),
+                Declared {
+                    role,
+                    added_by: by.map(UserName::new),
+                },
+            );
+        };
+        add("eng-eve", Role::Engineer, None);
+        add("rep-bob", Role::Representative, None);
+        add("carol", Role::Administrator, Some("rep-bob"));
+        add("dave", Role::Administrator, Some("carol"));
+        d
+    }
+
+    fn snapshot(users: &[(&str, bool)]) -> HubSnapshot {
+        HubSnapshot {
+            version: "6.1.1".into(),
+            token_owner: Some(TokenOwner {
+                kind: "service".into(),
+                name: "admin-sync".into(),
+                admin: Some(true),
+            }),
+            users: users
+                .iter()
+                .map(|(n, a)| HubUser {
+                    name: n.to_string(),
+                    admin: *a,
+                })
+                .collect(),
+            total_users: users.len(),
+        }
+    }
+
+    /// eng-eve and rep-bob are admins, carol is missing, dave is not admin,
+    /// mallory is an undeclared admin, zed an ordinary user.
+    fn drifted() -> HubSnapshot {
+        snapshot(&[
+            ("eng-eve", true),
+            ("rep-bob", true),
+            ("dave", false),
+            ("mallory", true),
+            ("zed", false),
+        ])
+    }
+
+    fn summary(plan: &Plan) -> Vec<(Action, &str, bool)> {
+        plan.changes
+            .iter()
+            .map(|c| (c.action, c.user.as_str(), c.apply))
+            .collect()
+    }
+
+    #[test]
+    fn in_sync_hub_has_an_empty_plan() {
+        let s = snapshot(&[
+            ("eng-eve", true),
+            ("rep-bob", true),
+            ("carol", true),
+            ("dave", true),
+            ("zed", false),
+        ]);
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        assert!(p.is_empty());
+        assert_eq!(p.to_string(), "hub climate-prod (community climate-lab, policy enforce): in sync\n");
+    }
+
+    #[test]
+    fn enforce_applies_everything() {
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &drifted());
+        assert_eq!(
+            summary(&p),
+            [
+                (Action::Create, "carol", true),
+                (Action::Grant, "dave", true),
+                (Action::Revoke, "mallory", true),
+            ]
+        );
+        assert_eq!(p.brake, None);
+        let carol = &p.changes[0];
+        assert_eq!(carol.role, Standing::Administrator);
+        assert_eq!(carol.added_by, Some(UserName::new("rep-bob")));
+        assert_eq!(p.changes[2].role, Standing::Undeclared);
+    }
+
+    #[test]
+    fn grant_leaves_undeclared_admins_as_drift() {
+        let p = plan(&spec(Policy::Grant, 5), &desired(), &drifted());
+        assert_eq!(
+            summary(&p),
+            [
+                (Action::Create, "carol", true),
+                (Action::Grant, "dave", true),
+                (Action::Revoke, "mallory", false),
+            ]
+        );
+        assert_eq!(p.left_as_drift().count(), 1);
+    }
+
+    #[test]
+    fn report_applies_nothing() {
+        let p = plan(&spec(Policy::Report, 5), &desired(), &drifted());
+        assert_eq!(p.to_apply().count(), 0);
+        assert_eq!(p.changes.len(), 3);
+    }
+
+    #[test]
+    fn brake_holds_every_revocation_but_not_grants() {
+        let s = snapshot(&[
+            ("eng-eve", true),
+            ("rep-bob", true),
+            ("carol", true),
+            ("dave", false),
+            ("m1", true),
+            ("m2", true),
+            ("m3", true),
+        ]);
+        let p = plan(&spec(Policy::Enforce, 2), &desired(), &s);
+        assert_eq!(
+            p.brake,
+            Some(Brake {
+                revocations: 3,
+                max_revocations: 2
+            })
+        );
+        assert_eq!(
+            summary(&p),
+            [
+                (Action::Grant, "dave", true),
+                (Action::Revoke, "m1", false),
+                (Action::Revoke, "m2", false),
+                (Action::Revoke, "m3", false),
+            ]
+        );
+        // Exactly at the limit is allowed.
+        let p = plan(&spec(Policy::Enforce, 3), &desired(), &s);
+        assert_eq!(p.brake, None);
+        assert_eq!(p.to_apply().filter(|c| c.action == Action::Revoke).count(), 3);
+        // Zero means "never revoke".
+        let p = plan(&spec(Policy::Enforce, 0), &desired(), &s);
+        assert!(p.brake.is_some());
+    }
+
+    #[test]
+    fn engineers_and_the_token_owner_are_never_revoked() {
+        let mut s = snapshot(&[("eng-eve", true), ("rep-bob", true), ("sync-bot", true)]);
+        s.token_owner = Some(TokenOwner {
+            kind: "user".into(),
+            name: "Sync-Bot".into(),
+            admin: Some(true),
+        });
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        assert!(p.changes.iter().all(|c| c.action != Action::Revoke), "{p}");
+        // A service that happens to share a user's name protects nobody.
+        s.token_owner.as_mut().unwrap().kind = "service".into();
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        assert_eq!(p.changes.iter().filter(|c| c.action == Action::Revoke).count(), 1);
+    }
+
+    #[test]
+    fn names_match_in_normal_form_and_keep_the_hub_spelling() {
+        let s = snapshot(&[("Eng-Eve", true), ("REP-BOB", false), ("Mallory", true)]);
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        let grant = p.changes.iter().find(|c| c.action == Action::Grant).unwrap();
+        assert_eq!(grant.user.as_str(), "rep-bob");
+        assert_eq!(grant.hub_name, "REP-BOB");
+        let revoke = p.changes.iter().find(|c| c.action == Action::Revoke).unwrap();
+        assert_eq!(revoke.hub_name, "Mallory");
+        assert!(p.changes.iter().all(|c| c.user.as_str() != "eng-eve"));
+    }
+
+    #[test]
+    fn a_declared_name_with_two_spellings_is_admin_if_either_is() {
+        let s = snapshot(&[
+            ("eng-eve", true),
+            ("rep-bob", true),
+            ("carol", true),
+            ("Dave", true),
+            ("dave", false),
+        ]);
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        assert!(p.is_empty(), "{p}");
+    }
+
+    #[test]
+    fn planning_is_idempotent_once_applied() {
+        let hub = spec(Policy::Enforce, 5);
+        let first = plan(&hub, &desired(), &drifted());
+        // Apply the plan to the snapshot by hand.
+        let mut after = drifted();
+        for c in first.to_apply() {
+            match c.action {
+                Action::Create => after.users.push(HubUser {
+                    name: c.hub_name.clone(),
+                    admin: true,
+                }),
+                Action::Grant | Action::Revoke => {
+                    let u = after.users.iter_mut().find(|u| u.name == c.hub_name).unwrap();
+                    u.admin = c.action == Action::Grant;
+                }
+            }
+        }
+        assert!(plan(&hub, &desired(), &after).is_empty());
+        assert_eq!(first, plan(&hub, &desired(), &drifted()));
+    }
+
+    #[test]
+    fn display_is_readable() {
+        let p = plan(&spec(Policy::Grant, 5), &desired(), &snapshot(&[("eng-eve", true), ("REP-BOB", false), ("mallory", true)]));
+        insta::assert_snapshot!(p.to_string(), @r"
+        hub climate-prod (community climate-lab, policy grant): 4 differences
+          create carol: administrator, added by rep-bob
+          create dave: administrator, added by carol
+          grant  rep-bob (on the hub: REP-BOB): representative
+          revoke mallory: undeclared admin  [drift: policy grant does not revoke]
+        ");
+    }
+}

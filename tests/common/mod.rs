@@ -1,0 +1,669 @@
+//! Test harness: a REAL JupyterHub on loopback for integration tests.
+//!
+//! - [`jupyterhub_python`] makes (once, under a file lock) a Python venv with JupyterHub in
+//!   `<CARGO_TARGET_TMPDIR>/jupyterhub-venv-<spec>`; `JUPYTERHUB_VERSION` picks the version
+//!   (unset: the newest), `PYTHON` the interpreter (default `python3`).
+//! - [`hub`] and [`second_hub`] are started once per test binary and shared; [`start_hub`]
+//!   starts a private one. Each runs `deploy/local/jupyterhub_config.py` (no proxy) with its
+//!   own sqlite database, port and random tokens.
+//! - A hub dies with the test process: it holds the write end of the hub's stdin, and the
+//!   config SIGTERMs the hub at EOF (`HUB_EXIT_ON_STDIN_EOF=1`), so even the shared hubs
+//!   (statics, never dropped) do not outlive a test binary.
+//! - Nothing here skips: whatever fails panics with what failed and the relevant log tail.
+//!
+//! Used by several test binaries through `mod common;`, each using part of it.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime};
+
+/// The crate's binary, built by cargo for integration tests.
+pub fn bin() -> &'static str {
+    option_env!("CARGO_BIN_EXE_jupyterhub-admin-sync").expect("no binary target yet")
+}
+
+/// Writes `contents` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    path
+}
+
+/// The hub config shared with the local demo.
+pub fn hub_config_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/local/jupyterhub_config.py")
+}
+
+// ---------------------------------------------------------------------------------------
+// The venv
+// ---------------------------------------------------------------------------------------
+
+/// The JupyterHub version asked for by `JUPYTERHUB_VERSION`; `None` means the newest.
+pub fn requested_jupyterhub_version() -> Option<String> {
+    std::env::var("JUPYTERHUB_VERSION")
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && v != "latest")
+}
+
+/// The venv directory for the requested version (made by [`jupyterhub_python`]).
+pub fn jupyterhub_venv_dir() -> PathBuf {
+    let suffix = match requested_jupyterhub_version() {
+        None => "latest".to_string(),
+        Some(v) => v
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .collect(),
+    };
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("jupyterhub-venv-{suffix}"))
+}
+
+/// Ensures the venv exists and returns its Python interpreter (`<venv>/bin/python`);
+/// the hub itself is `<venv>/bin/jupyterhub`.
+///
+/// Made at most once at a time across threads and processes: an exclusive lock on
+/// `<venv>.lock`, and `<venv>/.ready` written last, so a half-made venv is made again.
+pub fn jupyterhub_python() -> PathBuf {
+    static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let venv = VENV.get_or_init(ensure_venv).as_ref().unwrap_or_else(|e| panic!("{e}"));
+    venv.join("bin").join("python")
+}
+
+fn ensure_venv() -> Result<PathBuf, String> {
+    let venv = jupyterhub_venv_dir();
+    let parent = venv.parent().expect("venv has a parent");
+    fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    let lock_path = with_suffix(&venv, ".lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| format!("opening lock file {}: {e}", lock_path.display()))?;
+    lock.lock().map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+
+    let ready = venv.join(".ready");
+    if ready.exists() && venv.join("bin/jupyterhub").exists() {
+        return Ok(venv);
+    }
+
+    let started = Instant::now();
+    let spec = requested_jupyterhub_version();
+    eprintln!(
+        "harness: creating JupyterHub venv {} (jupyterhub {})",
+        venv.display(),
+        spec.as_deref().unwrap_or("newest")
+    );
+    if venv.exists() {
+        fs::remove_dir_all(&venv)
+            .map_err(|e| format!("removing half-made venv {}: {e}", venv.display()))?;
+    }
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let log_path = with_suffix(&venv, ".install.log");
+    let _ = fs::remove_file(&log_path);
+    run_logged(
+        Command::new(&python).arg("-m").arg("venv").arg(&venv),
+        &log_path,
+        &format!("`{python} -m venv {}`", venv.display()),
+    )?;
+    let mut packages = vec![match &spec {
+        Some(v) => format!("jupyterhub=={v}"),
+        None => "jupyterhub".to_string(),
+    }];
+    if spec.as_deref().is_some_and(|v| v.starts_with("2.")) {
+        // JupyterHub 2.x predates SQLAlchemy 2 and newer alembic.
+        packages.push("sqlalchemy<2".to_string());
+        packages.push("alembic<1.14".to_string());
+    }
+    run_logged(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--disable-pip-version-check", "--no-input"])
+            .args(&packages),
+        &log_path,
+        &format!("`pip install {}`", packages.join(" ")),
+    )?;
+    let version = Command::new(venv.join("bin/jupyterhub"))
+        .arg("--version")
+        .output()
+        .map_err(|e| format!("running {}/bin/jupyterhub --version: {e}", venv.display()))?;
+    if !version.status.success() {
+        return Err(format!(
+            "{}/bin/jupyterhub --version failed ({}):\n{}{}",
+            venv.display(),
+            version.status,
+            String::from_utf8_lossy(&version.stdout),
+            String::from_utf8_lossy(&version.stderr)
+        ));
+    }
+    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+    fs::write(&ready, format!("{version}\n"))
+        .map_err(|e| format!("writing {}: {e}", ready.display()))?;
+    eprintln!(
+        "harness: JupyterHub {version} installed in {:.1?}",
+        started.elapsed()
+    );
+    Ok(venv)
+}
+
+/// `path` with `suffix` appended to its last component.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+/// Runs a command with its output appended to `log`; on failure, the log's tail is in the error.
+fn run_logged(cmd: &mut Command, log: &Path, what: &str) -> Result<(), String> {
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("opening {}: {e}", log.display()))?;
+    let err = out.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
+    let status = cmd
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .status()
+        .map_err(|e| format!("could not run {what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} failed ({status}); last lines of {}:\n{}",
+            log.display(),
+            tail(log, 40)
+        ))
+    }
+}
+
+/// The last `lines` lines of a text file (or why it could not be read).
+pub fn tail(path: &Path, lines: usize) -> String {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            let all: Vec<&str> = text.lines().collect();
+            all[all.len().saturating_sub(lines)..].join("\n")
+        }
+        Err(e) => format!("(cannot read {}: {e})", path.display()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Hubs
+// ---------------------------------------------------------------------------------------
+
+/// A running JupyterHub with its own database, port and tokens.
+#[derive(Debug)]
+pub struct Hub {
+    /// e.g. `http://127.0.0.1:PORT/hub/api` (no trailing slash)
+    pub api_url: String,
+    pub port: u16,
+    /// service `admin-sync`, built-in `admin` role
+    pub admin_sync_token: String,
+    /// service `auditor`, scope `list:users` only
+    pub auditor_token: String,
+    /// service `test-admin`, built-in `admin` role; used by the helpers below
+    pub test_admin_token: String,
+    /// from `GET /hub/api/`, e.g. `6.1.1`
+    pub version: String,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+/// The hub shared by the tests of this binary (started on first use).
+pub fn hub() -> &'static Hub {
+    static HUB: OnceLock<Result<Hub, String>> = OnceLock::new();
+    HUB.get_or_init(try_start_hub)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A second shared hub, distinct from [`hub`] (started on first use).
+pub fn second_hub() -> &'static Hub {
+    static HUB: OnceLock<Result<Hub, String>> = OnceLock::new();
+    HUB.get_or_init(try_start_hub)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A fresh hub of the caller's own, stopped when dropped.
+pub fn start_hub() -> Hub {
+    try_start_hub().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Serialises tests whose results depend on the whole hub's admin set.
+pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn try_start_hub() -> Result<Hub, String> {
+    let python = jupyterhub_python();
+    let jupyterhub = python.with_file_name("jupyterhub");
+    let hubs_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jupyterhub-hubs");
+    fs::create_dir_all(&hubs_dir).map_err(|e| format!("creating {}: {e}", hubs_dir.display()))?;
+    sweep_stale_hub_dirs(&hubs_dir);
+    // The port is free when we look but could be taken before the hub binds it: try again.
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        match start_once(&jupyterhub, &hubs_dir) {
+            Ok(hub) => return Ok(hub),
+            Err((error, port_in_use)) => {
+                last_error = error;
+                if !port_in_use {
+                    break;
+                }
+            }
+        }
+    }
+    Err(last_error)
+}
+
+fn start_once(jupyterhub: &Path, hubs_dir: &Path) -> Result<Hub, (String, bool)> {
+    let fail = |msg: String| (msg, false);
+    let started = Instant::now();
+    let dir = tempfile::Builder::new()
+        .prefix("hub-")
+        .tempdir_in(hubs_dir)
+        .map_err(|e| fail(format!("creating a hub dir in {}: {e}", hubs_dir.display())))?;
+    let port = free_port().map_err(fail)?;
+    let admin_sync_token = random_token().map_err(fail)?;
+    let auditor_token = random_token().map_err(fail)?;
+    let test_admin_token = random_token().map_err(fail)?;
+    let log_path = dir.path().join("hub.log");
+    let log = File::create(&log_path)
+        .map_err(|e| fail(format!("creating {}: {e}", log_path.display())))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| fail(format!("{}: {e}", log_path.display())))?;
+    let mut child = Command::new(jupyterhub)
+        .arg("-f")
+        .arg(hub_config_path())
+        .current_dir(dir.path())
+        .env("HUB_PORT", port.to_string())
+        .env("HUB_DIR", dir.path())
+        .env("HUB_ADMIN_SYNC_TOKEN", &admin_sync_token)
+        .env("HUB_AUDITOR_TOKEN", &auditor_token)
+        .env("HUB_TEST_ADMIN_TOKEN", &test_admin_token)
+        .env("HUB_PAGE_MAX", "200")
+        .env("HUB_EXIT_ON_STDIN_EOF", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::piped())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|e| fail(format!("starting {}: {e}", jupyterhub.display())))?;
+
+    let api_url = format!("http://127.0.0.1:{port}/hub/api");
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let version = loop {
+        if let Some(status) = child.try_wait().ok().flatten() {
+            let log = tail(&log_path, 60);
+            let port_in_use = log.contains("Address already in use");
+            return Err((
+                format!(
+                    "JupyterHub exited before answering ({status}) on port {port}; \
+                     last lines of {}:\n{log}",
+                    log_path.display()
+                ),
+                port_in_use,
+            ));
+        }
+        if let Some(version) = probe_version(port) {
+            break version;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!(
+                "JupyterHub did not answer GET {api_url}/ within {READY_TIMEOUT:?}; \
+                 last lines of {}:\n{}",
+                log_path.display(),
+                tail(&log_path, 60)
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    eprintln!(
+        "harness: JupyterHub {version} ready at {api_url} in {:.1?} (dir {})",
+        started.elapsed(),
+        dir.path().display()
+    );
+    Ok(Hub {
+        api_url,
+        port,
+        admin_sync_token,
+        auditor_token,
+        test_admin_token,
+        version,
+        child,
+        dir,
+    })
+}
+
+/// `GET /hub/api/` over plain HTTP/1.0; the version if the hub answered 200 with one.
+fn probe_version(port: u16) -> Option<String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .write_all(format!("GET /hub/api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let status_line = head.lines().next()?;
+    if status_line.split_whitespace().nth(1) != Some("200") {
+        return None;
+    }
+    let body: serde_json::Value = serde_json::from_str(body).ok()?;
+    body.get("version")?.as_str().map(str::to_string)
+}
+
+fn free_port() -> Result<u16, String> {
+    let listener =
+        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| format!("reading the bound port: {e}"))
+}
+
+/// 40 random hex characters from the OS.
+fn random_token() -> Result<String, String> {
+    let mut bytes = [0u8; 20];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| format!("reading /dev/urandom: {e}"))?;
+    Ok(bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    }))
+}
+
+/// Removes hub dirs left behind by earlier test processes (the shared hubs are statics and
+/// never dropped): no live process in their pid file and untouched for 10 minutes.
+fn sweep_stale_hub_dirs(hubs_dir: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = fs::read_dir(hubs_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .is_some_and(|age| age > Duration::from_secs(600));
+        let alive = fs::read_to_string(path.join("jupyterhub.pid"))
+            .ok()
+            .and_then(|pid| pid.trim().parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if old && !alive {
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        // Closing stdin makes the hub SIGTERM itself (HUB_EXIT_ON_STDIN_EOF=1): a clean stop.
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// API helpers (as service `test-admin`)
+// ---------------------------------------------------------------------------------------
+
+/// Percent-encodes a user name for a URL path segment (`alice@uni.edu` → `alice%40uni.edu`).
+pub fn encode_name(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
+}
+
+/// A client for one helper call. Not shared across calls: each `#[tokio::test]` has its own
+/// runtime, and pooled connections of a finished runtime must not be reused.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("building a reqwest client")
+}
+
+const PAGINATION: &str = "application/jupyterhub-pagination+json";
+
+impl Hub {
+    /// The hub's temp dir (database, cookie secret, `hub.log`).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The last `lines` lines of the hub's log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        tail(&self.dir.path().join("hub.log"), lines)
+    }
+
+    /// The hub's version as numbers, e.g. `(6, 1, 1)`; missing or non-numeric parts are 0.
+    pub fn version_tuple(&self) -> (u32, u32, u32) {
+        let mut parts = self.version.split('.').map(|p| {
+            p.chars()
+                .take_while(char::is_ascii_digit)
+                .collect::<String>()
+                .parse()
+                .unwrap_or(0)
+        });
+        (
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+            parts.next().unwrap_or(0),
+        )
+    }
+
+    /// Any API request with any token (`""`: no `Authorization` header): `(status, body)`.
+    /// `path` is below `api_url`, e.g. `/users/alice%40uni.edu`. Panics only if no answer
+    /// comes back.
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+    ) -> (u16, String) {
+        self.request_with(&client(), method, path, token, body, None)
+            .await
+    }
+
+    async fn request_with(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<&serde_json::Value>,
+        accept: Option<&str>,
+    ) -> (u16, String) {
+        let url = format!("{}{path}", self.api_url);
+        let mut req = client.request(method.clone(), &url);
+        if !token.is_empty() {
+            req = req.header("Authorization", format!("token {token}"));
+        }
+        if let Some(body) = body {
+            req = req.json(body);
+        }
+        if let Some(accept) = accept {
+            req = req.header("Accept", accept);
+        }
+        let resp = req.send().await.unwrap_or_else(|e| {
+            panic!(
+                "{method} {path}: no answer: {e}; hub log:\n{}",
+                self.log_tail(30)
+            )
+        });
+        let status = resp.status().as_u16();
+        let text = resp
+            .text()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: reading the body: {e}"));
+        (status, text)
+    }
+
+    /// As `test-admin`; panics unless the status is one of `ok`.
+    async fn call(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        accept: Option<&str>,
+        ok: &[u16],
+    ) -> (u16, String) {
+        let (status, text) = self
+            .request_with(
+                client,
+                method.clone(),
+                path,
+                &self.test_admin_token,
+                body,
+                accept,
+            )
+            .await;
+        if !ok.contains(&status) {
+            panic!("{method} {path}: unexpected status {status} (wanted {ok:?}); body: {text}");
+        }
+        (status, text)
+    }
+
+    /// `POST /users` in batches of 500. Existing users are skipped and not modified by the hub;
+    /// a batch in which all exist (409) is fine. The hub lowercases these names.
+    pub async fn create_users(&self, names: &[&str], admin: bool) {
+        let client = client();
+        for batch in names.chunks(500) {
+            let body = serde_json::json!({ "usernames": batch, "admin": admin });
+            self.call(
+                &client,
+                reqwest::Method::POST,
+                "/users",
+                Some(&body),
+                None,
+                &[201, 409],
+            )
+            .await;
+        }
+    }
+
+    /// `POST /users/{name}`: 201 expected (409 if it exists panics). Keeps the name's case.
+    pub async fn create_user(&self, name: &str) {
+        let path = format!("/users/{}", encode_name(name));
+        self.call(&client(), reqwest::Method::POST, &path, None, None, &[201])
+            .await;
+    }
+
+    /// `PATCH /users/{name}` `{"admin": admin}`: 200 expected.
+    pub async fn set_admin(&self, name: &str, admin: bool) {
+        let path = format!("/users/{}", encode_name(name));
+        let body = serde_json::json!({ "admin": admin });
+        self.call(
+            &client(),
+            reqwest::Method::PATCH,
+            &path,
+            Some(&body),
+            None,
+            &[200],
+        )
+        .await;
+    }
+
+    /// All users, name → admin, read 200 a page with pagination.
+    pub async fn users(&self) -> BTreeMap<String, bool> {
+        let client = client();
+        let mut users = BTreeMap::new();
+        let mut offset: u64 = 0;
+        loop {
+            let path = format!("/users?offset={offset}&limit=200");
+            let (_, text) = self
+                .call(
+                    &client,
+                    reqwest::Method::GET,
+                    &path,
+                    None,
+                    Some(PAGINATION),
+                    &[200],
+                )
+                .await;
+            let page: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("GET {path}: body is not JSON ({e}): {text}"));
+            let items = page["items"]
+                .as_array()
+                .unwrap_or_else(|| panic!("GET {path}: no `items` array: {text}"));
+            for item in items {
+                let name = item["name"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("GET {path}: user without a name: {item}"));
+                let admin = item["admin"]
+                    .as_bool()
+                    .unwrap_or_else(|| panic!("GET {path}: user without `admin`: {item}"));
+                users.insert(name.to_string(), admin);
+            }
+            let next = &page["_pagination"]["next"];
+            if next.is_null() {
+                break;
+            }
+            let next_offset = next["offset"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("GET {path}: bad `_pagination.next`: {text}"));
+            assert!(
+                next_offset > offset,
+                "GET {path}: pagination does not advance: {text}"
+            );
+            offset = next_offset;
+        }
+        users
+    }
+
+    /// The names of all admin users.
+    pub async fn admins(&self) -> BTreeSet<String> {
+        self.users()
+            .await
+            .into_iter()
+            .filter_map(|(name, admin)| admin.then_some(name))
+            .collect()
+    }
+
+    /// How many users the hub has.
+    pub async fn user_count(&self) -> usize {
+        self.users().await.len()
+    }
+}
