@@ -1,0 +1,253 @@
+//! Retries with exponential backoff and jitter: the one place that names the
+//! `backoff` crate.
+//!
+//! The design card asks for `backoff`, which is unmaintained (RUSTSEC-2025-0012).
+//! Callers see only [`RetryPolicy`], [`Failure`] and [`retry`], so moving to `backon`
+//! is a change to this file alone.
+
+use std::future::Future;
+use std::time::Duration;
+
+/// How hard to try before giving up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// At most this many attempts in all (1 = no retry).
+    pub max_attempts: u32,
+    /// Wait before the second attempt; it doubles each time, with ±50% jitter.
+    pub initial_interval: Duration,
+    pub max_interval: Duration,
+    /// No new attempt starts after this long.
+    pub max_elapsed: Duration,
+    /// A server's `Retry-After` is honoured up to this long.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            initial_interval: Duration::from_millis(500),
+            max_interval: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(60),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// One attempt, no retry.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+}
+
+/// How an attempt failed.
+#[derive(Debug)]
+pub enum Failure<E> {
+    /// Worth another attempt, after `retry_after` if the server named a delay.
+    Transient {
+        error: E,
+        retry_after: Option<Duration>,
+    },
+    /// Trying again would not help.
+    Permanent(E),
+}
+
+/// The clock `backoff` measures elapsed time with: tokio's, so paused test time works.
+#[derive(Debug, Clone, Copy, Default)]
+struct TokioClock;
+
+impl backoff::Clock for TokioClock {
+    fn now(&self) -> std::time::Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// Runs `op` until it succeeds, fails permanently, or the policy is spent; then
+/// returns its last result. `on_retry` hears each transient error and the wait before
+/// the next attempt.
+pub async fn retry<T, E, Op, Fut, N>(policy: &RetryPolicy, mut op: Op, mut on_retry: N) -> Result<T, E>
+where
+    Op: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Failure<E>>>,
+    N: FnMut(&E, Duration),
+{
+    let start = tokio::time::Instant::now();
+    let backoff = backoff::exponential::ExponentialBackoff {
+        current_interval: policy.initial_interval,
+        initial_interval: policy.initial_interval,
+        randomization_factor: 0.5,
+        multiplier: 2.0,
+        max_interval: policy.max_interval,
+        start_time: start.into_std(),
+        max_elapsed_time: Some(policy.max_elapsed),
+        clock: TokioClock,
+    };
+    let mut attempts = 0u32;
+    let max_attempts = policy.max_attempts.max(1);
+    let max_retry_after = policy.max_retry_after;
+    let max_elapsed = policy.max_elapsed;
+    backoff::future::retry_notify(
+        backoff,
+        || {
+            attempts += 1;
+            let last = attempts >= max_attempts;
+            let fut = op();
+            async move {
+                fut.await.map_err(|failure| match failure {
+                    Failure::Permanent(error) => backoff::Error::permanent(error),
+                    // The crate would follow Retry-After past every limit: stop here.
+                    Failure::Transient { error, retry_after } => {
+                        let retry_after = retry_after.map(|d| d.min(max_retry_after));
+                        let next_start = start.elapsed() + retry_after.unwrap_or_default();
+                        if last || next_start > max_elapsed {
+                            backoff::Error::permanent(error)
+                        } else {
+                            backoff::Error::Transient {
+                                err: error,
+                                retry_after,
+                            }
+                        }
+                    }
+                })
+            }
+        },
+        |error: E, wait: Duration| on_retry(&error, wait),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn policy(max_attempts: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_attempts,
+            ..RetryPolicy::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_then_success() {
+        let calls = Arc::new(AtomicU32::new(0));
+        let c = calls.clone();
+        let mut waits = Vec::new();
+        let result: Result<u32, &str> = retry(
+            &policy(5),
+            || {
+                let n = c.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n < 2 {
+                        Err(Failure::Transient {
+                            error: "busy",
+                            retry_after: None,
+                        })
+                    } else {
+                        Ok(n)
+                    }
+                }
+            },
+            |_, wait| waits.push(wait),
+        )
+        .await;
+        assert_eq!(result, Ok(2));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(waits.len(), 2);
+        // 500 ms ± 50%, then 1 s ± 50%.
+        assert!(waits[0] >= Duration::from_millis(250) && waits[0] <= Duration::from_millis(750));
+        assert!(waits[1] >= Duration::from_millis(500) && waits[1] <= Duration::from_millis(1500));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permanent_is_not_retried() {
+        let calls = AtomicU32::new(0);
+        let result: Result<(), &str> = retry(
+            &policy(5),
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err(Failure::Permanent("forbidden")) }
+            },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Err("forbidden"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_but_capped_and_attempts_bounded() {
+        let calls = AtomicU32::new(0);
+        let mut waits = Vec::new();
+        let started = tokio::time::Instant::now();
+        let long = RetryPolicy {
+            max_elapsed: Duration::from_secs(600),
+            ..policy(3)
+        };
+        let result: Result<(), &str> = retry(
+            &long,
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async {
+                    Err(Failure::Transient {
+                        error: "slow down",
+                        retry_after: Some(Duration::from_secs(3600)),
+                    })
+                }
+            },
+            |_, wait| waits.push(wait),
+        )
+        .await;
+        assert_eq!(result, Err("slow down"));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(waits, [Duration::from_secs(60), Duration::from_secs(60)]);
+        assert_eq!(started.elapsed(), Duration::from_secs(120));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_attempt_starts_after_max_elapsed() {
+        let calls = AtomicU32::new(0);
+        let _: Result<(), &str> = retry(
+            &policy(10),
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async {
+                    Err(Failure::Transient {
+                        error: "x",
+                        retry_after: Some(Duration::from_secs(45)),
+                    })
+                }
+            },
+            |_, _| {},
+        )
+        .await;
+        // 0 s, 45 s; a third at 90 s would start past the 60 s limit.
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_exact() {
+        let mut waits = Vec::new();
+        let calls = AtomicU32::new(0);
+        let _: Result<(), &str> = retry(
+            &policy(2),
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async {
+                    Err(Failure::Transient {
+                        error: "x",
+                        retry_after: Some(Duration::from_secs(2)),
+                    })
+                }
+            },
+            |_, wait| waits.push(wait),
+        )
+        .await;
+        assert_eq!(waits, [Duration::from_secs(2)]);
+    }
+}
