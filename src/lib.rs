@@ -1,7 +1,12 @@
 //! Keeps the admins of JupyterHub hubs equal to a declared roster.
+pub mod cli;
+pub mod hub;
+pub mod logging;
 pub mod name;
 pub mod plan;
+pub mod report;
 pub mod retry;
 pub mod roster;
+pub mod run;
 pub mod token;
 pub mod yaml;

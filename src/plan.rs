@@ -392,7 +392,10 @@ mod tests {
         ]);
         let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
         assert!(p.is_empty());
-        assert_eq!(p.to_string(), "hub climate-prod (community climate-lab, policy enforce): in sync\n");
+        assert_eq!(
+            p.to_string(),
+            "hub climate-prod (community climate-lab, policy enforce): in sync\n"
+        );
     }
 
     #[test]
@@ -465,7 +468,10 @@ mod tests {
         // Exactly at the limit is allowed.
         let p = plan(&spec(Policy::Enforce, 3), &desired(), &s);
         assert_eq!(p.brake, None);
-        assert_eq!(p.to_apply().filter(|c| c.action == Action::Revoke).count(), 3);
+        assert_eq!(
+            p.to_apply().filter(|c| c.action == Action::Revoke).count(),
+            3
+        );
         // Zero means "never revoke".
         let p = plan(&spec(Policy::Enforce, 0), &desired(), &s);
         assert!(p.brake.is_some());
@@ -484,17 +490,31 @@ mod tests {
         // A service that happens to share a user's name protects nobody.
         s.token_owner.as_mut().unwrap().kind = "service".into();
         let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
-        assert_eq!(p.changes.iter().filter(|c| c.action == Action::Revoke).count(), 1);
+        assert_eq!(
+            p.changes
+                .iter()
+                .filter(|c| c.action == Action::Revoke)
+                .count(),
+            1
+        );
     }
 
     #[test]
     fn names_match_in_normal_form_and_keep_the_hub_spelling() {
         let s = snapshot(&[("Eng-Eve", true), ("REP-BOB", false), ("Mallory", true)]);
         let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
-        let grant = p.changes.iter().find(|c| c.action == Action::Grant).unwrap();
+        let grant = p
+            .changes
+            .iter()
+            .find(|c| c.action == Action::Grant)
+            .unwrap();
         assert_eq!(grant.user.as_str(), "rep-bob");
         assert_eq!(grant.hub_name, "REP-BOB");
-        let revoke = p.changes.iter().find(|c| c.action == Action::Revoke).unwrap();
+        let revoke = p
+            .changes
+            .iter()
+            .find(|c| c.action == Action::Revoke)
+            .unwrap();
         assert_eq!(revoke.hub_name, "Mallory");
         assert!(p.changes.iter().all(|c| c.user.as_str() != "eng-eve"));
     }
@@ -525,7 +545,11 @@ mod tests {
                     admin: true,
                 }),
                 Action::Grant | Action::Revoke => {
-                    let u = after.users.iter_mut().find(|u| u.name == c.hub_name).unwrap();
+                    let u = after
+                        .users
+                        .iter_mut()
+                        .find(|u| u.name == c.hub_name)
+                        .unwrap();
                     u.admin = c.action == Action::Grant;
                 }
             }
@@ -536,7 +560,11 @@ mod tests {
 
     #[test]
     fn display_is_readable() {
-        let p = plan(&spec(Policy::Grant, 5), &desired(), &snapshot(&[("eng-eve", true), ("REP-BOB", false), ("mallory", true)]));
+        let p = plan(
+            &spec(Policy::Grant, 5),
+            &desired(),
+            &snapshot(&[("eng-eve", true), ("REP-BOB", false), ("mallory", true)]),
+        );
         insta::assert_snapshot!(p.to_string(), @r"
         hub climate-prod (community climate-lab, policy grant): 4 differences
           create carol: administrator, added by rep-bob

@@ -69,7 +69,11 @@ impl backoff::Clock for TokioClock {
 /// Runs `op` until it succeeds, fails permanently, or the policy is spent; then
 /// returns its last result. `on_retry` hears each transient error and the wait before
 /// the next attempt.
-pub async fn retry<T, E, Op, Fut, N>(policy: &RetryPolicy, mut op: Op, mut on_retry: N) -> Result<T, E>
+pub async fn retry<T, E, Op, Fut, N>(
+    policy: &RetryPolicy,
+    mut op: Op,
+    mut on_retry: N,
+) -> Result<T, E>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Failure<E>>>,

@@ -268,7 +268,9 @@ fn hub(
     } else if let Some(other) = hub_names.insert(name.to_lowercase(), community.to_string()) {
         problems.push(
             &who,
-            format!("hub names must be unique in the file; {name} is also a hub of community {other}"),
+            format!(
+                "hub names must be unique in the file; {name} is also a hub of community {other}"
+            ),
         );
         ok = false;
     }
@@ -334,7 +336,8 @@ fn hub(
 }
 
 fn parse_api_url(text: &str) -> Result<url::Url, String> {
-    let mut url = url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let mut url =
+        url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
         return Err(format!("{text:?} is not an http or https URL"));
     }
@@ -440,7 +443,10 @@ communities:
         let desired = roster.desired(prod);
         assert_eq!(desired.len(), 5);
         assert_eq!(desired[&UserName::new("eng-eve")].role, Role::Engineer);
-        assert_eq!(desired[&UserName::new("rep-bob")].role, Role::Representative);
+        assert_eq!(
+            desired[&UserName::new("rep-bob")].role,
+            Role::Representative
+        );
         let dave = &desired[&UserName::new("dave")];
         assert_eq!(dave.role, Role::Administrator);
         assert_eq!(dave.added_by, Some(UserName::new("carol")));
@@ -544,7 +550,9 @@ communities:
 ";
         assert_eq!(
             problems(text),
-            ["community b: hub H: hub names must be unique in the file; H is also a hub of community a"]
+            [
+                "community b: hub H: hub names must be unique in the file; H is also a hub of community a"
+            ]
         );
     }
 
@@ -605,7 +613,10 @@ communities:
         };
         assert_eq!(problems.len(), 5, "{err}");
         let msg = err.to_string();
-        assert!(msg.starts_with("roster.yaml is not a valid roster (5 problems):"), "{msg}");
+        assert!(
+            msg.starts_with("roster.yaml is not a valid roster (5 problems):"),
+            "{msg}"
+        );
         assert_eq!(msg.matches("\n  roster.yaml: ").count(), 5, "{msg}");
     }
 
@@ -638,7 +649,10 @@ communities:
     #[test]
     fn not_utf8() {
         let err = Roster::parse_bytes(Path::new("r.yaml"), b"a: \xff\n", &env).unwrap_err();
-        assert_eq!(err.to_string(), "r.yaml: the roster is not valid UTF-8 (byte 3)");
+        assert_eq!(
+            err.to_string(),
+            "r.yaml: the roster is not valid UTF-8 (byte 3)"
+        );
     }
 
     #[test]

@@ -1,0 +1,224 @@
+//! The command line: arguments, and what each mode does with them.
+
+use clap::{Args, Parser, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use crate::hub::{ClientOptions, HubClient};
+use crate::logging::LogFormat;
+use crate::report::Mode;
+use crate::retry::RetryPolicy;
+use crate::roster::{HubSpec, Roster};
+
+/// Keep JupyterHub admins equal to a declared roster, and say who added whom.
+#[derive(Debug, Parser)]
+#[command(name = "jupyterhub-admin-sync", version, about, long_about = None)]
+pub struct Cli {
+    /// The roster file (YAML).
+    #[arg(
+        long,
+        short = 'c',
+        env = "JUPYTERHUB_ADMIN_SYNC_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+
+    #[command(flatten)]
+    pub mode: ModeArgs,
+
+    /// Only these hubs (repeat for more); default: every hub in the roster.
+    #[arg(long = "hub", value_name = "NAME")]
+    pub hubs: Vec<String>,
+
+    /// The report on stdout.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+
+    /// The logs on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "JUPYTERHUB_ADMIN_SYNC_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    /// How many hubs are reconciled at the same time.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// Timeout of each request to a hub (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Duration,
+
+    /// Attempts per request before a transient failure counts (1 = no retry).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+}
+
+/// At most one mode; none runs the daemon.
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct ModeArgs {
+    /// Read every hub and report what would change; change nothing.
+    /// Exit 0 in sync, 2 drift, 1 error.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Reconcile every hub once by its policy, then exit (0 in sync, 2 drift left, 1 error).
+    #[arg(long)]
+    pub once: bool,
+    /// Check the roster (and that every hub's token resolves), then exit (0 valid, 1 not).
+    #[arg(long)]
+    pub validate: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Text,
+    Json,
+}
+
+/// Durations as `30s`, `2m`, `1h`, `500ms`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
+    if d.is_zero() {
+        return Err(format!("{text:?}: must be more than zero"));
+    }
+    Ok(d)
+}
+
+/// Parses the command line. Usage errors exit 1 (2 means drift here); `--help` and
+/// `--version` exit 0.
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        if e.use_stderr() {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        }
+    })
+}
+
+impl Cli {
+    pub fn client_options(&self) -> ClientOptions {
+        ClientOptions {
+            request_timeout: self.request_timeout,
+            retry: RetryPolicy {
+                max_attempts: self.max_attempts,
+                ..RetryPolicy::default()
+            },
+            ..ClientOptions::default()
+        }
+    }
+}
+
+/// Loads the roster, printing every problem (and warning) on stderr.
+pub fn load_roster(path: &std::path::Path) -> Option<Roster> {
+    match Roster::load(path) {
+        Ok(roster) => {
+            for warning in &roster.warnings {
+                tracing::warn!("{warning}");
+            }
+            Some(roster)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            None
+        }
+    }
+}
+
+/// The hubs named with `--hub` (all when none is named), or a message naming the
+/// unknown ones.
+pub fn select<'a>(roster: &'a Roster, names: &[String]) -> Result<Vec<&'a HubSpec>, String> {
+    if names.is_empty() {
+        return Ok(roster.hubs.iter().collect());
+    }
+    let unknown: Vec<&str> = names
+        .iter()
+        .filter(|n| roster.hub(n).is_none())
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = roster.hubs.iter().map(|h| h.name.as_str()).collect();
+        return Err(format!(
+            "{}: no hub named {} (hubs: {})",
+            roster.source.display(),
+            unknown.join(", "),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    }
+    Ok(roster
+        .hubs
+        .iter()
+        .filter(|h| names.contains(&h.name))
+        .collect())
+}
+
+/// Builds a client for each hub; a hub whose client cannot be built is an error.
+pub fn clients(
+    hubs: &[&HubSpec],
+    options: &ClientOptions,
+) -> Result<Vec<(HubSpec, HubClient)>, String> {
+    hubs.iter()
+        .map(|spec| {
+            HubClient::new(spec, options)
+                .map(|client| ((*spec).clone(), client))
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// Runs the one-shot modes; returns the process exit code.
+pub async fn run(cli: Cli) -> ExitCode {
+    let Some(roster) = load_roster(&cli.config) else {
+        return ExitCode::from(1);
+    };
+    let selected = match select(&roster, &cli.hubs) {
+        Ok(selected) => selected,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    if cli.mode.validate {
+        let people: usize = roster
+            .communities
+            .iter()
+            .map(|c| c.representatives.len() + c.administrators.len())
+            .sum::<usize>()
+            + roster.engineers.len();
+        println!(
+            "{}: valid ({} communities, {} hubs, {} people)",
+            roster.source.display(),
+            roster.communities.len(),
+            roster.hubs.len(),
+            people
+        );
+        return ExitCode::SUCCESS;
+    }
+    let mode = if cli.mode.dry_run {
+        Mode::DryRun
+    } else if cli.mode.once {
+        Mode::Once
+    } else {
+        eprintln!(
+            "error: the daemon mode is not available in this build; use --dry-run, --once or --validate"
+        );
+        return ExitCode::from(1);
+    };
+    let targets = match clients(&selected, &cli.client_options()) {
+        Ok(t) => t,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let report = crate::run::run_all(&roster, &targets, mode, cli.concurrency.into()).await;
+    match cli.output {
+        Output::Text => print!("{report}"),
+        Output::Json => println!("{}", report.to_json()),
+    }
+    ExitCode::from(report.exit_code() as u8)
+}

@@ -1,0 +1,214 @@
+//! What a run did, per hub: the value behind the text and JSON reports, the exit code
+//! and (in the daemon) metrics, alerts and the audit trail.
+
+use serde::Serialize;
+use std::fmt;
+
+use crate::name::UserName;
+use crate::plan::{Action, Standing};
+use crate::roster::Policy;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Nothing differed.
+    InSync,
+    /// Every difference was fixed.
+    Changed,
+    /// Differences remain (a dry run, or a policy that leaves them).
+    Drift,
+    /// The hub could not be read, a change failed, or the brake held revocations.
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::InSync => "in_sync",
+            Status::Changed => "changed",
+            Status::Drift => "drift",
+            Status::Error => "error",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::InSync => "in sync",
+            Status::Changed => "changed",
+            Status::Drift => "drift",
+            Status::Error => "error",
+        })
+    }
+}
+
+/// One difference and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangeReport {
+    pub action: Action,
+    pub user: UserName,
+    pub role: Standing,
+    pub added_by: Option<UserName>,
+    /// True when this run made the change on the hub.
+    pub applied: bool,
+    /// Why the change was not made, when the policy, the brake or a dry run kept it.
+    pub skipped: Option<String>,
+    /// The hub's error, when the change was tried and failed.
+    pub error: Option<String>,
+}
+
+impl ChangeReport {
+    /// Still a difference on the hub after this run.
+    pub fn outstanding(&self) -> bool {
+        !self.applied
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HubReport {
+    pub name: String,
+    pub community: String,
+    pub policy: Policy,
+    pub status: Status,
+    /// The hub's JupyterHub version, when it could be read.
+    pub version: Option<String>,
+    /// How many users the hub listed, when it could be read.
+    pub users: Option<usize>,
+    pub changes: Vec<ChangeReport>,
+    pub error: Option<String>,
+    /// A short stable name for the error (`transport`, `status`, `brake`, ...).
+    pub error_kind: Option<String>,
+    /// HTTP requests sent to the hub in this run, retries included.
+    pub requests: u64,
+    pub duration_seconds: f64,
+}
+
+impl HubReport {
+    /// Differences left on the hub after this run, by kind (missing / not_admin /
+    /// undeclared).
+    pub fn drift_by_kind(&self) -> [(&'static str, usize); 3] {
+        let count = |action| {
+            self.changes
+                .iter()
+                .filter(|c| c.action == action && c.outstanding())
+                .count()
+        };
+        [
+            ("missing", count(Action::Create)),
+            ("not_admin", count(Action::Grant)),
+            ("undeclared", count(Action::Revoke)),
+        ]
+    }
+
+    pub fn drift(&self) -> usize {
+        self.drift_by_kind().iter().map(|(_, n)| n).sum()
+    }
+}
+
+/// Whether changes were made or only looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    DryRun,
+    Once,
+    Daemon,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunReport {
+    pub mode: Mode,
+    pub hubs: Vec<HubReport>,
+}
+
+impl RunReport {
+    /// 1 if any hub failed, else 2 if any drift remains, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.hubs.iter().any(|h| h.status == Status::Error) {
+            1
+        } else if self.hubs.iter().any(|h| h.status == Status::Drift) {
+            2
+        } else {
+            0
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+impl fmt::Display for ChangeReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = match (self.applied, &self.error, self.action) {
+            (true, _, Action::Create) => "created",
+            (true, _, Action::Grant) => "granted",
+            (true, _, Action::Revoke) => "revoked",
+            (false, Some(_), Action::Create) => "FAILED to create",
+            (false, Some(_), Action::Grant) => "FAILED to grant",
+            (false, Some(_), Action::Revoke) => "FAILED to revoke",
+            (false, None, Action::Create) => "would create",
+            (false, None, Action::Grant) => "would grant",
+            (false, None, Action::Revoke) => "would revoke",
+        };
+        write!(f, "{verb} {}", self.user)?;
+        match (&self.role, &self.added_by) {
+            (Standing::Undeclared, _) => write!(f, ": undeclared admin")?,
+            (role, Some(by)) => write!(f, ": {role}, added by {by}")?,
+            (role, None) => write!(f, ": {role}")?,
+        }
+        if let Some(error) = &self.error {
+            write!(f, " — {error}")?;
+        } else if let Some(why) = &self.skipped {
+            write!(f, " [{why}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for HubReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "hub {} (community {}, policy {}",
+            self.name, self.community, self.policy
+        )?;
+        if let Some(v) = &self.version {
+            write!(f, ", JupyterHub {v}")?;
+        }
+        if let Some(n) = self.users {
+            write!(f, ", {n} users")?;
+        }
+        writeln!(f, "): {}", self.status)?;
+        for change in &self.changes {
+            writeln!(f, "  {change}")?;
+        }
+        if let Some(error) = &self.error {
+            writeln!(f, "  error: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for hub in &self.hubs {
+            write!(f, "{hub}")?;
+        }
+        let count = |s| self.hubs.iter().filter(|h| h.status == s).count();
+        let n = self.hubs.len();
+        writeln!(
+            f,
+            "{}: {n} hub{}: {} in sync, {} changed, {} drift, {} error",
+            match self.mode {
+                Mode::DryRun => "dry run (nothing was changed)",
+                Mode::Once | Mode::Daemon => "run",
+            },
+            if n == 1 { "" } else { "s" },
+            count(Status::InSync),
+            count(Status::Changed),
+            count(Status::Drift),
+            count(Status::Error),
+        )
+    }
+}

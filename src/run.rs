@@ -1,0 +1,198 @@
+//! One reconcile of one hub, and one pass over many: read → plan → apply → report.
+//!
+//! Used by the one-shot modes and by each tick of the daemon. Hubs fail
+//! independently: an error on one hub becomes that hub's report, never the run's.
+
+use futures::StreamExt;
+use std::time::Instant;
+
+use crate::hub::{Created, HubClient};
+use crate::name::UserName;
+use crate::plan::{Action, Change, Plan, Standing, plan};
+use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
+use crate::roster::{HubSpec, Roster};
+
+/// Reads `spec`'s hub, plans, and (unless `mode` is a dry run) applies the plan.
+pub async fn reconcile(
+    roster: &Roster,
+    spec: &HubSpec,
+    client: &HubClient,
+    mode: Mode,
+) -> HubReport {
+    let started = Instant::now();
+    let requests_before = client.requests_sent();
+    let desired = roster.desired(spec);
+    let mut report = HubReport {
+        name: spec.name.clone(),
+        community: spec.community.clone(),
+        policy: spec.policy,
+        status: Status::InSync,
+        version: None,
+        users: None,
+        changes: Vec::new(),
+        error: None,
+        error_kind: None,
+        requests: 0,
+        duration_seconds: 0.0,
+    };
+    let finish = |mut report: HubReport| {
+        report.requests = client.requests_sent() - requests_before;
+        report.duration_seconds = started.elapsed().as_secs_f64();
+        report
+    };
+
+    let keep = |name: &UserName| desired.contains_key(name);
+    let snapshot = match client.snapshot(&keep).await {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            tracing::error!(hub = %spec.name, community = %spec.community, error = %error, "cannot read the hub; nothing is changed on it this run");
+            report.status = Status::Error;
+            report.error_kind = Some(error.kind().to_string());
+            report.error = Some(error.to_string());
+            return finish(report);
+        }
+    };
+    report.version = Some(snapshot.version.clone());
+    report.users = Some(snapshot.total_users);
+
+    let plan = plan(spec, &desired, &snapshot);
+    for change in plan.changes.iter().filter(|c| c.action == Action::Revoke) {
+        tracing::warn!(hub = %plan.hub, community = %plan.community, user = %change.user, "undeclared admin");
+    }
+    report.changes = plan
+        .changes
+        .iter()
+        .map(|c| ChangeReport {
+            action: c.action,
+            user: c.user.clone(),
+            role: c.role,
+            added_by: c.added_by.clone(),
+            applied: false,
+            skipped: match mode {
+                Mode::DryRun => Some("dry run".to_string()),
+                _ => plan.why_not_applied(c).map(str::to_string),
+            },
+            error: None,
+        })
+        .collect();
+
+    if mode != Mode::DryRun && plan.to_apply().next().is_some() {
+        let owner_not_admin = snapshot
+            .token_owner
+            .as_ref()
+            .filter(|o| o.admin == Some(false));
+        if let Some(owner) = owner_not_admin {
+            let error = format!(
+                "the token belongs to {} {}, which is not an admin: it can read the hub but not grant or revoke admin (enough for --dry-run; give it the admin role to sync)",
+                owner.kind, owner.name
+            );
+            tracing::error!(hub = %spec.name, error = %error, "cannot apply the plan");
+            report.status = Status::Error;
+            report.error_kind = Some("not_admin".to_string());
+            report.error = Some(error);
+            return finish(report);
+        }
+        apply(client, &plan, &mut report.changes).await;
+    }
+
+    report.status = status(&plan, &report.changes);
+    if let Some(brake) = plan.brake {
+        let error = format!(
+            "{} revocations exceed max_revocations {}; none was made this run (raise max_revocations, or fix the roster)",
+            brake.revocations, brake.max_revocations
+        );
+        tracing::error!(hub = %spec.name, error = %error, "revocation brake");
+        report.status = Status::Error;
+        report.error_kind = Some("brake".to_string());
+        report.error = Some(error);
+    } else if report.changes.iter().any(|c| c.error.is_some()) {
+        report.error_kind = Some("apply".to_string());
+        report.error = Some("some changes failed; see above".to_string());
+    }
+    finish(report)
+}
+
+fn status(plan: &Plan, changes: &[ChangeReport]) -> Status {
+    if changes.iter().any(|c| c.error.is_some()) {
+        Status::Error
+    } else if plan.is_empty() {
+        Status::InSync
+    } else if changes.iter().any(ChangeReport::outstanding) {
+        Status::Drift
+    } else {
+        Status::Changed
+    }
+}
+
+/// Makes the plan's changes in order (creates, grants, then revokes), logging each
+/// with who added whom, and records the result in `reports` (same order as
+/// `plan.changes`).
+async fn apply(client: &HubClient, plan: &Plan, reports: &mut [ChangeReport]) {
+    for (change, report) in plan.changes.iter().zip(reports.iter_mut()) {
+        if !change.apply {
+            continue;
+        }
+        let result = match change.action {
+            Action::Create => client.create_admin(&change.hub_name).await.map(Some),
+            Action::Grant => client.set_admin(&change.hub_name, true).await.map(|_| None),
+            Action::Revoke => client
+                .set_admin(&change.hub_name, false)
+                .await
+                .map(|_| None),
+        };
+        match result {
+            Ok(created) => {
+                report.applied = true;
+                log_applied(plan, change, created);
+            }
+            Err(error) => {
+                tracing::error!(
+                    hub = %plan.hub,
+                    community = %plan.community,
+                    user = %change.user,
+                    action = %change.action,
+                    error = %error,
+                    "change failed"
+                );
+                report.error = Some(error.to_string());
+            }
+        }
+    }
+}
+
+fn log_applied(plan: &Plan, change: &Change, created: Option<Created>) {
+    let added_by = change
+        .added_by
+        .as_ref()
+        .map(UserName::as_str)
+        .unwrap_or("-");
+    let message = match (change.action, created) {
+        (Action::Create, Some(Created::Existed)) => {
+            "granted admin (the user appeared since the listing)"
+        }
+        (Action::Create, _) => "created admin",
+        (Action::Grant, _) => "granted admin",
+        (Action::Revoke, _) => "revoked admin",
+    };
+    if change.role == Standing::Undeclared {
+        tracing::info!(hub = %plan.hub, user = %change.user, community = %plan.community, role = %change.role, "{message}");
+    } else {
+        tracing::info!(hub = %plan.hub, user = %change.user, added_by = %added_by, community = %plan.community, role = %change.role, "{message}");
+    }
+}
+
+/// Reconciles every hub in `targets`, at most `concurrency` at a time; the report
+/// keeps the order of `targets`.
+pub async fn run_all(
+    roster: &Roster,
+    targets: &[(HubSpec, HubClient)],
+    mode: Mode,
+    concurrency: usize,
+) -> RunReport {
+    let hubs = futures::stream::iter(targets)
+        .map(|(spec, client)| reconcile(roster, spec, client, mode))
+        .buffered(concurrency.max(1))
+        .collect()
+        .await;
+    RunReport { mode, hubs }
+}
