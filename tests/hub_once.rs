@@ -1,0 +1,566 @@
+//! The one-shot modes against a real JupyterHub started by the harness.
+//!
+//! Every test here holds `common::exclusive()`: an enforcing run revokes every
+//! undeclared admin on the hub, so runs must not overlap. Each test has its own user
+//! names and raises `max_revocations` where leftovers of earlier tests may be revoked.
+
+mod common;
+
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::{Command, Output};
+
+/// Runs the binary with `args` and the given environment, without the caller's
+/// `RUST_LOG` and roster variables.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("JUPYTERHUB_ADMIN_SYNC_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run jupyterhub-admin-sync")
+}
+
+fn code(out: &Output) -> i32 {
+    out.status.code().expect("exit code")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("report is not JSON: {e}\n{}", text(out)))
+}
+
+/// The `(action, user, applied)` of every change the report lists for `hub`.
+fn changes(report: &Value, hub: &str) -> BTreeSet<(String, String, bool)> {
+    let hub = report["hubs"]
+        .as_array()
+        .expect("hubs")
+        .iter()
+        .find(|h| h["name"] == hub)
+        .unwrap_or_else(|| panic!("no hub {hub} in {report}"));
+    hub["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["user"].as_str().unwrap().to_string(),
+                c["applied"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn status(report: &Value, hub: &str) -> String {
+    report["hubs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == hub)
+        .unwrap_or_else(|| panic!("no hub {hub} in {report}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn set<const N: usize>(items: [(&str, &str, bool); N]) -> BTreeSet<(String, String, bool)> {
+    items
+        .iter()
+        .map(|(a, u, ap)| (a.to_string(), u.to_string(), *ap))
+        .collect()
+}
+
+#[tokio::test]
+async fn dry_run_then_once_converge_two_hubs_across_pages() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    let b = common::second_hub();
+
+    // Hub A: 250 ordinary users, so the listing has two pages of 200; a declared
+    // administrator who is not admin; an undeclared admin created last, so it is on
+    // the last page.
+    let fillers: Vec<String> = (0..250).map(|i| format!("conv-u{i:03}")).collect();
+    let filler_refs: Vec<&str> = fillers.iter().map(String::as_str).collect();
+    a.create_users(&filler_refs, false).await;
+    a.create_users(&["conv-dave"], false).await;
+    a.create_users(&["conv-mallory"], true).await;
+    // Hub B (another community): an undeclared admin, and its representative missing.
+    b.create_users(&["conv-beta-mallory"], true).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            r#"
+engineers:
+  - name: conv-eng
+defaults:
+  max_revocations: 100
+communities:
+  - name: alpha
+    representatives:
+      - name: conv-rep
+    administrators:
+      - name: conv-carol
+        added_by: conv-rep
+      - name: conv-dave
+        added_by: conv-carol
+      - name: Conv-Alice@Uni.edu
+        added_by: conv-eng
+    hubs:
+      - name: alpha-hub
+        api_url: {a_url}
+        token_env: ALPHA_TOKEN
+  - name: beta
+    representatives:
+      - name: conv-beta-rep
+    hubs:
+      - name: beta-hub
+        api_url: {b_url}/
+        token_env: BETA_TOKEN
+"#,
+            a_url = a.api_url,
+            b_url = b.api_url
+        ),
+    );
+    let roster = roster.to_str().unwrap();
+    let env = [
+        ("ALPHA_TOKEN", a.admin_sync_token.as_str()),
+        ("BETA_TOKEN", b.admin_sync_token.as_str()),
+    ];
+    let a_before = a.users().await;
+    let b_before = b.users().await;
+    assert!(a_before.len() > 200, "hub A must need more than one page");
+
+    // --dry-run: reports every difference, changes nothing, exits 2.
+    let out = run(&["--config", roster, "--dry-run", "--output", "json"], &env);
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let report = json(&out);
+    assert_eq!(report["mode"], "dry-run");
+    let a_changes = changes(&report, "alpha-hub");
+    for expected in [
+        ("create", "conv-eng"),
+        ("create", "conv-rep"),
+        ("create", "conv-carol"),
+        ("create", "conv-alice@uni.edu"),
+        ("grant", "conv-dave"),
+        ("revoke", "conv-mallory"),
+    ] {
+        assert!(
+            a_changes.contains(&(expected.0.to_string(), expected.1.to_string(), false)),
+            "missing {expected:?} in {a_changes:?}"
+        );
+    }
+    assert_eq!(
+        changes(&report, "beta-hub"),
+        set([
+            ("create", "conv-beta-rep", false),
+            ("create", "conv-eng", false),
+            ("revoke", "conv-beta-mallory", false)
+        ])
+    );
+    assert_eq!(a.users().await, a_before, "dry run changed hub A");
+    assert_eq!(b.users().await, b_before, "dry run changed hub B");
+
+    // --once: converges, exits 0, deletes nobody.
+    let out = run(&["--config", roster, "--once", "--output", "json"], &env);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    assert_eq!(status(&report, "alpha-hub"), "changed");
+    assert_eq!(status(&report, "beta-hub"), "changed");
+    let a_after = a.users().await;
+    for name in a_before.keys() {
+        assert!(a_after.contains_key(name), "{name} was deleted from hub A");
+    }
+    let a_admins = a.admins().await;
+    for name in [
+        "conv-eng",
+        "conv-rep",
+        "conv-carol",
+        "conv-dave",
+        "conv-alice@uni.edu",
+    ] {
+        assert!(
+            a_admins.contains(name),
+            "{name} is not admin on hub A: {a_admins:?}"
+        );
+    }
+    assert!(!a_admins.contains("conv-mallory"));
+    assert_eq!(
+        a_after.get("conv-mallory"),
+        Some(&false),
+        "mallory must stay a user"
+    );
+    assert!(!a_after["conv-u249"], "ordinary users stay ordinary");
+    let b_admins = b.admins().await;
+    assert!(b_admins.contains("conv-beta-rep") && b_admins.contains("conv-eng"));
+    assert!(!b_admins.contains("conv-beta-mallory"));
+    assert!(
+        !b_admins.contains("conv-carol"),
+        "alpha's administrators stay off beta"
+    );
+    for name in b_before.keys() {
+        assert!(
+            b.users().await.contains_key(name),
+            "{name} was deleted from hub B"
+        );
+    }
+
+    // A second --once changes nothing; a dry run agrees.
+    let out = run(&["--config", roster, "--once", "--output", "json"], &env);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let report = json(&out);
+    for hub in ["alpha-hub", "beta-hub"] {
+        assert_eq!(status(&report, hub), "in_sync", "{report}");
+        assert!(changes(&report, hub).is_empty());
+    }
+    assert_eq!(a.users().await, a_after);
+    let out = run(&["--config", roster, "--dry-run"], &env);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
+
+#[tokio::test]
+async fn applied_changes_are_logged_with_who_added_whom() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    a.create_users(&["log-dave"], false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "defaults: {{policy: grant}}\ncommunities:\n  - name: logc\n    representatives: [{{name: log-rep}}]\n    administrators: [{{name: log-dave, added_by: log-rep}}]\n    hubs: [{{name: loghub, api_url: '{}', token_env: TOK}}]\n",
+            a.api_url
+        ),
+    );
+    let out = run(
+        &[
+            "-c",
+            roster.to_str().unwrap(),
+            "--once",
+            "--log-format",
+            "json",
+        ],
+        &[("TOK", &a.admin_sync_token)],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+        })
+        .collect();
+    let granted = lines
+        .iter()
+        .find(|l| l["message"] == "granted admin" && l["user"] == "log-dave")
+        .unwrap_or_else(|| panic!("no grant logged:\n{stderr}"));
+    assert_eq!(granted["hub"], "loghub");
+    assert_eq!(granted["added_by"], "log-rep");
+    assert_eq!(granted["community"], "logc");
+    assert_eq!(granted["level"], "INFO");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["message"] == "created admin" && l["user"] == "log-rep"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn policy_grant_leaves_undeclared_admins_and_exits_2() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    a.create_users(&["grant-intruder"], true).await;
+    a.create_users(&["grant-dave"], false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "communities:\n  - name: g\n    representatives: [{{name: grant-rep}}]\n    administrators: [{{name: grant-dave, added_by: grant-rep}}]\n    hubs: [{{name: ghub, api_url: '{}', token_env: TOK, policy: grant}}]\n",
+            a.api_url
+        ),
+    );
+    let out = run(
+        &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
+        &[("TOK", &a.admin_sync_token)],
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let report = json(&out);
+    assert_eq!(status(&report, "ghub"), "drift");
+    let c = changes(&report, "ghub");
+    assert!(
+        c.contains(&("grant".into(), "grant-dave".into(), true)),
+        "{c:?}"
+    );
+    assert!(
+        c.contains(&("revoke".into(), "grant-intruder".into(), false)),
+        "{c:?}"
+    );
+    let admins = a.admins().await;
+    assert!(
+        admins.contains("grant-intruder"),
+        "policy grant must not revoke"
+    );
+    assert!(admins.contains("grant-dave") && admins.contains("grant-rep"));
+}
+
+#[tokio::test]
+async fn the_brake_holds_every_revocation_but_grants_apply() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    // Whatever admins earlier tests left are undeclared here too: count them in.
+    a.create_users(&["brake-x1", "brake-x2"], true).await;
+    a.create_users(&["brake-dave"], false).await;
+    let before = a.admins().await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "communities:\n  - name: b\n    representatives: [{{name: brake-rep}}]\n    administrators: [{{name: brake-dave, added_by: brake-rep}}]\n    hubs: [{{name: bhub, api_url: '{}', token_env: TOK, max_revocations: 1}}]\n",
+            a.api_url
+        ),
+    );
+    let out = run(
+        &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
+        &[("TOK", &a.admin_sync_token)],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let report = json(&out);
+    assert_eq!(status(&report, "bhub"), "error");
+    let hub = &report["hubs"][0];
+    assert_eq!(hub["error_kind"], "brake");
+    assert!(
+        hub["error"]
+            .as_str()
+            .unwrap()
+            .contains("exceed max_revocations 1")
+    );
+    let after = a.admins().await;
+    for name in &before {
+        assert!(after.contains(name), "{name} was revoked despite the brake");
+    }
+    assert!(after.contains("brake-dave") && after.contains("brake-rep"));
+}
+
+#[tokio::test]
+async fn wrong_token_fails_changes_nothing_and_never_prints_the_token() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    a.create_users(&["wrong-intruder"], true).await;
+    let before = a.users().await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "communities:\n  - name: w\n    representatives: [{{name: wrong-rep}}]\n    hubs: [{{name: whub, api_url: '{}', token_env: TOK}}]\n",
+            a.api_url
+        ),
+    );
+    let secret = "not-the-token-0123456789abcdef";
+    for mode in ["--dry-run", "--once"] {
+        for output in ["text", "json"] {
+            let out = run(
+                &[
+                    "-c",
+                    roster.to_str().unwrap(),
+                    mode,
+                    "--output",
+                    output,
+                    "--log-format",
+                    output,
+                ],
+                &[("TOK", secret), ("RUST_LOG", "trace")],
+            );
+            let all = text(&out);
+            assert_eq!(code(&out), 1, "{all}");
+            assert!(all.contains("403"), "{all}");
+            assert!(!all.contains(secret), "the token leaked:\n{all}");
+        }
+    }
+    assert_eq!(a.users().await, before);
+}
+
+#[tokio::test]
+async fn unreachable_hub_fails_alone_and_the_other_converges() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    // A port nobody listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/hub/api", dead.local_addr().unwrap());
+    drop(dead);
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            r#"
+defaults: {{max_revocations: 100}}
+communities:
+  - name: down
+    representatives: [{{name: down-rep}}]
+    hubs: [{{name: dead-hub, api_url: '{dead_url}', token_env: TOK}}]
+  - name: up
+    representatives: [{{name: up-rep}}]
+    hubs: [{{name: live-hub, api_url: '{}', token_env: TOK}}]
+"#,
+            a.api_url
+        ),
+    );
+    let out = run(
+        &[
+            "-c",
+            roster.to_str().unwrap(),
+            "--once",
+            "--output",
+            "json",
+            "--max-attempts",
+            "2",
+        ],
+        &[("TOK", &a.admin_sync_token)],
+    );
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    let report = json(&out);
+    assert_eq!(status(&report, "dead-hub"), "error");
+    let dead_hub = report["hubs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "dead-hub")
+        .unwrap();
+    assert!(
+        dead_hub["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot connect"),
+        "{dead_hub}"
+    );
+    assert!(dead_hub["changes"].as_array().unwrap().is_empty());
+    assert_eq!(status(&report, "live-hub"), "changed");
+    assert!(a.admins().await.contains("up-rep"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&a.admin_sync_token));
+}
+
+#[tokio::test]
+async fn bad_roster_exits_1_names_the_problem_and_changes_nothing() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    a.create_users(&["bad-intruder"], true).await;
+    let before = a.users().await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "bad-roster.yaml",
+        &format!(
+            "communities:\n  - name: crowded\n    representatives: [{{name: r1}}, {{name: r2}}, {{name: r3}}]\n    administrators: [{{name: x, added_by: nobody}}]\n    hubs: [{{name: h, api_url: '{}', token_env: TOK}}]\n",
+            a.api_url
+        ),
+    );
+    for mode in ["--once", "--dry-run", "--validate"] {
+        let out = run(
+            &["-c", roster.to_str().unwrap(), mode],
+            &[("TOK", &a.admin_sync_token)],
+        );
+        assert_eq!(code(&out), 1, "{}", text(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("bad-roster.yaml"), "{stderr}");
+        assert!(
+            stderr.contains("community crowded: has 3 representatives (r1, r2, r3)"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("administrator x: added_by nobody"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    assert_eq!(a.users().await, before);
+}
+
+#[tokio::test]
+async fn list_users_token_is_enough_for_a_dry_run_but_not_to_sync() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    a.create_users(&["audit-dave"], false).await;
+    let before = a.users().await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "communities:\n  - name: au\n    representatives: [{{name: audit-dave}}]\n    hubs: [{{name: ahub, api_url: '{}', token_env: TOK}}]\n",
+            a.api_url
+        ),
+    );
+    let env = [("TOK", a.auditor_token.as_str())];
+    let out = run(
+        &[
+            "-c",
+            roster.to_str().unwrap(),
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    assert_eq!(code(&out), 2, "{}", text(&out));
+    let report = json(&out);
+    assert!(changes(&report, "ahub").contains(&("grant".into(), "audit-dave".into(), false)));
+
+    let out = run(&["-c", roster.to_str().unwrap(), "--once"], &env);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(text(&out).contains("not an admin"), "{}", text(&out));
+    assert_eq!(a.users().await, before);
+}
+
+#[tokio::test]
+async fn a_user_created_with_capitals_is_matched_in_normal_form() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    // POST /users/{name} keeps the case; the roster says "case-frank".
+    a.create_user("Case-Frank").await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "defaults: {{policy: grant}}\ncommunities:\n  - name: cs\n    representatives: [{{name: case-frank}}]\n    hubs: [{{name: chub, api_url: '{}', token_env: TOK}}]\n",
+            a.api_url
+        ),
+    );
+    let out = run(
+        &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
+        &[("TOK", &a.admin_sync_token)],
+    );
+    let report = json(&out);
+    let c = changes(&report, "chub");
+    assert!(
+        c.contains(&("grant".into(), "case-frank".into(), true)),
+        "{c:?}\n{}",
+        text(&out)
+    );
+    let users = a.users().await;
+    assert_eq!(
+        users.get("Case-Frank"),
+        Some(&true),
+        "the hub's own spelling is granted"
+    );
+    assert!(
+        !users.contains_key("case-frank"),
+        "no second user is created"
+    );
+}
