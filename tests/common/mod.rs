@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The crate's binary, built by cargo for integration tests.
 pub fn bin() -> &'static str {
-    option_env!("CARGO_BIN_EXE_jupyterhub-admin-sync").expect("no binary target yet")
+    env!("CARGO_BIN_EXE_jupyterhub-admin-sync")
 }
 
 /// Writes `contents` to `dir/name` and returns the path.
@@ -59,7 +59,13 @@ pub fn jupyterhub_venv_dir() -> PathBuf {
         None => "latest".to_string(),
         Some(v) => v
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '.' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect(),
     };
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("jupyterhub-venv-{suffix}"))
@@ -72,7 +78,10 @@ pub fn jupyterhub_venv_dir() -> PathBuf {
 /// `<venv>.lock`, and `<venv>/.ready` written last, so a half-made venv is made again.
 pub fn jupyterhub_python() -> PathBuf {
     static VENV: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    let venv = VENV.get_or_init(ensure_venv).as_ref().unwrap_or_else(|e| panic!("{e}"));
+    let venv = VENV
+        .get_or_init(ensure_venv)
+        .as_ref()
+        .unwrap_or_else(|e| panic!("{e}"));
     venv.join("bin").join("python")
 }
 
@@ -87,7 +96,8 @@ fn ensure_venv() -> Result<PathBuf, String> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| format!("opening lock file {}: {e}", lock_path.display()))?;
-    lock.lock().map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|e| format!("locking {}: {e}", lock_path.display()))?;
 
     let ready = venv.join(".ready");
     if ready.exists() && venv.join("bin/jupyterhub").exists() {
@@ -166,7 +176,9 @@ fn run_logged(cmd: &mut Command, log: &Path, what: &str) -> Result<(), String> {
         .append(true)
         .open(log)
         .map_err(|e| format!("opening {}: {e}", log.display()))?;
-    let err = out.try_clone().map_err(|e| format!("{}: {e}", log.display()))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", log.display()))?;
     let status = cmd
         .stdin(Stdio::null())
         .stdout(out)
@@ -356,7 +368,9 @@ fn probe_version(port: u16) -> Option<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .ok()?;
     stream
         .write_all(format!("GET /hub/api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
         .ok()?;
