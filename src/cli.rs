@@ -5,6 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::WebhookUrl;
+use crate::audit::AuditLog;
+use crate::daemon::DaemonOptions;
 use crate::hub::{ClientOptions, HubClient};
 use crate::logging::LogFormat;
 use crate::report::Mode;
@@ -50,6 +57,35 @@ pub struct Cli {
     /// Attempts per request before a transient failure counts (1 = no retry).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
+
+    /// Append a JSON line per change made and per undeclared admin seen (daemon and --once).
+    #[arg(long, value_name = "FILE", env = "JUPYTERHUB_ADMIN_SYNC_AUDIT_LOG")]
+    pub audit_log: Option<PathBuf>,
+
+    /// Daemon: time between runs of each hub (30s, 2m, 1h), with ±10% jitter.
+    #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
+    pub interval: Duration,
+
+    /// Daemon: serve /healthz, /readyz and /metrics on this address (e.g. 0.0.0.0:9090).
+    #[arg(long, value_name = "ADDR", env = "JUPYTERHUB_ADMIN_SYNC_LISTEN")]
+    pub listen: Option<std::net::SocketAddr>,
+
+    /// Daemon: POST drift alerts here (a secret: never printed). Prefer the environment variable.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL",
+        hide_env_values = true
+    )]
+    pub alert_webhook_url: Option<String>,
+
+    /// Daemon: how often the roster file and token files are checked for changes.
+    #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
+    pub roster_poll: Duration,
+
+    /// Daemon: how long in-flight runs may take to finish after SIGTERM.
+    #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
+    pub shutdown_grace: Duration,
 }
 
 /// At most one mode; none runs the daemon.
@@ -203,10 +239,17 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else if cli.mode.once {
         Mode::Once
     } else {
-        eprintln!(
-            "error: the daemon mode is not available in this build; use --dry-run, --once or --validate"
-        );
-        return ExitCode::from(1);
+        return daemon(cli).await;
+    };
+    let mut audit = match (&cli.audit_log, mode) {
+        (Some(path), Mode::Once) => match AuditLog::open(path) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        _ => None,
     };
     let targets = match clients(&selected, &cli.client_options()) {
         Ok(t) => t,
@@ -216,9 +259,97 @@ pub async fn run(cli: Cli) -> ExitCode {
         }
     };
     let report = crate::run::run_all(&roster, &targets, mode, cli.concurrency.into()).await;
+    let mut audit_failed = false;
+    if let Some(log) = audit.as_mut() {
+        for hub in &report.hubs {
+            if let Err(e) = log.record(mode, hub) {
+                tracing::error!(error = %e, "cannot write the audit log");
+                audit_failed = true;
+            }
+        }
+    }
     match cli.output {
         Output::Text => print!("{report}"),
         Output::Json => println!("{}", report.to_json()),
     }
+    if audit_failed {
+        return ExitCode::from(1);
+    }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT (exit 0); SIGHUP reloads the roster.
+async fn daemon(cli: Cli) -> ExitCode {
+    let webhook = match cli.alert_webhook_url.as_deref().map(WebhookUrl::parse) {
+        None => None,
+        Some(Ok(url)) => Some(url),
+        Some(Err(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(1);
+        }
+    };
+    let options = DaemonOptions {
+        config: cli.config.clone(),
+        hubs: cli.hubs.clone(),
+        interval: cli.interval,
+        jitter: 0.1,
+        concurrency: cli.concurrency.into(),
+        client: cli.client_options(),
+        listen: cli.listen,
+        webhook,
+        audit_log: cli.audit_log.clone(),
+        reload_poll: cli.roster_poll,
+        grace: cli.shutdown_grace,
+    };
+    let shutdown = CancellationToken::new();
+    let reload = Arc::new(Notify::new());
+    if let Err(e) = spawn_signal_handlers(shutdown.clone(), reload.clone()) {
+        eprintln!("error: cannot install signal handlers: {e}");
+        return ExitCode::from(1);
+    }
+    match crate::daemon::run(options, shutdown, reload).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// SIGTERM and SIGINT stop the daemon (a second one exits at once); SIGHUP reloads.
+#[cfg(unix)]
+fn spawn_signal_handlers(shutdown: CancellationToken, reload: Arc<Notify>) -> std::io::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        loop {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the roster");
+                    reload.notify_one();
+                    continue;
+                }
+            };
+            if shutdown.is_cancelled() {
+                tracing::warn!(signal = name, "second stop signal: exiting now");
+                std::process::exit(1);
+            }
+            tracing::info!(signal = name, "stopping");
+            shutdown.cancel();
+        }
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn spawn_signal_handlers(shutdown: CancellationToken, _reload: Arc<Notify>) -> std::io::Result<()> {
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        shutdown.cancel();
+    });
+    Ok(())
 }

@@ -5,6 +5,7 @@
 
 use futures::StreamExt;
 use std::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Created, HubClient};
 use crate::name::UserName;
@@ -13,11 +14,15 @@ use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
 use crate::roster::{HubSpec, Roster};
 
 /// Reads `spec`'s hub, plans, and (unless `mode` is a dry run) applies the plan.
+///
+/// Once `stop` is cancelled no further change is started; the ones left are reported
+/// as skipped.
 pub async fn reconcile(
     roster: &Roster,
     spec: &HubSpec,
     client: &HubClient,
     mode: Mode,
+    stop: &CancellationToken,
 ) -> HubReport {
     let started = Instant::now();
     let requests_before = client.requests_sent();
@@ -92,7 +97,7 @@ pub async fn reconcile(
             report.error = Some(error);
             return finish(report);
         }
-        apply(client, &plan, &mut report.changes).await;
+        apply(client, &plan, &mut report.changes, stop).await;
     }
 
     report.status = status(&plan, &report.changes);
@@ -127,9 +132,18 @@ fn status(plan: &Plan, changes: &[ChangeReport]) -> Status {
 /// Makes the plan's changes in order (creates, grants, then revokes), logging each
 /// with who added whom, and records the result in `reports` (same order as
 /// `plan.changes`).
-async fn apply(client: &HubClient, plan: &Plan, reports: &mut [ChangeReport]) {
+async fn apply(
+    client: &HubClient,
+    plan: &Plan,
+    reports: &mut [ChangeReport],
+    stop: &CancellationToken,
+) {
     for (change, report) in plan.changes.iter().zip(reports.iter_mut()) {
         if !change.apply {
+            continue;
+        }
+        if stop.is_cancelled() {
+            report.skipped = Some("shutting down".to_string());
             continue;
         }
         let result = match change.action {
@@ -189,10 +203,28 @@ pub async fn run_all(
     mode: Mode,
     concurrency: usize,
 ) -> RunReport {
+    let never = CancellationToken::new();
     let hubs = futures::stream::iter(targets)
-        .map(|(spec, client)| reconcile(roster, spec, client, mode))
+        .map(|(spec, client)| reconcile(roster, spec, client, mode, &never))
         .buffered(concurrency.max(1))
         .collect()
         .await;
     RunReport { mode, hubs }
+}
+
+/// The report of a hub that could not even be set up (its client failed to build).
+pub fn setup_failure(spec: &HubSpec, error: &str) -> HubReport {
+    HubReport {
+        name: spec.name.clone(),
+        community: spec.community.clone(),
+        policy: spec.policy,
+        status: Status::Error,
+        version: None,
+        users: None,
+        changes: Vec::new(),
+        error: Some(error.to_string()),
+        error_kind: Some("setup".to_string()),
+        requests: 0,
+        duration_seconds: 0.0,
+    }
 }

@@ -111,7 +111,7 @@ impl HubClient {
     /// fewer users than the hub's `total`), fails the whole read.
     pub async fn snapshot(
         &self,
-        keep: &dyn Fn(&UserName) -> bool,
+        keep: &(dyn Fn(&UserName) -> bool + Sync),
     ) -> Result<HubSnapshot, HubError> {
         let version = self.version().await?;
         if major(&version).is_none_or(|m| m < 2) {
@@ -143,7 +143,7 @@ impl HubClient {
 
     async fn list_users(
         &self,
-        keep: &dyn Fn(&UserName) -> bool,
+        keep: &(dyn Fn(&UserName) -> bool + Sync),
     ) -> Result<(Vec<HubUser>, usize), Listing> {
         let mut kept = Vec::new();
         // Hashes of every name seen, to catch a user listed twice without keeping

@@ -1,0 +1,421 @@
+//! Drift alerts: a JSON message to a webhook when a hub starts drifting or failing,
+//! and when it resolves, not at every run.
+//!
+//! [`AlertState`] is the pure part (which transitions happened); [`Webhook`] sends, in
+//! its own task, with retries, so a slow or failing receiver never delays
+//! reconciliation. The webhook URL is a secret: it is never logged or printed.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use crate::metrics::Metrics;
+use crate::plan::Action;
+use crate::report::{HubReport, Status};
+use crate::retry::{self, Failure, RetryPolicy};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertKind {
+    Drift,
+    Error,
+    Roster,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertStatus {
+    Firing,
+    Resolved,
+}
+
+/// The message POSTed to the webhook. `text` is a sentence for people, so a Slack
+/// incoming webhook can take the same URL.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alert {
+    pub status: AlertStatus,
+    pub hub: Option<String>,
+    pub community: Option<String>,
+    pub kind: AlertKind,
+    pub summary: String,
+    pub text: String,
+    pub details: serde_json::Value,
+}
+
+/// Which alerts are firing, to send only transitions.
+#[derive(Debug, Default)]
+pub struct AlertState {
+    firing: HashMap<(String, AlertKind), bool>,
+}
+
+impl AlertState {
+    fn transition(&mut self, hub: &str, kind: AlertKind, now: bool) -> Option<AlertStatus> {
+        let was = self
+            .firing
+            .insert((hub.to_string(), kind), now)
+            .unwrap_or(false);
+        match (was, now) {
+            (false, true) => Some(AlertStatus::Firing),
+            (true, false) => Some(AlertStatus::Resolved),
+            _ => None,
+        }
+    }
+
+    /// The alerts one hub's run starts or resolves.
+    pub fn observe(&mut self, report: &HubReport) -> Vec<Alert> {
+        let mut alerts = Vec::new();
+        let hub = &report.name;
+        let community = &report.community;
+        let errored = report.status == Status::Error;
+        if let Some(status) = self.transition(hub, AlertKind::Error, errored) {
+            let error = report.error.clone().unwrap_or_default();
+            let (summary, text) = match status {
+                AlertStatus::Firing => (
+                    format!("cannot sync hub {hub}"),
+                    format!("jupyterhub-admin-sync cannot sync hub {hub} ({community}): {error}"),
+                ),
+                AlertStatus::Resolved => (
+                    format!("hub {hub} syncs again"),
+                    format!("jupyterhub-admin-sync syncs hub {hub} ({community}) again."),
+                ),
+            };
+            alerts.push(Alert {
+                status,
+                hub: Some(hub.clone()),
+                community: Some(community.clone()),
+                kind: AlertKind::Error,
+                summary,
+                text,
+                details: serde_json::json!({
+                    "error": report.error,
+                    "error_kind": report.error_kind,
+                }),
+            });
+        }
+        // A hub that could not be read says nothing new about drift.
+        if report.version.is_some() {
+            let drift = report.drift();
+            if let Some(status) = self.transition(hub, AlertKind::Drift, drift > 0) {
+                let names = |action| {
+                    report
+                        .changes
+                        .iter()
+                        .filter(|c| c.action == action && c.outstanding())
+                        .map(|c| c.user.to_string())
+                        .collect::<Vec<_>>()
+                };
+                let (missing, not_admin, undeclared) = (
+                    names(Action::Create),
+                    names(Action::Grant),
+                    names(Action::Revoke),
+                );
+                let (summary, text) = match status {
+                    AlertStatus::Firing => {
+                        let mut parts = Vec::new();
+                        for (label, list) in [
+                            ("missing", &missing),
+                            ("not admin", &not_admin),
+                            ("undeclared", &undeclared),
+                        ] {
+                            if !list.is_empty() {
+                                parts.push(format!("{} {label} ({})", list.len(), list.join(", ")));
+                            }
+                        }
+                        (
+                            format!(
+                                "admins of hub {hub} drifted: {drift} difference{}",
+                                if drift == 1 { "" } else { "s" }
+                            ),
+                            format!(
+                                "Admins of hub {hub} ({community}) drifted from the roster: {} [policy {}].",
+                                parts.join(", "),
+                                report.policy
+                            ),
+                        )
+                    }
+                    AlertStatus::Resolved => (
+                        format!("admins of hub {hub} match the roster"),
+                        format!("Admins of hub {hub} ({community}) match the roster again."),
+                    ),
+                };
+                alerts.push(Alert {
+                    status,
+                    hub: Some(hub.clone()),
+                    community: Some(community.clone()),
+                    kind: AlertKind::Drift,
+                    summary,
+                    text,
+                    details: serde_json::json!({
+                        "policy": report.policy,
+                        "missing": missing,
+                        "not_admin": not_admin,
+                        "undeclared": undeclared,
+                    }),
+                });
+            }
+        }
+        alerts
+    }
+
+    /// The alert a roster (re)load starts or resolves: `problem` is the error, if any.
+    pub fn roster(&mut self, path: &str, problem: Option<&str>) -> Option<Alert> {
+        let status = self.transition("", AlertKind::Roster, problem.is_some())?;
+        let (summary, text) = match status {
+            AlertStatus::Firing => (
+                "the roster is invalid".to_string(),
+                format!(
+                    "The roster {path} is invalid; the last good roster stays in force. {}",
+                    problem.unwrap_or_default()
+                ),
+            ),
+            AlertStatus::Resolved => (
+                "the roster is valid again".to_string(),
+                format!("The roster {path} is valid again and in force."),
+            ),
+        };
+        Some(Alert {
+            status,
+            hub: None,
+            community: None,
+            kind: AlertKind::Roster,
+            summary,
+            text,
+            details: serde_json::json!({ "path": path, "error": problem }),
+        })
+    }
+
+    /// Forgets a hub that left the roster (its alerts are not resolved by it).
+    pub fn forget_hub(&mut self, hub: &str) {
+        self.firing.retain(|(h, _), _| h != hub);
+    }
+}
+
+/// A webhook URL. Its `Debug` and `Display` never show it: webhook URLs (Slack's,
+/// for one) are credentials.
+#[derive(Clone)]
+pub struct WebhookUrl(SecretString);
+
+impl WebhookUrl {
+    pub fn parse(text: &str) -> Result<WebhookUrl, String> {
+        let url = url::Url::parse(text.trim())
+            .map_err(|e| format!("the alert webhook URL is not a URL ({e})"))?;
+        if url.scheme() != "http" && url.scheme() != "https" {
+            return Err("the alert webhook URL must be http or https".to_string());
+        }
+        Ok(WebhookUrl(SecretString::from(url.to_string())))
+    }
+}
+
+impl fmt::Debug for WebhookUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("WebhookUrl([REDACTED])")
+    }
+}
+
+impl std::str::FromStr for WebhookUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WebhookUrl::parse(s)
+    }
+}
+
+/// Sends alerts from a queue in its own task.
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    queue: mpsc::Sender<Alert>,
+}
+
+/// How many alerts may wait to be sent before new ones are dropped (and counted).
+const QUEUE: usize = 1024;
+
+impl Webhook {
+    /// Starts the sending task; it ends when every `Webhook` clone is dropped and the
+    /// queue is drained.
+    pub fn start(
+        url: WebhookUrl,
+        retry: RetryPolicy,
+        metrics: Arc<Metrics>,
+    ) -> Result<(Webhook, tokio::task::JoinHandle<()>), String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("jupyterhub-admin-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up the webhook client: {}", e.without_url()))?;
+        let (tx, mut rx) = mpsc::channel::<Alert>(QUEUE);
+        let task = tokio::spawn(async move {
+            while let Some(alert) = rx.recv().await {
+                match send(&client, &url, &retry, &alert).await {
+                    Ok(()) => {
+                        tracing::info!(kind = ?alert.kind, status = ?alert.status, hub = alert.hub.as_deref().unwrap_or("-"), "alert sent")
+                    }
+                    Err(error) => {
+                        metrics.webhook_failures.inc();
+                        tracing::error!(kind = ?alert.kind, status = ?alert.status, hub = alert.hub.as_deref().unwrap_or("-"), %error, "the alert webhook did not take the alert");
+                    }
+                }
+            }
+        });
+        Ok((Webhook { queue: tx }, task))
+    }
+
+    /// Queues an alert; never waits.
+    pub fn send(&self, alert: Alert, metrics: &Metrics) {
+        if self.queue.try_send(alert).is_err() {
+            metrics.webhook_failures.inc();
+            tracing::error!("the alert queue is full; an alert was dropped");
+        }
+    }
+}
+
+async fn send(
+    client: &reqwest::Client,
+    url: &WebhookUrl,
+    policy: &RetryPolicy,
+    alert: &Alert,
+) -> Result<(), String> {
+    retry::retry(
+        policy,
+        || async {
+            let response = client
+                .post(url.0.expose_secret())
+                .json(alert)
+                .send()
+                .await
+                .map_err(|e| Failure::Transient {
+                    error: format!("cannot reach the webhook: {}", e.without_url()),
+                    retry_after: None,
+                })?;
+            let status = response.status();
+            if status.is_success() {
+                Ok(())
+            } else if status.as_u16() == 429 || status.is_server_error() {
+                Err(Failure::Transient {
+                    error: format!("the webhook answered HTTP {status}"),
+                    retry_after: None,
+                })
+            } else {
+                Err(Failure::Permanent(format!("the webhook answered HTTP {status}")))
+            }
+        },
+        |error, wait| tracing::warn!(%error, retry_in = ?wait, "alert not delivered yet; will retry"),
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::UserName;
+    use crate::plan::Standing;
+    use crate::report::ChangeReport;
+    use crate::roster::Policy;
+
+    fn report(status: Status, drift: &[(&str, Action)]) -> HubReport {
+        HubReport {
+            name: "climate-prod".into(),
+            community: "climate-lab".into(),
+            policy: Policy::Grant,
+            status,
+            version: Some("6.1.1".into()),
+            users: Some(3),
+            changes: drift
+                .iter()
+                .map(|(u, a)| ChangeReport {
+                    action: *a,
+                    user: UserName::new(u),
+                    role: Standing::Undeclared,
+                    added_by: None,
+                    applied: false,
+                    skipped: None,
+                    error: None,
+                })
+                .collect(),
+            error: (status == Status::Error).then(|| "GET /users: HTTP 503".to_string()),
+            error_kind: None,
+            requests: 3,
+            duration_seconds: 0.1,
+        }
+    }
+
+    #[test]
+    fn drift_fires_once_then_resolves() {
+        let mut s = AlertState::default();
+        let drifting = report(
+            Status::Drift,
+            &[("mallory", Action::Revoke), ("carol", Action::Create)],
+        );
+        let fired = s.observe(&drifting);
+        assert_eq!(fired.len(), 1);
+        let a = &fired[0];
+        assert_eq!((a.status, a.kind), (AlertStatus::Firing, AlertKind::Drift));
+        assert_eq!(a.hub.as_deref(), Some("climate-prod"));
+        assert_eq!(
+            a.text,
+            "Admins of hub climate-prod (climate-lab) drifted from the roster: 1 missing (carol), 1 undeclared (mallory) [policy grant]."
+        );
+        assert_eq!(a.details["undeclared"], serde_json::json!(["mallory"]));
+        assert!(
+            s.observe(&drifting).is_empty(),
+            "no repeat while still drifting"
+        );
+        let resolved = s.observe(&report(Status::InSync, &[]));
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+        assert!(s.observe(&report(Status::InSync, &[])).is_empty());
+    }
+
+    #[test]
+    fn an_unreadable_hub_fires_error_and_keeps_drift_state() {
+        let mut s = AlertState::default();
+        s.observe(&report(Status::Drift, &[("m", Action::Revoke)]));
+        let mut down = report(Status::Error, &[]);
+        down.version = None;
+        let fired = s.observe(&down);
+        assert_eq!(fired.len(), 1, "{fired:?}");
+        assert_eq!(
+            (fired[0].status, fired[0].kind),
+            (AlertStatus::Firing, AlertKind::Error)
+        );
+        assert!(fired[0].text.contains("HTTP 503"));
+        let back = s.observe(&report(Status::InSync, &[]));
+        let kinds: Vec<_> = back.iter().map(|a| (a.kind, a.status)).collect();
+        assert_eq!(
+            kinds,
+            [
+                (AlertKind::Error, AlertStatus::Resolved),
+                (AlertKind::Drift, AlertStatus::Resolved)
+            ]
+        );
+    }
+
+    #[test]
+    fn roster_alerts() {
+        let mut s = AlertState::default();
+        assert!(s.roster("r.yaml", None).is_none());
+        let a = s.roster("r.yaml", Some("3 problems")).unwrap();
+        assert_eq!(
+            (a.status, a.kind, a.hub.clone()),
+            (AlertStatus::Firing, AlertKind::Roster, None)
+        );
+        assert!(s.roster("r.yaml", Some("3 problems")).is_none());
+        assert_eq!(
+            s.roster("r.yaml", None).unwrap().status,
+            AlertStatus::Resolved
+        );
+    }
+
+    #[test]
+    fn the_url_never_prints() {
+        let url =
+            WebhookUrl::parse("https://hooks.example.org/services/T000/B000/SECRETSECRET").unwrap();
+        assert_eq!(format!("{url:?}"), "WebhookUrl([REDACTED])");
+        assert!(WebhookUrl::parse("ftp://x").is_err());
+        let err = WebhookUrl::parse("not a url SECRET").unwrap_err();
+        assert!(!err.contains("SECRET"), "{err}");
+    }
+}

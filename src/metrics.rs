@@ -1,0 +1,324 @@
+//! Prometheus metrics, prefix `jupyterhub_admin_sync_`. Labels carry hub names,
+//! actions and kinds, never user names (cardinality, and privacy).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::report::{HubReport, Status};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HubLabel {
+    pub hub: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DriftLabels {
+    pub hub: String,
+    /// missing / not_admin / undeclared
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChangeLabels {
+    pub hub: String,
+    /// create / grant / revoke
+    pub action: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub hub: String,
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VersionLabel {
+    version: String,
+}
+
+/// Every metric the daemon exports, and the registry that renders them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub drift: Family<DriftLabels, Gauge>,
+    pub last_success: Family<HubLabel, Gauge<f64, AtomicU64>>,
+    pub last_run: Family<HubLabel, Gauge<f64, AtomicU64>>,
+    pub changes: Family<ChangeLabels, Counter>,
+    pub errors: Family<ErrorLabels, Counter>,
+    pub requests: Family<HubLabel, Counter>,
+    pub run_duration: Family<HubLabel, Histogram>,
+    pub roster_valid: Gauge,
+    pub roster_reloads: Counter,
+    pub webhook_failures: Counter,
+    pub audit_failures: Counter,
+}
+
+fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("jupyterhub_admin_sync");
+        let drift = Family::<DriftLabels, Gauge>::default();
+        registry.register(
+            "drift",
+            "Differences between the roster and the hub left after the last run (0 = in sync), by kind",
+            drift.clone(),
+        );
+        let last_success = Family::<HubLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "last_success_timestamp_seconds",
+            "Unix time of the last run that read the hub and made every change it planned",
+            last_success.clone(),
+        );
+        let last_run = Family::<HubLabel, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "last_run_timestamp_seconds",
+            "Unix time the last run of the hub finished, successful or not",
+            last_run.clone(),
+        );
+        let changes = Family::<ChangeLabels, Counter>::default();
+        registry.register(
+            "changes",
+            "Changes made on hubs, by action",
+            changes.clone(),
+        );
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register(
+            "errors",
+            "Runs of a hub that ended in an error, by kind",
+            errors.clone(),
+        );
+        let requests = Family::<HubLabel, Counter>::default();
+        registry.register(
+            "requests",
+            "HTTP requests sent to hubs, retries included",
+            requests.clone(),
+        );
+        let run_duration = Family::<HubLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0])
+        });
+        registry.register(
+            "run_duration_seconds",
+            "How long one run of a hub took (read, plan, apply)",
+            run_duration.clone(),
+        );
+        let roster_valid = Gauge::default();
+        registry.register(
+            "roster_valid",
+            "1 when the roster file on disk is valid; 0 while it is not (the last good roster stays in force)",
+            roster_valid.clone(),
+        );
+        let roster_reloads = Counter::default();
+        registry.register(
+            "roster_reloads",
+            "Roster files loaded after the first",
+            roster_reloads.clone(),
+        );
+        let webhook_failures = Counter::default();
+        registry.register(
+            "webhook_failures",
+            "Alert messages the webhook did not accept after every retry",
+            webhook_failures.clone(),
+        );
+        let audit_failures = Counter::default();
+        registry.register(
+            "audit_failures",
+            "Times the audit log could not be written",
+            audit_failures.clone(),
+        );
+        registry.register(
+            "build",
+            "The running build",
+            Info::new(VersionLabel {
+                version: env!("CARGO_PKG_VERSION").to_string(),
+            }),
+        );
+        Metrics {
+            registry,
+            drift,
+            last_success,
+            last_run,
+            changes,
+            errors,
+            requests,
+            run_duration,
+            roster_valid,
+            roster_reloads,
+            webhook_failures,
+            audit_failures,
+        }
+    }
+
+    /// Records one hub's run.
+    pub fn observe(&self, report: &HubReport) {
+        let hub = HubLabel {
+            hub: report.name.clone(),
+        };
+        let now = now_seconds();
+        self.last_run.get_or_create(&hub).set(now);
+        self.run_duration
+            .get_or_create(&hub)
+            .observe(report.duration_seconds);
+        self.requests.get_or_create(&hub).inc_by(report.requests);
+        for change in report.changes.iter().filter(|c| c.applied) {
+            self.changes
+                .get_or_create(&ChangeLabels {
+                    hub: report.name.clone(),
+                    action: change.action.as_str().to_string(),
+                })
+                .inc();
+        }
+        if report.status == Status::Error {
+            self.errors
+                .get_or_create(&ErrorLabels {
+                    hub: report.name.clone(),
+                    kind: report
+                        .error_kind
+                        .clone()
+                        .unwrap_or_else(|| "unknown".into()),
+                })
+                .inc();
+        } else {
+            self.last_success.get_or_create(&hub).set(now);
+        }
+        // A hub that could not be read keeps its last known drift.
+        if report.version.is_some() {
+            for (kind, n) in report.drift_by_kind() {
+                self.drift
+                    .get_or_create(&DriftLabels {
+                        hub: report.name.clone(),
+                        kind: kind.to_string(),
+                    })
+                    .set(n as i64);
+            }
+        }
+    }
+
+    /// Drops the series of a hub that left the roster.
+    pub fn forget_hub(&self, name: &str) {
+        let hub = HubLabel {
+            hub: name.to_string(),
+        };
+        self.last_run.remove(&hub);
+        self.last_success.remove(&hub);
+        self.run_duration.remove(&hub);
+        self.requests.remove(&hub);
+        for kind in ["missing", "not_admin", "undeclared"] {
+            self.drift.remove(&DriftLabels {
+                hub: name.to_string(),
+                kind: kind.to_string(),
+            });
+        }
+    }
+
+    /// The metrics in the text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::error!(error = %e, "cannot encode metrics");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::UserName;
+    use crate::plan::{Action, Standing};
+    use crate::report::ChangeReport;
+    use crate::roster::Policy;
+
+    fn report(status: Status, changes: Vec<ChangeReport>) -> HubReport {
+        HubReport {
+            name: "climate-prod".into(),
+            community: "climate-lab".into(),
+            policy: Policy::Grant,
+            status,
+            version: Some("6.1.1".into()),
+            users: Some(3),
+            changes,
+            error: None,
+            error_kind: None,
+            requests: 4,
+            duration_seconds: 0.2,
+        }
+    }
+
+    fn change(action: Action, user: &str, applied: bool) -> ChangeReport {
+        ChangeReport {
+            action,
+            user: UserName::new(user),
+            role: Standing::Undeclared,
+            added_by: None,
+            applied,
+            skipped: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn observe_renders_the_documented_series_without_user_names() {
+        let m = Metrics::new();
+        m.roster_valid.set(1);
+        m.observe(&report(
+            Status::Drift,
+            vec![
+                change(Action::Grant, "dave", true),
+                change(Action::Revoke, "mallory", false),
+            ],
+        ));
+        let text = m.render();
+        for needle in [
+            "jupyterhub_admin_sync_drift{hub=\"climate-prod\",kind=\"undeclared\"} 1",
+            "jupyterhub_admin_sync_drift{hub=\"climate-prod\",kind=\"missing\"} 0",
+            "jupyterhub_admin_sync_changes_total{hub=\"climate-prod\",action=\"grant\"} 1",
+            "jupyterhub_admin_sync_requests_total{hub=\"climate-prod\"} 4",
+            "jupyterhub_admin_sync_last_success_timestamp_seconds{hub=\"climate-prod\"}",
+            "jupyterhub_admin_sync_run_duration_seconds_count{hub=\"climate-prod\"} 1",
+            "jupyterhub_admin_sync_roster_valid 1",
+            "jupyterhub_admin_sync_build_info{version=\"",
+        ] {
+            assert!(text.contains(needle), "{needle} not in\n{text}");
+        }
+        assert!(
+            !text.contains("dave") && !text.contains("mallory"),
+            "{text}"
+        );
+
+        let mut failed = report(Status::Error, vec![]);
+        failed.version = None;
+        failed.error_kind = Some("transport".into());
+        m.observe(&failed);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "jupyterhub_admin_sync_errors_total{hub=\"climate-prod\",kind=\"transport\"} 1"
+            ),
+            "{text}"
+        );
+        // Unreadable: the last known drift stays.
+        assert!(text.contains("kind=\"undeclared\"} 1"), "{text}");
+
+        m.forget_hub("climate-prod");
+        assert!(!m.render().contains("jupyterhub_admin_sync_drift{"));
+    }
+}
