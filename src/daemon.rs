@@ -6,7 +6,8 @@
 //! roster changes), takes a permit from the concurrency bound, reconciles, and records
 //! the report. A supervisor polls the roster file (a Kubernetes ConfigMap update is a
 //! symlink swap, which a poll sees where a file watch may not), reloads it on change
-//! or SIGHUP, keeps the last good roster when a new one is invalid, and on shutdown
+//! or SIGHUP (which also runs every hub at once), keeps the last good roster when a new
+//! one is invalid, and on shutdown
 //! lets in-flight runs finish within a grace period.
 
 use std::collections::HashMap;
@@ -405,6 +406,10 @@ pub async fn run(
             Err(error) => {
                 tracing::error!(%error, "the new roster is invalid; the last good roster stays in force");
                 shared.roster_result(Some(&error.to_string()));
+                if forced {
+                    // SIGHUP still means "run now": with the last good roster.
+                    roster_tx.send_modify(|_| {});
+                }
             }
         }
     }
