@@ -7,8 +7,7 @@
 //! the report. A supervisor polls the roster file (a Kubernetes ConfigMap update is a
 //! symlink swap, which a poll sees where a file watch may not), reloads it on change
 //! or SIGHUP (which also runs every hub at once), keeps the last good roster when a new
-//! one is invalid, and on shutdown
-//! lets in-flight runs finish within a grace period.
+//! one is invalid, and on shutdown lets in-flight runs finish within a grace period.
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
