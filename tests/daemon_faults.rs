@@ -1,0 +1,220 @@
+//! The daemon against mock hubs, for what a real hub cannot be made to do: hang in the
+//! middle of a run while SIGTERM arrives, or stay down while another hub is due.
+
+mod common;
+
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// A mock hub with one admin user; the user listing answers after `delay`.
+async fn mock_hub(delay: Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": "6.1.1"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/user"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"kind": "service", "name": "admin-sync", "admin": true})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/users"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({
+                    "items": [{"name": "rep", "admin": true}, {"name": "intruder", "admin": true}],
+                    "_pagination": {"offset": 0, "limit": 200, "total": 2, "next": null}
+                }))
+                .set_delay(delay),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({})))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn roster(hubs: &[(&str, &str)]) -> String {
+    let mut text =
+        String::from("communities:\n  - name: c\n    representatives: [{name: rep}]\n    hubs:\n");
+    for (name, uri) in hubs {
+        text.push_str(&format!(
+            "      - {{name: {name}, api_url: '{uri}/hub/api', token_env: TOK, policy: grant}}\n"
+        ));
+    }
+    text
+}
+
+fn start(roster: &std::path::Path, dir: &std::path::Path, extra: &[&str]) -> Child {
+    Command::new(common::bin())
+        .args(["--config", roster.to_str().unwrap()])
+        .args(extra)
+        .env("TOK", "token-0123456789abcdef")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
+        .spawn()
+        .expect("start the daemon")
+}
+
+fn terminate(child: &mut Child) -> (Option<i32>, Duration) {
+    let started = Instant::now();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), started.elapsed());
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            return (None, started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn listing_requests(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == "/hub/api/users")
+        .count()
+}
+
+#[tokio::test]
+async fn sigterm_during_a_hung_run_exits_0_within_10_seconds_with_the_audit_log_intact() {
+    let hub = mock_hub(Duration::from_secs(120)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(dir.path(), "roster.yaml", &roster(&[("slow", &hub.uri())]));
+    let audit = dir.path().join("audit.jsonl");
+    let earlier = "{\"earlier\":\"line\"}\n";
+    std::fs::write(&audit, earlier).unwrap();
+    let mut child = start(
+        &roster,
+        dir.path(),
+        &[
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "--request-timeout",
+            "60s",
+        ],
+    );
+    // Wait until the listing request is in flight.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listing_requests(&hub).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never asked for users"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (code, took) = terminate(&mut child);
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(took < Duration::from_secs(10), "took {took:?}\n{log}");
+    assert!(
+        log.contains("did not finish within the grace period"),
+        "{log}"
+    );
+    assert_eq!(std::fs::read_to_string(&audit).unwrap(), earlier);
+    let patches = hub
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .count();
+    assert_eq!(patches, 0);
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_run_finish_then_exits_0() {
+    // The listing takes 1.5 s; SIGTERM arrives during it. The run finishes reading and
+    // records its audit lines; the audit file holds only whole JSON lines.
+    let hub = mock_hub(Duration::from_millis(1500)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(dir.path(), "roster.yaml", &roster(&[("h", &hub.uri())]));
+    let audit = dir.path().join("audit.jsonl");
+    let mut child = start(
+        &roster,
+        dir.path(),
+        &["--audit-log", audit.to_str().unwrap()],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listing_requests(&hub).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the daemon never asked for users"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (code, took) = terminate(&mut child);
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert!(
+        !log.contains("grace period"),
+        "the run should have finished in time:\n{log}"
+    );
+    let text = std::fs::read_to_string(&audit).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("whole JSON lines"))
+        .collect();
+    // Policy grant: the undeclared admin is recorded as seen.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["user"] == "intruder" && l["event"] == "seen"),
+        "{text}\n{log}"
+    );
+}
+
+#[tokio::test]
+async fn a_hub_that_hangs_does_not_delay_another() {
+    let stuck = mock_hub(Duration::from_secs(60)).await;
+    let fine = mock_hub(Duration::ZERO).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &roster(&[("stuck", &stuck.uri()), ("fine", &fine.uri())]),
+    );
+    let mut child = start(
+        &roster,
+        dir.path(),
+        &[
+            "--interval",
+            "500ms",
+            "--concurrency",
+            "2",
+            "--request-timeout",
+            "30s",
+        ],
+    );
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let fine_runs = listing_requests(&fine).await;
+    let stuck_runs = listing_requests(&stuck).await;
+    let (code, _) = terminate(&mut child);
+    assert_eq!(code, Some(0));
+    assert_eq!(stuck_runs, 1, "the stuck hub is still in its first run");
+    assert!(
+        fine_runs >= 4,
+        "the fine hub ran {fine_runs} times in 4 s at a 500 ms interval"
+    );
+}
