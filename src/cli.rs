@@ -21,7 +21,11 @@ use crate::roster::{HubSpec, Roster};
 /// Keep JupyterHub admins equal to a declared roster, and say who added whom.
 #[derive(Debug, Parser)]
 #[command(name = "jupyterhub-admin-sync", version, about, long_about = None)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The roster file (YAML).
     #[arg(
         long,
@@ -29,7 +33,7 @@ pub struct Cli {
         env = "JUPYTERHUB_ADMIN_SYNC_CONFIG",
         value_name = "FILE"
     )]
-    pub config: PathBuf,
+    pub config: Option<PathBuf>,
 
     #[command(flatten)]
     pub mode: ModeArgs,
@@ -86,6 +90,41 @@ pub struct Cli {
     /// Daemon: how long in-flight runs may take to finish after SIGTERM.
     #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Print a roster fragment for a live hub's current admins (to start adopting).
+    Dump(DumpArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DumpArgs {
+    /// The hub's API, e.g. http://hub:8081/hub/api (with --token-env).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "token_env",
+        conflicts_with = "hub"
+    )]
+    pub api_url: Option<String>,
+    /// The environment variable that holds the hub's token.
+    #[arg(long, value_name = "VAR")]
+    pub token_env: Option<String>,
+    /// A hub of the roster given with --config, instead of --api-url.
+    #[arg(long, value_name = "NAME", requires = "config")]
+    pub hub: Option<String>,
+    /// The roster (with --hub).
+    #[arg(
+        long,
+        short = 'c',
+        env = "JUPYTERHUB_ADMIN_SYNC_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    /// Timeout of each request to the hub.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Duration,
 }
 
 /// At most one mode; none runs the daemon.
@@ -208,7 +247,19 @@ pub fn clients(
 
 /// Runs the one-shot modes; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    let Some(roster) = load_roster(&cli.config) else {
+    if let Some(Command::Dump(args)) = &cli.command {
+        return dump(args).await;
+    }
+    let Some(config) = cli.config.clone() else {
+        eprintln!(
+            "error: the roster is needed: --config FILE, or JUPYTERHUB_ADMIN_SYNC_CONFIG (see --help)"
+        );
+        return ExitCode::from(1);
+    };
+    if !(cli.mode.dry_run || cli.mode.once || cli.mode.validate) {
+        return daemon(cli, config).await;
+    }
+    let Some(roster) = load_roster(&config) else {
         return ExitCode::from(1);
     };
     let selected = match select(&roster, &cli.hubs) {
@@ -236,10 +287,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     }
     let mode = if cli.mode.dry_run {
         Mode::DryRun
-    } else if cli.mode.once {
-        Mode::Once
     } else {
-        return daemon(cli).await;
+        Mode::Once
     };
     let mut audit = match (&cli.audit_log, mode) {
         (Some(path), Mode::Once) => match AuditLog::open(path) {
@@ -279,7 +328,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (exit 0); SIGHUP reloads the roster.
-async fn daemon(cli: Cli) -> ExitCode {
+async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
     let webhook = match cli.alert_webhook_url.as_deref().map(WebhookUrl::parse) {
         None => None,
         Some(Ok(url)) => Some(url),
@@ -289,7 +338,7 @@ async fn daemon(cli: Cli) -> ExitCode {
         }
     };
     let options = DaemonOptions {
-        config: cli.config.clone(),
+        config,
         hubs: cli.hubs.clone(),
         interval: cli.interval,
         jitter: 0.1,
@@ -309,6 +358,40 @@ async fn daemon(cli: Cli) -> ExitCode {
     }
     match crate::daemon::run(options, shutdown, reload).await {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `dump`: prints the fragment on stdout.
+async fn dump(args: &DumpArgs) -> ExitCode {
+    let target = match (&args.api_url, &args.token_env, &args.hub, &args.config) {
+        (Some(api_url), Some(token_env), None, _) => crate::dump::Target::Direct {
+            api_url: api_url.clone(),
+            token_env: token_env.clone(),
+        },
+        (None, _, Some(hub), Some(config)) => crate::dump::Target::Roster {
+            config: config.clone(),
+            hub: hub.clone(),
+        },
+        _ => {
+            eprintln!(
+                "error: dump needs --api-url URL --token-env VAR, or --config FILE --hub NAME"
+            );
+            return ExitCode::from(1);
+        }
+    };
+    let options = ClientOptions {
+        request_timeout: args.request_timeout,
+        ..ClientOptions::default()
+    };
+    match crate::dump::dump(&target, &options).await {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(1)

@@ -21,6 +21,7 @@ pub mod alert;
 pub mod audit;
 pub mod cli;
 pub mod daemon;
+pub mod dump;
 pub mod hub;
 pub mod logging;
 pub mod metrics;

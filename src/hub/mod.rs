@@ -290,8 +290,22 @@ impl HubClient {
                 location: self.scrub(&location),
             }));
         }
-        let body = self
-            .read_body(response, &method, path)
+        if !status.is_success() {
+            // Only the start of an error's body is shown; the rest is not read.
+            let body = self.read_error_body(response).await;
+            let error = HubError::Status {
+                method,
+                path: path.to_string(),
+                status,
+                body: self.snippet(&body),
+            };
+            return if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
+                Err(Failure::Transient { error, retry_after })
+            } else {
+                Err(Failure::Permanent(error))
+            };
+        }
+        self.read_body(response, &method, path)
             .await
             .map_err(|error| match error {
                 e @ HubError::Transport { .. } => Failure::Transient {
@@ -299,21 +313,21 @@ impl HubClient {
                     retry_after: None,
                 },
                 e => Failure::Permanent(e),
-            })?;
-        if status.is_success() {
-            return Ok(body);
+            })
+    }
+
+    /// Up to 4 KiB of an error answer's body (whatever arrives before a failure).
+    async fn read_error_body(&self, mut response: reqwest::Response) -> Vec<u8> {
+        const LIMIT: usize = 4096;
+        let mut body = Vec::new();
+        while body.len() < LIMIT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+                _ => break,
+            }
         }
-        let error = HubError::Status {
-            method,
-            path: path.to_string(),
-            status,
-            body: self.snippet(&body),
-        };
-        if matches!(status.as_u16(), 429 | 502 | 503 | 504) {
-            Err(Failure::Transient { error, retry_after })
-        } else {
-            Err(Failure::Permanent(error))
-        }
+        body.truncate(LIMIT);
+        body
     }
 
     /// Reads the body, refusing more than `max_body_bytes`.
@@ -358,16 +372,19 @@ impl HubClient {
     /// in case a hostile or broken server echoes it.
     fn snippet(&self, body: &[u8]) -> String {
         const MAX: usize = 200;
-        let text = String::from_utf8_lossy(&body[..body.len().min(4 * MAX)]);
+        // Scrub before cutting, over a window one token longer than what can be shown,
+        // so that a token cut in half never survives as a prefix.
+        let window = 4 * MAX + self.token.expose().len();
+        let text = self.scrub(&String::from_utf8_lossy(&body[..body.len().min(window)]));
         let mut out: String = text
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .take(MAX)
             .collect();
-        if text.chars().count() > MAX || body.len() > 4 * MAX {
+        if text.chars().count() > MAX || body.len() > window {
             out.push('…');
         }
-        self.scrub(out.trim())
+        out.trim().to_string()
     }
 
     fn scrub(&self, text: &str) -> String {

@@ -137,7 +137,7 @@ impl HubClient {
             }
         }
         Err(HubError::Incomplete(format!(
-            "the user list kept changing while it was read ({last_change})"
+            "the listing did not add up in {LISTING_TRIES} readings (last: {last_change}); either users changed while they were read, or the hub's pagination is broken"
         )))
     }
 

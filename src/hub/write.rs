@@ -2,6 +2,7 @@
 //! deletes a user.
 
 use reqwest::{Method, StatusCode};
+use serde::Deserialize;
 use serde_json::json;
 
 use super::{HubClient, HubError, encode_segment};
@@ -19,16 +20,15 @@ impl HubClient {
     /// Creates `name` as an admin. If the user exists by now, grants admin instead.
     pub async fn create_admin(&self, name: &str) -> Result<Created, HubError> {
         let path = format!("/users/{}", encode_segment(name));
+        let body = json!({"admin": true});
         match self
-            .send(
-                Method::POST,
-                &path,
-                "application/json",
-                Some(&json!({"admin": true})),
-            )
+            .send(Method::POST, &path, "application/json", Some(&body))
             .await
         {
-            Ok(_) => Ok(Created::New),
+            Ok(answer) => {
+                self.check_admin(Method::POST, &path, &answer, true)?;
+                Ok(Created::New)
+            }
             Err(e) if e.status() == Some(StatusCode::CONFLICT) => {
                 self.set_admin(name, true).await?;
                 Ok(Created::Existed)
@@ -40,13 +40,40 @@ impl HubClient {
     /// Sets `name`'s admin flag (idempotent on the hub's side).
     pub async fn set_admin(&self, name: &str, admin: bool) -> Result<(), HubError> {
         let path = format!("/users/{}", encode_segment(name));
-        self.send(
-            Method::PATCH,
-            &path,
-            "application/json",
-            Some(&json!({"admin": admin})),
-        )
-        .await
-        .map(|_| ())
+        let body = json!({"admin": admin});
+        let answer = self
+            .send(Method::PATCH, &path, "application/json", Some(&body))
+            .await?;
+        self.check_admin(Method::PATCH, &path, &answer, admin)
+    }
+
+    /// The hub answers a write with the user; the change counts only if that user has
+    /// the admin flag asked for, so that an answer from something that is not
+    /// JupyterHub (a login page, say) is never taken for a change made.
+    fn check_admin(
+        &self,
+        method: Method,
+        path: &str,
+        body: &[u8],
+        wanted: bool,
+    ) -> Result<(), HubError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            admin: bool,
+        }
+        let answer: Answer = self.decode(method.clone(), path, body)?;
+        if answer.admin == wanted {
+            Ok(())
+        } else {
+            Err(HubError::Decode {
+                method,
+                path: path.to_string(),
+                message: format!(
+                    "the hub answered, but the user's admin flag is {}",
+                    answer.admin
+                ),
+                body: self.snippet(body),
+            })
+        }
     }
 }

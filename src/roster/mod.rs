@@ -15,6 +15,12 @@ use std::path::{Path, PathBuf};
 use crate::name::UserName;
 use crate::token::{Token, TokenSource};
 
+pub(crate) use validate::parse_api_url;
+
+/// The `added_by` that `dump` writes for admins the roster does not know yet; the
+/// roster stays invalid until a person replaces it.
+pub const ADDED_BY_PLACEHOLDER: &str = "FILL-IN";
+
 /// Roster files larger than this are refused before parsing.
 pub const MAX_ROSTER_BYTES: u64 = 4 * 1024 * 1024;
 

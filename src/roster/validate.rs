@@ -210,6 +210,16 @@ fn check_added_by(
             problems.push(&who, "added_by is empty");
             continue;
         }
+        if admin.added_by == UserName::new(super::ADDED_BY_PLACEHOLDER) {
+            problems.push(
+                &who,
+                format!(
+                    "added_by is still the placeholder written by `dump`; write who added {}",
+                    admin.name
+                ),
+            );
+            continue;
+        }
         if !roots.contains(&admin.added_by) && !added_by.contains_key(&admin.added_by) {
             problems.push(
                 &who,
@@ -335,7 +345,7 @@ fn hub(
     }
 }
 
-fn parse_api_url(text: &str) -> Result<url::Url, String> {
+pub(crate) fn parse_api_url(text: &str) -> Result<url::Url, String> {
     let mut url =
         url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
@@ -493,6 +503,16 @@ communities:
         ))
         .unwrap();
         assert_eq!(roster.communities[0].administrators.len(), 3);
+    }
+
+    #[test]
+    fn added_by_placeholder_from_dump() {
+        assert_eq!(
+            problems(&community("[{name: r}]", "[{name: x, added_by: FILL-IN}]")),
+            [
+                "community c: administrator x: added_by is still the placeholder written by `dump`; write who added x"
+            ]
+        );
     }
 
     #[test]

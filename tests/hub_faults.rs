@@ -1,0 +1,1335 @@
+//! Faults a real JupyterHub cannot be made to produce, shown against mock servers.
+//!
+//! Each test builds a roster and a [`HubClient`] with tiny timeouts and a fast retry
+//! policy, mounts a well-behaved fake hub ([`mount_hub`]: version, token owner, a user
+//! list paged [`PAGE_MAX`] at a time) and then states only its fault on top of it, at a
+//! higher priority. Faults wiremock cannot make (a reset, a body without
+//! `Content-Length`) come from [`RawHub`], a few lines of HTTP/1.1 over a tokio
+//! `TcpListener`.
+//!
+//! Whatever breaks a read must change nothing: every read fault is also run through
+//! [`run::reconcile`] in `Mode::Once` on a hub whose listed users include undeclared
+//! admins, and the mock must have received no write.
+
+use serde_json::{Value, json};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+use wiremock::matchers::{header, method, path, path_regex, query_param};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use jupyterhub_admin_sync::hub::{ClientOptions, HubClient, HubError, PAGINATION_ACCEPT};
+use jupyterhub_admin_sync::report::{HubReport, Mode, Status};
+use jupyterhub_admin_sync::retry::RetryPolicy;
+use jupyterhub_admin_sync::roster::{HubSpec, Roster};
+use jupyterhub_admin_sync::run;
+
+/// The hub token every test uses; it must never show in an error or a report.
+const TOKEN: &str = "token-0123456789";
+/// The fake hub's page maximum (the real one's is 200): small, so a few users make
+/// several pages.
+const PAGE_MAX: usize = 2;
+/// The administrators every roster declares besides `eng-eve` and `rep-bob`.
+const NO_ADMINISTRATORS: &[&str] = &[];
+/// A hub in sync with the roster except for two undeclared admins, one on each of the
+/// first two pages: an accepted listing would revoke them.
+const DRIFTED: &[(&str, bool)] = &[
+    ("eng-eve", true),
+    ("mallory", true),
+    ("rep-bob", true),
+    ("trudy", true),
+    ("zed", false),
+];
+
+// ---------------------------------------------------------------------------------------
+// The roster, the client, and what they did
+// ---------------------------------------------------------------------------------------
+
+struct Fixture {
+    roster: Roster,
+    spec: HubSpec,
+    client: HubClient,
+}
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        initial_interval: Duration::from_millis(10),
+        max_interval: Duration::from_millis(50),
+        max_elapsed: Duration::from_secs(5),
+        max_retry_after: Duration::from_secs(2),
+    }
+}
+
+fn options() -> ClientOptions {
+    ClientOptions {
+        request_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_millis(500),
+        retry: fast_retry(),
+        // More than the hub's maximum: the hub clamps it, as a real one does.
+        page_size: 100,
+        max_body_bytes: 1024 * 1024,
+    }
+}
+
+/// A roster with engineer `eng-eve`, representative `rep-bob` and `administrators`
+/// (added by `rep-bob`), and one enforcing hub at `base` (a server's root URI).
+fn fixture_with(base: &str, administrators: &[&str], options: &ClientOptions) -> Fixture {
+    let mut yaml = String::from(
+        "engineers:\n  - name: eng-eve\ncommunities:\n  - name: lab\n    representatives:\n      - name: rep-bob\n",
+    );
+    if !administrators.is_empty() {
+        yaml.push_str("    administrators:\n");
+        for name in administrators {
+            // A JSON string is a YAML double-quoted scalar.
+            let quoted = serde_json::to_string(name).unwrap();
+            yaml.push_str(&format!(
+                "      - name: {quoted}\n        added_by: rep-bob\n"
+            ));
+        }
+    }
+    yaml.push_str(&format!(
+        "    hubs:\n      - name: lab-hub\n        api_url: {base}/hub/api\n        token_env: HUB_TOKEN\n        policy: enforce\n        max_revocations: 10\n"
+    ));
+    let roster = Roster::parse_bytes(Path::new("faults.yaml"), yaml.as_bytes(), &|_| {
+        Some(TOKEN.into())
+    })
+    .unwrap_or_else(|e| panic!("test roster is invalid: {e}\n{yaml}"));
+    let spec = roster.hubs[0].clone();
+    let client = HubClient::new(&spec, options).expect("client");
+    Fixture {
+        roster,
+        spec,
+        client,
+    }
+}
+
+fn fixture(base: &str) -> Fixture {
+    fixture_with(base, NO_ADMINISTRATORS, &options())
+}
+
+impl Fixture {
+    async fn snapshot_error(&self) -> HubError {
+        match self.client.snapshot(&|_| false).await {
+            Ok(snapshot) => panic!("the read should fail, but gave {snapshot:?}"),
+            Err(e) => e,
+        }
+    }
+
+    async fn reconcile(&self) -> HubReport {
+        // Never cancelled: these tests are about the hub, not about shutdown.
+        let stop = CancellationToken::new();
+        run::reconcile(&self.roster, &self.spec, &self.client, Mode::Once, &stop).await
+    }
+
+    /// The read fails with `kind`, and a one-shot reconcile fails the same way without
+    /// planning or changing anything. Returns the read's error.
+    async fn read_fails_and_nothing_changes(&self, kind: &str) -> HubError {
+        let error = self.snapshot_error().await;
+        assert_eq!(error.kind(), kind, "{error}");
+        let report = self.reconcile().await;
+        assert_eq!(report.status, Status::Error, "{report}");
+        assert_eq!(report.error_kind.as_deref(), Some(kind), "{report}");
+        assert!(report.changes.is_empty(), "{report}");
+        assert_eq!(report.users, None, "{report}");
+        error
+    }
+}
+
+/// `METHOD path` of every request `server` received that is not a GET.
+async fn writes(server: &MockServer) -> Vec<String> {
+    received(server)
+        .await
+        .into_iter()
+        .filter(|r| !r.starts_with("GET "))
+        .collect()
+}
+
+/// `METHOD path?query` of every request `server` received, in order.
+async fn received(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .expect("request recording is on")
+        .iter()
+        .map(|r| {
+            let mut line = format!("{} {}", r.method, r.url.path());
+            if let Some(q) = r.url.query() {
+                line.push('?');
+                line.push_str(q);
+            }
+            line
+        })
+        .collect()
+}
+
+async fn count(server: &MockServer, prefix: &str) -> usize {
+    received(server)
+        .await
+        .iter()
+        .filter(|r| r.starts_with(prefix))
+        .count()
+}
+
+// ---------------------------------------------------------------------------------------
+// A well-behaved fake hub
+// ---------------------------------------------------------------------------------------
+
+fn owned(users: &[(&str, bool)]) -> Vec<(String, bool)> {
+    users.iter().map(|(n, a)| (n.to_string(), *a)).collect()
+}
+
+/// One page of `GET /users` as JupyterHub answers it, `limit` clamped to [`PAGE_MAX`].
+fn users_page(users: &[(String, bool)], offset: usize, limit: usize) -> Value {
+    let limit = limit.clamp(1, PAGE_MAX);
+    let items: Vec<Value> = users
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|(name, admin)| json!({"kind": "user", "name": name, "admin": admin, "roles": []}))
+        .collect();
+    let end = offset + limit;
+    let next = (end < users.len()).then(|| next(end, limit));
+    page(offset, limit, users.len(), next, items)
+}
+
+fn next(offset: usize, limit: usize) -> Value {
+    json!({
+        "offset": offset,
+        "limit": limit,
+        "url": format!("http://hub:8081/hub/api/users?offset={offset}&limit={limit}"),
+    })
+}
+
+/// A page with whatever `_pagination` a test wants the hub to claim.
+fn page(
+    offset: usize,
+    limit: usize,
+    total: usize,
+    next: Option<Value>,
+    items: Vec<Value>,
+) -> Value {
+    json!({
+        "items": items,
+        "_pagination": {
+            "offset": offset,
+            "limit": limit,
+            "total": total,
+            "next": next.unwrap_or(Value::Null),
+        }
+    })
+}
+
+fn items(users: &[(&str, bool)]) -> Vec<Value> {
+    users
+        .iter()
+        .map(|(name, admin)| json!({"kind": "user", "name": name, "admin": admin}))
+        .collect()
+}
+
+/// `offset` and `limit` of a `/users?...` request (JupyterHub's defaults if absent).
+fn offset_limit(url: &url::Url) -> (usize, usize) {
+    let mut offset = 0;
+    let mut limit = 50;
+    for (k, v) in url.query_pairs() {
+        match k.as_ref() {
+            "offset" => offset = v.parse().unwrap_or(0),
+            "limit" => limit = v.parse().unwrap_or(50),
+            _ => {}
+        }
+    }
+    (offset, limit)
+}
+
+/// Answers `GET /users` from a fixed list, honouring the request's offset.
+struct PagedUsers(Vec<(String, bool)>);
+
+impl Respond for PagedUsers {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let (offset, limit) = offset_limit(&request.url);
+        ResponseTemplate::new(200).set_body_json(users_page(&self.0, offset, limit))
+    }
+}
+
+/// Answers each page from a table keyed by offset (a hub whose pagination lies).
+struct Pages(Vec<(usize, Value)>);
+
+impl Respond for Pages {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let (offset, _) = offset_limit(&request.url);
+        match self.0.iter().find(|(o, _)| *o == offset) {
+            Some((_, body)) => ResponseTemplate::new(200).set_body_json(body),
+            None => ResponseTemplate::new(404).set_body_json(json!({"status": 404})),
+        }
+    }
+}
+
+/// Mounts JupyterHub 6.1.1 with the token owned by an admin service, `users` listed
+/// [`PAGE_MAX`] a page, and writes that succeed (so that a write a test forbids shows
+/// up as received, not as a 404).
+async fn mount_hub(server: &MockServer, users: &[(&str, bool)]) {
+    mount_base(server, "6.1.1").await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/users"))
+        .and(header("accept", PAGINATION_ACCEPT))
+        .respond_with(PagedUsers(owned(users)))
+        .mount(server)
+        .await;
+}
+
+/// Like [`mount_hub`], with the user list answered from `pages` by offset.
+async fn mount_pages(server: &MockServer, pages: Vec<(usize, Value)>) {
+    mount_base(server, "6.1.1").await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/users"))
+        .and(header("accept", PAGINATION_ACCEPT))
+        .respond_with(Pages(pages))
+        .mount(server)
+        .await;
+}
+
+async fn mount_base(server: &MockServer, version: &str) {
+    Mock::given(method("GET"))
+        .and(path("/hub/api/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": version})))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/user"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"kind": "service", "name": "admin-sync", "admin": true, "roles": ["admin"]}),
+        ))
+        .mount(server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path_regex("^/hub/api/users/[^/]+$"))
+        .respond_with(EchoUser(200))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex("^/hub/api/users/[^/]+$"))
+        .respond_with(EchoUser(201))
+        .mount(server)
+        .await;
+}
+
+/// Answers a write as JupyterHub does: with the user, its admin flag as asked.
+struct EchoUser(u16);
+
+impl wiremock::Respond for EchoUser {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let asked: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+        let name = request
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        ResponseTemplate::new(self.0).set_body_json(
+            json!({"kind": "user", "name": name, "admin": asked["admin"].as_bool().unwrap_or(false)}),
+        )
+    }
+}
+
+/// A fault on the page at `offset`, ahead of the fake hub's own answer.
+fn on_page(offset: usize) -> wiremock::MockBuilder {
+    Mock::given(method("GET"))
+        .and(path("/hub/api/users"))
+        .and(query_param("offset", offset.to_string()))
+}
+
+async fn started_hub(users: &[(&str, bool)]) -> MockServer {
+    let server = MockServer::start().await;
+    mount_hub(&server, users).await;
+    server
+}
+
+// ---------------------------------------------------------------------------------------
+// A raw HTTP/1.1 hub, for what wiremock cannot do
+// ---------------------------------------------------------------------------------------
+
+/// How [`RawHub`] answers one request.
+enum Answer {
+    /// A complete answer with `Content-Length`.
+    Json(Value),
+    /// Close the connection without answering, with a TCP reset.
+    Reset,
+    /// 200 with `body` and no `Content-Length`: the end is the closed connection.
+    CloseDelimited(Vec<u8>),
+    /// 200 with `body` in `Transfer-Encoding: chunked`, 64 KiB a chunk.
+    Chunked(Vec<u8>),
+}
+
+type Answerer = dyn Fn(&str, &url::Url) -> Answer + Send + Sync;
+
+/// One request a connection, `Connection: close` on every answer, so that the client
+/// never reuses a connection (and never retries on its own).
+struct RawHub {
+    base: String,
+    /// `METHOD target` of every request, in order.
+    requests: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for RawHub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawHub {
+    async fn start(answer: impl Fn(&str, &url::Url) -> Answer + Send + Sync + 'static) -> RawHub {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let answer: Arc<Answerer> = Arc::new(answer);
+        let log = requests.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(serve(stream, answer.clone(), log.clone()));
+            }
+        });
+        RawHub {
+            base,
+            requests,
+            task,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.starts_with("GET "))
+            .collect()
+    }
+}
+
+/// A well-behaved answer from `users`, for [`RawHub`].
+fn raw_hub_answer(users: &[(String, bool)], method: &str, url: &url::Url) -> Answer {
+    match (method, url.path()) {
+        ("GET", "/hub/api/") => Answer::Json(json!({"version": "6.1.1"})),
+        ("GET", "/hub/api/user") => {
+            Answer::Json(json!({"kind": "service", "name": "admin-sync", "admin": true}))
+        }
+        ("GET", "/hub/api/users") => {
+            let (offset, limit) = offset_limit(url);
+            Answer::Json(users_page(users, offset, limit))
+        }
+        _ => Answer::Json(json!({"kind": "user"})),
+    }
+}
+
+async fn serve(mut stream: TcpStream, answer: Arc<Answerer>, log: Arc<Mutex<Vec<String>>>) {
+    // The request head, then as much body as Content-Length says.
+    let mut buf = Vec::new();
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        if buf.len() > 64 * 1024 {
+            return;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let content_length = head
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + content_length {
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let mut request_line = head.lines().next().unwrap_or("").split_whitespace();
+    let method = request_line.next().unwrap_or("").to_string();
+    let target = request_line.next().unwrap_or("/").to_string();
+    log.lock().unwrap().push(format!("{method} {target}"));
+    let url = url::Url::parse(&format!("http://hub{target}")).expect("request target");
+
+    let head = |extra: &str| {
+        format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{extra}Connection: close\r\n\r\n"
+        )
+    };
+    // A client that stops reading (a body over its limit) makes writes fail: fine.
+    let _ = match answer(&method, &url) {
+        Answer::Json(value) => {
+            let body = value.to_string();
+            let out = head(&format!("Content-Length: {}\r\n", body.len())) + &body;
+            stream.write_all(out.as_bytes()).await
+        }
+        Answer::Reset => {
+            let _ = stream.set_zero_linger();
+            return;
+        }
+        Answer::CloseDelimited(body) => {
+            if stream.write_all(head("").as_bytes()).await.is_ok() {
+                stream.write_all(&body).await
+            } else {
+                Ok(())
+            }
+        }
+        Answer::Chunked(body) => {
+            let mut out = head("Transfer-Encoding: chunked\r\n").into_bytes();
+            for chunk in body.chunks(64 * 1024) {
+                out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+                out.extend_from_slice(chunk);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+            stream.write_all(&out).await
+        }
+    };
+    let _ = stream.shutdown().await;
+}
+
+/// A JSON-looking body of `len` bytes: a page whose items never end.
+fn huge_body(len: usize) -> Vec<u8> {
+    let mut body = br#"{"items":["#.to_vec();
+    let item = br#"{"name":"someone","admin":false},"#;
+    while body.len() + item.len() < len {
+        body.extend_from_slice(item);
+    }
+    body.resize(len, b' ');
+    body
+}
+
+// ---------------------------------------------------------------------------------------
+// Transient faults: retried, then fine
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn two_503s_on_a_page_are_retried_and_the_snapshot_succeeds() {
+    let server = started_hub(DRIFTED).await;
+    on_page(2)
+        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let snapshot = f.client.snapshot(&|_| false).await.expect("snapshot");
+
+    assert_eq!(snapshot.total_users, 5);
+    let admins: Vec<&str> = snapshot
+        .users
+        .iter()
+        .filter(|u| u.admin)
+        .map(|u| u.name.as_str())
+        .collect();
+    assert_eq!(admins, ["eng-eve", "mallory", "rep-bob", "trudy"]);
+    // GET /, GET /user, three pages, and two retries of the page at offset 2.
+    assert_eq!(f.client.requests_sent(), 7);
+    assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 3);
+}
+
+#[tokio::test]
+async fn a_503_that_persists_gives_up_after_max_attempts_and_changes_nothing() {
+    let server = started_hub(DRIFTED).await;
+    on_page(2)
+        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("status").await;
+
+    assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
+    let message = error.to_string();
+    assert!(
+        message.contains("GET /users?offset=2&limit=100"),
+        "{message}"
+    );
+    assert!(message.contains("Service Unavailable"), "{message}");
+    // Three attempts for the snapshot, three for the reconcile's own read.
+    assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 6);
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn retry_after_on_a_429_is_honoured() {
+    let server = started_hub(DRIFTED).await;
+    on_page(0)
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("Retry-After", "1")
+                .set_body_json(json!({"status": 429, "message": "Too many requests"})),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let started = Instant::now();
+    let snapshot = f.client.snapshot(&|_| false).await.expect("snapshot");
+    let elapsed = started.elapsed();
+
+    assert_eq!(snapshot.total_users, 5);
+    assert!(elapsed >= Duration::from_secs(1), "waited only {elapsed:?}");
+    // Not the backoff's milliseconds, nor the 2 s cap.
+    assert!(elapsed < Duration::from_millis(1900), "waited {elapsed:?}");
+    // GET /, GET /user, three pages, one retry.
+    assert_eq!(f.client.requests_sent(), 6);
+}
+
+// ---------------------------------------------------------------------------------------
+// Transport faults
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_hung_page_times_out_and_the_error_names_the_path() {
+    let server = started_hub(DRIFTED).await;
+    on_page(2)
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({}))
+                .set_delay(Duration::from_secs(5)),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture_with(
+        &server.uri(),
+        NO_ADMINISTRATORS,
+        &ClientOptions {
+            request_timeout: Duration::from_millis(200),
+            ..options()
+        },
+    );
+
+    let started = Instant::now();
+    let error = f.snapshot_error().await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(error.kind(), "timeout", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("GET /users?offset=2&limit=100: "),
+        "{message}"
+    );
+    assert!(message.contains("timed out"), "{message}");
+    // A timeout is transient: three attempts of 200 ms, then give up.
+    assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 3);
+    assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_connection_reset_on_page_3_fails_the_read_and_revokes_nobody() {
+    // Pages 1 and 2 list the undeclared admins mallory and trudy; page 3 never comes.
+    let users = owned(&[
+        ("eng-eve", true),
+        ("mallory", true),
+        ("rep-bob", true),
+        ("trudy", true),
+        ("zed", false),
+        ("yves", false),
+    ]);
+    let hub = RawHub::start(move |method, url| {
+        if url.path() == "/hub/api/users" && offset_limit(url).0 == 4 {
+            Answer::Reset
+        } else {
+            raw_hub_answer(&users, method, url)
+        }
+    })
+    .await;
+    let f = fixture(&hub.base);
+
+    let error = f.snapshot_error().await;
+    assert_eq!(error.kind(), "transport", "{error}");
+    let message = error.to_string();
+    assert!(
+        message.starts_with("GET /users?offset=4&limit=100: "),
+        "{message}"
+    );
+
+    let report = f.reconcile().await;
+    assert_eq!(report.status, Status::Error, "{report}");
+    assert_eq!(report.error_kind.as_deref(), Some("transport"), "{report}");
+    assert!(report.changes.is_empty(), "{report}");
+    assert_eq!(hub.writes(), Vec::<String>::new());
+    // Retried like any transient fault: three attempts per read.
+    let resets = hub
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /hub/api/users?offset=4"))
+        .count();
+    assert_eq!(resets, 6, "{:?}", hub.requests());
+}
+
+// ---------------------------------------------------------------------------------------
+// Answers that are not what JupyterHub sends
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn malformed_json_on_page_2_is_a_decode_error_that_shows_the_body() {
+    let server = started_hub(DRIFTED).await;
+    on_page(2)
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            r#"{"items":[{"name":"carol","admin":tru"#,
+            "application/json",
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("decode").await;
+
+    let message = error.to_string();
+    assert!(
+        message.starts_with("GET /users?offset=2&limit=100: "),
+        "{message}"
+    );
+    assert!(
+        message.contains(r#"it began: {"items":[{"name":"carol","admin":tru"#),
+        "{message}"
+    );
+    // Not transient: one request per read.
+    assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 2);
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_html_login_page_is_a_decode_error() {
+    let server = started_hub(DRIFTED).await;
+    let login = "<!DOCTYPE html>\n<html><head><title>JupyterHub</title></head>\
+                 <body><form action=\"/hub/login\" method=\"post\">Sign in</form></body></html>";
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(login, "text/html; charset=UTF-8"))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("decode").await;
+
+    let message = error.to_string();
+    assert!(message.starts_with("GET /: "), "{message}");
+    assert!(message.contains("it began: <!DOCTYPE html>"), "{message}");
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_plain_array_from_users_is_a_decode_error_that_names_the_accept_header() {
+    // A hub (or a proxy in front of it) that ignores the pagination Accept header.
+    let server = started_hub(DRIFTED).await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/users"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!(items(DRIFTED))))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("decode").await;
+
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("Accept: {PAGINATION_ACCEPT}")),
+        "{message}"
+    );
+    assert!(message.contains(r#"it began: [{"#), "{message}");
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn jupyterhub_1_5_is_too_old_and_its_users_are_not_listed() {
+    let server = MockServer::start().await;
+    mount_base(&server, "1.5.0").await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("too_old").await;
+
+    assert!(error.to_string().contains("JupyterHub 1.5.0"), "{error}");
+    assert_eq!(
+        received(&server).await,
+        ["GET /hub/api/", "GET /hub/api/"],
+        "only the version is asked for, once per read"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Listings that do not add up
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_total_that_claims_more_users_than_listed_is_incomplete_and_revokes_nobody() {
+    // The hub says 10 users; the listing ends after 4.
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        vec![
+            (
+                0,
+                page(
+                    0,
+                    2,
+                    10,
+                    Some(next(2, 2)),
+                    items(&[("eng-eve", true), ("mallory", true)]),
+                ),
+            ),
+            (
+                2,
+                page(2, 2, 10, None, items(&[("rep-bob", true), ("trudy", true)])),
+            ),
+        ],
+    )
+    .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("incomplete").await;
+
+    let message = error.to_string();
+    assert!(
+        message.contains("the listing ended after 4 users, but the hub's total is 10"),
+        "{message}"
+    );
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_total_that_claims_fewer_users_than_listed_is_incomplete_and_revokes_nobody() {
+    // The hub says 2 users; 4 come.
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        vec![
+            (
+                0,
+                page(
+                    0,
+                    2,
+                    2,
+                    Some(next(2, 2)),
+                    items(&[("eng-eve", true), ("mallory", true)]),
+                ),
+            ),
+            (
+                2,
+                page(2, 2, 2, None, items(&[("rep-bob", true), ("trudy", true)])),
+            ),
+        ],
+    )
+    .await;
+    let f = fixture(&server.uri());
+
+    f.read_fails_and_nothing_changes("incomplete").await;
+
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_total_that_claims_fewer_users_than_one_page_holds_is_incomplete() {
+    // The same lie, caught on the first page: 2 users claimed, a last page of 3.
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        vec![(
+            0,
+            page(
+                0,
+                3,
+                2,
+                None,
+                items(&[("eng-eve", true), ("mallory", true), ("rep-bob", true)]),
+            ),
+        )],
+    )
+    .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("incomplete").await;
+
+    assert!(
+        error.to_string().contains("more than the total of 2"),
+        "{error}"
+    );
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_next_offset_that_loops_back_is_incomplete() {
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        vec![
+            (
+                0,
+                page(
+                    0,
+                    2,
+                    6,
+                    Some(next(2, 2)),
+                    items(&[("eng-eve", true), ("mallory", true)]),
+                ),
+            ),
+            (
+                2,
+                page(
+                    2,
+                    2,
+                    6,
+                    Some(next(0, 2)),
+                    items(&[("rep-bob", true), ("trudy", true)]),
+                ),
+            ),
+        ],
+    )
+    .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("incomplete").await;
+
+    assert!(
+        error
+            .to_string()
+            .contains("the next page's offset 0 does not move past 2"),
+        "{error}"
+    );
+    // The loop is not followed: the first page once per read, never a third time.
+    assert_eq!(count(&server, "GET /hub/api/users?offset=0").await, 2);
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_empty_page_before_the_end_is_incomplete() {
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        vec![
+            (
+                0,
+                page(
+                    0,
+                    2,
+                    6,
+                    Some(next(2, 2)),
+                    items(&[("eng-eve", true), ("mallory", true)]),
+                ),
+            ),
+            (2, page(2, 2, 6, Some(next(4, 2)), vec![])),
+            (
+                4,
+                page(4, 2, 6, None, items(&[("rep-bob", true), ("trudy", true)])),
+            ),
+        ],
+    )
+    .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("incomplete").await;
+
+    assert!(
+        error
+            .to_string()
+            .contains("the page at offset 2 is empty but the hub says more follow"),
+        "{error}"
+    );
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_next_offset_that_skips_users_is_incomplete() {
+    // The hub says 6 users but its `next` jumps from 2 to 4: the users at 2 and 3 are
+    // never listed (one of them could be an undeclared admin, or a declared one).
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        vec![
+            (
+                0,
+                page(
+                    0,
+                    2,
+                    6,
+                    Some(next(4, 2)),
+                    items(&[("eng-eve", true), ("mallory", true)]),
+                ),
+            ),
+            (
+                4,
+                page(4, 2, 6, None, items(&[("rep-bob", true), ("trudy", true)])),
+            ),
+        ],
+    )
+    .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("incomplete").await;
+
+    assert!(
+        error
+            .to_string()
+            .contains("the listing ended after 4 users, but the hub's total is 6"),
+        "{error}"
+    );
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_user_on_two_pages_is_incomplete() {
+    let server = MockServer::start().await;
+    mount_pages(
+        &server,
+        vec![
+            (
+                0,
+                page(
+                    0,
+                    2,
+                    4,
+                    Some(next(2, 2)),
+                    items(&[("eng-eve", true), ("mallory", true)]),
+                ),
+            ),
+            (
+                2,
+                page(
+                    2,
+                    2,
+                    4,
+                    None,
+                    items(&[("mallory", true), ("rep-bob", true)]),
+                ),
+            ),
+        ],
+    )
+    .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("incomplete").await;
+
+    assert!(
+        error.to_string().contains("user mallory was listed twice"),
+        "{error}"
+    );
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------
+// Names in paths
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn user_names_are_percent_encoded_in_the_paths_of_writes() {
+    // alice@uni.edu is missing (create), zoë is not admin (grant), "a b" is an
+    // undeclared admin (revoke).
+    let server = started_hub(&[
+        ("a b", true),
+        ("eng-eve", true),
+        ("rep-bob", true),
+        ("zoë", false),
+    ])
+    .await;
+    let f = fixture_with(&server.uri(), &["alice@uni.edu", "zoë"], &options());
+
+    let report = f.reconcile().await;
+
+    assert_eq!(report.status, Status::Changed, "{report}");
+    let requests = server.received_requests().await.unwrap();
+    let writes: Vec<(String, String, Value)> = requests
+        .iter()
+        .filter(|r| r.method.as_str() != "GET")
+        .map(|r| {
+            (
+                r.method.to_string(),
+                r.url.path().to_string(),
+                serde_json::from_slice(&r.body).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        writes,
+        [
+            (
+                "POST".to_string(),
+                "/hub/api/users/alice%40uni.edu".to_string(),
+                json!({"admin": true})
+            ),
+            (
+                "PATCH".to_string(),
+                "/hub/api/users/zo%C3%AB".to_string(),
+                json!({"admin": true})
+            ),
+            (
+                "PATCH".to_string(),
+                "/hub/api/users/a%20b".to_string(),
+                json!({"admin": false})
+            ),
+        ]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Bodies over the limit
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_body_over_the_limit_with_content_length_is_too_large() {
+    let server = started_hub(DRIFTED).await;
+    on_page(0)
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(huge_body(2 * 1024 * 1024), "application/json"),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("too_large").await;
+
+    let message = error.to_string();
+    assert!(
+        message.contains("GET /users?offset=0&limit=100: the answer is larger than 1048576 bytes"),
+        "{message}"
+    );
+    // Not transient: one request per read.
+    assert_eq!(count(&server, "GET /hub/api/users").await, 2);
+    assert_eq!(writes(&server).await, Vec::<String>::new());
+}
+
+/// A raw hub whose first page is 2 MiB, framed by `framing`.
+async fn too_large_without_content_length(framing: fn(Vec<u8>) -> Answer) {
+    let users = owned(DRIFTED);
+    let hub = RawHub::start(move |method, url| {
+        if url.path() == "/hub/api/users" {
+            framing(huge_body(2 * 1024 * 1024))
+        } else {
+            raw_hub_answer(&users, method, url)
+        }
+    })
+    .await;
+    let f = fixture(&hub.base);
+
+    let error = f.read_fails_and_nothing_changes("too_large").await;
+
+    assert!(
+        error
+            .to_string()
+            .contains("the answer is larger than 1048576 bytes"),
+        "{error}"
+    );
+    let pages = hub
+        .requests()
+        .iter()
+        .filter(|r| r.starts_with("GET /hub/api/users"))
+        .count();
+    assert_eq!(pages, 2, "one request per read: {:?}", hub.requests());
+    assert_eq!(hub.writes(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_close_delimited_body_over_the_limit_is_too_large() {
+    too_large_without_content_length(Answer::CloseDelimited).await;
+}
+
+#[tokio::test]
+async fn a_chunked_body_over_the_limit_is_too_large() {
+    too_large_without_content_length(Answer::Chunked).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Redirects
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_not_followed() {
+    let thief = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": "6.1.1"})))
+        .mount(&thief)
+        .await;
+    let server = started_hub(DRIFTED).await;
+    let location = format!("{}/steal", thief.uri());
+    Mock::given(method("GET"))
+        .and(path("/hub/api/"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", location.as_str()))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("redirect").await;
+
+    let message = error.to_string();
+    assert!(message.starts_with("GET /: "), "{message}");
+    assert!(
+        message.contains(&format!("redirected (302 Found) to {location}")),
+        "{message}"
+    );
+    assert_eq!(received(&thief).await, Vec::<String>::new());
+    // Not retried either.
+    assert_eq!(received(&server).await, ["GET /hub/api/", "GET /hub/api/"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Failed writes, and the token
+// ---------------------------------------------------------------------------------------
+
+/// Echoes the request's `Authorization` header in its body, as a broken or hostile
+/// server might.
+struct EchoAuthorization {
+    status: u16,
+    /// Text before the echoed header.
+    prefix: String,
+}
+
+impl Respond for EchoAuthorization {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let auth = request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("(none)");
+        ResponseTemplate::new(self.status).set_body_raw(
+            format!("{}Authorization: {auth}", self.prefix),
+            "text/plain",
+        )
+    }
+}
+
+#[tokio::test]
+async fn a_403_on_patch_is_reported_on_each_change_without_the_token() {
+    // rep-bob needs a grant, mallory a revoke; the hub refuses both.
+    let server = started_hub(&[("eng-eve", true), ("mallory", true), ("rep-bob", false)]).await;
+    Mock::given(method("PATCH"))
+        .respond_with(EchoAuthorization {
+            status: 403,
+            prefix: r#"{"status": 403, "message": "Only admins can modify other admins"} "#.into(),
+        })
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let report = f.reconcile().await;
+
+    assert_eq!(report.status, Status::Error, "{report}");
+    assert_eq!(report.error_kind.as_deref(), Some("apply"), "{report}");
+    assert_eq!(report.changes.len(), 2, "{report}");
+    for change in &report.changes {
+        assert!(!change.applied, "{report}");
+        let error = change.error.as_deref().expect("the change has an error");
+        assert!(error.contains("HTTP 403 Forbidden"), "{error}");
+        assert!(
+            error.contains("Only admins can modify other admins"),
+            "{error}"
+        );
+        assert!(error.contains("[REDACTED]"), "{error}");
+    }
+    // The server did get the token, and echoed it.
+    let patches: Vec<Request> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 2, "403 is not retried");
+    assert_eq!(
+        patches[0].headers.get("authorization").unwrap(),
+        &format!("token {TOKEN}")
+    );
+    let debug = format!("{report:?}");
+    let json = serde_json::to_string(&report).unwrap();
+    let text = report.to_string();
+    for shown in [&debug, &json, &text] {
+        assert!(!shown.contains(TOKEN), "the token leaked: {shown}");
+    }
+}
+
+#[tokio::test]
+async fn an_echoed_token_in_a_500_body_is_redacted() {
+    let server = started_hub(DRIFTED).await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/user"))
+        .respond_with(EchoAuthorization {
+            status: 500,
+            prefix: "Internal Server Error; request headers: ".into(),
+        })
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.read_fails_and_nothing_changes("status").await;
+
+    let message = error.to_string();
+    assert!(message.starts_with("GET /user: HTTP 500"), "{message}");
+    assert!(
+        message.contains("Authorization: token [REDACTED]"),
+        "{message}"
+    );
+    assert!(!message.contains(TOKEN), "{message}");
+    assert!(!format!("{error:?}").contains(TOKEN), "{error:?}");
+}
+
+#[tokio::test]
+async fn an_echoed_token_cut_by_the_snippet_limit_does_not_show_in_part() {
+    // 169 characters, "Authorization: token " (21), then the token at character 190:
+    // a snippet of 200 characters cuts it after "token-0123".
+    let server = started_hub(DRIFTED).await;
+    Mock::given(method("GET"))
+        .and(path("/hub/api/user"))
+        .respond_with(EchoAuthorization {
+            status: 500,
+            prefix: format!("{} ", "x".repeat(168)),
+        })
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let f = fixture(&server.uri());
+
+    let error = f.snapshot_error().await;
+
+    assert_eq!(error.kind(), "status", "{error}");
+    let message = error.to_string();
+    assert!(
+        !message.contains(&TOKEN[..10]),
+        "a part of the token shows: {message}"
+    );
+}
+
+#[tokio::test]
+async fn a_write_answered_by_something_that_is_not_jupyterhub_is_not_counted_as_applied() {
+    let server = MockServer::start().await;
+    // A login page answers the PATCH with 200, ahead of the hub.
+    Mock::given(method("PATCH"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "text/html")
+                .set_body_string("<html><body>Sign in</body></html>"),
+        )
+        .mount(&server)
+        .await;
+    mount_hub(&server, &[("rep-bob", false), ("eng-eve", true)]).await;
+    let f = fixture(&server.uri());
+    let err = f.client.set_admin("rep-bob", true).await.unwrap_err();
+    assert_eq!(err.kind(), "decode", "{err}");
+    let report = f.reconcile().await;
+    assert_eq!(report.status, Status::Error, "{report}");
+    assert!(report.changes.iter().all(|c| !c.applied), "{report}");
+    assert!(report.changes.iter().all(|c| c.error.is_some()), "{report}");
+}
