@@ -186,6 +186,7 @@ mod tests {
             error_kind: None,
             requests: 3,
             duration_seconds: 0.1,
+            warnings: Vec::new(),
         }
     }
 

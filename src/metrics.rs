@@ -260,6 +260,7 @@ mod tests {
             error_kind: None,
             requests: 4,
             duration_seconds: 0.2,
+            warnings: Vec::new(),
         }
     }
 

@@ -82,6 +82,9 @@ pub struct HubReport {
     /// HTTP requests sent to the hub in this run, retries included.
     pub requests: u64,
     pub duration_seconds: f64,
+    /// Signs that the roster may not fit the hub (an adoption gone wrong), worth a
+    /// look before an enforcing run.
+    pub warnings: Vec<String>,
 }
 
 impl HubReport {
@@ -182,6 +185,9 @@ impl fmt::Display for HubReport {
         writeln!(f, "): {}", self.status)?;
         for change in &self.changes {
             writeln!(f, "  {change}")?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "  warning: {warning}")?;
         }
         if let Some(error) = &self.error {
             writeln!(f, "  error: {error}")?;

@@ -9,9 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::hub::{Created, HubClient};
 use crate::name::UserName;
-use crate::plan::{Action, Change, Plan, Standing, plan};
+use crate::plan::{Action, Change, HubSnapshot, Plan, Standing, plan};
 use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
-use crate::roster::{HubSpec, Roster};
+use crate::roster::{HubSpec, Policy, Roster};
 
 /// Reads `spec`'s hub, plans, and (unless `mode` is a dry run) applies the plan.
 ///
@@ -39,6 +39,7 @@ pub async fn reconcile(
         error_kind: None,
         requests: 0,
         duration_seconds: 0.0,
+        warnings: Vec::new(),
     };
     let finish = |mut report: HubReport| {
         report.requests = client.requests_sent() - requests_before;
@@ -61,6 +62,10 @@ pub async fn reconcile(
     report.users = Some(snapshot.total_users);
 
     let plan = plan(spec, &desired, &snapshot);
+    report.warnings = adoption_warnings(&plan, &snapshot, spec, mode);
+    for warning in &report.warnings {
+        tracing::warn!(hub = %spec.name, "{warning}");
+    }
     for change in plan.changes.iter().filter(|c| c.action == Action::Revoke) {
         tracing::warn!(hub = %plan.hub, community = %plan.community, user = %change.user, "undeclared admin");
     }
@@ -101,7 +106,8 @@ pub async fn reconcile(
     }
 
     report.status = status(&plan, &report.changes);
-    if let Some(brake) = plan.brake {
+    // A dry run changes nothing, so the brake cannot fail it: it warns instead.
+    if let Some(brake) = plan.brake.filter(|_| mode != Mode::DryRun) {
         let error = format!(
             "{} revocations exceed max_revocations {}; none was made this run (raise max_revocations, or fix the roster)",
             brake.revocations, brake.max_revocations
@@ -115,6 +121,39 @@ pub async fn reconcile(
         report.error = Some("some changes failed; see above".to_string());
     }
     finish(report)
+}
+
+/// What suggests that the roster does not fit the hub: every admin it has would be
+/// revoked (the wrong hub, or names spelled differently), or a dry run shows more
+/// revocations than the brake allows. The moment a first adoption goes wrong.
+fn adoption_warnings(
+    plan: &Plan,
+    snapshot: &HubSnapshot,
+    spec: &HubSpec,
+    mode: Mode,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let revocations = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Revoke)
+        .count();
+    let admins = snapshot.users.iter().filter(|u| u.admin).count();
+    if revocations > 0 && revocations == admins {
+        warnings.push(format!(
+            "every admin the hub has now ({admins}) would be revoked: is api_url the right hub, and are the names spelled as the hub spells them? `jupyterhub-admin-sync dump` lists the hub's admins"
+        ));
+    }
+    if mode == Mode::DryRun
+        && spec.policy == Policy::Enforce
+        && revocations > spec.max_revocations as usize
+    {
+        warnings.push(format!(
+            "{revocations} revocations exceed max_revocations {}: an enforcing run would revoke none and report an error",
+            spec.max_revocations
+        ));
+    }
+    warnings
 }
 
 fn status(plan: &Plan, changes: &[ChangeReport]) -> Status {
@@ -226,5 +265,6 @@ pub fn setup_failure(spec: &HubSpec, error: &str) -> HubReport {
         error_kind: Some("setup".to_string()),
         requests: 0,
         duration_seconds: 0.0,
+        warnings: Vec::new(),
     }
 }

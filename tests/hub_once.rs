@@ -564,3 +564,134 @@ async fn a_user_created_with_capitals_is_matched_in_normal_form() {
         "no second user is created"
     );
 }
+
+#[tokio::test]
+async fn dry_run_warns_when_every_admin_would_be_revoked_or_the_brake_would_hold() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    a.create_users(&["warn-old-admin"], true).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A roster whose people are none of the hub's admins (say, the wrong hub).
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "communities:\n  - name: wc\n    representatives: [{{name: warn-newcomer}}]\n    hubs: [{{name: whub, api_url: '{}', token_env: TOK, max_revocations: 0}}]\n",
+            a.api_url
+        ),
+    );
+    let out = run(
+        &[
+            "-c",
+            roster.to_str().unwrap(),
+            "--dry-run",
+            "--output",
+            "json",
+        ],
+        &[("TOK", &a.admin_sync_token)],
+    );
+    assert_eq!(
+        code(&out),
+        2,
+        "a warning does not fail the dry run: {}",
+        text(&out)
+    );
+    let report = json(&out);
+    let warnings: Vec<&str> = report["hubs"][0]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.starts_with("every admin the hub has now")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("exceed max_revocations 0")),
+        "{warnings:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WARN"));
+}
+
+/// The `added_by` the fragment gives administrator `name`.
+fn added_by(fragment: &str, name: &str) -> String {
+    let doc: Value = jupyterhub_admin_sync::yaml::from_str(fragment).expect("the fragment is YAML");
+    doc["communities"][0]["administrators"]
+        .as_array()
+        .expect("administrators")
+        .iter()
+        .find(|a| a["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not in the fragment"))["added_by"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_in() {
+    let _guard = common::exclusive().await;
+    let a = common::hub();
+    a.create_users(&["dump-known", "dump-stranger"], true).await;
+    let env = [("TOK", a.admin_sync_token.as_str())];
+
+    // Straight from the hub.
+    let out = run(
+        &["dump", "--api-url", &a.api_url, "--token-env", "TOK"],
+        &env,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let fragment = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        added_by(&fragment, "dump-stranger"),
+        "FILL-IN",
+        "{fragment}"
+    );
+    assert!(fragment.contains("policy: report"), "{fragment}");
+    assert!(!fragment.contains(&a.admin_sync_token));
+
+    // From a roster that knows one of them: it keeps its added_by.
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "communities:\n  - name: dc\n    representatives: [{{name: dump-rep}}]\n    administrators: [{{name: dump-known, added_by: dump-rep}}]\n    hubs: [{{name: dhub, api_url: '{}', token_env: TOK}}]\n",
+            a.api_url
+        ),
+    );
+    let out = run(
+        &[
+            "dump",
+            "--config",
+            roster.to_str().unwrap(),
+            "--hub",
+            "dhub",
+        ],
+        &env,
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out));
+    let fragment = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(added_by(&fragment, "dump-known"), "dump-rep", "{fragment}");
+    assert_eq!(
+        added_by(&fragment, "dump-stranger"),
+        "FILL-IN",
+        "{fragment}"
+    );
+
+    // The fragment as written is refused until a person fills in the placeholder.
+    let dumped = common::write_file(dir.path(), "dumped.yaml", &fragment);
+    let out = run(&["-c", dumped.to_str().unwrap(), "--validate"], &env);
+    assert_eq!(code(&out), 1, "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "administrator dump-stranger: added_by is still the placeholder written by `dump`"
+        ),
+        "{}",
+        text(&out)
+    );
+}
