@@ -681,3 +681,234 @@ impl Hub {
         self.users().await.len()
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Killing and restarting a private hub (for resilience tests)
+// ---------------------------------------------------------------------------------------
+
+/// Starts the hub process of `dir` on `port` with these tokens (the same environment as
+/// [`start_hub`]), and waits until it answers; returns the child and the version.
+fn respawn(
+    dir: &Path,
+    port: u16,
+    tokens: [&str; 3],
+    page_max: u32,
+) -> Result<(Child, String), String> {
+    let jupyterhub = jupyterhub_python().with_file_name("jupyterhub");
+    let log_path = dir.join("hub.log");
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| format!("opening {}: {e}", log_path.display()))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let [admin_sync, auditor, test_admin] = tokens;
+    let mut child = Command::new(&jupyterhub)
+        .arg("-f")
+        .arg(hub_config_path())
+        .current_dir(dir)
+        .env("HUB_PORT", port.to_string())
+        .env("HUB_DIR", dir)
+        .env("HUB_ADMIN_SYNC_TOKEN", admin_sync)
+        .env("HUB_AUDITOR_TOKEN", auditor)
+        .env("HUB_TEST_ADMIN_TOKEN", test_admin)
+        .env("HUB_PAGE_MAX", page_max.to_string())
+        .env("HUB_EXIT_ON_STDIN_EOF", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .stdin(Stdio::piped())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|e| format!("starting {}: {e}", jupyterhub.display()))?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().ok().flatten() {
+            return Err(format!(
+                "JupyterHub exited before answering ({status}) on port {port}; last lines of {}:\n{}",
+                log_path.display(),
+                tail(&log_path, 60)
+            ));
+        }
+        if let Some(version) = probe_version(port) {
+            return Ok((child, version));
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "JupyterHub did not answer on port {port} within {READY_TIMEOUT:?}; last lines of {}:\n{}",
+                log_path.display(),
+                tail(&log_path, 60)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Hub {
+    /// SIGKILLs the hub process (no clean shutdown: a crash, an OOM kill, a node lost)
+    /// and waits for it to be gone. Its port then refuses connections.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// True while the hub process runs.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Starts the (killed or stopped) hub again on the same port with the same tokens.
+    /// `fresh_database`: its sqlite database is deleted first, as if the hub's volume
+    /// were lost: every user and admin flag is gone; the services and their tokens come
+    /// back from the config. Panics if the hub is still running.
+    pub fn restart(&mut self, fresh_database: bool) {
+        self.restart_with_page_max(fresh_database, 200);
+    }
+
+    /// [`Hub::restart`] with another `api_page_max_limit` (a small one makes a listing
+    /// take many pages, so a run lasts long enough to be interrupted).
+    pub fn restart_with_page_max(&mut self, fresh_database: bool, page_max: u32) {
+        assert!(
+            !self.is_running(),
+            "restart: the hub on port {} is still running; kill() it first",
+            self.port
+        );
+        let dir = self.dir.path().to_path_buf();
+        if fresh_database {
+            for name in ["jupyterhub.sqlite", "jupyterhub.sqlite-journal"] {
+                let _ = fs::remove_file(dir.join(name));
+            }
+        }
+        let _ = fs::remove_file(dir.join("jupyterhub.pid"));
+        let started = Instant::now();
+        let (child, version) = respawn(
+            &dir,
+            self.port,
+            [
+                &self.admin_sync_token,
+                &self.auditor_token,
+                &self.test_admin_token,
+            ],
+            page_max,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        eprintln!(
+            "harness: JupyterHub {version} restarted at {} in {:.1?} (fresh database: {fresh_database})",
+            self.api_url,
+            started.elapsed()
+        );
+        self.child = child;
+        self.version = version;
+    }
+
+    /// Adds ordinary (non-admin) users straight into the stopped hub's database with
+    /// JupyterHub's own `orm` module: thousands in a second, where the API takes
+    /// minutes. Panics if the hub is running (it caches the database).
+    pub fn add_users_offline(&mut self, names: &[String]) {
+        assert!(
+            !self.is_running(),
+            "add_users_offline: stop the hub on port {} first",
+            self.port
+        );
+        add_users_to_database(self.dir.path(), names);
+    }
+}
+
+/// Adds ordinary users to the sqlite database in `dir` (made if missing) with
+/// JupyterHub's own `orm` module; users that exist are left alone.
+fn add_users_to_database(dir: &Path, names: &[String]) {
+    let db = dir.join("jupyterhub.sqlite");
+    let script = r#"
+import sys
+from jupyterhub import orm
+db = orm.new_session_factory("sqlite:///" + sys.argv[1])()
+existing = {name for (name,) in db.query(orm.User.name)}
+for name in sys.stdin.read().split():
+    if name not in existing:
+        db.add(orm.User(name=name))
+db.commit()
+"#;
+    let mut child = Command::new(jupyterhub_python())
+        .arg("-c")
+        .arg(script)
+        .arg(&db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting the venv's python");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(names.join("\n").as_bytes())
+        .expect("writing user names to python");
+    let out = child.wait_with_output().expect("waiting for python");
+    assert!(
+        out.status.success(),
+        "adding users to {} failed ({}):\n{}{}",
+        db.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A fresh private hub (as [`start_hub`]) whose database already holds `names` as
+/// ordinary users, with `api_page_max_limit` = `page_max`. One hub start, where
+/// creating thousands of users through the API would take minutes.
+pub fn start_hub_with_users(names: &[String], page_max: u32) -> Hub {
+    let hubs_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jupyterhub-hubs");
+    fs::create_dir_all(&hubs_dir)
+        .unwrap_or_else(|e| panic!("creating {}: {e}", hubs_dir.display()));
+    let dir = tempfile::Builder::new()
+        .prefix("hub-")
+        .tempdir_in(&hubs_dir)
+        .unwrap_or_else(|e| panic!("creating a hub dir in {}: {e}", hubs_dir.display()));
+    let started = Instant::now();
+    add_users_to_database(dir.path(), names);
+    let tokens: Vec<String> = (0..3)
+        .map(|_| random_token().unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    let mut last_error = String::new();
+    for _ in 0..3 {
+        let port = free_port().unwrap_or_else(|e| panic!("{e}"));
+        match respawn(
+            dir.path(),
+            port,
+            [&tokens[0], &tokens[1], &tokens[2]],
+            page_max,
+        ) {
+            Ok((child, version)) => {
+                let api_url = format!("http://127.0.0.1:{port}/hub/api");
+                eprintln!(
+                    "harness: JupyterHub {version} with {} users ready at {api_url} in {:.1?} (dir {})",
+                    names.len(),
+                    started.elapsed(),
+                    dir.path().display()
+                );
+                return Hub {
+                    api_url,
+                    port,
+                    admin_sync_token: tokens[0].clone(),
+                    auditor_token: tokens[1].clone(),
+                    test_admin_token: tokens[2].clone(),
+                    version,
+                    child,
+                    dir,
+                };
+            }
+            Err(e) => {
+                let port_in_use = e.contains("Address already in use");
+                last_error = e;
+                if !port_in_use {
+                    break;
+                }
+            }
+        }
+    }
+    panic!("{last_error}");
+}
