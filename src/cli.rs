@@ -276,12 +276,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             .map(|c| c.representatives.len() + c.administrators.len())
             .sum::<usize>()
             + roster.engineers.len();
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         println!(
-            "{}: valid ({} communities, {} hubs, {} people)",
+            "{}: valid ({}, {}, {})",
             roster.source.display(),
-            roster.communities.len(),
-            roster.hubs.len(),
-            people
+            plural(roster.communities.len(), "community", "communities"),
+            plural(roster.hubs.len(), "hub", "hubs"),
+            plural(people, "person", "people")
         );
         return ExitCode::SUCCESS;
     }

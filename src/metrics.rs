@@ -252,6 +252,8 @@ mod tests {
             name: "climate-prod".into(),
             community: "climate-lab".into(),
             policy: Policy::Grant,
+            max_revocations: 5,
+            declared: 2,
             status,
             version: Some("6.1.1".into()),
             users: Some(3),

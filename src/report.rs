@@ -70,6 +70,10 @@ pub struct HubReport {
     pub name: String,
     pub community: String,
     pub policy: Policy,
+    /// The hub's revocation brake.
+    pub max_revocations: u32,
+    /// How many admins the roster declares for the hub.
+    pub declared: usize,
     pub status: Status,
     /// The hub's JupyterHub version, when it could be read.
     pub version: Option<String>,
@@ -144,25 +148,25 @@ impl RunReport {
 impl fmt::Display for ChangeReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let verb = match (self.applied, &self.error, self.action) {
-            (true, _, Action::Create) => "created",
-            (true, _, Action::Grant) => "granted",
-            (true, _, Action::Revoke) => "revoked",
-            (false, Some(_), Action::Create) => "FAILED to create",
-            (false, Some(_), Action::Grant) => "FAILED to grant",
-            (false, Some(_), Action::Revoke) => "FAILED to revoke",
-            (false, None, Action::Create) => "would create",
-            (false, None, Action::Grant) => "would grant",
-            (false, None, Action::Revoke) => "would revoke",
+            (true, _, Action::Create) => "created admin",
+            (true, _, Action::Grant) => "granted admin to",
+            (true, _, Action::Revoke) => "revoked admin from",
+            (false, Some(_), Action::Create) => "FAILED to create admin",
+            (false, Some(_), Action::Grant) => "FAILED to grant admin to",
+            (false, Some(_), Action::Revoke) => "FAILED to revoke admin from",
+            (false, None, Action::Create) => "would create admin",
+            (false, None, Action::Grant) => "would grant admin to",
+            (false, None, Action::Revoke) => "would revoke admin from",
         };
         write!(f, "{verb} {}", self.user)?;
         match (&self.role, &self.added_by) {
-            (Standing::Undeclared, _) => write!(f, ": undeclared admin")?,
+            (Standing::Undeclared, _) => write!(f, ": undeclared admin (stays a user)")?,
             (role, Some(by)) => write!(f, ": {role}, added by {by}")?,
             (role, None) => write!(f, ": {role}")?,
         }
         if let Some(error) = &self.error {
             write!(f, " — {error}")?;
-        } else if let Some(why) = &self.skipped {
+        } else if let Some(why) = self.skipped.as_deref().filter(|w| *w != "dry run") {
             write!(f, " [{why}]")?;
         }
         Ok(())
@@ -176,13 +180,25 @@ impl fmt::Display for HubReport {
             "hub {} (community {}, policy {}",
             self.name, self.community, self.policy
         )?;
+        if self.policy == Policy::Enforce {
+            write!(f, ", max_revocations {}", self.max_revocations)?;
+        }
         if let Some(v) = &self.version {
             write!(f, ", JupyterHub {v}")?;
         }
         if let Some(n) = self.users {
             write!(f, ", {n} users")?;
         }
-        writeln!(f, "): {}", self.status)?;
+        write!(f, "): {}", self.status)?;
+        if self.status == Status::InSync {
+            write!(
+                f,
+                ", {} declared admin{}",
+                self.declared,
+                if self.declared == 1 { "" } else { "s" }
+            )?;
+        }
+        writeln!(f)?;
         for change in &self.changes {
             writeln!(f, "  {change}")?;
         }
@@ -208,7 +224,7 @@ impl fmt::Display for RunReport {
             "{}: {n} hub{}: {} in sync, {} changed, {} drift, {} error",
             match self.mode {
                 Mode::DryRun => "dry run (nothing was changed)",
-                Mode::Once | Mode::Daemon => "run",
+                Mode::Once | Mode::Daemon => "once (changes applied by policy)",
             },
             if n == 1 { "" } else { "s" },
             count(Status::InSync),

@@ -27,10 +27,13 @@ pub async fn reconcile(
     let started = Instant::now();
     let requests_before = client.requests_sent();
     let desired = roster.desired(spec);
+    let declared = desired.len();
     let mut report = HubReport {
         name: spec.name.clone(),
         community: spec.community.clone(),
         policy: spec.policy,
+        max_revocations: spec.max_revocations,
+        declared,
         status: Status::InSync,
         version: None,
         users: None,
@@ -66,9 +69,7 @@ pub async fn reconcile(
     for warning in &report.warnings {
         tracing::warn!(hub = %spec.name, "{warning}");
     }
-    for change in plan.changes.iter().filter(|c| c.action == Action::Revoke) {
-        tracing::warn!(hub = %plan.hub, community = %plan.community, user = %change.user, "undeclared admin");
-    }
+
     report.changes = plan
         .changes
         .iter()
@@ -105,6 +106,14 @@ pub async fn reconcile(
         apply(client, &plan, &mut report.changes, stop).await;
     }
 
+    for change in report
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Revoke && !c.applied)
+    {
+        let why = change.skipped.as_deref().unwrap_or("not revoked");
+        tracing::warn!(hub = %plan.hub, community = %plan.community, user = %change.user, reason = why, "undeclared admin left in place");
+    }
     report.status = status(&plan, &report.changes);
     // A dry run changes nothing, so the brake cannot fail it: it warns instead.
     if let Some(brake) = plan.brake.filter(|_| mode != Mode::DryRun) {
@@ -257,6 +266,8 @@ pub fn setup_failure(spec: &HubSpec, error: &str) -> HubReport {
         name: spec.name.clone(),
         community: spec.community.clone(),
         policy: spec.policy,
+        max_revocations: spec.max_revocations,
+        declared: 0,
         status: Status::Error,
         version: None,
         users: None,

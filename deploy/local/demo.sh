@@ -1,0 +1,355 @@
+#!/usr/bin/env bash
+# deploy/local/demo.sh: jupyterhub-admin-sync against a throwaway JupyterHub on loopback.
+#
+# Builds the binary, installs JupyterHub into a venv (once), starts a hub with
+# deploy/local/jupyterhub_config.py on a free 127.0.0.1 port, seeds admin drift through
+# the hub's REST API, writes a roster, then runs:
+#   1. --dry-run  (expect exit 2: drift, nothing changed)
+#   2. --once     (expect exit 0: every difference fixed)
+#   3. --dry-run  (expect exit 0: in sync)
+# and finally lists the admins as the hub itself reports them. The hub is stopped on
+# every exit path (success, error, Ctrl-C).
+#
+# Needs: the Rust toolchain (cargo), python3 (with venv and pip), network for pip once.
+# Optional environment:
+#   JUPYTERHUB_VERSION  JupyterHub version to install (default: newest); only used when
+#                       the venv is made, so remove .local-hub/venv to change it
+#   HUB_LOG_LEVEL       the hub's log level (default WARN), log in .local-hub/run/hub.log
+#   RUST_LOG            the sync's log levels (default info)
+#
+# Everything it makes lives in .local-hub/ at the repository root (git-ignored).
+
+set -euo pipefail
+
+# --- Where things are -------------------------------------------------------------------
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO_ROOT"
+
+STATE_DIR="$REPO_ROOT/.local-hub"
+VENV="$STATE_DIR/venv"
+RUN_DIR="$STATE_DIR/run"
+HUB_LOG="$RUN_DIR/hub.log"
+ROSTER="$STATE_DIR/roster.yaml"
+HUB_CONFIG="$REPO_ROOT/deploy/local/jupyterhub_config.py"
+
+HUB_PID=""        # set once the hub runs; the exit trap stops it
+HUB_PORT=""
+HUB_URL=""        # http://127.0.0.1:PORT/hub/api
+SYNC_TOKEN=""     # service admin-sync: the token the binary uses
+SEED_TOKEN=""     # service test-admin: arranges the drift, lists the admins at the end
+BIN=""
+
+# --- Small helpers ----------------------------------------------------------------------
+
+die() {
+    printf 'demo.sh: error: %s\n' "$*" >&2
+    exit 1
+}
+
+# A heading that says what the reader is about to see.
+heading() {
+    printf '\n== %s\n' "$*"
+}
+
+note() {
+    printf '   %s\n' "$*"
+}
+
+# Prints the last lines of the hub's log (after a failure).
+show_hub_log() {
+    if [[ -s "$HUB_LOG" ]]; then
+        printf '\n--- last lines of %s\n' "${HUB_LOG#"$REPO_ROOT"/}" >&2
+        tail -n 40 "$HUB_LOG" >&2
+        printf -- '---\n' >&2
+    fi
+}
+
+# Stops the hub, if it runs: SIGTERM, then wait (SIGKILL after 15 s).
+stop_hub() {
+    if [[ -n "$HUB_PID" ]] && kill -0 "$HUB_PID" 2>/dev/null; then
+        kill -TERM "$HUB_PID" 2>/dev/null || true
+        local waited=0
+        while kill -0 "$HUB_PID" 2>/dev/null && ((waited < 150)); do
+            sleep 0.1
+            waited=$((waited + 1))
+        done
+        if kill -0 "$HUB_PID" 2>/dev/null; then
+            printf 'demo.sh: the hub ignored SIGTERM for 15 s; killing it\n' >&2
+            kill -KILL "$HUB_PID" 2>/dev/null || true
+        fi
+        wait "$HUB_PID" 2>/dev/null || true
+    fi
+    HUB_PID=""
+}
+
+on_exit() {
+    local code=$?
+    trap - EXIT INT TERM
+    if [[ -n "$HUB_PID" ]]; then
+        stop_hub
+        printf '\n(hub stopped)\n' >&2
+    fi
+    exit "$code"
+}
+trap on_exit EXIT
+trap 'printf "\ninterrupted\n" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+# --- 1. Build ---------------------------------------------------------------------------
+
+build_binary() {
+    command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (https://rustup.rs)"
+    heading "building jupyterhub-admin-sync (cargo build --release; the first build takes a few minutes)"
+    local started=$SECONDS
+    cargo build --release --quiet || die "cargo build --release failed (see above)"
+    # Ask cargo where it builds (CARGO_TARGET_DIR or .cargo/config may move it).
+    local target_dir
+    target_dir="$(cargo metadata --format-version 1 --no-deps --offline |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')" ||
+        die "cannot read the target directory from cargo metadata"
+    BIN="$target_dir/release/jupyterhub-admin-sync"
+    [[ -x "$BIN" ]] || die "the build did not produce $BIN"
+    note "ready after $((SECONDS - started)) s: $("$BIN" --version)"
+}
+
+# --- 2. JupyterHub in a venv ------------------------------------------------------------
+
+ensure_jupyterhub() {
+    if [[ -x "$VENV/bin/jupyterhub" ]]; then
+        heading "JupyterHub $("$VENV/bin/jupyterhub" --version) already in ${VENV#"$REPO_ROOT"/}"
+        if [[ -n "${JUPYTERHUB_VERSION:-}" && "${JUPYTERHUB_VERSION}" != latest ]]; then
+            note "(JUPYTERHUB_VERSION only applies when the venv is made: rm -rf .local-hub/venv to change it)"
+        fi
+        return
+    fi
+    local version="${JUPYTERHUB_VERSION:-}"
+    [[ "$version" == latest ]] && version=""
+    local packages=("jupyterhub${version:+==$version}")
+    if [[ "$version" == 2.* ]]; then
+        # JupyterHub 2.x predates SQLAlchemy 2 and newer alembic.
+        packages+=("sqlalchemy<2" "alembic<1.14")
+    fi
+    heading "installing ${packages[*]} into ${VENV#"$REPO_ROOT"/} (once; 30 s to 2 minutes)"
+    mkdir -p "$STATE_DIR"
+    local log="$STATE_DIR/pip-install.log" started=$SECONDS
+    python3 -m venv "$VENV" >"$log" 2>&1 || {
+        cat "$log" >&2
+        rm -rf "$VENV"
+        die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
+    }
+    "$VENV/bin/pip" install --disable-pip-version-check --no-input "${packages[@]}" >>"$log" 2>&1 || {
+        tail -n 30 "$log" >&2
+        rm -rf "$VENV"
+        die "pip install ${packages[*]} failed (full log: ${log#"$REPO_ROOT"/}); is PyPI reachable?"
+    }
+    [[ -x "$VENV/bin/jupyterhub" ]] || die "pip succeeded but $VENV/bin/jupyterhub is missing"
+    note "installed JupyterHub $("$VENV/bin/jupyterhub" --version) in $((SECONDS - started)) s"
+}
+
+# --- 3. A throwaway hub -----------------------------------------------------------------
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+random_token() {
+    python3 -c 'import secrets; print(secrets.token_hex(32))'
+}
+
+# True when GET URL answers 2xx.
+http_ok() {
+    if command -v curl >/dev/null; then
+        curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null
+    else
+        python3 - "$1" <<'EOF' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen(sys.argv[1], timeout=2).read()
+EOF
+    fi
+}
+
+start_hub() {
+    rm -rf "$RUN_DIR"
+    mkdir -p "$RUN_DIR"
+    HUB_PORT="$(free_port)"
+    HUB_URL="http://127.0.0.1:$HUB_PORT/hub/api"
+    SYNC_TOKEN="$(random_token)"
+    SEED_TOKEN="$(random_token)"
+    heading "starting a throwaway JupyterHub on $HUB_URL (log: ${HUB_LOG#"$REPO_ROOT"/})"
+    # Run from RUN_DIR so nothing the hub writes lands in the repository; stdin from
+    # /dev/null, and the stdin-EOF exit hook off: the trap stops this hub. `set -m` gives
+    # the hub its own process group, so a Ctrl-C reaches only this script, whose trap
+    # then stops the hub (the hub would otherwise shut down at once, under our feet).
+    set -m
+    (
+        cd "$RUN_DIR"
+        unset HUB_EXIT_ON_STDIN_EOF HUB_AUDITOR_TOKEN HUB_PAGE_MAX
+        export HUB_PORT HUB_DIR="$RUN_DIR" \
+            HUB_ADMIN_SYNC_TOKEN="$SYNC_TOKEN" HUB_TEST_ADMIN_TOKEN="$SEED_TOKEN"
+        exec "$VENV/bin/jupyterhub" -f "$HUB_CONFIG"
+    ) </dev/null >"$HUB_LOG" 2>&1 &
+    HUB_PID=$!
+    set +m
+
+    local started=$SECONDS
+    until http_ok "$HUB_URL/"; do
+        if ! kill -0 "$HUB_PID" 2>/dev/null; then
+            wait "$HUB_PID" 2>/dev/null || true
+            HUB_PID=""
+            show_hub_log
+            die "the hub exited during startup"
+        fi
+        if ((SECONDS - started >= 60)); then
+            show_hub_log
+            die "the hub did not answer GET $HUB_URL/ within 60 s"
+        fi
+        sleep 0.3
+    done
+    note "up after $((SECONDS - started)) s: $(api GET /)"
+}
+
+# api METHOD PATH [JSON_BODY]: one request to the hub with the test-admin token; prints
+# the response body, fails on a non-2xx status. The token travels in the environment,
+# never on a command line.
+api() {
+    DEMO_TOKEN="$SEED_TOKEN" python3 - "$HUB_URL" "$@" <<'EOF'
+import os, signal, sys, urllib.error, urllib.request
+signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: no traceback, the script's trap runs
+base, method, path = sys.argv[1:4]
+body = sys.argv[4].encode() if len(sys.argv) > 4 else None
+request = urllib.request.Request(base + path, data=body, method=method)
+request.add_header("Authorization", "token " + os.environ["DEMO_TOKEN"])
+if body is not None:
+    request.add_header("Content-Type", "application/json")
+try:
+    with urllib.request.urlopen(request, timeout=30) as response:
+        print(response.read().decode())
+except urllib.error.HTTPError as e:
+    sys.exit(f"{method} {path}: HTTP {e.code}: {e.read().decode()[:300]}")
+EOF
+}
+
+# --- 4. Drift, as it happens on a real hub ----------------------------------------------
+
+seed_drift() {
+    heading "seeding the hub through its API (as if people had used it for a while)"
+    # The engineer and the representative were made admins when the hub was set up, and
+    # the representative made amara an admin: all three as the roster says.
+    api POST /users '{"usernames": ["eng-sam", "rep-lee", "amara"], "admin": true}' >/dev/null
+    note "admins as declared:      eng-sam (engineer), rep-lee (representative), amara"
+    # Ordinary users.
+    api POST /users '{"usernames": ["student-1", "student-2", "student-3"], "admin": false}' >/dev/null
+    note "ordinary users:          student-1, student-2, student-3"
+    # amara added dave to the roster, but nobody made dave admin on the hub yet.
+    api POST /users/dave '{"admin": false}' >/dev/null
+    note "declared, not admin:     dave (the roster says amara added him)"
+    # Someone ticked "admin" for mallory in the hub's UI; the roster never heard of it.
+    api POST /users/mallory '{"admin": true}' >/dev/null
+    note "admin granted in the UI: mallory (not in the roster)"
+    note "missing from the hub:    nia (declared, never logged in)"
+}
+
+# --- 5. The roster ----------------------------------------------------------------------
+
+write_roster() {
+    cat >"$ROSTER" <<EOF
+# Written by deploy/local/demo.sh for the throwaway hub on port $HUB_PORT.
+# Who should be admin on which hub, and who added whom.
+version: 1
+engineers:
+  - name: eng-sam            # Cloud Engineering: admin on every hub
+communities:
+  - name: demo-lab
+    representatives:
+      - name: rep-lee        # the community's first hub administrator
+    administrators:
+      - name: amara
+        added_by: rep-lee    # added by the representative
+      - name: dave
+        added_by: amara      # added by another administrator
+      - name: nia
+        added_by: rep-lee
+    hubs:
+      - name: demo-hub
+        api_url: $HUB_URL
+        token_env: LOCAL_HUB_TOKEN   # policy: enforce (the default) also revokes
+EOF
+    heading "the roster (${ROSTER#"$REPO_ROOT"/})"
+    sed 's/^/   /' "$ROSTER"
+}
+
+# --- 6. The sync ------------------------------------------------------------------------
+
+FAILURES=()
+
+# run_sync EXPECTED_EXIT HEADING ARGS...: runs the binary on the roster (the report on
+# stdout, logs on stderr), shows its exit code and records a mismatch.
+run_sync() {
+    local expected="$1" title="$2"
+    shift 2
+    heading "$title"
+    printf '   $ jupyterhub-admin-sync --config %s %s\n\n' "${ROSTER#"$REPO_ROOT"/}" "$*"
+    local code=0
+    LOCAL_HUB_TOKEN="$SYNC_TOKEN" "$BIN" --config "$ROSTER" "$@" || code=$?
+    if [[ "$code" == "$expected" ]]; then
+        printf '\n   exit code %s (as expected)\n' "$code"
+    else
+        printf '\n   exit code %s, EXPECTED %s\n' "$code" "$expected"
+        FAILURES+=("$title: exit code $code, expected $expected")
+    fi
+}
+
+# --- 7. The hub's own view --------------------------------------------------------------
+
+show_hub_admins() {
+    heading "4. the admins as the hub itself reports them (GET /hub/api/users)"
+    DEMO_TOKEN="$SEED_TOKEN" python3 - "$HUB_URL" <<'EOF'
+import json, os, signal, sys, urllib.request
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+base = sys.argv[1]
+users, offset = [], 0
+while offset is not None:
+    request = urllib.request.Request(f"{base}/users?offset={offset}&limit=200")
+    request.add_header("Authorization", "token " + os.environ["DEMO_TOKEN"])
+    request.add_header("Accept", "application/jupyterhub-pagination+json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        page = json.load(response)
+    users += page["items"]
+    following = page["_pagination"]["next"]
+    offset = following["offset"] if following else None
+admins = sorted(u["name"] for u in users if u["admin"])
+others = sorted(u["name"] for u in users if not u["admin"])
+print(f"   admins ({len(admins)}): {', '.join(admins)}")
+print(f"   other users ({len(others)}): {', '.join(others)}")
+EOF
+}
+
+# --- Main -------------------------------------------------------------------------------
+
+main() {
+    command -v python3 >/dev/null || die "python3 not found"
+    build_binary
+    ensure_jupyterhub
+    start_hub
+    seed_drift
+    write_roster
+
+    run_sync 2 "1. dry run: what would change (exit 2 = drift; nothing is changed)" --dry-run
+    run_sync 0 "2. once: make the hub match the roster (exit 0 = every difference fixed)" --once
+    run_sync 0 "3. dry run again: nothing left to change (exit 0 = in sync)" --dry-run
+
+    show_hub_admins
+    stop_hub
+    heading "done in ${SECONDS} s; the hub is stopped"
+    note "left behind: ${ROSTER#"$REPO_ROOT"/} (the roster), ${HUB_LOG#"$REPO_ROOT"/} (the hub's log),"
+    note "${VENV#"$REPO_ROOT"/} (reused next time). Clean up: rm -rf .local-hub"
+
+    if ((${#FAILURES[@]} > 0)); then
+        printf '\ndemo.sh: FAILED: an exit code was not the expected one:\n' >&2
+        printf '  - %s\n' "${FAILURES[@]}" >&2
+        exit 1
+    fi
+}
+
+main "$@"
