@@ -7,8 +7,11 @@
 #   1. --dry-run  (expect exit 2: drift, nothing changed)
 #   2. --once     (expect exit 0: every difference fixed)
 #   3. --dry-run  (expect exit 0: in sync)
-# and finally lists the admins as the hub itself reports them. The hub is stopped on
-# every exit path (success, error, Ctrl-C).
+# and lists the admins as the hub itself reports them. Then it runs the daemon:
+#   5. drift made by hand is fixed while it runs, a roster edit takes effect without a
+#      restart, an alert fires and resolves (printed by a tiny webhook receiver), and
+#      /metrics and the audit trail are shown; SIGTERM stops it (exit 0).
+# The hub, the daemon and the receiver are stopped on every exit path (Ctrl-C too).
 #
 # Needs: the Rust toolchain (cargo), python3 (with venv and pip), network for pip once.
 # Optional environment:
@@ -34,6 +37,12 @@ ROSTER="$STATE_DIR/roster.yaml"
 HUB_CONFIG="$REPO_ROOT/deploy/local/jupyterhub_config.py"
 
 HUB_PID=""        # set once the hub runs; the exit trap stops it
+DAEMON_PID=""     # the sync running as a daemon (step 5)
+RECEIVER_PID=""   # the webhook receiver (step 5)
+METRICS_PORT=""
+ALERTS=""
+AUDIT=""
+DAEMON_LOG=""
 HUB_PORT=""
 HUB_URL=""        # http://127.0.0.1:PORT/hub/api
 SYNC_TOKEN=""     # service admin-sync: the token the binary uses
@@ -86,6 +95,13 @@ stop_hub() {
 on_exit() {
     local code=$?
     trap - EXIT INT TERM
+    local pid
+    for pid in "$DAEMON_PID" "$RECEIVER_PID"; do
+        if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+            kill -TERM "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     if [[ -n "$HUB_PID" ]]; then
         stop_hub
         printf '\n(hub stopped)\n' >&2
@@ -325,6 +341,138 @@ print(f"   other users ({len(others)}): {', '.join(others)}")
 EOF
 }
 
+# --- 8. The daemon ----------------------------------------------------------------------
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s; fails after SECONDS.
+wait_until() {
+    local limit=$(($1 * 5))
+    shift
+    local tries=0
+    until "$@" >/dev/null 2>&1; do
+        tries=$((tries + 1))
+        ((tries < limit)) || return 1
+        sleep 0.2
+    done
+}
+
+# is_admin NAME: true when the hub says NAME is admin.
+is_admin() {
+    api GET "/users/$1" | python3 -c 'import json, sys; sys.exit(0 if json.load(sys.stdin)["admin"] else 1)'
+}
+
+# metrics_lines REGEX: the /metrics samples that match.
+metrics_lines() {
+    python3 - "http://127.0.0.1:$METRICS_PORT/metrics" "$1" <<'PY'
+import re, sys, urllib.request
+text = urllib.request.urlopen(sys.argv[1], timeout=5).read().decode()
+for line in text.splitlines():
+    if not line.startswith("#") and re.search(sys.argv[2], line):
+        print("   " + line)
+PY
+}
+
+# undeclared_drift_is VALUE: the drift gauge of kind undeclared has VALUE.
+undeclared_drift_is() {
+    metrics_lines "drift\\{hub=\"demo-hub\",kind=\"undeclared\"\\} $1\$" | grep -q .
+}
+
+# alert_seen STATUS: the receiver got an alert with that status.
+alert_seen() {
+    grep -q "\"status\": \"$1\"" "$ALERTS" 2>/dev/null
+}
+
+show_alerts() {
+    python3 - "$ALERTS" <<'PY'
+import json, sys
+for line in open(sys.argv[1]):
+    a = json.loads(line)
+    print(f"   [{a['status']}] {a['kind']}: {a['text']}")
+PY
+}
+
+run_daemon() {
+    heading "5. the daemon: keeps the hub as declared while people use it"
+    ALERTS="$RUN_DIR/alerts.jsonl"
+    AUDIT="$RUN_DIR/audit.jsonl"
+    DAEMON_LOG="$RUN_DIR/daemon.log"
+    : >"$ALERTS"
+    local receiver_port
+    receiver_port="$(free_port)"
+    METRICS_PORT="$(free_port)"
+    # A webhook receiver that writes each alert it gets as one line.
+    python3 - "$receiver_port" "$ALERTS" <<'PY' &
+import http.server, json, signal, sys
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+port, out = int(sys.argv[1]), sys.argv[2]
+class Receiver(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        with open(out, "a") as f:
+            f.write(json.dumps(json.loads(body)) + "\n")
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Receiver).serve_forever()
+PY
+    RECEIVER_PID=$!
+    note "\$ jupyterhub-admin-sync --config ${ROSTER#"$REPO_ROOT"/} --interval 2s \\"
+    note "      --listen 127.0.0.1:$METRICS_PORT --audit-log ${AUDIT#"$REPO_ROOT"/}"
+    note "  (alerts go to a local receiver; the daemon's log is ${DAEMON_LOG#"$REPO_ROOT"/})"
+    LOCAL_HUB_TOKEN="$SYNC_TOKEN" \
+        JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL="http://127.0.0.1:$receiver_port/alert" \
+        "$BIN" --config "$ROSTER" --interval 2s --roster-poll 500ms \
+        --listen "127.0.0.1:$METRICS_PORT" --audit-log "$AUDIT" 2>"$DAEMON_LOG" &
+    DAEMON_PID=$!
+    wait_until 30 http_ok "http://127.0.0.1:$METRICS_PORT/readyz" ||
+        die "the daemon did not become ready; see ${DAEMON_LOG#"$REPO_ROOT"/}"
+    note "ready: the first run over the hub has finished (GET /readyz answers 200)"
+
+    local started
+    heading "5a. someone takes dave's admin away in the hub's UI"
+    api PATCH /users/dave '{"admin": false}' >/dev/null
+    started=$SECONDS
+    wait_until 20 is_admin dave || die "the daemon did not restore dave"
+    note "the daemon granted it back within $((SECONDS - started + 1)) s (the roster says amara added dave)"
+
+    heading "5b. the roster is edited while the daemon runs: policy grant (never revoke)"
+    printf '        policy: grant\n' >>"$ROSTER"
+    wait_until 10 grep -q "roster reloaded" "$DAEMON_LOG" || die "the roster edit was not picked up"
+    note "picked up without a restart (the daemon polls the file; SIGHUP forces a reload)"
+
+    heading "5c. someone makes mallory admin in the UI again: policy grant leaves it, and alerts"
+    api PATCH /users/mallory '{"admin": true}' >/dev/null
+    wait_until 20 alert_seen firing || die "no alert fired; see ${DAEMON_LOG#"$REPO_ROOT"/}"
+    show_alerts
+    wait_until 10 undeclared_drift_is 1 || die "the drift gauge does not show mallory"
+    metrics_lines 'jupyterhub_admin_sync_drift\{'
+
+    heading "5d. a person removes mallory's admin: the drift resolves"
+    api PATCH /users/mallory '{"admin": false}' >/dev/null
+    wait_until 20 alert_seen resolved || die "the alert did not resolve"
+    wait_until 10 undeclared_drift_is 0 || die "the drift gauge did not return to 0"
+    show_alerts
+    metrics_lines 'jupyterhub_admin_sync_(drift\{|changes_total|roster_valid)'
+
+    heading "5e. the audit trail (${AUDIT#"$REPO_ROOT"/}): who changed what, and who added whom"
+    sed 's/^/   /' "$AUDIT"
+
+    heading "5f. SIGTERM: the daemon finishes in-flight work and exits 0"
+    kill -TERM "$DAEMON_PID"
+    local code=0
+    wait "$DAEMON_PID" || code=$?
+    DAEMON_PID=""
+    if [[ "$code" == 0 ]]; then
+        note "exit code 0 (as expected)"
+    else
+        note "exit code $code, EXPECTED 0"
+        FAILURES+=("daemon: exit code $code after SIGTERM, expected 0")
+    fi
+    kill -TERM "$RECEIVER_PID" 2>/dev/null || true
+    wait "$RECEIVER_PID" 2>/dev/null || true
+    RECEIVER_PID=""
+}
+
 # --- Main -------------------------------------------------------------------------------
 
 main() {
@@ -340,6 +488,7 @@ main() {
     run_sync 0 "3. dry run again: nothing left to change (exit 0 = in sync)" --dry-run
 
     show_hub_admins
+    run_daemon
     stop_hub
     heading "done in ${SECONDS} s; the hub is stopped"
     note "left behind: ${ROSTER#"$REPO_ROOT"/} (the roster), ${HUB_LOG#"$REPO_ROOT"/} (the hub's log),"
