@@ -81,7 +81,7 @@ pub struct Cli {
         env = "JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL",
         hide_env_values = true
     )]
-    pub alert_webhook_url: Option<String>,
+    pub alert_webhook_url: Option<SecretArg>,
 
     /// Daemon: how often the roster file and token files are checked for changes.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
@@ -143,6 +143,25 @@ pub struct ModeArgs {
     pub validate: bool,
 }
 
+/// A secret given on the command line or in the environment. Parsing never fails (so
+/// clap never echoes it in an error), and its `Debug` never shows it; it is checked
+/// later, with messages that do not repeat it.
+#[derive(Clone)]
+pub struct SecretArg(String);
+
+impl std::str::FromStr for SecretArg {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretArg(s.to_string()))
+    }
+}
+
+impl std::fmt::Debug for SecretArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Output {
     Text,
@@ -184,9 +203,10 @@ impl Cli {
     }
 }
 
-/// Loads the roster, printing every problem (and warning) on stderr.
-pub fn load_roster(path: &std::path::Path) -> Option<Roster> {
-    match Roster::load(path) {
+/// Loads the roster for the hubs named (all when none is), printing every problem
+/// (and warning) on stderr.
+pub fn load_roster(path: &std::path::Path, hubs: &[String]) -> Option<Roster> {
+    match Roster::load_selected(path, hubs) {
         Ok(roster) => {
             for warning in &roster.warnings {
                 tracing::warn!("{warning}");
@@ -227,7 +247,11 @@ pub fn select<'a>(roster: &'a Roster, names: &[String]) -> Result<Vec<&'a HubSpe
     Ok(roster
         .hubs
         .iter()
-        .filter(|h| names.contains(&h.name))
+        .filter(|h| {
+            names
+                .iter()
+                .any(|n| crate::roster::same_hub_name(n, &h.name))
+        })
         .collect())
 }
 
@@ -259,7 +283,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     if !(cli.mode.dry_run || cli.mode.once || cli.mode.validate) {
         return daemon(cli, config).await;
     }
-    let Some(roster) = load_roster(&config) else {
+    let Some(roster) = load_roster(&config, &cli.hubs) else {
         return ExitCode::from(1);
     };
     let selected = match select(&roster, &cli.hubs) {
@@ -331,7 +355,11 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 /// Runs the daemon until SIGTERM or SIGINT (exit 0); SIGHUP reloads the roster.
 async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
-    let webhook = match cli.alert_webhook_url.as_deref().map(WebhookUrl::parse) {
+    let webhook = match cli
+        .alert_webhook_url
+        .as_ref()
+        .map(|url| WebhookUrl::parse(&url.0))
+    {
         None => None,
         Some(Ok(url)) => Some(url),
         Some(Err(message)) => {

@@ -129,7 +129,14 @@ impl Shared {
         roster
             .hubs
             .iter()
-            .filter(|h| self.options.hubs.is_empty() || self.options.hubs.contains(&h.name))
+            .filter(|h| {
+                self.options.hubs.is_empty()
+                    || self
+                        .options
+                        .hubs
+                        .iter()
+                        .any(|n| crate::roster::same_hub_name(n, &h.name))
+            })
             .collect()
     }
 
@@ -256,7 +263,8 @@ pub async fn run(
     shutdown: CancellationToken,
     reload: Arc<Notify>,
 ) -> Result<(), DaemonError> {
-    let roster = Roster::load(&options.config).map_err(|e| DaemonError::Roster(e.to_string()))?;
+    let roster = Roster::load_selected(&options.config, &options.hubs)
+        .map_err(|e| DaemonError::Roster(e.to_string()))?;
     for warning in &roster.warnings {
         tracing::warn!("{warning}");
     }
@@ -369,7 +377,7 @@ pub async fn run(
             continue;
         }
         last_fingerprint = now;
-        match Roster::load(&shared.options.config) {
+        match Roster::load_selected(&shared.options.config, &shared.options.hubs) {
             Ok(new) => {
                 for warning in &new.warnings {
                     tracing::warn!("{warning}");

@@ -62,7 +62,8 @@ pub enum Target {
 pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, String> {
     let (spec, roster) = match target {
         Target::Roster { config, hub } => {
-            let roster = Roster::load(config).map_err(|e| e.to_string())?;
+            let roster = Roster::load_selected(config, std::slice::from_ref(hub))
+                .map_err(|e| e.to_string())?;
             let spec = roster
                 .hub(hub)
                 .cloned()

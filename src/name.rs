@@ -35,9 +35,18 @@ impl UserName {
     }
 }
 
+/// Control characters (never valid in a name) are shown escaped, so that a name can
+/// neither break a message across lines nor write escape codes into a log.
 impl fmt::Display for UserName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_debug())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::hub::{Created, HubClient};
+use crate::hub::{Created, HubClient, HubError};
 use crate::name::UserName;
 use crate::plan::{Action, Change, HubSnapshot, Plan, Standing, plan};
 use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
@@ -186,12 +186,19 @@ async fn apply(
     reports: &mut [ChangeReport],
     stop: &CancellationToken,
 ) {
+    // Once the hub stops answering (retries spent), the rest waits for the next run
+    // rather than each change spending the retry budget again.
+    let mut hub_down = false;
     for (change, report) in plan.changes.iter().zip(reports.iter_mut()) {
         if !change.apply {
             continue;
         }
         if stop.is_cancelled() {
             report.skipped = Some("shutting down".to_string());
+            continue;
+        }
+        if hub_down {
+            report.skipped = Some("not tried: the hub stopped answering".to_string());
             continue;
         }
         let result = match change.action {
@@ -216,6 +223,7 @@ async fn apply(
                     error = %error,
                     "change failed"
                 );
+                hub_down = matches!(error, HubError::Transport { .. });
                 report.error = Some(error.to_string());
             }
         }

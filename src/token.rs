@@ -62,8 +62,7 @@ pub fn resolve(
             None => return Err(format!("{source} is not set")),
         },
         TokenSource::File(path) => {
-            let value = std::fs::read_to_string(path)
-                .map_err(|e| format!("{source} cannot be read: {e}"))?;
+            let value = read_token_file(path).map_err(|e| format!("{source} {e}"))?;
             if let Some(w) = readable_by_others(path) {
                 warnings.push(w);
             }
@@ -83,6 +82,29 @@ pub fn resolve(
         token: Token::new(value),
         warnings,
     })
+}
+
+/// A token file is small: more than this is a mistaken path, not a token.
+const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
+
+/// Reads a token file: a regular file (a FIFO or a device would block or never end)
+/// of at most [`MAX_TOKEN_FILE_BYTES`].
+fn read_token_file(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err("is not a regular file".to_string());
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_TOKEN_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
+        return Err(format!(
+            "is larger than {MAX_TOKEN_FILE_BYTES} bytes: not a token"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())
 }
 
 #[cfg(unix)]

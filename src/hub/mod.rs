@@ -149,6 +149,21 @@ pub fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
+/// Reads a PEM bundle of CA certificates (a hub's `ca_file`); the error names the file.
+pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, String> {
+    let pem = std::fs::read(path)
+        .map_err(|e| format!("ca_file {} cannot be read: {e}", path.display()))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| format!("ca_file {} is not a PEM bundle: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "ca_file {} holds no PEM certificate",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
 /// A client for one hub's API.
 #[derive(Debug, Clone)]
 pub struct HubClient {
@@ -181,27 +196,8 @@ impl HubClient {
             .timeout(options.request_timeout)
             .connect_timeout(options.connect_timeout);
         if let Some(ca_file) = &spec.ca_file {
-            let pem = std::fs::read(ca_file).map_err(|e| {
-                HubError::Setup(format!(
-                    "hub {}: ca_file {}: {e}",
-                    spec.name,
-                    ca_file.display()
-                ))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                HubError::Setup(format!(
-                    "hub {}: ca_file {}: {e}",
-                    spec.name,
-                    ca_file.display()
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(HubError::Setup(format!(
-                    "hub {}: ca_file {} holds no PEM certificate",
-                    spec.name,
-                    ca_file.display()
-                )));
-            }
+            let certs = read_ca_file(ca_file)
+                .map_err(|why| HubError::Setup(format!("hub {}: {why}", spec.name)))?;
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
@@ -270,9 +266,16 @@ impl HubClient {
             message: describe(&e),
             timeout: e.is_timeout(),
         };
-        let response = request.send().await.map_err(|e| Failure::Transient {
-            error: transport(e),
-            retry_after: None,
+        let response = request.send().await.map_err(|e| {
+            if is_tls_error(&e) {
+                // A refused certificate stays refused: trying again would not help.
+                Failure::Permanent(transport(e))
+            } else {
+                Failure::Transient {
+                    error: transport(e),
+                    retry_after: None,
+                }
+            }
         })?;
         let status = response.status();
         let retry_after = retry_after(response.headers());
@@ -432,6 +435,26 @@ fn describe(error: &reqwest::Error) -> String {
         source = cause.source();
     }
     message
+}
+
+/// True when a TLS error (a certificate refused, say) is among the causes.
+fn is_tls_error(error: &reqwest::Error) -> bool {
+    std::error::Error::source(error).is_some_and(has_tls_cause)
+}
+
+/// Looks through the causes, and inside `io::Error`s, whose `source()` skips the error
+/// they wrap (the TLS stack nests a `rustls::Error` two `io::Error`s deep).
+fn has_tls_cause(error: &(dyn std::error::Error + 'static)) -> bool {
+    if error.downcast_ref::<rustls::Error>().is_some() {
+        return true;
+    }
+    if let Some(io) = error.downcast_ref::<std::io::Error>()
+        && let Some(inner) = io.get_ref()
+        && has_tls_cause(inner)
+    {
+        return true;
+    }
+    error.source().is_some_and(has_tls_cause)
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is left to the backoff).

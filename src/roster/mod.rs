@@ -17,6 +17,11 @@ use crate::token::{Token, TokenSource};
 
 pub(crate) use validate::parse_api_url;
 
+/// Hub names are unique ignoring case, and `--hub` matches them so.
+pub fn same_hub_name(a: &str, b: &str) -> bool {
+    a.trim().to_lowercase() == b.trim().to_lowercase()
+}
+
 /// The `added_by` that `dump` writes for admins the roster does not know yet; the
 /// roster stays invalid until a person replaces it.
 pub const ADDED_BY_PLACEHOLDER: &str = "FILL-IN";
@@ -143,6 +148,8 @@ pub enum RosterError {
     },
     #[error("{}: the roster is {size} bytes, more than the {MAX_ROSTER_BYTES} allowed", path.display())]
     TooLarge { path: PathBuf, size: u64 },
+    #[error("{}: the roster is empty", path.display())]
+    Empty { path: PathBuf },
     #[error("{}: the roster is not valid UTF-8 (byte {offset})", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{}: {error}", path.display())]
@@ -174,6 +181,14 @@ impl Roster {
     /// Reads, parses and validates the roster at `path`, resolving hub tokens from
     /// the process environment and from files.
     pub fn load(path: &Path) -> Result<Roster, RosterError> {
+        Roster::load_selected(path, &[])
+    }
+
+    /// Like [`Roster::load`], for the hubs named in `only` (all when empty): the other
+    /// hubs are checked but left out, and their tokens are not needed, so a shard of
+    /// a shared roster needs only its own hubs' tokens. A name in `only` that no hub
+    /// has is a problem.
+    pub fn load_selected(path: &Path, only: &[String]) -> Result<Roster, RosterError> {
         let read_err = |source| RosterError::Read {
             path: path.to_owned(),
             source,
@@ -185,8 +200,21 @@ impl Roster {
                 size,
             });
         }
-        let bytes = std::fs::read(path).map_err(read_err)?;
-        Roster::parse_bytes(path, &bytes, &|var| std::env::var(var).ok())
+        // The size from metadata is not trusted (a FIFO, a file still growing).
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                use std::io::Read;
+                f.take(MAX_ROSTER_BYTES + 1).read_to_end(&mut bytes)
+            })
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_ROSTER_BYTES {
+            return Err(RosterError::TooLarge {
+                path: path.to_owned(),
+                size: bytes.len() as u64,
+            });
+        }
+        Roster::parse_selected(path, &bytes, &|var| std::env::var(var).ok(), only)
     }
 
     /// Parses and validates roster bytes; `path` is only named in messages, and `env`
@@ -196,24 +224,41 @@ impl Roster {
         bytes: &[u8],
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Roster, RosterError> {
+        Roster::parse_selected(path, bytes, env, &[])
+    }
+
+    /// [`Roster::parse_bytes`] for the hubs named in `only` (see [`Roster::load_selected`]).
+    pub fn parse_selected(
+        path: &Path,
+        bytes: &[u8],
+        env: &dyn Fn(&str) -> Option<String>,
+        only: &[String],
+    ) -> Result<Roster, RosterError> {
         let text = std::str::from_utf8(bytes).map_err(|e| RosterError::NotUtf8 {
             path: path.to_owned(),
             offset: e.valid_up_to(),
         })?;
-        let raw: raw::RawRoster =
+        raw::reset_entry_budget();
+        let raw: Option<raw::RawRoster> =
             crate::yaml::from_str(text).map_err(|error| RosterError::Syntax {
                 path: path.to_owned(),
                 error,
             })?;
-        validate::validate(path, raw, env)
+        // An empty document (a file truncated mid-write, say) is not "no hubs": it
+        // must never replace a good roster.
+        let raw = raw.ok_or_else(|| RosterError::Empty {
+            path: path.to_owned(),
+        })?;
+        validate::validate(path, raw, env, only)
     }
 
     pub fn community(&self, name: &str) -> Option<&Community> {
         self.communities.iter().find(|c| c.name == name)
     }
 
+    /// The hub called `name` (hub names are compared ignoring case).
     pub fn hub(&self, name: &str) -> Option<&HubSpec> {
-        self.hubs.iter().find(|h| h.name == name)
+        self.hubs.iter().find(|h| same_hub_name(&h.name, name))
     }
 
     /// The admins `hub` should have: every engineer, and its community's

@@ -4,9 +4,58 @@
 //! into a [`super::Roster`] or a list of every problem found.
 
 use serde::Deserialize;
+use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
+use std::cell::Cell;
+use std::fmt;
+use std::marker::PhantomData;
 use std::path::PathBuf;
 
 use super::Policy;
+
+/// At most this many list entries (people, communities, hubs) in one roster, aliases
+/// expanded: a small file must not expand into millions of administrators.
+pub(super) const MAX_ENTRIES: usize = 100_000;
+
+thread_local! {
+    static ENTRIES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Starts a new count of list entries (call before each parse).
+pub(super) fn reset_entry_budget() {
+    ENTRIES.with(|n| n.set(0));
+}
+
+/// A list whose entries count against [`MAX_ENTRIES`].
+fn bounded<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Bounded<T>(PhantomData<T>);
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
+        type Value = Vec<T>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(item) = seq.next_element()? {
+                let n = ENTRIES.with(|n| {
+                    n.set(n.get() + 1);
+                    n.get()
+                });
+                if n > MAX_ENTRIES {
+                    return Err(A::Error::custom(format!(
+                        "the roster has more than {MAX_ENTRIES} entries (aliases expanded)"
+                    )));
+                }
+                out.push(item);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_seq(Bounded(PhantomData))
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -14,11 +63,11 @@ pub(super) struct RawRoster {
     /// Optional schema version; only 1 exists.
     #[serde(default)]
     pub version: Option<u32>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded")]
     pub engineers: Vec<RawEngineer>,
     #[serde(default)]
     pub defaults: RawDefaults,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded")]
     pub communities: Vec<RawCommunity>,
 }
 
@@ -52,11 +101,11 @@ pub(super) struct RawAdministrator {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawCommunity {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded")]
     pub representatives: Vec<RawRepresentative>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded")]
     pub administrators: Vec<RawAdministrator>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "bounded")]
     pub hubs: Vec<RawHub>,
 }
 

@@ -26,6 +26,7 @@ pub(super) fn validate(
     path: &Path,
     raw: RawRoster,
     env: &dyn Fn(&str) -> Option<String>,
+    only: &[String],
 ) -> Result<Roster, RosterError> {
     let mut problems = Problems(Vec::new());
     let mut warnings = Vec::new();
@@ -55,7 +56,10 @@ pub(super) fn validate(
 
     for raw_community in &raw.communities {
         let cname = raw_community.name.trim().to_string();
-        let subject = format!("community {cname}");
+        let subject = format!("community {}", printable(&cname));
+        if cname.chars().any(char::is_control) {
+            problems.push(&subject, "the name contains a control character");
+        }
         if cname.is_empty() {
             problems.push("community", "a community has an empty name");
         } else if !community_names.insert(cname.to_lowercase()) {
@@ -127,7 +131,10 @@ pub(super) fn validate(
         );
 
         for raw_hub in &raw_community.hubs {
+            let selected =
+                only.is_empty() || only.iter().any(|n| super::same_hub_name(n, &raw_hub.name));
             if let Some(hub) = hub(
+                selected,
                 raw_hub,
                 &cname,
                 default_policy,
@@ -146,6 +153,27 @@ pub(super) fn validate(
             representatives,
             administrators,
         });
+    }
+
+    for name in only {
+        if !hub_names.contains_key(&name.to_lowercase()) {
+            let known: Vec<&str> = raw
+                .communities
+                .iter()
+                .flat_map(|c| c.hubs.iter().map(|h| h.name.trim()))
+                .collect();
+            problems.push(
+                format!("hub {name}"),
+                format!(
+                    "is named with --hub but the roster has no such hub (hubs: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            );
+        }
     }
 
     if hubs.is_empty() && problems.0.is_empty() {
@@ -260,6 +288,7 @@ fn check_added_by(
 
 #[allow(clippy::too_many_arguments)]
 fn hub(
+    selected: bool,
     raw: &RawHub,
     community: &str,
     default_policy: Policy,
@@ -270,7 +299,15 @@ fn hub(
     warnings: &mut Vec<String>,
 ) -> Option<HubSpec> {
     let name = raw.name.trim().to_string();
-    let who = format!("community {community}: hub {name}");
+    let who = format!(
+        "community {}: hub {}",
+        printable(community),
+        printable(&name)
+    );
+    if name.chars().any(char::is_control) {
+        problems.push(&who, "the name contains a control character");
+        return None;
+    }
     let mut ok = true;
     if name.is_empty() {
         problems.push(format!("community {community}"), "a hub has an empty name");
@@ -305,27 +342,28 @@ fn hub(
             None
         }
     };
-    let token = source.as_ref().and_then(|s| match token::resolve(s, env) {
-        Ok(resolved) => {
-            warnings.extend(resolved.warnings.into_iter().map(|w| format!("{who}: {w}")));
-            Some(resolved.token)
-        }
-        Err(why) => {
-            problems.push(&who, why);
-            None
-        }
-    });
+    // A hub left out of this run (--hub) needs no token here.
+    let token = source
+        .as_ref()
+        .filter(|_| selected)
+        .and_then(|s| match token::resolve(s, env) {
+            Ok(resolved) => {
+                warnings.extend(resolved.warnings.into_iter().map(|w| format!("{who}: {w}")));
+                Some(resolved.token)
+            }
+            Err(why) => {
+                problems.push(&who, why);
+                None
+            }
+        });
 
     if let Some(ca) = &raw.ca_file {
         if api_url.as_ref().is_some_and(|u| u.scheme() != "https") {
             problems.push(&who, "ca_file is set but api_url is not https");
             ok = false;
         }
-        if let Err(e) = std::fs::metadata(ca) {
-            problems.push(
-                &who,
-                format!("ca_file {} cannot be read: {e}", ca.display()),
-            );
+        if let Err(why) = crate::hub::read_ca_file(ca) {
+            problems.push(&who, why);
             ok = false;
         }
     }
@@ -346,24 +384,55 @@ fn hub(
 }
 
 pub(crate) fn parse_api_url(text: &str) -> Result<url::Url, String> {
-    let mut url =
-        url::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let text = text.trim();
+    // Text that may hold a secret (a password, a `?token=`) is never echoed.
+    let echo = if text.contains(['@', '?', '#']) {
+        "(not shown: it may hold a secret)".to_string()
+    } else {
+        format!("{text:?}")
+    };
+    let mut url = url::Url::parse(text).map_err(|e| format!("{echo} is not a URL: {e}"))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("{text:?} is not an http or https URL"));
+        return Err(format!("{echo} is not an http or https URL"));
     }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!("{text:?} has no host"));
+    // `http:///x` and `http:x` parse as if `x` were the host: refuse what was not written.
+    let after_scheme = &text[url.scheme().len()..];
+    let authority = after_scheme.strip_prefix("://").unwrap_or("");
+    if authority.is_empty()
+        || authority.starts_with('/')
+        || url.host_str().is_none_or(str::is_empty)
+    {
+        return Err(format!("{echo} has no host"));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        // Never echo the URL: it holds credentials.
         return Err("must not carry a user name or password; use token_env or token_file".into());
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{text:?} must not have a query or fragment"));
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        return Err(format!(
+            "\"{}://{}{port}{}\" must not have a query or fragment",
+            url.scheme(),
+            url.host_str().unwrap_or_default(),
+            url.path()
+        ));
     }
     let trimmed = url.path().trim_end_matches('/').to_string();
     url.set_path(&trimmed);
     Ok(url)
+}
+
+/// A name as it may appear in a message: control characters escaped, so that a name
+/// can neither break a problem across lines nor write escape codes into a log.
+fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn join(names: &[UserName]) -> String {
@@ -656,6 +725,40 @@ communities:
             panic!("{err}")
         };
         assert!(error.line.is_some() && error.column.is_some(), "{err}");
+    }
+
+    #[test]
+    fn a_shard_needs_only_its_own_hubs_tokens() {
+        let text = "communities:
+  - name: a
+    representatives: [{name: r}]
+    hubs:
+      - {name: mine, api_url: 'http://h/hub/api', token_env: T}
+      - {name: theirs, api_url: 'http://h2/hub/api', token_env: UNSET_ELSEWHERE}
+";
+        let only = |names: &[&str]| {
+            let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            Roster::parse_selected(Path::new("roster.yaml"), text.as_bytes(), &env, &names)
+        };
+        let roster = only(&["mine"]).unwrap();
+        assert_eq!(roster.hubs.len(), 1);
+        assert_eq!(roster.hubs[0].name, "mine");
+        let err = only(&["theirs"]).unwrap_err().to_string();
+        assert!(
+            err.contains("token_env UNSET_ELSEWHERE is not set"),
+            "{err}"
+        );
+        let err = only(&["nope"]).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "hub nope: is named with --hub but the roster has no such hub (hubs: mine, theirs)"
+            ),
+            "{err}"
+        );
+        assert!(
+            parse(text).is_err(),
+            "without a selection every token is needed"
+        );
     }
 
     #[test]

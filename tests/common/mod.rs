@@ -817,18 +817,27 @@ impl Hub {
     }
 }
 
-/// Adds ordinary users to the sqlite database in `dir` (made if missing) with
-/// JupyterHub's own `orm` module; users that exist are left alone.
+/// Adds ordinary users (role `user`) to the sqlite database in `dir` (made if missing)
+/// with JupyterHub's own `orm` and `roles` modules (JupyterHub 2.0 or newer); users
+/// that exist are left alone.
 fn add_users_to_database(dir: &Path, names: &[String]) {
     let db = dir.join("jupyterhub.sqlite");
     let script = r#"
 import sys
-from jupyterhub import orm
+from jupyterhub import orm, roles
 db = orm.new_session_factory("sqlite:///" + sys.argv[1])()
+# A database without roles makes the hub assign roles to every user at startup, one
+# by one (slow with thousands): make the default roles and give the `user` role here.
+if db.query(orm.Role).first() is None:
+    for role in roles.get_default_roles():
+        roles.create_role(db, role)
+user_role = orm.Role.find(db, "user")
 existing = {name for (name,) in db.query(orm.User.name)}
 for name in sys.stdin.read().split():
     if name not in existing:
-        db.add(orm.User(name=name))
+        user = orm.User(name=name)
+        user.roles.append(user_role)
+        db.add(user)
 db.commit()
 "#;
     let mut child = Command::new(jupyterhub_python())

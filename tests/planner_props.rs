@@ -1,0 +1,440 @@
+//! Properties of the pure planner, over arbitrary desired sets and hub snapshots.
+//!
+//! Each case builds a desired set (engineers, representatives, administrators with
+//! `added_by`) and a snapshot of a hub (users spelled in mixed case, declared or not,
+//! admin or not, sometimes the token's owner), plans under any policy and brake,
+//! applies the plan's `to_apply()` changes to the snapshot as the hub would, and checks
+//! the result against what the README promises ("What a run does, per hub").
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jupyterhub_admin_sync::name::UserName;
+use jupyterhub_admin_sync::plan::{Action, HubSnapshot, HubUser, Plan, TokenOwner, plan};
+use jupyterhub_admin_sync::roster::{Declared, Desired, HubSpec, Policy, Role};
+use jupyterhub_admin_sync::token::{Token, TokenSource};
+use proptest::prelude::*;
+use proptest::sample::select;
+
+/// Names in normal form. Small, so that declared names, hub users, undeclared admins
+/// and the token's owner collide often. Includes names whose lowercase is not ASCII.
+const POOL: &[&str] = &[
+    "eng-eve",
+    "eng-sam",
+    "rep-bob",
+    "rep-rita",
+    "carol",
+    "dave@uni.edu",
+    "erin",
+    "frank",
+    "mallory",
+    "zed",
+    "admin-sync",
+    "ärger",
+    "σας",
+];
+
+fn spec(policy: Policy, max_revocations: u32) -> HubSpec {
+    HubSpec {
+        name: "prop-hub".into(),
+        community: "prop-lab".into(),
+        api_url: url::Url::parse("http://127.0.0.1:8081/hub/api").unwrap(),
+        token_source: TokenSource::Env("T".into()),
+        token: Token::new("tok-12345678"),
+        policy,
+        max_revocations,
+        ca_file: None,
+    }
+}
+
+fn policy() -> impl Strategy<Value = Policy> {
+    prop_oneof![
+        Just(Policy::Report),
+        Just(Policy::Grant),
+        Just(Policy::Enforce)
+    ]
+}
+
+/// A name in normal form: from the pool, or arbitrary text normalised as the roster
+/// does (the roster refuses empty names and names with '/' or control characters).
+fn normal_name() -> impl Strategy<Value = UserName> {
+    prop_oneof![
+        4 => select(POOL).prop_map(UserName::new),
+        1 => "[a-zA-Z0-9@._ -]{1,8}"
+            .prop_map(|s| UserName::new(&s))
+            .prop_filter("a valid roster name", |n| n.problem().is_none()),
+        1 => "\\PC{1,4}"
+            .prop_map(|s| UserName::new(&s))
+            .prop_filter("a valid roster name", |n| n.problem().is_none()),
+    ]
+}
+
+/// How a hub might spell `name`: as is, upper case, capitalised, or padded.
+fn spelling(name: &UserName) -> impl Strategy<Value = String> + use<> {
+    let n = name.as_str().to_string();
+    (0..5u8).prop_map(move |k| match k {
+        0 => n.clone(),
+        1 => n.to_uppercase(),
+        2 => {
+            let mut c = n.chars();
+            match c.next() {
+                Some(first) => first.to_uppercase().chain(c).collect(),
+                None => n.clone(),
+            }
+        }
+        3 => format!(" {n}"),
+        _ => n
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| {
+                if i % 2 == 0 {
+                    ch.to_uppercase().collect::<String>()
+                } else {
+                    ch.to_string()
+                }
+            })
+            .collect(),
+    })
+}
+
+fn desired() -> impl Strategy<Value = Desired> {
+    prop::collection::vec(
+        (normal_name(), 0..3u8, select(POOL).prop_map(UserName::new)),
+        0..8,
+    )
+    .prop_map(|entries| {
+        let mut desired = Desired::new();
+        for (name, role, by) in entries {
+            let declared = match role {
+                0 => Declared {
+                    role: Role::Engineer,
+                    added_by: None,
+                },
+                1 => Declared {
+                    role: Role::Representative,
+                    added_by: None,
+                },
+                _ => Declared {
+                    role: Role::Administrator,
+                    added_by: Some(by),
+                },
+            };
+            desired.entry(name).or_insert(declared);
+        }
+        desired
+    })
+}
+
+/// Users of the hub: every exact spelling at most once (the reader refuses a listing
+/// with a user twice), several spellings of one normal form allowed.
+fn users() -> impl Strategy<Value = Vec<HubUser>> {
+    prop::collection::vec(
+        (normal_name(), any::<bool>()).prop_flat_map(|(name, admin)| {
+            spelling(&name).prop_map(move |name| HubUser { name, admin })
+        }),
+        0..12,
+    )
+    .prop_map(|users| {
+        let mut seen = BTreeSet::new();
+        users
+            .into_iter()
+            .filter(|u| seen.insert(u.name.clone()))
+            .collect()
+    })
+}
+
+fn token_owner(users: Vec<HubUser>) -> impl Strategy<Value = Option<TokenOwner>> {
+    // The owner's name: one of the hub's users (as spelled, or in another case), or a
+    // name from the pool that may or may not be on the hub.
+    let names: Vec<String> = users
+        .iter()
+        .flat_map(|u| [u.name.clone(), u.name.to_uppercase()])
+        .chain(POOL.iter().map(|s| s.to_string()))
+        .collect();
+    prop::option::of((
+        prop_oneof![Just("user".to_string()), Just("service".to_string())],
+        select(names),
+        prop::option::of(any::<bool>()),
+    ))
+    .prop_map(|o| o.map(|(kind, name, admin)| TokenOwner { kind, name, admin }))
+}
+
+fn snapshot() -> impl Strategy<Value = HubSnapshot> {
+    users().prop_flat_map(|users| {
+        token_owner(users.clone()).prop_map(move |token_owner| HubSnapshot {
+            version: "6.1.1".into(),
+            token_owner,
+            total_users: users.len(),
+            users: users.clone(),
+        })
+    })
+}
+
+/// What the hub looks like after the run makes the plan's applied changes: create adds
+/// an admin user named `hub_name`; grant and revoke set the flag on the user with that
+/// exact name. Panics (fails the case) on a change the hub would refuse.
+fn apply(before: &HubSnapshot, plan: &Plan) -> HubSnapshot {
+    let mut after = before.clone();
+    for change in plan.to_apply() {
+        match change.action {
+            Action::Create => {
+                assert!(
+                    !after
+                        .users
+                        .iter()
+                        .any(|u| UserName::new(&u.name) == change.user),
+                    "create {} but the hub has a user of that name:\n{plan}",
+                    change.hub_name
+                );
+                after.users.push(HubUser {
+                    name: change.hub_name.clone(),
+                    admin: true,
+                });
+                after.total_users += 1;
+            }
+            Action::Grant | Action::Revoke => {
+                let user = after
+                    .users
+                    .iter_mut()
+                    .find(|u| u.name == change.hub_name)
+                    .unwrap_or_else(|| {
+                        panic!("{} names no user on the hub:\n{plan}", change.hub_name)
+                    });
+                user.admin = change.action == Action::Grant;
+            }
+        }
+    }
+    after
+}
+
+/// Admins in normal form.
+fn admins(s: &HubSnapshot) -> BTreeSet<UserName> {
+    s.users
+        .iter()
+        .filter(|u| u.admin)
+        .map(|u| UserName::new(&u.name))
+        .collect()
+}
+
+/// The token's owner in normal form, when it is a user (a service protects nobody).
+fn owner(s: &HubSnapshot) -> Option<UserName> {
+    s.token_owner
+        .as_ref()
+        .filter(|o| o.kind == "user")
+        .map(|o| UserName::new(&o.name))
+}
+
+fn flags(s: &HubSnapshot) -> BTreeMap<String, bool> {
+    s.users.iter().map(|u| (u.name.clone(), u.admin)).collect()
+}
+
+/// One input to the planner: what is declared, what the hub has, and its policy.
+#[derive(Debug, Clone)]
+struct Case {
+    desired: Desired,
+    before: HubSnapshot,
+    policy: Policy,
+    max: u32,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (desired(), snapshot(), policy(), 0..10u32).prop_map(|(desired, before, policy, max)| Case {
+        desired,
+        before,
+        policy,
+        max,
+    })
+}
+
+/// Applying the plan gives exactly the admins the policy wants, and the brake holds
+/// exactly when enforce has more revocations than allowed.
+fn applied_plan_reaches_the_policys_admins(c: &Case) -> Result<(), TestCaseError> {
+    let (desired, before, policy, max) = (&c.desired, &c.before, c.policy, c.max);
+    let p = plan(&spec(policy, max), desired, before);
+    let after = apply(before, &p);
+    let want: BTreeSet<UserName> = desired.keys().cloned().collect();
+    let revocations = p
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Revoke)
+        .count();
+
+    prop_assert_eq!(
+        p.brake.is_some(),
+        policy == Policy::Enforce && revocations > max as usize,
+        "{}",
+        p
+    );
+    if let Some(brake) = p.brake {
+        prop_assert_eq!(brake.revocations, revocations);
+        prop_assert_eq!(brake.max_revocations, max);
+    }
+
+    match (policy, p.brake) {
+        (Policy::Report, _) => {
+            prop_assert_eq!(p.to_apply().count(), 0, "{}", p);
+            prop_assert_eq!(&after, before);
+        }
+        (Policy::Enforce, None) => {
+            // Desired, plus the token's own user if it was admin.
+            let mut expected = want.clone();
+            if let Some(o) = owner(before).filter(|o| admins(before).contains(o)) {
+                expected.insert(o);
+            }
+            prop_assert_eq!(admins(&after), expected, "{}", p);
+        }
+        // Grant, and enforce with the brake held: grants and creates only.
+        (Policy::Grant, _) | (Policy::Enforce, Some(_)) => {
+            prop_assert!(p.to_apply().all(|c| c.action != Action::Revoke), "{}", p);
+            let expected: BTreeSet<UserName> = admins(before).union(&want).cloned().collect();
+            prop_assert_eq!(admins(&after), expected, "{}", p);
+            // Undeclared users keep their flags, spelling by spelling.
+            let (b, a) = (flags(before), flags(&after));
+            for (name, admin) in &b {
+                if !want.contains(&UserName::new(name)) {
+                    prop_assert_eq!(a.get(name), Some(admin), "{} changed\n{}", name, p);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Engineers, every declared person and the token's own user are never revoked, not
+/// even as drift; nothing the plan does deletes a user; applied revocations stay within
+/// the brake.
+fn never_revoked_never_deleted_within_the_brake(c: &Case) -> Result<(), TestCaseError> {
+    let (desired, before) = (&c.desired, &c.before);
+    let p = plan(&spec(c.policy, c.max), desired, before);
+    let owner = owner(before);
+    for ch in p.changes.iter().filter(|ch| ch.action == Action::Revoke) {
+        prop_assert!(
+            !desired.contains_key(&ch.user),
+            "revokes declared {}\n{}",
+            ch.user,
+            p
+        );
+        prop_assert!(
+            Some(&ch.user) != owner.as_ref(),
+            "revokes the token's user\n{}",
+            p
+        );
+    }
+    for (name, declared) in desired {
+        if declared.role == Role::Engineer {
+            prop_assert!(
+                p.changes
+                    .iter()
+                    .all(|ch| !(ch.action == Action::Revoke && &ch.user == name)),
+                "revokes engineer {}\n{}",
+                name,
+                p
+            );
+        }
+    }
+    let applied = p
+        .to_apply()
+        .filter(|ch| ch.action == Action::Revoke)
+        .count();
+    prop_assert!(
+        applied <= c.max as usize,
+        "{} revocations > {}\n{}",
+        applied,
+        c.max,
+        p
+    );
+
+    let after = apply(before, &p);
+    let before_names: BTreeSet<&str> = before.users.iter().map(|u| u.name.as_str()).collect();
+    let after_names: BTreeSet<&str> = after.users.iter().map(|u| u.name.as_str()).collect();
+    prop_assert!(after_names.is_superset(&before_names), "{}", p);
+    Ok(())
+}
+
+/// Planning again on the result leaves nothing to apply, and planning the same input
+/// twice gives the same plan.
+fn planning_is_idempotent_and_deterministic(c: &Case) -> Result<(), TestCaseError> {
+    let hub = spec(c.policy, c.max);
+    let first = plan(&hub, &c.desired, &c.before);
+    prop_assert_eq!(&first, &plan(&hub, &c.desired, &c.before));
+
+    let after = apply(&c.before, &first);
+    let second = plan(&hub, &c.desired, &after);
+    prop_assert_eq!(
+        second.to_apply().count(),
+        0,
+        "first:\n{}second:\n{}",
+        first,
+        second
+    );
+    if c.policy == Policy::Enforce && first.brake.is_none() {
+        prop_assert!(second.is_empty(), "first:\n{}second:\n{}", first, second);
+    }
+    // What the first run leaves as drift is what the second plan reports.
+    let left: Vec<_> = first
+        .left_as_drift()
+        .map(|ch| (ch.action, ch.hub_name.clone()))
+        .collect();
+    let again: Vec<_> = second
+        .changes
+        .iter()
+        .map(|ch| (ch.action, ch.hub_name.clone()))
+        .collect();
+    prop_assert_eq!(left, again, "first:\n{}second:\n{}", first, second);
+    Ok(())
+}
+
+/// The shape of a plan: creates, then grants, then revokes, by name within each;
+/// creates and grants only for declared people, once each, carrying their role and
+/// `added_by`; a create uses the normal form as the hub name.
+fn plan_shape(c: &Case) -> Result<(), TestCaseError> {
+    let p = plan(&spec(c.policy, c.max), &c.desired, &c.before);
+    let keys: Vec<_> = p
+        .changes
+        .iter()
+        .map(|ch| (ch.action, ch.user.clone()))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    prop_assert_eq!(&keys, &sorted, "{}", p);
+    let mut granted = BTreeSet::new();
+    for ch in p.changes.iter().filter(|ch| ch.action != Action::Revoke) {
+        let Some(declared) = c.desired.get(&ch.user) else {
+            return Err(TestCaseError::fail(format!(
+                "{} is not declared\n{p}",
+                ch.user
+            )));
+        };
+        prop_assert_eq!(ch.role, declared.role.into());
+        prop_assert_eq!(&ch.added_by, &declared.added_by);
+        prop_assert!(granted.insert(ch.user.clone()), "{} twice\n{}", ch.user, p);
+        prop_assert_eq!(UserName::new(&ch.hub_name), ch.user.clone());
+        if ch.action == Action::Create {
+            prop_assert_eq!(ch.hub_name.as_str(), ch.user.as_str());
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Every property on each generated case (one generator run: debug-mode proptest
+    /// generation is the slow part).
+    #[test]
+    fn planner_properties(c in case()) {
+        applied_plan_reaches_the_policys_admins(&c)?;
+        never_revoked_never_deleted_within_the_brake(&c)?;
+        planning_is_idempotent_and_deterministic(&c)?;
+        plan_shape(&c)?;
+    }
+}
+
+/// The normal form is a fixed point, so a user created under it matches it next run.
+#[test]
+fn normal_form_is_idempotent_for_every_char() {
+    for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+        let once = UserName::new(&c.to_string());
+        let twice = UserName::new(once.as_str());
+        assert_eq!(once, twice, "U+{:04X}", c as u32);
+    }
+}

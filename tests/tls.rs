@@ -1,0 +1,426 @@
+//! An https hub signed by a private CA: `ca_file` makes it trusted, and nothing else
+//! does. Certificate checks are never switched off.
+//!
+//! The hub is the real shared JupyterHub behind a TLS-terminating proxy on 127.0.0.1
+//! (tokio-rustls, in this process), with a CA and server certificate made by `rcgen`
+//! for each test. The proxy counts completed handshakes: a refused certificate must
+//! mean that no request (and so no token) reached the hub.
+
+mod common;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
+    KeyPair, KeyUsagePurpose,
+};
+use serde_json::Value;
+use std::path::Path;
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+/// A private CA.
+struct Ca {
+    issuer: CertifiedIssuer<'static, KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let issuer = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        Ca { issuer }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    fn der(&self) -> Vec<u8> {
+        self.issuer.der().to_vec()
+    }
+
+    /// A server certificate for `names` (IP addresses or DNS names), and its key.
+    fn server(
+        &self,
+        names: &[&str],
+        expired: bool,
+    ) -> (CertificateDer<'static>, PrivateKeyDer<'static>) {
+        let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "jupyterhub test server");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        if expired {
+            params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            cert.der().clone(),
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+    }
+}
+
+/// A TLS-terminating proxy on 127.0.0.1 in front of the shared hub, serving `cert`.
+struct TlsProxy {
+    port: u16,
+    handshakes: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl TlsProxy {
+    async fn start(cert: CertificateDer<'static>, key: PrivateKeyDer<'static>) -> TlsProxy {
+        let hub_port = common::hub().port;
+        let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
+        let config = ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![cert], key)
+            .unwrap();
+        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handshakes = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (h, c) = (handshakes.clone(), connections.clone());
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                c.fetch_add(1, Ordering::SeqCst);
+                let acceptor = acceptor.clone();
+                let h = h.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    h.fetch_add(1, Ordering::SeqCst);
+                    let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", hub_port)).await else {
+                        return;
+                    };
+                    let _ = tokio::io::copy_bidirectional(&mut tls, &mut upstream).await;
+                });
+            }
+        });
+        TlsProxy {
+            port,
+            handshakes,
+            connections,
+        }
+    }
+
+    fn api_url(&self) -> String {
+        format!("https://127.0.0.1:{}/hub/api", self.port)
+    }
+
+    fn handshakes(&self) -> usize {
+        self.handshakes.load(Ordering::SeqCst)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// A roster with one hub at `api_url`, token in `$TLS_TOKEN`, and `ca_file` if given.
+fn roster(dir: &Path, api_url: &str, ca_file: Option<&Path>) -> String {
+    let ca = ca_file
+        .map(|p| format!(", ca_file: '{}'", p.display()))
+        .unwrap_or_default();
+    let path = common::write_file(
+        dir,
+        "roster.yaml",
+        &format!(
+            "communities:\n  - name: tls-lab\n    representatives: [{{name: tls-rep}}]\n    hubs: [{{name: tls-hub, api_url: '{api_url}', token_env: TLS_TOKEN, policy: enforce{ca}}}]\n"
+        ),
+    );
+    path.to_str().unwrap().to_string()
+}
+
+/// Runs the binary without blocking the runtime (the proxy lives on it).
+async fn run(args: &[&str]) -> Output {
+    tokio::process::Command::new(common::bin())
+        .args(args)
+        .env("TLS_TOKEN", &common::hub().admin_sync_token)
+        .env("RUST_LOG", "info")
+        .env_remove("SSL_CERT_FILE")
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .await
+        .expect("run jupyterhub-admin-sync")
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "--- exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{}", show(out)))
+}
+
+/// Asserts a `--dry-run --output json` that failed on the certificate: exit 1, error
+/// kind `transport`, a message that names the certificate problem, nothing planned,
+/// and no TLS session ever established (so no request, no token, reached the hub).
+fn assert_refused(out: &Output, proxy: &TlsProxy, why: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", show(out));
+    let report = report(out);
+    let hub = &report["hubs"][0];
+    assert_eq!(hub["status"], "error", "{}", show(out));
+    assert_eq!(hub["changes"], serde_json::json!([]), "nothing planned");
+    let error = hub["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("GET /"), "{error}");
+    assert!(
+        error.contains("certificate"),
+        "a certificate error: {error}"
+    );
+    assert!(
+        error.to_lowercase().contains(&why.to_lowercase()),
+        "{why}: {error}"
+    );
+    assert!(proxy.connections() >= 1, "the tool did connect");
+    assert_eq!(proxy.handshakes(), 0, "no TLS session was established");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_and_once_work_over_https_with_the_private_ca_in_ca_file() {
+    let _guard = common::exclusive().await;
+    let ca = Ca::new("admin-sync test CA");
+    let (cert, key) = ca.server(&["127.0.0.1"], false);
+    let proxy = TlsProxy::start(cert, key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
+    let roster = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
+
+    let out = run(&["--config", &roster, "--dry-run", "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(2), "drift: {}", show(&out));
+    let hub = &report(&out)["hubs"][0];
+    assert_eq!(hub["version"], common::hub().version.as_str());
+    let planned: Vec<(&str, &str)> = hub["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["user"] == "tls-rep")
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap(),
+                c["skipped"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(planned, [("create", "dry run")]);
+    assert!(proxy.handshakes() >= 1);
+
+    // And a sync over the same channel: the representative is created.
+    let out = run(&[
+        "--config",
+        &roster,
+        "--once",
+        "--hub",
+        "tls-hub",
+        "--max-attempts",
+        "1",
+    ])
+    .await;
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(2)),
+        "{}",
+        show(&out)
+    );
+    assert!(common::hub().admins().await.contains("tls-rep"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_ca_file_the_private_certificate_is_refused_and_nothing_is_planned() {
+    let ca = Ca::new("admin-sync test CA");
+    let (cert, key) = ca.server(&["127.0.0.1"], false);
+    let proxy = TlsProxy::start(cert, key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), &proxy.api_url(), None);
+
+    let out = run(&[
+        "--config",
+        &roster,
+        "--dry-run",
+        "--output",
+        "json",
+        "--max-attempts",
+        "1",
+    ])
+    .await;
+    assert_refused(&out, &proxy, "UnknownIssuer");
+    // The text report and the log say it too.
+    let out = run(&["--config", &roster, "--once", "--max-attempts", "1"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("certificate"), "{}", show(&out));
+    assert_eq!(proxy.handshakes(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_error_is_not_retried_as_if_it_were_transient() {
+    let ca = Ca::new("admin-sync test CA");
+    let (cert, key) = ca.server(&["127.0.0.1"], false);
+    let proxy = TlsProxy::start(cert, key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), &proxy.api_url(), None);
+    let started = std::time::Instant::now();
+    let out = run(&["--config", &roster, "--dry-run", "--output", "json"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    // A certificate error is permanent: one attempt, not the retry budget.
+    assert_eq!(
+        proxy.connections(),
+        1,
+        "one attempt, not {} (took {:.1?})",
+        proxy.connections(),
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verification_is_never_off_wrong_ca_wrong_name_expired() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("admin-sync test CA");
+
+    // A ca_file with another CA: still refused.
+    let other = Ca::new("some other CA");
+    let (cert, key) = ca.server(&["127.0.0.1"], false);
+    let proxy = TlsProxy::start(cert, key).await;
+    let other_file = common::write_file(dir.path(), "other-ca.pem", &other.pem());
+    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&other_file));
+    let out = run(&[
+        "--config",
+        &roster_path,
+        "--dry-run",
+        "--output",
+        "json",
+        "--max-attempts",
+        "1",
+    ])
+    .await;
+    assert_refused(&out, &proxy, "UnknownIssuer");
+
+    // The right CA, but a certificate for another name.
+    let (cert, key) = ca.server(&["hub.example.org"], false);
+    let proxy = TlsProxy::start(cert, key).await;
+    let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
+    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
+    let out = run(&[
+        "--config",
+        &roster_path,
+        "--dry-run",
+        "--output",
+        "json",
+        "--max-attempts",
+        "1",
+    ])
+    .await;
+    assert_refused(&out, &proxy, "not valid for name");
+
+    // The right CA and name, expired.
+    let (cert, key) = ca.server(&["127.0.0.1"], true);
+    let proxy = TlsProxy::start(cert, key).await;
+    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
+    let out = run(&[
+        "--config",
+        &roster_path,
+        "--dry-run",
+        "--output",
+        "json",
+        "--max-attempts",
+        "1",
+    ])
+    .await;
+    assert_refused(&out, &proxy, "expired");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_file_that_is_not_pem_is_a_clear_error() {
+    let ca = Ca::new("admin-sync test CA");
+    let (cert, key) = ca.server(&["127.0.0.1"], false);
+    let proxy = TlsProxy::start(cert, key).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("ca.der", ca.der()),
+        ("ca.txt", b"this is not a certificate\n".to_vec()),
+        ("empty.pem", Vec::new()),
+        (
+            "truncated.pem",
+            ca.pem()
+                .lines()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join("\n")
+                .into_bytes(),
+        ),
+    ];
+    for (name, bytes) in &cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let roster = roster(dir.path(), &proxy.api_url(), Some(&path));
+        for mode in ["--dry-run", "--once"] {
+            let out = run(&["--config", &roster, mode]).await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{name} {mode}: {}", show(&out));
+            assert!(
+                stderr.contains("ca_file") && stderr.contains(name),
+                "{name} {mode}: the error names the ca_file: {}",
+                show(&out)
+            );
+            assert!(!stderr.contains("panicked"), "{}", show(&out));
+        }
+    }
+    assert_eq!(proxy.connections(), 0, "nothing was sent to the hub");
+    // `--validate` parses the ca_file as PEM too, as every other mode does.
+    for (name, _) in &cases {
+        let roster = roster(dir.path(), &proxy.api_url(), Some(&dir.path().join(name)));
+        let out = run(&["--config", &roster, "--validate"]).await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: --validate accepts a ca_file without a certificate: {}",
+            show(&out)
+        );
+    }
+}
+
+#[tokio::test]
+async fn ca_file_on_an_http_hub_or_missing_is_invalid() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = Ca::new("admin-sync test CA");
+    let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
+    let roster_path = roster(dir.path(), "http://127.0.0.1:9/hub/api", Some(&ca_file));
+    let out = run(&["--config", &roster_path, "--validate"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ca_file is set but api_url is not https"),
+        "{}",
+        show(&out)
+    );
+    let missing = dir.path().join("nope.pem");
+    let roster_path = roster(dir.path(), "https://127.0.0.1:9/hub/api", Some(&missing));
+    let out = run(&["--config", &roster_path, "--validate"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("nope.pem cannot be read"),
+        "{}",
+        show(&out)
+    );
+}
