@@ -260,9 +260,10 @@ pub fn clients(
     hubs: &[&HubSpec],
     options: &ClientOptions,
 ) -> Result<Vec<(HubSpec, HubClient)>, String> {
+    let http = crate::hub::HttpClients::default();
     hubs.iter()
         .map(|spec| {
-            HubClient::new(spec, options)
+            HubClient::shared(spec, options, &http)
                 .map(|client| ((*spec).clone(), client))
                 .map_err(|e| e.to_string())
         })

@@ -74,6 +74,8 @@ struct Shared {
     webhook: Mutex<Option<Webhook>>,
     audit: Option<Mutex<AuditLog>>,
     permits: Semaphore,
+    /// HTTP clients shared by the hubs (one per CA bundle).
+    http: crate::hub::HttpClients,
     /// Hubs of the first roster that have not finished their first run.
     first_runs_left: AtomicUsize,
 }
@@ -223,7 +225,7 @@ async fn hub_loop(
             .as_ref()
             .is_some_and(|(old, _)| same_client(old, &spec))
         {
-            match HubClient::new(&spec, &shared.options.client) {
+            match HubClient::shared(&spec, &shared.options.client, &shared.http) {
                 Ok(c) => client = Some((spec.clone(), c)),
                 Err(error) => {
                     tracing::error!(hub = %name, %error, "cannot set up the hub's client");
@@ -323,6 +325,7 @@ pub async fn run(
 
     let shared = Arc::new(Shared {
         permits: Semaphore::new(options.concurrency.max(1)),
+        http: crate::hub::HttpClients::default(),
         first_runs_left: AtomicUsize::new(0),
         options,
         metrics,

@@ -260,12 +260,20 @@ pub async fn run_all(
     concurrency: usize,
 ) -> RunReport {
     let never = CancellationToken::new();
-    let hubs = futures::stream::iter(targets)
-        .map(|(spec, client)| reconcile(roster, spec, client, mode, &never))
-        .buffered(concurrency.max(1))
+    // Unordered, so that one slow hub does not hold back the start of the others.
+    let mut done: Vec<(usize, HubReport)> = futures::stream::iter(targets.iter().enumerate())
+        .map(|(i, (spec, client))| {
+            let never = &never;
+            async move { (i, reconcile(roster, spec, client, mode, never).await) }
+        })
+        .buffer_unordered(concurrency.max(1))
         .collect()
         .await;
-    RunReport { mode, hubs }
+    done.sort_by_key(|(i, _)| *i);
+    RunReport {
+        mode,
+        hubs: done.into_iter().map(|(_, report)| report).collect(),
+    }
 }
 
 /// The report of a hub that could not even be set up (its client failed to build).

@@ -1333,3 +1333,20 @@ async fn a_write_answered_by_something_that_is_not_jupyterhub_is_not_counted_as_
     assert!(report.changes.iter().all(|c| !c.applied), "{report}");
     assert!(report.changes.iter().all(|c| c.error.is_some()), "{report}");
 }
+
+#[tokio::test]
+async fn the_version_is_read_without_the_token_and_everything_else_with_it() {
+    let server = started_hub(DRIFTED).await;
+    let f = fixture(&server.uri());
+    f.client.snapshot(&|_| false).await.expect("snapshot");
+    let requests = server.received_requests().await.unwrap();
+    for request in &requests {
+        let has_token = request.headers.get("authorization").is_some();
+        if request.url.path() == "/hub/api/" {
+            assert!(!has_token, "GET / needs no token");
+        } else {
+            assert!(has_token, "{} without the token", request.url);
+        }
+    }
+    assert!(requests.iter().any(|r| r.url.path() == "/hub/api/users"));
+}

@@ -16,6 +16,7 @@ pub use write::Created;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, StatusCode};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -169,6 +170,8 @@ pub fn read_ca_file(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>,
 pub struct HubClient {
     hub: String,
     http: reqwest::Client,
+    /// `token …`, marked sensitive; sent with every request but `GET /`.
+    auth: HeaderValue,
     /// The API base without a trailing slash.
     base: String,
     /// The token itself, only to scrub it from anything the hub echoes back.
@@ -177,8 +180,71 @@ pub struct HubClient {
     requests: Arc<AtomicU64>,
 }
 
+/// The HTTP clients of a run, one per distinct `ca_file`: building a client loads the
+/// system's root certificates (milliseconds and ~100 KiB each), so hubs share them.
+/// A client is keyed by the CA file's path and contents, so a rotated CA is picked up.
+#[derive(Debug, Default)]
+pub struct HttpClients {
+    clients: std::sync::Mutex<std::collections::HashMap<CaKey, reqwest::Client>>,
+}
+
+/// A CA file's path and contents, or none for the system's roots.
+type CaKey = Option<(PathBuf, Vec<u8>)>;
+
+impl HttpClients {
+    /// The client for `ca_file` (none: the system's roots only), built on first use.
+    pub fn get(
+        &self,
+        ca_file: Option<&std::path::Path>,
+        options: &ClientOptions,
+    ) -> Result<reqwest::Client, String> {
+        let key = match ca_file {
+            Some(path) => Some((
+                path.to_owned(),
+                std::fs::read(path)
+                    .map_err(|e| format!("ca_file {} cannot be read: {e}", path.display()))?,
+            )),
+            None => None,
+        };
+        let mut clients = self
+            .clients
+            .lock()
+            .map_err(|_| "the HTTP client cache is poisoned".to_string())?;
+        if let Some(client) = clients.get(&key) {
+            return Ok(client.clone());
+        }
+        let mut builder = reqwest::Client::builder()
+            .user_agent(concat!("jupyterhub-admin-sync/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(options.request_timeout)
+            .connect_timeout(options.connect_timeout)
+            // Pages follow each other at once; an idle connection is not kept for long,
+            // so a pass over many hubs does not hold one per hub until it ends.
+            .pool_idle_timeout(std::time::Duration::from_secs(10));
+        if let Some(path) = ca_file {
+            for cert in read_ca_file(path)? {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder.build().map_err(|e| e.to_string())?;
+        clients.insert(key, client.clone());
+        Ok(client)
+    }
+}
+
 impl HubClient {
+    /// A client for `spec`'s hub with its own HTTP client.
     pub fn new(spec: &HubSpec, options: &ClientOptions) -> Result<HubClient, HubError> {
+        HubClient::shared(spec, options, &HttpClients::default())
+    }
+
+    /// A client for `spec`'s hub, sharing HTTP clients (and their connection pools)
+    /// with the other hubs of `clients`.
+    pub fn shared(
+        spec: &HubSpec,
+        options: &ClientOptions,
+        clients: &HttpClients,
+    ) -> Result<HubClient, HubError> {
         let mut auth =
             HeaderValue::from_str(&format!("token {}", spec.token.expose())).map_err(|_| {
                 HubError::Setup(format!(
@@ -187,27 +253,13 @@ impl HubClient {
                 ))
             })?;
         auth.set_sensitive(true);
-        let mut headers = HeaderMap::new();
-        headers.insert(AUTHORIZATION, auth);
-        let mut builder = reqwest::Client::builder()
-            .default_headers(headers)
-            .user_agent(concat!("jupyterhub-admin-sync/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(options.request_timeout)
-            .connect_timeout(options.connect_timeout);
-        if let Some(ca_file) = &spec.ca_file {
-            let certs = read_ca_file(ca_file)
-                .map_err(|why| HubError::Setup(format!("hub {}: {why}", spec.name)))?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        let http = builder
-            .build()
-            .map_err(|e| HubError::Setup(format!("hub {}: {e}", spec.name)))?;
+        let http = clients
+            .get(spec.ca_file.as_deref(), options)
+            .map_err(|why| HubError::Setup(format!("hub {}: {why}", spec.name)))?;
         Ok(HubClient {
             hub: spec.name.clone(),
             http,
+            auth,
             base: spec.api_url.as_str().trim_end_matches('/').to_string(),
             token: spec.token.clone(),
             options: options.clone(),
@@ -233,10 +285,23 @@ impl HubClient {
         accept: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Vec<u8>, HubError> {
+        self.send_as(method, path, accept, body, true).await
+    }
+
+    /// [`Self::send`], with or without the token (`GET /` needs none, and the hub
+    /// answers it faster without one).
+    async fn send_as(
+        &self,
+        method: Method,
+        path: &str,
+        accept: &str,
+        body: Option<&serde_json::Value>,
+        with_token: bool,
+    ) -> Result<Vec<u8>, HubError> {
         let url = format!("{}{path}", self.base);
         retry::retry(
             &self.options.retry,
-            || self.attempt(method.clone(), &url, path, accept, body),
+            || self.attempt(method.clone(), &url, path, accept, body, with_token),
             |error, wait| {
                 tracing::warn!(hub = %self.hub, error = %error, retry_in = ?wait, "transient error; will retry");
             },
@@ -251,12 +316,16 @@ impl HubClient {
         path: &str,
         accept: &str,
         body: Option<&serde_json::Value>,
+        with_token: bool,
     ) -> Result<Vec<u8>, Failure<HubError>> {
         self.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self
             .http
             .request(method.clone(), url)
             .header(ACCEPT, accept);
+        if with_token {
+            request = request.header(AUTHORIZATION, self.auth.clone());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

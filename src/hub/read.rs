@@ -84,7 +84,7 @@ impl HubClient {
     /// `GET /`: the hub's version, which needs no token.
     pub async fn version(&self) -> Result<String, HubError> {
         let answer = self
-            .send(Method::GET, "/", "application/json", None)
+            .send_as(Method::GET, "/", "application/json", None, false)
             .await?;
         let root: Root = self.decode(Method::GET, "/", &answer)?;
         Ok(root.version)
