@@ -220,39 +220,19 @@ pub fn load_roster(path: &std::path::Path, hubs: &[String]) -> Option<Roster> {
     }
 }
 
-/// The hubs named with `--hub` (all when none is named), or a message naming the
-/// unknown ones.
-pub fn select<'a>(roster: &'a Roster, names: &[String]) -> Result<Vec<&'a HubSpec>, String> {
-    if names.is_empty() {
-        return Ok(roster.hubs.iter().collect());
-    }
-    let unknown: Vec<&str> = names
-        .iter()
-        .filter(|n| roster.hub(n).is_none())
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        let known: Vec<&str> = roster.hubs.iter().map(|h| h.name.as_str()).collect();
-        return Err(format!(
-            "{}: no hub named {} (hubs: {})",
-            roster.source.display(),
-            unknown.join(", "),
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        ));
-    }
-    Ok(roster
+/// The hubs named with `--hub` (all when none is named). The roster was loaded for
+/// that selection, so every name is known (validation reports any other).
+pub fn select<'a>(roster: &'a Roster, names: &[String]) -> Vec<&'a HubSpec> {
+    roster
         .hubs
         .iter()
         .filter(|h| {
-            names
-                .iter()
-                .any(|n| crate::roster::same_hub_name(n, &h.name))
+            names.is_empty()
+                || names
+                    .iter()
+                    .any(|n| crate::roster::same_hub_name(n, &h.name))
         })
-        .collect())
+        .collect()
 }
 
 /// Builds a client for each hub; a hub whose client cannot be built is an error.
@@ -287,13 +267,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let Some(roster) = load_roster(&config, &cli.hubs) else {
         return ExitCode::from(1);
     };
-    let selected = match select(&roster, &cli.hubs) {
-        Ok(selected) => selected,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitCode::from(1);
-        }
-    };
+    let selected = select(&roster, &cli.hubs);
     if cli.mode.validate {
         let people: usize = roster
             .communities

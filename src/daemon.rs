@@ -270,22 +270,6 @@ pub async fn run(
     for warning in &roster.warnings {
         tracing::warn!("{warning}");
     }
-    let unknown: Vec<&String> = options
-        .hubs
-        .iter()
-        .filter(|n| roster.hub(n).is_none())
-        .collect();
-    if !unknown.is_empty() {
-        return Err(DaemonError::Roster(format!(
-            "{}: no hub named {}",
-            options.config.display(),
-            unknown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )));
-    }
 
     let metrics = Arc::new(Metrics::new());
     let stuck_after = (options.reload_poll * 10).max(Duration::from_secs(60));

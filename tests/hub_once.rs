@@ -695,3 +695,29 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
         text(&out)
     );
 }
+
+#[test]
+fn an_unknown_hub_name_is_an_error_in_every_mode_and_case_does_not_matter() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs:\n      - {name: Climate-Prod, api_url: 'http://127.0.0.1:9/hub/api', token_env: TOK}\n      - {name: other, api_url: 'http://127.0.0.1:9/hub/api', token_env: OTHER_TOKEN_NOT_SET}\n",
+    );
+    let roster = roster.to_str().unwrap();
+    let env = [("TOK", "token-0123456789")];
+    for mode in [&["--validate"][..], &["--dry-run"], &[]] {
+        let mut args = vec!["-c", roster, "--hub", "nope"];
+        args.extend_from_slice(mode);
+        let out = run(&args, &env);
+        assert_eq!(code(&out), 1, "{mode:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("hub nope: is named with --hub but the roster has no such hub (hubs: Climate-Prod, other)"),
+            "{mode:?}: {}",
+            text(&out)
+        );
+    }
+    // A shard names its hub in any case and needs only that hub's token.
+    let out = run(&["-c", roster, "--hub", "climate-prod", "--validate"], &env);
+    assert_eq!(code(&out), 0, "{}", text(&out));
+}
