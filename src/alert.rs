@@ -313,36 +313,23 @@ mod tests {
     use crate::name::UserName;
     use crate::plan::Standing;
     use crate::report::ChangeReport;
-    use crate::roster::Policy;
 
     fn report(status: Status, drift: &[(&str, Action)]) -> HubReport {
-        HubReport {
-            name: "climate-prod".into(),
-            community: "climate-lab".into(),
-            policy: Policy::Grant,
-            max_revocations: 5,
-            declared: 2,
-            status,
-            version: Some("6.1.1".into()),
-            users: Some(3),
-            changes: drift
-                .iter()
-                .map(|(u, a)| ChangeReport {
-                    action: *a,
-                    user: UserName::new(u),
-                    role: Standing::Undeclared,
-                    added_by: None,
-                    applied: false,
-                    skipped: None,
-                    error: None,
-                })
-                .collect(),
-            error: (status == Status::Error).then(|| "GET /users: HTTP 503".to_string()),
-            error_kind: None,
-            requests: 3,
-            duration_seconds: 0.1,
-            warnings: Vec::new(),
-        }
+        let changes = drift
+            .iter()
+            .map(|(u, a)| ChangeReport {
+                action: *a,
+                user: UserName::new(u),
+                role: Standing::Undeclared,
+                added_by: None,
+                applied: false,
+                skipped: None,
+                error: None,
+            })
+            .collect();
+        let mut report = HubReport::sample(status, changes);
+        report.error = (status == Status::Error).then(|| "GET /users: HTTP 503".to_string());
+        report
     }
 
     #[test]

@@ -171,25 +171,9 @@ fn same_file(_file: &File, _on_disk: &std::fs::Metadata) -> bool {
 mod tests {
     use super::*;
     use crate::report::{ChangeReport, Status};
-    use crate::roster::Policy;
 
     fn report(changes: Vec<ChangeReport>) -> HubReport {
-        HubReport {
-            name: "climate-prod".into(),
-            community: "climate-lab".into(),
-            policy: Policy::Grant,
-            max_revocations: 5,
-            declared: 2,
-            status: Status::Drift,
-            version: Some("6.1.1".into()),
-            users: Some(3),
-            changes,
-            error: None,
-            error_kind: None,
-            requests: 3,
-            duration_seconds: 0.1,
-            warnings: Vec::new(),
-        }
+        HubReport::sample(Status::Drift, changes)
     }
 
     fn change(action: Action, user: &str, role: Standing, applied: bool) -> ChangeReport {

@@ -245,25 +245,9 @@ mod tests {
     use crate::name::UserName;
     use crate::plan::{Action, Standing};
     use crate::report::ChangeReport;
-    use crate::roster::Policy;
 
     fn report(status: Status, changes: Vec<ChangeReport>) -> HubReport {
-        HubReport {
-            name: "climate-prod".into(),
-            community: "climate-lab".into(),
-            policy: Policy::Grant,
-            max_revocations: 5,
-            declared: 2,
-            status,
-            version: Some("6.1.1".into()),
-            users: Some(3),
-            changes,
-            error: None,
-            error_kind: None,
-            requests: 4,
-            duration_seconds: 0.2,
-            warnings: Vec::new(),
-        }
+        HubReport::sample(status, changes)
     }
 
     fn change(action: Action, user: &str, applied: bool) -> ChangeReport {

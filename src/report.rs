@@ -113,6 +113,29 @@ impl HubReport {
     }
 }
 
+#[cfg(test)]
+impl HubReport {
+    /// A report of hub climate-prod (community climate-lab, policy grant), for tests.
+    pub(crate) fn sample(status: Status, changes: Vec<ChangeReport>) -> HubReport {
+        HubReport {
+            name: "climate-prod".into(),
+            community: "climate-lab".into(),
+            policy: Policy::Grant,
+            max_revocations: 5,
+            declared: 2,
+            status,
+            version: Some("6.1.1".into()),
+            users: Some(3),
+            changes,
+            error: None,
+            error_kind: None,
+            requests: 4,
+            duration_seconds: 0.2,
+            warnings: Vec::new(),
+        }
+    }
+}
+
 /// Whether changes were made or only looked at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
