@@ -369,11 +369,6 @@ pub async fn run(
                 for warning in &new.warnings {
                     tracing::warn!("{warning}");
                 }
-                for name in &shared.options.hubs {
-                    if new.hub(name).is_none() {
-                        tracing::error!(hub = %name, "a hub named with --hub is no longer in the roster");
-                    }
-                }
                 shared.metrics.roster_reloads.inc();
                 shared.roster_result(None);
                 let names: Vec<String> = shared
