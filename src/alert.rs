@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
-use crate::plan::Action;
+use crate::plan::DriftKind;
 use crate::report::{HubReport, Status};
 use crate::retry::{self, Failure, RetryPolicy};
 
@@ -68,7 +68,7 @@ impl AlertState {
     /// The alerts one hub's run starts or resolves.
     pub fn observe(&mut self, report: &HubReport) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        let hub = &report.name;
+        let hub = &report.name.to_string();
         let community = &report.community;
         let errored = report.status == Status::Error;
         if let Some(status) = self.transition(hub, AlertKind::Error, errored) {
@@ -100,27 +100,20 @@ impl AlertState {
         if report.version.is_some() {
             let drift = report.drift();
             if let Some(status) = self.transition(hub, AlertKind::Drift, drift > 0) {
-                let names = |action| {
-                    report
-                        .changes
-                        .iter()
-                        .filter(|c| c.action == action && c.outstanding())
-                        .map(|c| c.user.to_string())
-                        .collect::<Vec<_>>()
-                };
                 let (missing, not_admin, undeclared) = (
-                    names(Action::Create),
-                    names(Action::Grant),
-                    names(Action::Revoke),
+                    report.outstanding(DriftKind::Missing),
+                    report.outstanding(DriftKind::NotAdmin),
+                    report.outstanding(DriftKind::Undeclared),
                 );
                 let (summary, text) = match status {
                     AlertStatus::Firing => {
                         let mut parts = Vec::new();
-                        for (label, list) in [
-                            ("missing", &missing),
-                            ("not admin", &not_admin),
-                            ("undeclared", &undeclared),
+                        for (kind, list) in [
+                            (DriftKind::Missing, &missing),
+                            (DriftKind::NotAdmin, &not_admin),
+                            (DriftKind::Undeclared, &undeclared),
                         ] {
+                            let label = kind.label();
                             if !list.is_empty() {
                                 parts.push(format!("{} {label} ({})", list.len(), list.join(", ")));
                             }
@@ -194,17 +187,31 @@ impl AlertState {
     }
 }
 
+/// Why the webhook cannot be used, or did not take an alert. Never holds the URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WebhookError {
+    #[error("the alert webhook URL is not a URL ({0})")]
+    NotAUrl(String),
+    #[error("the alert webhook URL must be http or https")]
+    NotHttp,
+    #[error("cannot set up the webhook client: {0}")]
+    Client(String),
+    #[error("cannot reach the webhook: {0}")]
+    Unreachable(String),
+    #[error("the webhook answered HTTP {0}")]
+    Refused(reqwest::StatusCode),
+}
+
 /// A webhook URL. Its `Debug` and `Display` never show it: webhook URLs (Slack's,
 /// for one) are credentials.
 #[derive(Clone)]
 pub struct WebhookUrl(SecretString);
 
 impl WebhookUrl {
-    pub fn parse(text: &str) -> Result<WebhookUrl, String> {
-        let url = url::Url::parse(text.trim())
-            .map_err(|e| format!("the alert webhook URL is not a URL ({e})"))?;
+    pub fn parse(text: &str) -> Result<WebhookUrl, WebhookError> {
+        let url = url::Url::parse(text.trim()).map_err(|e| WebhookError::NotAUrl(e.to_string()))?;
         if url.scheme() != "http" && url.scheme() != "https" {
-            return Err("the alert webhook URL must be http or https".to_string());
+            return Err(WebhookError::NotHttp);
         }
         Ok(WebhookUrl(SecretString::from(url.to_string())))
     }
@@ -217,7 +224,7 @@ impl fmt::Debug for WebhookUrl {
 }
 
 impl std::str::FromStr for WebhookUrl {
-    type Err = String;
+    type Err = WebhookError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         WebhookUrl::parse(s)
     }
@@ -239,13 +246,13 @@ impl Webhook {
         url: WebhookUrl,
         retry: RetryPolicy,
         metrics: Arc<Metrics>,
-    ) -> Result<(Webhook, tokio::task::JoinHandle<()>), String> {
+    ) -> Result<(Webhook, tokio::task::JoinHandle<()>), WebhookError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("jupyterhub-admin-sync/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot set up the webhook client: {}", e.without_url()))?;
+            .map_err(|e| WebhookError::Client(e.without_url().to_string()))?;
         let (tx, mut rx) = mpsc::channel::<Alert>(QUEUE);
         let task = tokio::spawn(async move {
             while let Some(alert) = rx.recv().await {
@@ -277,9 +284,12 @@ async fn send(
     url: &WebhookUrl,
     policy: &RetryPolicy,
     alert: &Alert,
-) -> Result<(), String> {
+) -> Result<(), WebhookError> {
+    // Alerts queued at shutdown are still delivered, within the retry policy.
+    let never = tokio_util::sync::CancellationToken::new();
     retry::retry(
         policy,
+        &never,
         || async {
             let response = client
                 .post(url.0.expose_secret())
@@ -287,7 +297,7 @@ async fn send(
                 .send()
                 .await
                 .map_err(|e| Failure::Transient {
-                    error: format!("cannot reach the webhook: {}", e.without_url()),
+                    error: WebhookError::Unreachable(e.without_url().to_string()),
                     retry_after: None,
                 })?;
             let status = response.status();
@@ -295,11 +305,11 @@ async fn send(
                 Ok(())
             } else if status.as_u16() == 429 || status.is_server_error() {
                 Err(Failure::Transient {
-                    error: format!("the webhook answered HTTP {status}"),
+                    error: WebhookError::Refused(status),
                     retry_after: None,
                 })
             } else {
-                Err(Failure::Permanent(format!("the webhook answered HTTP {status}")))
+                Err(Failure::Permanent(WebhookError::Refused(status)))
             }
         },
         |error, wait| tracing::warn!(%error, retry_in = ?wait, "alert not delivered yet; will retry"),
@@ -310,8 +320,7 @@ async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::UserName;
-    use crate::plan::Standing;
+    use crate::plan::{Action, Standing};
     use crate::report::ChangeReport;
 
     fn report(status: Status, drift: &[(&str, Action)]) -> HubReport {
@@ -319,7 +328,7 @@ mod tests {
             .iter()
             .map(|(u, a)| ChangeReport {
                 action: *a,
-                user: UserName::new(u),
+                user: u.to_string(),
                 role: Standing::Undeclared,
                 added_by: None,
                 applied: false,
@@ -405,7 +414,9 @@ mod tests {
             WebhookUrl::parse("https://hooks.example.org/services/T000/B000/SECRETSECRET").unwrap();
         assert_eq!(format!("{url:?}"), "WebhookUrl([REDACTED])");
         assert!(WebhookUrl::parse("ftp://x").is_err());
-        let err = WebhookUrl::parse("not a url SECRET").unwrap_err();
+        let err = WebhookUrl::parse("not a url SECRET")
+            .unwrap_err()
+            .to_string();
         assert!(!err.contains("SECRET"), "{err}");
     }
 }

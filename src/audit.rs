@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::name::UserName;
+use crate::name::{HubName, UserName};
 use crate::plan::{Action, Standing};
 use crate::report::{HubReport, Mode};
 
@@ -22,7 +22,8 @@ struct Line<'a> {
     time: String,
     hub: &'a str,
     community: &'a str,
-    user: &'a UserName,
+    /// As the hub spells them.
+    user: &'a str,
     action: Action,
     role: Standing,
     added_by: Option<&'a UserName>,
@@ -47,7 +48,7 @@ pub struct AuditLog {
     file: Option<File>,
     /// Undeclared admins already recorded as seen, per hub, so that an admin the
     /// policy leaves in place is written once, not at every run.
-    seen: HashMap<String, BTreeSet<UserName>>,
+    seen: HashMap<HubName, BTreeSet<UserName>>,
 }
 
 impl AuditLog {
@@ -106,23 +107,25 @@ impl AuditLog {
             } else if let Some(error) = &change.error {
                 ("failed", error.clone())
             } else if change.role == Standing::Undeclared {
-                seen_now.insert(change.user.clone());
-                if seen_before.is_some_and(|s| s.contains(&change.user)) {
+                let who = UserName::new(&change.user);
+                let known = seen_before.is_some_and(|s| s.contains(&who));
+                seen_now.insert(who);
+                if known {
                     continue;
                 }
                 (
                     "seen",
                     change
                         .skipped
-                        .clone()
-                        .unwrap_or_else(|| "not revoked".to_string()),
+                        .map_or("not revoked", |s| s.as_str())
+                        .to_string(),
                 )
             } else {
                 continue;
             };
             let line = Line {
                 time: time.clone(),
-                hub: &report.name,
+                hub: report.name.as_str(),
                 community: &report.community,
                 user: &change.user,
                 action: change.action,
@@ -179,11 +182,11 @@ mod tests {
     fn change(action: Action, user: &str, role: Standing, applied: bool) -> ChangeReport {
         ChangeReport {
             action,
-            user: UserName::new(user),
+            user: user.to_string(),
             role,
             added_by: (role == Standing::Administrator).then(|| UserName::new("rep-bob")),
             applied,
-            skipped: (!applied).then(|| "policy grant does not revoke".to_string()),
+            skipped: (!applied).then_some(crate::outcome::Skipped::PolicyGrant),
             error: None,
         }
     }

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alert::WebhookUrl;
 use crate::audit::AuditLog;
 use crate::daemon::DaemonOptions;
-use crate::hub::{ClientOptions, HubClient};
+use crate::hub::{ClientOptions, HubClient, HubError};
 use crate::logging::LogFormat;
 use crate::report::Mode;
 use crate::retry::RetryPolicy;
@@ -220,33 +220,13 @@ pub fn load_roster(path: &std::path::Path, hubs: &[String]) -> Option<Roster> {
     }
 }
 
-/// The hubs named with `--hub` (all when none is named). The roster was loaded for
-/// that selection, so every name is known (validation reports any other).
-pub fn select<'a>(roster: &'a Roster, names: &[String]) -> Vec<&'a HubSpec> {
-    roster
-        .hubs
-        .iter()
-        .filter(|h| {
-            names.is_empty()
-                || names
-                    .iter()
-                    .any(|n| crate::roster::same_hub_name(n, &h.name))
-        })
-        .collect()
-}
-
 /// Builds a client for each hub; a hub whose client cannot be built is an error.
-pub fn clients(
-    hubs: &[&HubSpec],
+pub fn clients<'a>(
+    hubs: impl Iterator<Item = &'a HubSpec>,
     options: &ClientOptions,
-) -> Result<Vec<(HubSpec, HubClient)>, String> {
+) -> Result<Vec<(HubSpec, HubClient)>, HubError> {
     let http = crate::hub::HttpClients::default();
-    hubs.iter()
-        .map(|spec| {
-            HubClient::shared(spec, options, &http)
-                .map(|client| ((*spec).clone(), client))
-                .map_err(|e| e.to_string())
-        })
+    hubs.map(|spec| HubClient::shared(spec, options, &http).map(|client| (spec.clone(), client)))
         .collect()
 }
 
@@ -267,7 +247,6 @@ pub async fn run(cli: Cli) -> ExitCode {
     let Some(roster) = load_roster(&config, &cli.hubs) else {
         return ExitCode::from(1);
     };
-    let selected = select(&roster, &cli.hubs);
     if cli.mode.validate {
         let people: usize = roster
             .communities
@@ -301,14 +280,14 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         _ => None,
     };
-    let targets = match clients(&selected, &cli.client_options()) {
+    let targets = match clients(roster.selected(&cli.hubs), &cli.client_options()) {
         Ok(t) => t,
-        Err(message) => {
-            eprintln!("error: {message}");
+        Err(error) => {
+            eprintln!("error: {error}");
             return ExitCode::from(1);
         }
     };
-    let report = crate::run::run_all(&roster, &targets, mode, cli.concurrency.into()).await;
+    let report = crate::reconcile::run_all(&roster, &targets, mode, cli.concurrency.into()).await;
     let mut audit_failed = false;
     if let Some(log) = audit.as_mut() {
         for hub in &report.hubs {
@@ -337,8 +316,8 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
     {
         None => None,
         Some(Ok(url)) => Some(url),
-        Some(Err(message)) => {
-            eprintln!("error: {message}");
+        Some(Err(error)) => {
+            eprintln!("error: {error}");
             return ExitCode::from(1);
         }
     };

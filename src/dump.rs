@@ -8,10 +8,31 @@
 use serde::Serialize;
 use std::path::PathBuf;
 
-use crate::hub::{ClientOptions, HubClient};
-use crate::name::UserName;
-use crate::roster::{ADDED_BY_PLACEHOLDER, HubSpec, Policy, Roster, parse_api_url};
-use crate::token::{self, TokenSource};
+use crate::hub::{ClientOptions, HubClient, HubError, HubRead};
+use crate::name::{HubName, UserName};
+use crate::roster::{
+    ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Roster, RosterError,
+    parse_api_url,
+};
+use crate::token::{self, TokenError, TokenSource};
+use crate::yaml::YamlError;
+
+/// Why `dump` could not write a fragment.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpError {
+    #[error("{0}")]
+    Roster(#[from] RosterError),
+    #[error("{path}: no hub named {hub}")]
+    NoSuchHub { path: String, hub: String },
+    #[error("--api-url {0}")]
+    ApiUrl(#[from] ApiUrlError),
+    #[error("{0}")]
+    Token(#[from] TokenError),
+    #[error("{0}")]
+    Hub(#[from] HubError),
+    #[error("cannot write the fragment: {0}")]
+    Yaml(#[from] YamlError),
+}
 
 #[derive(Serialize)]
 struct Fragment {
@@ -59,40 +80,43 @@ pub enum Target {
 }
 
 /// Reads the hub's admins and returns the fragment as YAML (with comments).
-pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, String> {
+pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, DumpError> {
     let (spec, roster) = match target {
         Target::Roster { config, hub } => {
-            let roster = Roster::load_selected(config, std::slice::from_ref(hub))
-                .map_err(|e| e.to_string())?;
+            let roster = Roster::load_selected(config, std::slice::from_ref(hub))?;
             let spec = roster
                 .hub(hub)
                 .cloned()
-                .ok_or_else(|| format!("{}: no hub named {hub}", config.display()))?;
+                .ok_or_else(|| DumpError::NoSuchHub {
+                    path: config.display().to_string(),
+                    hub: hub.clone(),
+                })?;
             (spec, Some(roster))
         }
         Target::Direct { api_url, token_env } => {
-            let url = parse_api_url(api_url).map_err(|e| format!("--api-url {e}"))?;
+            let url = parse_api_url(api_url)?;
             let source = TokenSource::Env(token_env.clone());
             let resolved = token::resolve(&source, &|v| std::env::var(v).ok())?;
             let spec = HubSpec {
-                name: url.host_str().unwrap_or("hub").to_string(),
+                name: HubName::new(url.host_str().unwrap_or("hub")),
                 community: "CHANGE-ME".to_string(),
-                api_url: url,
-                token_source: source,
-                token: resolved.token,
                 // Dry runs by default until someone reviews the fragment.
-                policy: Policy::Report,
-                max_revocations: 5,
-                ca_file: None,
+                rules: HubRules {
+                    policy: Policy::Report,
+                    max_revocations: 5,
+                },
+                access: HubAccess {
+                    api_url: url,
+                    token_source: source,
+                    token: resolved.token,
+                    ca: None,
+                },
             };
             (spec, None)
         }
     };
-    let client = HubClient::new(&spec, options).map_err(|e| e.to_string())?;
-    let snapshot = client
-        .snapshot(&|_| false)
-        .await
-        .map_err(|e| e.to_string())?;
+    let client = HubClient::new(&spec, options)?;
+    let snapshot = client.snapshot(&|_| false).await?;
     let mut admins: Vec<UserName> = snapshot
         .users
         .iter()
@@ -133,7 +157,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, St
             added_by,
         });
     }
-    let (token_env, token_file) = match &spec.token_source {
+    let (token_env, token_file) = match &spec.access.token_source {
         TokenSource::Env(v) => (Some(v.clone()), None),
         TokenSource::File(p) => (None, Some(p.clone())),
     };
@@ -144,24 +168,24 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, St
             representatives,
             administrators,
             hubs: vec![FragmentHub {
-                name: spec.name.clone(),
-                api_url: spec.api_url.to_string(),
+                name: spec.name.to_string(),
+                api_url: spec.access.api_url.to_string(),
                 token_env,
                 token_file,
                 policy: if roster.is_some() {
-                    spec.policy
+                    spec.rules.policy
                 } else {
                     Policy::Report
                 },
             }],
         }],
     };
-    let body = crate::yaml::to_string(&fragment).map_err(|e| e.to_string())?;
+    let body = crate::yaml::to_string(&fragment)?;
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let mut out = format!(
         "# Admins of hub {} ({}) as of {now}, JupyterHub {}: {} admin{}.\n",
         spec.name,
-        spec.api_url,
+        spec.access.api_url,
         snapshot.version,
         admins.len(),
         if admins.len() == 1 { "" } else { "s" }

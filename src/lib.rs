@@ -4,16 +4,21 @@
 //! Data flows one way, from the roster and the hubs to reports:
 //!
 //! - [`roster`]: reads and validates the roster file into a [`roster::Roster`], and
-//!   gives the desired admins of each hub. [`name`] is the normal form user names are
-//!   compared in; [`token`] reads hub tokens and keeps them out of every output.
-//! - [`hub`]: the JupyterHub REST API client. Its read side lists users into a
-//!   [`plan::HubSnapshot`]; its write side creates users and sets admin flags.
+//!   gives the desired admins of each hub. [`name`] holds the name types (a user name
+//!   in normal form, a hub name); [`token`] and [`tls`] read a hub's token and CA
+//!   bundle once, at validation, and keep secrets out of every output.
+//! - [`hub`]: the JupyterHub REST API as two traits, [`hub::HubRead`] (into a
+//!   [`snapshot::HubSnapshot`]) and [`hub::HubWrite`] (create, grant, revoke), with an
+//!   HTTP client and an in-memory hub implementing both.
 //! - [`plan`]: the pure planner, from desired and observed admins to a [`plan::Plan`].
-//! - [`run`]: one reconcile of one hub (read → plan → apply) and one pass over many,
-//!   producing a [`report::RunReport`] ([`report`] renders it as text or JSON).
-//! - [`daemon`]: the long-running mode: schedules, roster reloads, shutdown. It feeds
-//!   [`metrics`], [`alert`] (webhook), [`audit`] (JSON lines) and [`server`] (probes).
-//! - [`cli`] and [`logging`]: the command line and log setup.
+//! - [`reconcile`]: one reconcile of one hub (read → plan → apply, with no writer for
+//!   a dry run) and one pass over many, producing a [`report::RunReport`] ([`report`]
+//!   renders it as text or JSON; [`outcome`] names error kinds and skip reasons).
+//! - [`daemon`]: the long-running mode: a supervisor of one task per hub, roster
+//!   reloads, shutdown. It feeds [`metrics`], [`alert`] (webhook), [`audit`] (JSON
+//!   lines) and [`server`] (probes).
+//! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
+//!   log setup.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
@@ -26,11 +31,14 @@ pub mod hub;
 pub mod logging;
 pub mod metrics;
 pub mod name;
+pub mod outcome;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
 pub mod retry;
 pub mod roster;
-pub mod run;
 pub mod server;
+pub mod snapshot;
+pub mod tls;
 pub mod token;
 pub mod yaml;

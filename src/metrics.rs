@@ -11,6 +11,8 @@ use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::outcome::ErrorKind;
+use crate::plan::{Action, DriftKind};
 use crate::report::{HubReport, Status};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -169,9 +171,8 @@ impl Metrics {
 
     /// Records one hub's run.
     pub fn observe(&self, report: &HubReport) {
-        let hub = HubLabel {
-            hub: report.name.clone(),
-        };
+        let name = report.name.to_string();
+        let hub = HubLabel { hub: name.clone() };
         let now = now_seconds();
         self.last_run.get_or_create(&hub).set(now);
         self.run_duration
@@ -181,7 +182,7 @@ impl Metrics {
         for change in report.changes.iter().filter(|c| c.applied) {
             self.changes
                 .get_or_create(&ChangeLabels {
-                    hub: report.name.clone(),
+                    hub: name.clone(),
                     action: change.action.as_str().to_string(),
                 })
                 .inc();
@@ -189,11 +190,11 @@ impl Metrics {
         if report.status == Status::Error {
             self.errors
                 .get_or_create(&ErrorLabels {
-                    hub: report.name.clone(),
+                    hub: name.clone(),
                     kind: report
                         .error_kind
-                        .clone()
-                        .unwrap_or_else(|| "unknown".into()),
+                        .map_or("unknown", ErrorKind::as_str)
+                        .to_string(),
                 })
                 .inc();
         } else {
@@ -204,15 +205,16 @@ impl Metrics {
             for (kind, n) in report.drift_by_kind() {
                 self.drift
                     .get_or_create(&DriftLabels {
-                        hub: report.name.clone(),
-                        kind: kind.to_string(),
+                        hub: name.clone(),
+                        kind: kind.as_str().to_string(),
                     })
                     .set(n as i64);
             }
         }
     }
 
-    /// Drops the series of a hub that left the roster.
+    /// Drops every series of a hub that left the roster, so that no alert rule goes
+    /// on firing for a hub that no longer exists.
     pub fn forget_hub(&self, name: &str) {
         let hub = HubLabel {
             hub: name.to_string(),
@@ -221,8 +223,20 @@ impl Metrics {
         self.last_success.remove(&hub);
         self.run_duration.remove(&hub);
         self.requests.remove(&hub);
-        for kind in ["missing", "not_admin", "undeclared"] {
+        for kind in DriftKind::ALL {
             self.drift.remove(&DriftLabels {
+                hub: name.to_string(),
+                kind: kind.as_str().to_string(),
+            });
+        }
+        for action in Action::ALL {
+            self.changes.remove(&ChangeLabels {
+                hub: name.to_string(),
+                action: action.as_str().to_string(),
+            });
+        }
+        for kind in ErrorKind::ALL.iter().map(|k| k.as_str()).chain(["unknown"]) {
+            self.errors.remove(&ErrorLabels {
                 hub: name.to_string(),
                 kind: kind.to_string(),
             });
@@ -242,8 +256,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::UserName;
-    use crate::plan::{Action, Standing};
+    use crate::plan::Standing;
     use crate::report::ChangeReport;
 
     fn report(status: Status, changes: Vec<ChangeReport>) -> HubReport {
@@ -253,7 +266,7 @@ mod tests {
     fn change(action: Action, user: &str, applied: bool) -> ChangeReport {
         ChangeReport {
             action,
-            user: UserName::new(user),
+            user: user.to_string(),
             role: Standing::Undeclared,
             added_by: None,
             applied,
@@ -293,7 +306,7 @@ mod tests {
 
         let mut failed = report(Status::Error, vec![]);
         failed.version = None;
-        failed.error_kind = Some("transport".into());
+        failed.error_kind = Some(ErrorKind::Transport);
         m.observe(&failed);
         let text = m.render();
         assert!(
@@ -306,6 +319,10 @@ mod tests {
         assert!(text.contains("kind=\"undeclared\"} 1"), "{text}");
 
         m.forget_hub("climate-prod");
-        assert!(!m.render().contains("jupyterhub_admin_sync_drift{"));
+        let text = m.render();
+        assert!(
+            !text.contains("climate-prod"),
+            "a hub that left the roster keeps no series:\n{text}"
+        );
     }
 }

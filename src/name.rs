@@ -56,6 +56,52 @@ impl From<&str> for UserName {
     }
 }
 
+/// A hub's name as the roster writes it. Hub names are unique ignoring case, and
+/// `--hub` matches them so: two `HubName`s are equal when they differ only in case.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(transparent)]
+pub struct HubName(String);
+
+impl HubName {
+    pub fn new(raw: &str) -> Self {
+        HubName(raw.trim().to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The key hub names are compared by.
+    fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+
+    /// True when `other` (a `--hub` argument, say) names this hub.
+    pub fn is(&self, other: &str) -> bool {
+        self.key() == other.trim().to_lowercase()
+    }
+}
+
+impl PartialEq for HubName {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for HubName {}
+
+impl std::hash::Hash for HubName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key().hash(state);
+    }
+}
+
+impl fmt::Display for HubName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +118,13 @@ mod tests {
         assert!(UserName::new("a/b").problem().is_some());
         assert!(UserName::new("a\u{7}b").problem().is_some());
         assert_eq!(UserName::new("alice@uni.edu").problem(), None);
+    }
+
+    #[test]
+    fn hub_names_compare_ignoring_case_and_keep_their_spelling() {
+        let h = HubName::new(" Climate-Prod ");
+        assert_eq!(h, HubName::new("climate-prod"));
+        assert!(h.is("CLIMATE-PROD"));
+        assert_eq!(h.to_string(), "Climate-Prod");
     }
 }

@@ -8,39 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::name::UserName;
-use crate::roster::{Desired, HubSpec, Policy, Role};
-
-/// A user as the hub listed them. `name` is spelled as the hub spells it, since the
-/// hub's API looks users up by that exact spelling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HubUser {
-    pub name: String,
-    pub admin: bool,
-}
-
-/// Whom the hub says the token belongs to (`GET /user`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenOwner {
-    /// `user` or `service`.
-    pub kind: String,
-    pub name: String,
-    /// Whether the hub says the owner is an admin (`None` when it does not say).
-    pub admin: Option<bool>,
-}
-
-/// What was read from one hub, complete: a listing that failed part-way never becomes
-/// a snapshot.
-///
-/// To keep memory flat however large the hub, `users` holds only the users the plan
-/// needs: every admin, and every user whose name is declared.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HubSnapshot {
-    pub version: String,
-    pub token_owner: Option<TokenOwner>,
-    pub users: Vec<HubUser>,
-    /// How many users the hub listed in all.
-    pub total_users: usize,
-}
+use crate::outcome::Skipped;
+use crate::roster::{Desired, HubRules, Policy, Role};
+use crate::snapshot::{HubSnapshot, HubUser, OwnerKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -66,6 +36,57 @@ impl Action {
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(self.as_str())
+    }
+}
+
+/// A difference left on a hub, by what is wrong: the word the report, the metrics'
+/// `kind` label and the alerts share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// A declared admin has no user on the hub.
+    Missing,
+    /// A declared admin's user is not admin.
+    NotAdmin,
+    /// An admin the roster does not declare.
+    Undeclared,
+}
+
+impl DriftKind {
+    pub const ALL: [DriftKind; 3] = [
+        DriftKind::Missing,
+        DriftKind::NotAdmin,
+        DriftKind::Undeclared,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::Missing => "missing",
+            DriftKind::NotAdmin => "not_admin",
+            DriftKind::Undeclared => "undeclared",
+        }
+    }
+
+    /// The words an alert lists people under.
+    pub fn label(self) -> &'static str {
+        match self {
+            DriftKind::Missing => "missing",
+            DriftKind::NotAdmin => "not admin",
+            DriftKind::Undeclared => "undeclared",
+        }
+    }
+}
+
+impl Action {
+    pub const ALL: [Action; 3] = [Action::Create, Action::Grant, Action::Revoke];
+
+    /// The drift a change of this kind would fix.
+    pub fn drift_kind(self) -> DriftKind {
+        match self {
+            Action::Create => DriftKind::Missing,
+            Action::Grant => DriftKind::NotAdmin,
+            Action::Revoke => DriftKind::Undeclared,
+        }
     }
 }
 
@@ -105,9 +126,10 @@ impl fmt::Display for Standing {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub action: Action,
-    /// The user's name in normal form.
+    /// The user's name in normal form (what the roster and the hub are compared by).
     pub user: UserName,
-    /// The name as the hub spells it (for create: the normal form).
+    /// The name as the hub spells it (for create: the normal form, as created): what
+    /// requests, reports and logs use.
     pub hub_name: String,
     pub role: Standing,
     pub added_by: Option<UserName>,
@@ -126,8 +148,6 @@ pub struct Brake {
 /// Everything that differs on one hub, and what the policy lets this run do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
-    pub hub: String,
-    pub community: String,
     pub policy: Policy,
     /// Creates, then grants, then revokes; by name within each.
     pub changes: Vec<Change>,
@@ -147,13 +167,12 @@ impl Plan {
     }
 
     /// Why the run leaves `change` in place, if it does.
-    pub fn why_not_applied(&self, change: &Change) -> Option<&'static str> {
+    pub fn why_not_applied(&self, change: &Change) -> Option<Skipped> {
         match (change.apply, self.policy, change.action) {
             (true, _, _) => None,
-            (false, Policy::Report, _) => Some("policy report changes nothing"),
-            (false, Policy::Grant, Action::Revoke) => Some("policy grant does not revoke"),
-            (false, _, Action::Revoke) if self.brake.is_some() => Some("held by the brake"),
-            (false, _, _) => Some("not applied"),
+            (false, Policy::Report, _) => Some(Skipped::PolicyReport),
+            (false, Policy::Grant, _) => Some(Skipped::PolicyGrant),
+            (false, Policy::Enforce, _) => Some(Skipped::Brake),
         }
     }
 
@@ -163,7 +182,7 @@ impl Plan {
     }
 }
 
-/// Works out the changes that bring `observed` to `desired` on `hub`, under its policy.
+/// Works out the changes that bring `observed` to `desired` under a hub's `rules`.
 ///
 /// - A declared admin missing from the hub is created as admin; one who exists without
 ///   the flag is granted it.
@@ -173,7 +192,7 @@ impl Plan {
 /// - `report` applies nothing, `grant` applies creates and grants, `enforce` also
 ///   revokes, unless there are more revocations than `max_revocations`, in which case
 ///   none is applied this run.
-pub fn plan(hub: &HubSpec, desired: &Desired, observed: &HubSnapshot) -> Plan {
+pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan {
     // Normal form → the hub's spellings of it. Several spellings can share one
     // normal form on a hub whose users were created with mixed case.
     let mut by_name: BTreeMap<UserName, Vec<&HubUser>> = BTreeMap::new();
@@ -186,7 +205,7 @@ pub fn plan(hub: &HubSpec, desired: &Desired, observed: &HubSnapshot) -> Plan {
     let owner = observed
         .token_owner
         .as_ref()
-        .filter(|o| o.kind == "user")
+        .filter(|o| o.kind == OwnerKind::User)
         .map(|o| UserName::new(&o.name));
 
     let mut creates = Vec::new();
@@ -233,14 +252,14 @@ pub fn plan(hub: &HubSpec, desired: &Desired, observed: &HubSnapshot) -> Plan {
         }
     }
 
-    let apply_grants = matches!(hub.policy, Policy::Grant | Policy::Enforce);
-    let mut apply_revokes = hub.policy == Policy::Enforce;
+    let apply_grants = matches!(rules.policy, Policy::Grant | Policy::Enforce);
+    let mut apply_revokes = rules.policy == Policy::Enforce;
     let mut brake = None;
-    if apply_revokes && revokes.len() > hub.max_revocations as usize {
+    if apply_revokes && revokes.len() > rules.max_revocations as usize {
         apply_revokes = false;
         brake = Some(Brake {
             revocations: revokes.len(),
-            max_revocations: hub.max_revocations,
+            max_revocations: rules.max_revocations,
         });
     }
     for c in creates.iter_mut().chain(grants.iter_mut()) {
@@ -254,9 +273,7 @@ pub fn plan(hub: &HubSpec, desired: &Desired, observed: &HubSnapshot) -> Plan {
     changes.append(&mut grants);
     changes.append(&mut revokes);
     Plan {
-        hub: hub.name.clone(),
-        community: hub.community.clone(),
-        policy: hub.policy,
+        policy: rules.policy,
         changes,
         brake,
     }
@@ -264,10 +281,7 @@ pub fn plan(hub: &HubSpec, desired: &Desired, observed: &HubSnapshot) -> Plan {
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:<6} {}", self.action, self.user)?;
-        if self.hub_name != self.user.as_str() {
-            write!(f, " (on the hub: {})", self.hub_name)?;
-        }
+        write!(f, "{:<6} {}", self.action, printable(&self.hub_name))?;
         match (&self.role, &self.added_by) {
             (Standing::Undeclared, _) => write!(f, ": undeclared admin"),
             (role, Some(by)) => write!(f, ": {role}, added by {by}"),
@@ -278,11 +292,7 @@ impl fmt::Display for Change {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "hub {} (community {}, policy {}): ",
-            self.hub, self.community, self.policy
-        )?;
+        write!(f, "policy {}: ", self.policy)?;
         if self.is_empty() {
             return writeln!(f, "in sync");
         }
@@ -306,22 +316,29 @@ impl fmt::Display for Plan {
     }
 }
 
+/// A name from a hub as it may appear in a message: control characters escaped.
+pub(crate) fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::roster::Declared;
-    use crate::token::{Token, TokenSource};
+    use crate::snapshot::TokenOwner;
 
-    fn spec(policy: Policy, max_revocations: u32) -> HubSpec {
-        HubSpec {
-            name: "climate-prod".into(),
-            community: "climate-lab".into(),
-            api_url: url::Url::parse("http://127.0.0.1:8081/hub/api").unwrap(),
-            token_source: TokenSource::Env("T".into()),
-            token: Token::new("abcdefgh"),
+    fn spec(policy: Policy, max_revocations: u32) -> HubRules {
+        HubRules {
             policy,
             max_revocations,
-            ca_file: None,
         }
     }
 
@@ -347,7 +364,7 @@ mod tests {
         HubSnapshot {
             version: "6.1.1".into(),
             token_owner: Some(TokenOwner {
-                kind: "service".into(),
+                kind: OwnerKind::Service,
                 name: "admin-sync".into(),
                 admin: Some(true),
             }),
@@ -392,10 +409,7 @@ mod tests {
         ]);
         let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
         assert!(p.is_empty());
-        assert_eq!(
-            p.to_string(),
-            "hub climate-prod (community climate-lab, policy enforce): in sync\n"
-        );
+        assert_eq!(p.to_string(), "policy enforce: in sync\n");
     }
 
     #[test]
@@ -481,14 +495,14 @@ mod tests {
     fn engineers_and_the_token_owner_are_never_revoked() {
         let mut s = snapshot(&[("eng-eve", true), ("rep-bob", true), ("sync-bot", true)]);
         s.token_owner = Some(TokenOwner {
-            kind: "user".into(),
+            kind: OwnerKind::User,
             name: "Sync-Bot".into(),
             admin: Some(true),
         });
         let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
         assert!(p.changes.iter().all(|c| c.action != Action::Revoke), "{p}");
         // A service that happens to share a user's name protects nobody.
-        s.token_owner.as_mut().unwrap().kind = "service".into();
+        s.token_owner.as_mut().unwrap().kind = OwnerKind::Service;
         let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
         assert_eq!(
             p.changes
@@ -566,10 +580,10 @@ mod tests {
             &snapshot(&[("eng-eve", true), ("REP-BOB", false), ("mallory", true)]),
         );
         insta::assert_snapshot!(p.to_string(), @r"
-        hub climate-prod (community climate-lab, policy grant): 4 differences
+        policy grant: 4 differences
           create carol: administrator, added by rep-bob
           create dave: administrator, added by carol
-          grant  rep-bob (on the hub: REP-BOB): representative
+          grant  REP-BOB: representative
           revoke mallory: undeclared admin  [drift: policy grant does not revoke]
         ");
     }

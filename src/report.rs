@@ -4,8 +4,9 @@
 use serde::Serialize;
 use std::fmt;
 
-use crate::name::UserName;
-use crate::plan::{Action, Standing};
+use crate::name::{HubName, UserName};
+use crate::outcome::{ErrorKind, Skipped};
+use crate::plan::{Action, DriftKind, Standing, printable};
 use crate::roster::Policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -47,13 +48,14 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChangeReport {
     pub action: Action,
-    pub user: UserName,
+    /// The user as the hub spells them (for a create: as created).
+    pub user: String,
     pub role: Standing,
     pub added_by: Option<UserName>,
     /// True when this run made the change on the hub.
     pub applied: bool,
     /// Why the change was not made, when the policy, the brake or a dry run kept it.
-    pub skipped: Option<String>,
+    pub skipped: Option<Skipped>,
     /// The hub's error, when the change was tried and failed.
     pub error: Option<String>,
 }
@@ -67,7 +69,7 @@ impl ChangeReport {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HubReport {
-    pub name: String,
+    pub name: HubName,
     pub community: String,
     pub policy: Policy,
     /// The hub's revocation brake.
@@ -81,8 +83,8 @@ pub struct HubReport {
     pub users: Option<usize>,
     pub changes: Vec<ChangeReport>,
     pub error: Option<String>,
-    /// A short stable name for the error (`transport`, `status`, `brake`, ...).
-    pub error_kind: Option<String>,
+    /// What kind of error it was (`transport`, `status`, `brake`, ...).
+    pub error_kind: Option<ErrorKind>,
     /// HTTP requests sent to the hub in this run, retries included.
     pub requests: u64,
     pub duration_seconds: f64,
@@ -92,20 +94,32 @@ pub struct HubReport {
 }
 
 impl HubReport {
-    /// Differences left on the hub after this run, by kind (missing / not_admin /
-    /// undeclared).
-    pub fn drift_by_kind(&self) -> [(&'static str, usize); 3] {
-        let count = |action| {
-            self.changes
+    /// Differences left on the hub after this run, by kind.
+    pub fn drift_by_kind(&self) -> [(DriftKind, usize); 3] {
+        DriftKind::ALL.map(|kind| {
+            let n = self
+                .changes
                 .iter()
-                .filter(|c| c.action == action && c.outstanding())
-                .count()
-        };
-        [
-            ("missing", count(Action::Create)),
-            ("not_admin", count(Action::Grant)),
-            ("undeclared", count(Action::Revoke)),
-        ]
+                .filter(|c| c.action.drift_kind() == kind && c.outstanding())
+                .count();
+            (kind, n)
+        })
+    }
+
+    /// The people (as the hub spells them) whose difference of `kind` is left.
+    pub fn outstanding(&self, kind: DriftKind) -> Vec<String> {
+        self.changes
+            .iter()
+            .filter(|c| c.action.drift_kind() == kind && c.outstanding())
+            .map(|c| printable(&c.user))
+            .collect()
+    }
+
+    /// Sets the error, its kind and the error status.
+    pub fn fail(&mut self, kind: ErrorKind, error: impl Into<String>) {
+        self.status = Status::Error;
+        self.error_kind = Some(kind);
+        self.error = Some(error.into());
     }
 
     pub fn drift(&self) -> usize {
@@ -118,7 +132,7 @@ impl HubReport {
     /// A report of hub climate-prod (community climate-lab, policy grant), for tests.
     pub(crate) fn sample(status: Status, changes: Vec<ChangeReport>) -> HubReport {
         HubReport {
-            name: "climate-prod".into(),
+            name: HubName::new("climate-prod"),
             community: "climate-lab".into(),
             policy: Policy::Grant,
             max_revocations: 5,
@@ -181,7 +195,7 @@ impl fmt::Display for ChangeReport {
             (false, None, Action::Grant) => "would grant admin to",
             (false, None, Action::Revoke) => "would revoke admin from",
         };
-        write!(f, "{verb} {}", self.user)?;
+        write!(f, "{verb} {}", printable(&self.user))?;
         match (&self.role, &self.added_by) {
             (Standing::Undeclared, _) => write!(f, ": undeclared admin (stays a user)")?,
             (role, Some(by)) => write!(f, ": {role}, added by {by}")?,
@@ -189,7 +203,7 @@ impl fmt::Display for ChangeReport {
         }
         if let Some(error) = &self.error {
             write!(f, " — {error}")?;
-        } else if let Some(why) = self.skipped.as_deref().filter(|w| *w != "dry run") {
+        } else if let Some(why) = self.skipped.filter(|w| *w != Skipped::DryRun) {
             write!(f, " [{why}]")?;
         }
         Ok(())

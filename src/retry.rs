@@ -7,6 +7,7 @@
 
 use std::future::Future;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// How hard to try before giving up.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -66,11 +67,15 @@ impl backoff::Clock for TokioClock {
     }
 }
 
-/// Runs `op` until it succeeds, fails permanently, or the policy is spent; then
-/// returns its last result. `on_retry` hears each transient error and the wait before
-/// the next attempt.
+/// Runs `op` until it succeeds, fails permanently, the policy is spent, or `stop` is
+/// cancelled; then returns its last result. `on_retry` hears each transient error and
+/// the wait before the next attempt.
+///
+/// `stop` ends the waits between attempts (a daemon shutting down does not sit out a
+/// backoff); an attempt already under way is left to finish.
 pub async fn retry<T, E, Op, Fut, N>(
     policy: &RetryPolicy,
+    stop: &CancellationToken,
     mut op: Op,
     mut on_retry: N,
 ) -> Result<T, E>
@@ -79,8 +84,11 @@ where
     Fut: Future<Output = Result<T, Failure<E>>>,
     N: FnMut(&E, Duration),
 {
+    use backoff::backoff::Backoff as _;
     let start = tokio::time::Instant::now();
-    let backoff = backoff::exponential::ExponentialBackoff {
+    // The crate is used for its intervals (doubling, jitter, ceiling, elapsed limit);
+    // the loop is ours, so that a wait can end at `stop`.
+    let mut backoff = backoff::exponential::ExponentialBackoff {
         current_interval: policy.initial_interval,
         initial_interval: policy.initial_interval,
         randomization_factor: 0.5,
@@ -90,38 +98,36 @@ where
         max_elapsed_time: Some(policy.max_elapsed),
         clock: TokioClock,
     };
-    let mut attempts = 0u32;
     let max_attempts = policy.max_attempts.max(1);
-    let max_retry_after = policy.max_retry_after;
-    let max_elapsed = policy.max_elapsed;
-    backoff::future::retry_notify(
-        backoff,
-        || {
-            attempts += 1;
-            let last = attempts >= max_attempts;
-            let fut = op();
-            async move {
-                fut.await.map_err(|failure| match failure {
-                    Failure::Permanent(error) => backoff::Error::permanent(error),
-                    // The crate would follow Retry-After past every limit: stop here.
-                    Failure::Transient { error, retry_after } => {
-                        let retry_after = retry_after.map(|d| d.min(max_retry_after));
-                        let next_start = start.elapsed() + retry_after.unwrap_or_default();
-                        if last || next_start > max_elapsed {
-                            backoff::Error::permanent(error)
-                        } else {
-                            backoff::Error::Transient {
-                                err: error,
-                                retry_after,
-                            }
-                        }
-                    }
-                })
-            }
-        },
-        |error: E, wait: Duration| on_retry(&error, wait),
-    )
-    .await
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let (error, retry_after) = match op().await {
+            Ok(value) => return Ok(value),
+            Err(Failure::Permanent(error)) => return Err(error),
+            Err(Failure::Transient { error, retry_after }) => (error, retry_after),
+        };
+        if attempts >= max_attempts || stop.is_cancelled() {
+            return Err(error);
+        }
+        // A server's Retry-After wins over the backoff, up to its cap.
+        let interval = backoff.next_backoff();
+        let wait = match retry_after.map(|d| d.min(policy.max_retry_after)) {
+            Some(wait) => wait,
+            None => match interval {
+                Some(wait) => wait,
+                None => return Err(error),
+            },
+        };
+        if start.elapsed() + wait > policy.max_elapsed {
+            return Err(error);
+        }
+        on_retry(&error, wait);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.cancelled() => return Err(error),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -144,6 +150,7 @@ mod tests {
         let mut waits = Vec::new();
         let result: Result<u32, &str> = retry(
             &policy(5),
+            &CancellationToken::new(),
             || {
                 let n = c.fetch_add(1, Ordering::SeqCst);
                 async move {
@@ -173,6 +180,7 @@ mod tests {
         let calls = AtomicU32::new(0);
         let result: Result<(), &str> = retry(
             &policy(5),
+            &CancellationToken::new(),
             || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async { Err(Failure::Permanent("forbidden")) }
@@ -195,6 +203,7 @@ mod tests {
         };
         let result: Result<(), &str> = retry(
             &long,
+            &CancellationToken::new(),
             || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async {
@@ -218,6 +227,7 @@ mod tests {
         let calls = AtomicU32::new(0);
         let _: Result<(), &str> = retry(
             &policy(10),
+            &CancellationToken::new(),
             || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async {
@@ -240,6 +250,7 @@ mod tests {
         let calls = AtomicU32::new(0);
         let _: Result<(), &str> = retry(
             &policy(2),
+            &CancellationToken::new(),
             || {
                 calls.fetch_add(1, Ordering::SeqCst);
                 async {
@@ -253,5 +264,38 @@ mod tests {
         )
         .await;
         assert_eq!(waits, [Duration::from_secs(2)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn stop_ends_the_wait_at_once_with_the_last_error() {
+        let stop = CancellationToken::new();
+        let calls = AtomicU32::new(0);
+        let started = tokio::time::Instant::now();
+        let canceller = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            canceller.cancel();
+        });
+        let result: Result<(), &str> = retry(
+            &RetryPolicy {
+                max_elapsed: Duration::from_secs(600),
+                ..policy(10)
+            },
+            &stop,
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async {
+                    Err(Failure::Transient {
+                        error: "503",
+                        retry_after: Some(Duration::from_secs(30)),
+                    })
+                }
+            },
+            |_, _| {},
+        )
+        .await;
+        assert_eq!(result, Err("503"));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "no attempt after the stop");
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
     }
 }

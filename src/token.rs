@@ -41,6 +41,36 @@ impl fmt::Display for TokenSource {
     }
 }
 
+/// Why a token cannot be had. Messages say which source failed and why, never what
+/// it held.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0} is not set")]
+    NotSet(TokenSource),
+    #[error("{0} is empty")]
+    Empty(TokenSource),
+    #[error("{0} holds white space or control characters inside the token")]
+    BadCharacters(TokenSource),
+    #[error("{from} {problem}")]
+    File {
+        from: TokenSource,
+        problem: FileProblem,
+    },
+}
+
+/// What is wrong with a token file (the end of a sentence that names it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileProblem {
+    #[error("cannot be read: {0}")]
+    Unreadable(String),
+    #[error("is not a regular file")]
+    NotRegular,
+    #[error("is larger than {MAX_TOKEN_FILE_BYTES} bytes: not a token")]
+    TooLarge,
+    #[error("is not UTF-8 text")]
+    NotUtf8,
+}
+
 /// A token and what was noticed while reading it.
 #[derive(Debug)]
 pub struct Resolved {
@@ -54,15 +84,18 @@ pub struct Resolved {
 pub fn resolve(
     source: &TokenSource,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Resolved, String> {
+) -> Result<Resolved, TokenError> {
     let mut warnings = Vec::new();
     let value = match source {
         TokenSource::Env(var) => match env(var) {
             Some(value) => value,
-            None => return Err(format!("{source} is not set")),
+            None => return Err(TokenError::NotSet(source.clone())),
         },
         TokenSource::File(path) => {
-            let value = read_token_file(path).map_err(|e| format!("{source} {e}"))?;
+            let value = read_token_file(path).map_err(|problem| TokenError::File {
+                from: source.clone(),
+                problem,
+            })?;
             if let Some(w) = readable_by_others(path) {
                 warnings.push(w);
             }
@@ -71,12 +104,10 @@ pub fn resolve(
     };
     let value = value.trim();
     if value.is_empty() {
-        return Err(format!("{source} is empty"));
+        return Err(TokenError::Empty(source.clone()));
     }
     if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!(
-            "{source} holds white space or control characters inside the token"
-        ));
+        return Err(TokenError::BadCharacters(source.clone()));
     }
     Ok(Resolved {
         token: Token::new(value),
@@ -88,23 +119,22 @@ pub fn resolve(
 const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 
 /// Reads a token file: a regular file (a FIFO or a device would block or never end)
-/// of at most [`MAX_TOKEN_FILE_BYTES`].
-fn read_token_file(path: &Path) -> Result<String, String> {
+/// of at most [`MAX_TOKEN_FILE_BYTES`]. The error is what is wrong with the file.
+fn read_token_file(path: &Path) -> Result<String, FileProblem> {
     use std::io::Read;
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot be read: {e}"))?;
+    let unreadable = |e: std::io::Error| FileProblem::Unreadable(e.to_string());
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if !meta.is_file() {
-        return Err("is not a regular file".to_string());
+        return Err(FileProblem::NotRegular);
     }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_TOKEN_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| format!("cannot be read: {e}"))?;
+        .map_err(unreadable)?;
     if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
-        return Err(format!(
-            "is larger than {MAX_TOKEN_FILE_BYTES} bytes: not a token"
-        ));
+        return Err(FileProblem::TooLarge);
     }
-    String::from_utf8(bytes).map_err(|_| "is not UTF-8 text".to_string())
+    String::from_utf8(bytes).map_err(|_| FileProblem::NotUtf8)
 }
 
 #[cfg(unix)]
@@ -141,18 +171,22 @@ mod tests {
         let r = resolve(&TokenSource::Env("T".into()), &env).unwrap();
         assert_eq!(r.token.expose(), "abcdefgh");
         let err = resolve(&TokenSource::Env("U".into()), &env).unwrap_err();
-        assert_eq!(err, "token_env U is not set");
+        assert_eq!(err.to_string(), "token_env U is not set");
     }
 
     #[test]
     fn empty_and_inner_space_are_errors() {
         let env = |_: &str| Some("  ".to_string());
         assert_eq!(
-            resolve(&TokenSource::Env("T".into()), &env).unwrap_err(),
+            resolve(&TokenSource::Env("T".into()), &env)
+                .unwrap_err()
+                .to_string(),
             "token_env T is empty"
         );
         let env = |_: &str| Some("ab cd".to_string());
-        let err = resolve(&TokenSource::Env("T".into()), &env).unwrap_err();
+        let err = resolve(&TokenSource::Env("T".into()), &env)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("white space"), "{err}");
         assert!(!err.contains("ab cd"));
     }
@@ -173,7 +207,9 @@ mod tests {
         assert_eq!(r.warnings.len(), 1);
         assert!(r.warnings[0].contains("readable by every user"));
         let missing = dir.path().join("nope");
-        let err = resolve(&TokenSource::File(missing), &|_| None).unwrap_err();
+        let err = resolve(&TokenSource::File(missing), &|_| None)
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("token_file "), "{err}");
         assert!(err.contains("cannot be read"), "{err}");
     }

@@ -21,11 +21,14 @@ use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use jupyterhub_admin_sync::hub::{ClientOptions, HubClient, HubError, PAGINATION_ACCEPT};
-use jupyterhub_admin_sync::report::{HubReport, Mode, Status};
+use jupyterhub_admin_sync::hub::{
+    ClientOptions, HubClient, HubError, HubRead, HubWrite, PAGINATION_ACCEPT,
+};
+use jupyterhub_admin_sync::outcome::ErrorKind;
+use jupyterhub_admin_sync::reconcile::reconcile;
+use jupyterhub_admin_sync::report::{HubReport, Status};
 use jupyterhub_admin_sync::retry::RetryPolicy;
 use jupyterhub_admin_sync::roster::{HubSpec, Roster};
-use jupyterhub_admin_sync::run;
 
 /// The hub token every test uses; it must never show in an error or a report.
 const TOKEN: &str = "token-0123456789";
@@ -122,17 +125,29 @@ impl Fixture {
     async fn reconcile(&self) -> HubReport {
         // Never cancelled: these tests are about the hub, not about shutdown.
         let stop = CancellationToken::new();
-        run::reconcile(&self.roster, &self.spec, &self.client, Mode::Once, &stop).await
+        let desired = self.roster.desired(&self.spec);
+        reconcile(
+            &self.spec,
+            &desired,
+            &self.client,
+            Some(&self.client),
+            &stop,
+        )
+        .await
     }
 
     /// The read fails with `kind`, and a one-shot reconcile fails the same way without
     /// planning or changing anything. Returns the read's error.
     async fn read_fails_and_nothing_changes(&self, kind: &str) -> HubError {
         let error = self.snapshot_error().await;
-        assert_eq!(error.kind(), kind, "{error}");
+        assert_eq!(error.kind().as_str(), kind, "{error}");
         let report = self.reconcile().await;
         assert_eq!(report.status, Status::Error, "{report}");
-        assert_eq!(report.error_kind.as_deref(), Some(kind), "{report}");
+        assert_eq!(
+            report.error_kind.map(ErrorKind::as_str),
+            Some(kind),
+            "{report}"
+        );
         assert!(report.changes.is_empty(), "{report}");
         assert_eq!(report.users, None, "{report}");
         error
@@ -621,7 +636,7 @@ async fn a_hung_page_times_out_and_the_error_names_the_path() {
     let error = f.snapshot_error().await;
     let elapsed = started.elapsed();
 
-    assert_eq!(error.kind(), "timeout", "{error}");
+    assert_eq!(error.kind().as_str(), "timeout", "{error}");
     let message = error.to_string();
     assert!(
         message.starts_with("GET /users?offset=2&limit=100: "),
@@ -656,7 +671,7 @@ async fn a_connection_reset_on_page_3_fails_the_read_and_revokes_nobody() {
     let f = fixture(&hub.base);
 
     let error = f.snapshot_error().await;
-    assert_eq!(error.kind(), "transport", "{error}");
+    assert_eq!(error.kind().as_str(), "transport", "{error}");
     let message = error.to_string();
     assert!(
         message.starts_with("GET /users?offset=4&limit=100: "),
@@ -665,7 +680,11 @@ async fn a_connection_reset_on_page_3_fails_the_read_and_revokes_nobody() {
 
     let report = f.reconcile().await;
     assert_eq!(report.status, Status::Error, "{report}");
-    assert_eq!(report.error_kind.as_deref(), Some("transport"), "{report}");
+    assert_eq!(
+        report.error_kind.map(ErrorKind::as_str),
+        Some("transport"),
+        "{report}"
+    );
     assert!(report.changes.is_empty(), "{report}");
     assert_eq!(hub.writes(), Vec::<String>::new());
     // Retried like any transient fault: three attempts per read.
@@ -1227,7 +1246,11 @@ async fn a_403_on_patch_is_reported_on_each_change_without_the_token() {
     let report = f.reconcile().await;
 
     assert_eq!(report.status, Status::Error, "{report}");
-    assert_eq!(report.error_kind.as_deref(), Some("apply"), "{report}");
+    assert_eq!(
+        report.error_kind.map(ErrorKind::as_str),
+        Some("apply"),
+        "{report}"
+    );
     assert_eq!(report.changes.len(), 2, "{report}");
     for change in &report.changes {
         assert!(!change.applied, "{report}");
@@ -1304,7 +1327,7 @@ async fn an_echoed_token_cut_by_the_snippet_limit_does_not_show_in_part() {
 
     let error = f.snapshot_error().await;
 
-    assert_eq!(error.kind(), "status", "{error}");
+    assert_eq!(error.kind().as_str(), "status", "{error}");
     let message = error.to_string();
     assert!(
         !message.contains(&TOKEN[..10]),
@@ -1327,7 +1350,7 @@ async fn a_write_answered_by_something_that_is_not_jupyterhub_is_not_counted_as_
     mount_hub(&server, &[("rep-bob", false), ("eng-eve", true)]).await;
     let f = fixture(&server.uri());
     let err = f.client.set_admin("rep-bob", true).await.unwrap_err();
-    assert_eq!(err.kind(), "decode", "{err}");
+    assert_eq!(err.kind().as_str(), "decode", "{err}");
     let report = f.reconcile().await;
     assert_eq!(report.status, Status::Error, "{report}");
     assert!(report.changes.iter().all(|c| !c.applied), "{report}");

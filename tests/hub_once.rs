@@ -549,8 +549,8 @@ async fn a_user_created_with_capitals_is_matched_in_normal_form() {
     let report = json(&out);
     let c = changes(&report, "chub");
     assert!(
-        c.contains(&("grant".into(), "case-frank".into(), true)),
-        "{c:?}\n{}",
+        c.contains(&("grant".into(), "Case-Frank".into(), true)),
+        "the report names the user as the hub spells them: {c:?}\n{}",
         text(&out)
     );
     let users = a.users().await;
@@ -702,7 +702,7 @@ fn an_unknown_hub_name_is_an_error_in_every_mode_and_case_does_not_matter() {
     let roster = common::write_file(
         dir.path(),
         "roster.yaml",
-        "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs:\n      - {name: Climate-Prod, api_url: 'http://127.0.0.1:9/hub/api', token_env: TOK}\n      - {name: other, api_url: 'http://127.0.0.1:9/hub/api', token_env: OTHER_TOKEN_NOT_SET}\n",
+        "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs:\n      - {name: Climate-Prod, api_url: 'http://127.0.0.1:9/hub/api', token_env: TOK}\n      - {name: other, api_url: 'http://127.0.0.1:10/hub/api', token_env: OTHER_TOKEN_NOT_SET}\n",
     );
     let roster = roster.to_str().unwrap();
     let env = [("TOK", "token-0123456789")];

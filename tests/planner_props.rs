@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use jupyterhub_admin_sync::name::UserName;
-use jupyterhub_admin_sync::plan::{Action, HubSnapshot, HubUser, Plan, TokenOwner, plan};
-use jupyterhub_admin_sync::roster::{Declared, Desired, HubSpec, Policy, Role};
-use jupyterhub_admin_sync::token::{Token, TokenSource};
+use jupyterhub_admin_sync::plan::{Action, Plan, plan};
+use jupyterhub_admin_sync::roster::{Declared, Desired, HubRules, Policy, Role};
+use jupyterhub_admin_sync::snapshot::{HubSnapshot, HubUser, OwnerKind, TokenOwner};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -33,16 +33,10 @@ const POOL: &[&str] = &[
     "σας",
 ];
 
-fn spec(policy: Policy, max_revocations: u32) -> HubSpec {
-    HubSpec {
-        name: "prop-hub".into(),
-        community: "prop-lab".into(),
-        api_url: url::Url::parse("http://127.0.0.1:8081/hub/api").unwrap(),
-        token_source: TokenSource::Env("T".into()),
-        token: Token::new("tok-12345678"),
+fn spec(policy: Policy, max_revocations: u32) -> HubRules {
+    HubRules {
         policy,
         max_revocations,
-        ca_file: None,
     }
 }
 
@@ -151,7 +145,7 @@ fn token_owner(users: Vec<HubUser>) -> impl Strategy<Value = Option<TokenOwner>>
         .chain(POOL.iter().map(|s| s.to_string()))
         .collect();
     prop::option::of((
-        prop_oneof![Just("user".to_string()), Just("service".to_string())],
+        prop_oneof![Just(OwnerKind::User), Just(OwnerKind::Service)],
         select(names),
         prop::option::of(any::<bool>()),
     ))
@@ -219,7 +213,7 @@ fn admins(s: &HubSnapshot) -> BTreeSet<UserName> {
 fn owner(s: &HubSnapshot) -> Option<UserName> {
     s.token_owner
         .as_ref()
-        .filter(|o| o.kind == "user")
+        .filter(|o| o.kind == OwnerKind::User)
         .map(|o| UserName::new(&o.name))
 }
 

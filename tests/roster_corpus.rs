@@ -501,7 +501,7 @@ fn unknown_key_typo() {
 fn wrong_type_representatives() {
     assert_eq!(
         syntax("wrong_type_representatives.yaml"),
-        r#"wrong_type_representatives.yaml: communities[0].representatives: invalid type: string "bob", expected a sequence at line 6 column 22"#
+        r#"wrong_type_representatives.yaml: communities[0].representatives: invalid type: string "bob", expected a list (entries start with `- `) at line 6 column 22"#
     );
 }
 
@@ -546,7 +546,7 @@ fn duplicate_key() {
 fn list_not_mapping() {
     assert_eq!(
         syntax("list_not_mapping.yaml"),
-        "list_not_mapping.yaml: invalid type: sequence, expected struct RawRoster at line 2 column 1"
+        "list_not_mapping.yaml: invalid type: sequence, expected a roster: a mapping with communities (and optionally version, engineers, defaults) at line 2 column 1"
     );
 }
 
@@ -613,8 +613,8 @@ fn anchors_valid() {
         names,
         ["climate-prod", "climate-staging", "climate-teaching"]
     );
-    assert_eq!(roster.hubs[1].policy, Policy::Grant);
-    assert_eq!(roster.hubs[2].policy, Policy::Grant);
+    assert_eq!(roster.hubs[1].rules.policy, Policy::Grant);
+    assert_eq!(roster.hubs[2].rules.policy, Policy::Grant);
     let teaching = roster.community("climate-teaching").unwrap();
     assert_eq!(teaching.representatives[0].as_str(), "rep-bob");
     let desired = roster.desired(&roster.hubs[0]);
@@ -637,7 +637,7 @@ fn billion_laughs_is_refused_at_once() {
     );
     assert_eq!(
         msg,
-        "billion_laughs.yaml: communities[1].representatives[0]: invalid type: sequence, expected struct RawRepresentative at line 5 column 22"
+        "billion_laughs.yaml: communities[1].representatives[0]: invalid type: sequence, expected a representative: a mapping with a name (`- name: ada`) at line 5 column 22"
     );
 }
 
@@ -858,8 +858,8 @@ fn example_roster_validates() {
             (
                 h.name.as_str(),
                 h.community.as_str(),
-                h.policy,
-                h.max_revocations,
+                h.rules.policy,
+                h.rules.max_revocations,
             )
         })
         .collect();
@@ -871,7 +871,7 @@ fn example_roster_validates() {
             ("ocean-prod", "ocean-hub-users", Policy::Report, 5),
         ]
     );
-    assert_eq!(roster.hubs[1].token.expose(), "tok-staging-123");
+    assert_eq!(roster.hubs[1].access.token.expose(), "tok-staging-123");
     let desired = roster.desired(&roster.hubs[0]);
     let names: Vec<&str> = desired.keys().map(|n| n.as_str()).collect();
     assert_eq!(
@@ -1001,15 +1001,19 @@ fn check_valid(roster: &Roster) -> Result<(), TestCaseError> {
     }
     let mut hub_names = BTreeSet::new();
     for h in &roster.hubs {
-        prop_assert!(!h.name.is_empty());
-        prop_assert!(hub_names.insert(h.name.to_lowercase()), "{}", h.name);
+        prop_assert!(!h.name.as_str().is_empty());
+        prop_assert!(
+            hub_names.insert(h.name.as_str().to_lowercase()),
+            "{}",
+            h.name
+        );
         prop_assert!(roster.community(&h.community).is_some());
-        let u = &h.api_url;
+        let u = &h.access.api_url;
         prop_assert!(matches!(u.scheme(), "http" | "https"), "{}", u);
         prop_assert!(u.host_str().is_some_and(|s| !s.is_empty()), "{}", u);
         prop_assert!(u.username().is_empty() && u.password().is_none(), "{}", u);
         prop_assert!(u.query().is_none() && u.fragment().is_none(), "{}", u);
-        prop_assert!(!h.token.expose().is_empty());
+        prop_assert!(!h.access.token.expose().is_empty());
     }
     Ok(())
 }

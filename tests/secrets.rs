@@ -620,7 +620,7 @@ fn debug_of_library_types_never_shows_secrets() {
     let yaml = "engineers: [{name: eng}]\ncommunities:\n  - name: c\n    representatives: [{name: r}]\n    hubs:\n      - {name: h1, api_url: 'http://127.0.0.1:9/hub/api', token_env: T1}\n      - {name: h2, api_url: 'https://127.0.0.1:9/hub/api', token_env: T1}\n";
     let env = |var: &str| (var == "T1").then(|| token.clone());
     let roster = Roster::parse_bytes(&path, yaml.as_bytes(), &env).expect("valid roster");
-    assert_eq!(roster.hubs[0].token.expose(), token);
+    assert_eq!(roster.hubs[0].access.token.expose(), token);
     secrets.assert_absent("Roster Debug", "roster", &format!("{roster:?}"));
     secrets.assert_absent("Roster Debug", "roster (pretty)", &format!("{roster:#?}"));
     let spec = &roster.hubs[0];

@@ -265,7 +265,7 @@ async fn without_ca_file_the_private_certificate_is_refused_and_nothing_is_plann
         "1",
     ])
     .await;
-    assert_refused(&out, &proxy, "UnknownIssuer");
+    assert_refused(&out, &proxy, "set the hub's ca_file");
     // The text report and the log say it too.
     let out = run(&["--config", &roster, "--once", "--max-attempts", "1"]).await;
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
@@ -315,7 +315,7 @@ async fn verification_is_never_off_wrong_ca_wrong_name_expired() {
         "1",
     ])
     .await;
-    assert_refused(&out, &proxy, "UnknownIssuer");
+    assert_refused(&out, &proxy, "set the hub's ca_file");
 
     // The right CA, but a certificate for another name.
     let (cert, key) = ca.server(&["hub.example.org"], false);
@@ -332,7 +332,7 @@ async fn verification_is_never_off_wrong_ca_wrong_name_expired() {
         "1",
     ])
     .await;
-    assert_refused(&out, &proxy, "not valid for name");
+    assert_refused(&out, &proxy, "not issued for the host in api_url");
 
     // The right CA and name, expired.
     let (cert, key) = ca.server(&["127.0.0.1"], true);
@@ -423,4 +423,61 @@ async fn ca_file_on_an_http_hub_or_missing_is_invalid() {
         "{}",
         show(&out)
     );
+}
+
+/// A self-signed certificate as `openssl req -x509` makes it (marked CA:TRUE), for
+/// `names`, and its key: the certificate is its own issuer.
+fn self_signed_ca_cert(
+    names: &[&str],
+) -> (String, CertificateDer<'static>, PrivateKeyDer<'static>) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = CertificateParams::new(names).unwrap();
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "self-signed hub");
+    let key = KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    (
+        cert.pem(),
+        cert.der().clone(),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_self_signed_ca_certificate_in_ca_file_is_trusted_and_its_name_still_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pem, cert, key) = self_signed_ca_cert(&["127.0.0.1"]);
+    let proxy = TlsProxy::start(cert, key).await;
+    let ca_file = common::write_file(dir.path(), "self-signed.pem", &pem);
+    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
+    let out = run(&["--config", &roster_path, "--dry-run", "--output", "json"]).await;
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(2)),
+        "the hub is read over TLS: {}",
+        show(&out)
+    );
+    assert_eq!(
+        report(&out)["hubs"][0]["version"],
+        common::hub().version.as_str()
+    );
+    assert!(proxy.handshakes() >= 1);
+
+    // The same kind of certificate for another name is refused, with what to do.
+    let (pem, cert, key) = self_signed_ca_cert(&["hub.example.org"]);
+    let proxy = TlsProxy::start(cert, key).await;
+    let ca_file = common::write_file(dir.path(), "other-name.pem", &pem);
+    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
+    let out = run(&[
+        "--config",
+        &roster_path,
+        "--dry-run",
+        "--output",
+        "json",
+        "--max-attempts",
+        "1",
+    ])
+    .await;
+    assert_refused(&out, &proxy, "not issued for the host in api_url");
 }

@@ -5,9 +5,9 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-use super::{HubClient, HubError, PAGINATION_ACCEPT};
+use super::{HubClient, HubError, HubRead, PAGINATION_ACCEPT};
 use crate::name::UserName;
-use crate::plan::{HubSnapshot, HubUser, TokenOwner};
+use crate::snapshot::{HubSnapshot, HubUser, OwnerKind, TokenOwner};
 
 /// A hub claiming more users than this is not believed.
 const MAX_USERS: usize = 10_000_000;
@@ -80,9 +80,9 @@ fn major(version: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-impl HubClient {
+impl HubRead for HubClient {
     /// `GET /`: the hub's version, which needs no token.
-    pub async fn version(&self) -> Result<String, HubError> {
+    async fn version(&self) -> Result<String, HubError> {
         let answer = self
             .send_as(Method::GET, "/", "application/json", None, false)
             .await?;
@@ -91,13 +91,16 @@ impl HubClient {
     }
 
     /// `GET /user`: whom the token belongs to.
-    pub async fn token_owner(&self) -> Result<TokenOwner, HubError> {
+    async fn token_owner(&self) -> Result<TokenOwner, HubError> {
         let answer = self
             .send(Method::GET, "/user", "application/json", None)
             .await?;
         let me: Me = self.decode(Method::GET, "/user", &answer)?;
         Ok(TokenOwner {
-            kind: me.kind.unwrap_or_else(|| "user".to_string()),
+            kind: match me.kind.as_deref() {
+                None | Some("user") => OwnerKind::User,
+                Some(_) => OwnerKind::Service,
+            },
             name: me.name,
             admin: me.admin,
         })
@@ -109,7 +112,7 @@ impl HubClient {
     /// does not grow with the hub. Any failed page, and any listing that does not add
     /// up (an offset that goes back, an empty page before the end, a user listed twice,
     /// fewer users than the hub's `total`), fails the whole read.
-    pub async fn snapshot(
+    async fn snapshot(
         &self,
         keep: &(dyn Fn(&UserName) -> bool + Sync),
     ) -> Result<HubSnapshot, HubError> {
@@ -141,6 +144,12 @@ impl HubClient {
         )))
     }
 
+    fn requests_sent(&self) -> u64 {
+        HubClient::requests_sent(self)
+    }
+}
+
+impl HubClient {
     async fn list_users(
         &self,
         keep: &(dyn Fn(&UserName) -> bool + Sync),

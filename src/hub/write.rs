@@ -5,20 +5,12 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{HubClient, HubError, encode_segment};
+use super::{Created, HubClient, HubError, HubWrite, encode_segment};
 
-/// How a declared admin came to exist on the hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Created {
-    /// `POST /users/{name}` created the user as admin.
-    New,
-    /// The user appeared since the listing (409); the admin flag was set instead.
-    Existed,
-}
-
-impl HubClient {
-    /// Creates `name` as an admin. If the user exists by now, grants admin instead.
-    pub async fn create_admin(&self, name: &str) -> Result<Created, HubError> {
+impl HubWrite for HubClient {
+    /// `POST /users/{name}` with `admin: true`; on 409 (the user appeared since the
+    /// listing), `PATCH` instead.
+    async fn create_admin(&self, name: &str) -> Result<Created, HubError> {
         let path = format!("/users/{}", encode_segment(name));
         let body = json!({"admin": true});
         match self
@@ -37,8 +29,8 @@ impl HubClient {
         }
     }
 
-    /// Sets `name`'s admin flag (idempotent on the hub's side).
-    pub async fn set_admin(&self, name: &str, admin: bool) -> Result<(), HubError> {
+    /// `PATCH /users/{name}` (idempotent on the hub's side).
+    async fn set_admin(&self, name: &str, admin: bool) -> Result<(), HubError> {
         let path = format!("/users/{}", encode_segment(name));
         let body = json!({"admin": admin});
         let answer = self
@@ -46,7 +38,9 @@ impl HubClient {
             .await?;
         self.check_admin(Method::PATCH, &path, &answer, admin)
     }
+}
 
+impl HubClient {
     /// The hub answers a write with the user; the change counts only if that user has
     /// the admin flag asked for, so that an answer from something that is not
     /// JupyterHub (a login page, say) is never taken for a change made.

@@ -11,16 +11,13 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::name::UserName;
+use crate::name::{HubName, UserName};
+use crate::tls::CaBundle;
 use crate::token::{Token, TokenSource};
 
-pub(crate) use validate::parse_api_url;
-
-/// Hub names are unique ignoring case, and `--hub` matches them so.
-pub fn same_hub_name(a: &str, b: &str) -> bool {
-    a.trim().to_lowercase() == b.trim().to_lowercase()
-}
+pub use validate::{ApiUrlError, parse_api_url};
 
 /// The `added_by` that `dump` writes for admins the roster does not know yet; the
 /// roster stays invalid until a person replaces it.
@@ -94,18 +91,32 @@ pub struct Community {
     pub administrators: Vec<Administrator>,
 }
 
-/// One hub to keep in sync.
+/// What a run may do on a hub: all the planner needs to know of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubRules {
+    pub policy: Policy,
+    /// The revocation brake: more revocations than this in one run, and none is made.
+    pub max_revocations: u32,
+}
+
+/// How to reach a hub: its address and credentials, read once at validation.
 #[derive(Debug, Clone)]
-pub struct HubSpec {
-    pub name: String,
-    pub community: String,
+pub struct HubAccess {
     /// The hub's API base, without a trailing slash (`http://hub:8081/hub/api`).
     pub api_url: url::Url,
     pub token_source: TokenSource,
     pub token: Token,
-    pub policy: Policy,
-    pub max_revocations: u32,
-    pub ca_file: Option<PathBuf>,
+    /// The hub's own CA bundle (`ca_file`), when it has one.
+    pub ca: Option<Arc<CaBundle>>,
+}
+
+/// One hub to keep in sync.
+#[derive(Debug, Clone)]
+pub struct HubSpec {
+    pub name: HubName,
+    pub community: String,
+    pub rules: HubRules,
+    pub access: HubAccess,
 }
 
 /// A validated roster.
@@ -258,7 +269,14 @@ impl Roster {
 
     /// The hub called `name` (hub names are compared ignoring case).
     pub fn hub(&self, name: &str) -> Option<&HubSpec> {
-        self.hubs.iter().find(|h| same_hub_name(&h.name, name))
+        self.hubs.iter().find(|h| h.name.is(name))
+    }
+
+    /// The hubs named in `names` (every hub when it is empty), in roster order.
+    pub fn selected<'a>(&'a self, names: &'a [String]) -> impl Iterator<Item = &'a HubSpec> {
+        self.hubs
+            .iter()
+            .filter(move |h| names.is_empty() || names.iter().any(|n| h.name.is(n)))
     }
 
     /// The admins `hub` should have: every engineer, and its community's

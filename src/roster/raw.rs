@@ -35,7 +35,7 @@ where
     impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
         type Value = Vec<T>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a sequence")
+            f.write_str("a list (entries start with `- `)")
         }
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
             let mut out = Vec::new();
@@ -58,7 +58,10 @@ where
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a roster: a mapping with communities (and optionally version, engineers, defaults)"
+)]
 pub(super) struct RawRoster {
     /// Optional schema version; only 1 exists.
     #[serde(default)]
@@ -72,33 +75,48 @@ pub(super) struct RawRoster {
 }
 
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "defaults: a mapping with policy and max_revocations"
+)]
 pub(super) struct RawDefaults {
     pub policy: Option<Policy>,
     pub max_revocations: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an engineer: a mapping with a name (`- name: ada`)"
+)]
 pub(super) struct RawEngineer {
     pub name: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a representative: a mapping with a name (`- name: ada`)"
+)]
 pub(super) struct RawRepresentative {
     pub name: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an administrator: a mapping with name and added_by"
+)]
 pub(super) struct RawAdministrator {
     pub name: String,
     pub added_by: String,
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a community: a mapping with name, representatives, administrators and hubs"
+)]
 pub(super) struct RawCommunity {
     pub name: String,
     #[serde(default, deserialize_with = "bounded")]
@@ -110,7 +128,10 @@ pub(super) struct RawCommunity {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a hub: a mapping with name, api_url and token_env or token_file"
+)]
 pub(super) struct RawHub {
     pub name: String,
     pub api_url: String,

@@ -1,26 +1,23 @@
 //! Every rule of the roster, checked at once so one run reports every problem.
+//!
+//! A [`Validator`] walks the raw roster once, collecting problems and warnings as it
+//! goes; tokens and CA bundles are read here, once, by [`crate::token`] and
+//! [`crate::tls`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
-use super::raw::{RawAdministrator, RawHub, RawRoster};
-use super::{Administrator, Community, HubSpec, Policy, Problem, Roster, RosterError};
-use crate::name::UserName;
+use super::raw::{RawCommunity, RawHub, RawRoster};
+use super::{
+    Administrator, Community, HubAccess, HubRules, HubSpec, Policy, Problem, Roster, RosterError,
+};
+use crate::name::{HubName, UserName};
+use crate::tls::CaBundle;
 use crate::token::{self, TokenSource};
 
 const DEFAULT_POLICY: Policy = Policy::Enforce;
 const DEFAULT_MAX_REVOCATIONS: u32 = 5;
-
-struct Problems(Vec<Problem>);
-
-impl Problems {
-    fn push(&mut self, subject: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            subject: subject.into(),
-            message: message.into(),
-        });
-    }
-}
 
 pub(super) fn validate(
     path: &Path,
@@ -28,56 +25,132 @@ pub(super) fn validate(
     env: &dyn Fn(&str) -> Option<String>,
     only: &[String],
 ) -> Result<Roster, RosterError> {
-    let mut problems = Problems(Vec::new());
-    let mut warnings = Vec::new();
-
+    let mut v = Validator {
+        env,
+        only,
+        problems: Vec::new(),
+        warnings: Vec::new(),
+        engineers: Vec::new(),
+        defaults: HubRules {
+            policy: raw.defaults.policy.unwrap_or(DEFAULT_POLICY),
+            max_revocations: raw
+                .defaults
+                .max_revocations
+                .unwrap_or(DEFAULT_MAX_REVOCATIONS),
+        },
+        community_names: BTreeSet::new(),
+        hub_names: BTreeMap::new(),
+        api_urls: BTreeMap::new(),
+    };
     if let Some(version) = raw.version
         && version != 1
     {
-        problems.push(
+        v.problem(
             "version",
             format!("version {version} is not supported (this release reads version 1)"),
         );
     }
-
-    let engineers = engineers(&raw, &mut problems);
-    let engineer_set: BTreeSet<&UserName> = engineers.iter().collect();
-
-    let default_policy = raw.defaults.policy.unwrap_or(DEFAULT_POLICY);
-    let default_max = raw
-        .defaults
-        .max_revocations
-        .unwrap_or(DEFAULT_MAX_REVOCATIONS);
+    v.engineers(&raw);
 
     let mut communities = Vec::new();
     let mut hubs = Vec::new();
-    let mut community_names: BTreeSet<String> = BTreeSet::new();
-    let mut hub_names: BTreeMap<String, String> = BTreeMap::new();
-
     for raw_community in &raw.communities {
-        let cname = raw_community.name.trim().to_string();
-        let subject = format!("community {}", printable(&cname));
-        if cname.chars().any(char::is_control) {
-            problems.push(&subject, "the name contains a control character");
+        let name = raw_community.name.trim().to_string();
+        let community = v.community(&name, raw_community);
+        for raw_hub in &raw_community.hubs {
+            if let Some(hub) = v.hub(raw_hub, &name) {
+                hubs.push(hub);
+            }
         }
-        if cname.is_empty() {
-            problems.push("community", "a community has an empty name");
-        } else if !community_names.insert(cname.to_lowercase()) {
-            problems.push(&subject, "the community is declared more than once");
-        }
+        communities.push(community);
+    }
+    v.selection(&raw);
 
-        let representatives: Vec<UserName> = raw_community
+    if hubs.is_empty() && v.problems.is_empty() {
+        v.warnings
+            .push(format!("{}: the roster declares no hubs", path.display()));
+    }
+    if v.problems.is_empty() {
+        Ok(Roster {
+            source: path.to_owned(),
+            engineers: v.engineers,
+            communities,
+            hubs,
+            warnings: v.warnings,
+        })
+    } else {
+        Err(RosterError::Invalid {
+            path: path.to_owned(),
+            problems: v.problems,
+        })
+    }
+}
+
+/// The state of one validation: what has been seen so far, and what is wrong.
+struct Validator<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+    /// `--hub` names (empty: every hub).
+    only: &'a [String],
+    problems: Vec<Problem>,
+    warnings: Vec<String>,
+    engineers: Vec<UserName>,
+    defaults: HubRules,
+    /// Community names seen (lowercased).
+    community_names: BTreeSet<String>,
+    /// Hub names seen (lowercased) → their community.
+    hub_names: BTreeMap<String, String>,
+    /// Normalised api_urls seen → the hub that has it.
+    api_urls: BTreeMap<String, String>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, subject: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            subject: subject.into(),
+            message: message.into(),
+        });
+    }
+
+    fn is_engineer(&self, name: &UserName) -> bool {
+        self.engineers.contains(name)
+    }
+
+    fn engineers(&mut self, raw: &RawRoster) {
+        for e in &raw.engineers {
+            let name = UserName::new(&e.name);
+            let who = format!("engineer {name}");
+            if let Some(why) = name.problem() {
+                self.problem(&who, why);
+            } else if self.is_engineer(&name) {
+                self.problem(&who, "is listed more than once");
+            } else {
+                self.engineers.push(name);
+            }
+        }
+    }
+
+    fn community(&mut self, name: &str, raw: &RawCommunity) -> Community {
+        let subject = format!("community {}", printable(name));
+        if name.chars().any(char::is_control) {
+            self.problem(&subject, "the name contains a control character");
+        }
+        if name.is_empty() {
+            self.problem("community", "a community has an empty name");
+        } else if !self.community_names.insert(name.to_lowercase()) {
+            self.problem(&subject, "the community is declared more than once");
+        }
+        let representatives: Vec<UserName> = raw
             .representatives
             .iter()
             .map(|r| UserName::new(&r.name))
             .collect();
         match representatives.len() {
             1 | 2 => {}
-            0 => problems.push(
+            0 => self.problem(
                 &subject,
                 "has no representative; a community has one or two",
             ),
-            n => problems.push(
+            n => self.problem(
                 &subject,
                 format!(
                     "has {n} representatives ({}); a community has one or two",
@@ -85,11 +158,10 @@ pub(super) fn validate(
                 ),
             ),
         }
-
-        let administrators: Vec<Administrator> = raw_community
+        let administrators: Vec<Administrator> = raw
             .administrators
             .iter()
-            .map(|a: &RawAdministrator| Administrator {
+            .map(|a| Administrator {
                 name: UserName::new(&a.name),
                 added_by: UserName::new(&a.added_by),
             })
@@ -101,68 +173,218 @@ pub(super) fn validate(
             .iter()
             .map(|n| (n, "representative"))
             .chain(administrators.iter().map(|a| (&a.name, "administrator")));
-        for (name, role) in people {
-            let who = format!("{subject}: {role} {name}");
-            if let Some(why) = name.problem() {
-                problems.push(&who, why);
+        for (person, role) in people {
+            let who = format!("{subject}: {role} {person}");
+            if let Some(why) = person.problem() {
+                self.problem(&who, why);
                 continue;
             }
-            if engineer_set.contains(name) {
-                problems.push(
+            if self.is_engineer(person) {
+                self.problem(
                     &who,
                     "is also an engineer (engineers are admin on every hub); list them once",
                 );
             }
-            if let Some(first) = seen.insert(name, role) {
-                problems.push(
+            if let Some(first) = seen.insert(person, role) {
+                self.problem(
                     &who,
                     format!("appears more than once in the community (also as {first})"),
                 );
             }
         }
+        self.added_by(&subject, name, &representatives, &administrators);
+        Community {
+            name: name.to_string(),
+            representatives,
+            administrators,
+        }
+    }
 
-        check_added_by(
-            &subject,
-            &cname,
-            &representatives,
-            &administrators,
-            &engineer_set,
-            &mut problems,
+    /// `added_by` names a representative or administrator of the community, or an
+    /// engineer, and following it always ends at a representative or an engineer.
+    fn added_by(
+        &mut self,
+        subject: &str,
+        community: &str,
+        representatives: &[UserName],
+        administrators: &[Administrator],
+    ) {
+        let is_root = |name: &UserName| representatives.contains(name) || self.is_engineer(name);
+        let added_by: BTreeMap<&UserName, &UserName> = administrators
+            .iter()
+            .map(|a| (&a.name, &a.added_by))
+            .collect();
+        let mut found = Vec::new();
+        for admin in administrators {
+            let who = format!("{subject}: administrator {}", admin.name);
+            if admin.added_by.problem().is_some() {
+                found.push((who, "added_by is empty".to_string()));
+                continue;
+            }
+            if admin.added_by == UserName::new(super::ADDED_BY_PLACEHOLDER) {
+                found.push((
+                    who,
+                    format!(
+                        "added_by is still the placeholder written by `dump`; write who added {}",
+                        admin.name
+                    ),
+                ));
+                continue;
+            }
+            if !is_root(&admin.added_by) && !added_by.contains_key(&admin.added_by) {
+                found.push((
+                    who,
+                    format!(
+                        "added_by {} is not a representative or administrator of {community}, nor an engineer",
+                        admin.added_by
+                    ),
+                ));
+                continue;
+            }
+            // Follow the chain; it must reach a root without revisiting anyone.
+            let mut chain = vec![&admin.name];
+            let mut current = &admin.added_by;
+            while !is_root(current) {
+                if chain.contains(&current) {
+                    chain.push(current);
+                    found.push((
+                        who,
+                        format!(
+                            "the added_by chain {} is a cycle that never reaches a representative or an engineer",
+                            chain.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" → ")
+                        ),
+                    ));
+                    break;
+                }
+                chain.push(current);
+                match added_by.get(current) {
+                    Some(next) => current = next,
+                    // Reported on the administrator whose added_by is unknown.
+                    None => break,
+                }
+            }
+        }
+        for (who, message) in found {
+            self.problem(who, message);
+        }
+    }
+
+    fn hub(&mut self, raw: &RawHub, community: &str) -> Option<HubSpec> {
+        let name = raw.name.trim().to_string();
+        let who = format!(
+            "community {}: hub {}",
+            printable(community),
+            printable(&name)
         );
+        if name.chars().any(char::is_control) {
+            self.problem(&who, "the name contains a control character");
+            return None;
+        }
+        let selected = self.only.is_empty() || self.only.iter().any(|n| HubName::new(&name).is(n));
+        let problems_before = self.problems.len();
+        if name.is_empty() {
+            self.problem(format!("community {community}"), "a hub has an empty name");
+        } else if let Some(other) = self
+            .hub_names
+            .insert(name.to_lowercase(), community.to_string())
+        {
+            self.problem(
+                &who,
+                format!(
+                    "hub names must be unique in the file; {name} is also a hub of community {other}"
+                ),
+            );
+        }
 
-        for raw_hub in &raw_community.hubs {
-            let selected =
-                only.is_empty() || only.iter().any(|n| super::same_hub_name(n, &raw_hub.name));
-            if let Some(hub) = hub(
-                selected,
-                raw_hub,
-                &cname,
-                default_policy,
-                default_max,
-                &mut hub_names,
-                env,
-                &mut problems,
-                &mut warnings,
-            ) {
-                hubs.push(hub);
+        let api_url = match parse_api_url(&raw.api_url) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                self.problem(&who, format!("api_url {why}"));
+                None
+            }
+        };
+        if let Some(url) = &api_url
+            && let Some(other) = self.api_urls.insert(same_hub_key(url), name.clone())
+        {
+            self.problem(
+                &who,
+                format!(
+                    "api_url {url} is also the api_url of hub {other}: one hub listed twice would see the other's admins as undeclared, and an enforcing run would revoke them; list each hub once"
+                ),
+            );
+        }
+
+        let source = match (&raw.token_env, &raw.token_file) {
+            (Some(var), None) => Some(TokenSource::Env(var.clone())),
+            (None, Some(file)) => Some(TokenSource::File(file.clone())),
+            (None, None) => {
+                self.problem(&who, "has no token: set token_env or token_file");
+                None
+            }
+            (Some(_), Some(_)) => {
+                self.problem(&who, "has both token_env and token_file; keep one");
+                None
+            }
+        };
+        // A hub left out of this run (--hub) needs no token here.
+        let token = match source.as_ref().filter(|_| selected) {
+            None => None,
+            Some(source) => match token::resolve(source, self.env) {
+                Ok(resolved) => {
+                    self.warnings
+                        .extend(resolved.warnings.into_iter().map(|w| format!("{who}: {w}")));
+                    Some(resolved.token)
+                }
+                Err(why) => {
+                    self.problem(&who, why.to_string());
+                    None
+                }
+            },
+        };
+
+        let mut ca = None;
+        if let Some(path) = &raw.ca_file {
+            if api_url.as_ref().is_some_and(|u| u.scheme() != "https") {
+                self.problem(&who, "ca_file is set but api_url is not https");
+            }
+            match CaBundle::read(path) {
+                Ok(bundle) => ca = Some(Arc::new(bundle)),
+                Err(why) => self.problem(&who, why.to_string()),
             }
         }
 
-        communities.push(Community {
-            name: cname,
-            representatives,
-            administrators,
-        });
+        let ok = self.problems.len() == problems_before;
+        match (ok, api_url, source, token) {
+            (true, Some(api_url), Some(token_source), Some(token)) => Some(HubSpec {
+                name: HubName::new(&name),
+                community: community.to_string(),
+                rules: HubRules {
+                    policy: raw.policy.unwrap_or(self.defaults.policy),
+                    max_revocations: raw.max_revocations.unwrap_or(self.defaults.max_revocations),
+                },
+                access: HubAccess {
+                    api_url,
+                    token_source,
+                    token,
+                    ca,
+                },
+            }),
+            _ => None,
+        }
     }
 
-    for name in only {
-        if !hub_names.contains_key(&name.to_lowercase()) {
+    /// Every `--hub` name must name a hub of the roster.
+    fn selection(&mut self, raw: &RawRoster) {
+        for name in self.only {
+            if self.hub_names.contains_key(&name.trim().to_lowercase()) {
+                continue;
+            }
             let known: Vec<&str> = raw
                 .communities
                 .iter()
                 .flat_map(|c| c.hubs.iter().map(|h| h.name.trim()))
                 .collect();
-            problems.push(
+            self.problem(
                 format!("hub {name}"),
                 format!(
                     "is named with --hub but the roster has no such hub (hubs: {})",
@@ -175,215 +397,27 @@ pub(super) fn validate(
             );
         }
     }
-
-    if hubs.is_empty() && problems.0.is_empty() {
-        warnings.push(format!("{}: the roster declares no hubs", path.display()));
-    }
-
-    if problems.0.is_empty() {
-        Ok(Roster {
-            source: path.to_owned(),
-            engineers,
-            communities,
-            hubs,
-            warnings,
-        })
-    } else {
-        Err(RosterError::Invalid {
-            path: path.to_owned(),
-            problems: problems.0,
-        })
-    }
 }
 
-fn engineers(raw: &RawRoster, problems: &mut Problems) -> Vec<UserName> {
-    let mut engineers = Vec::new();
-    let mut seen = BTreeSet::new();
-    for e in &raw.engineers {
-        let name = UserName::new(&e.name);
-        let who = format!("engineer {name}");
-        if let Some(why) = name.problem() {
-            problems.push(&who, why);
-        } else if !seen.insert(name.clone()) {
-            problems.push(&who, "is listed more than once");
-        } else {
-            engineers.push(name);
-        }
-    }
-    engineers
+/// Two api_urls name the same hub when scheme, host, port (the default one written
+/// or not) and path (trailing slash or not) agree.
+fn same_hub_key(url: &url::Url) -> String {
+    format!(
+        "{}://{}:{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default().to_lowercase(),
+        url.port_or_known_default().unwrap_or_default(),
+        url.path().trim_end_matches('/')
+    )
 }
 
-/// `added_by` names a representative or administrator of the community, or an
-/// engineer, and following it always ends at a representative or an engineer.
-fn check_added_by(
-    subject: &str,
-    community: &str,
-    representatives: &[UserName],
-    administrators: &[Administrator],
-    engineers: &BTreeSet<&UserName>,
-    problems: &mut Problems,
-) {
-    let roots: BTreeSet<&UserName> = representatives
-        .iter()
-        .chain(engineers.iter().copied())
-        .collect();
-    let added_by: BTreeMap<&UserName, &UserName> = administrators
-        .iter()
-        .map(|a| (&a.name, &a.added_by))
-        .collect();
+/// Why an `api_url` (or `--api-url`) is refused; the text never repeats a part of the
+/// URL that may hold a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ApiUrlError(String);
 
-    for admin in administrators {
-        let who = format!("{subject}: administrator {}", admin.name);
-        if admin.added_by.problem().is_some() {
-            problems.push(&who, "added_by is empty");
-            continue;
-        }
-        if admin.added_by == UserName::new(super::ADDED_BY_PLACEHOLDER) {
-            problems.push(
-                &who,
-                format!(
-                    "added_by is still the placeholder written by `dump`; write who added {}",
-                    admin.name
-                ),
-            );
-            continue;
-        }
-        if !roots.contains(&admin.added_by) && !added_by.contains_key(&admin.added_by) {
-            problems.push(
-                &who,
-                format!(
-                    "added_by {} is not a representative or administrator of {community}, nor an engineer",
-                    admin.added_by
-                ),
-            );
-            continue;
-        }
-        // Follow the chain; it must reach a root without revisiting anyone.
-        let mut chain = vec![&admin.name];
-        let mut current = &admin.added_by;
-        loop {
-            if roots.contains(current) {
-                break;
-            }
-            if chain.contains(&current) {
-                chain.push(current);
-                problems.push(
-                    &who,
-                    format!(
-                        "the added_by chain {} is a cycle that never reaches a representative or an engineer",
-                        chain.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" → ")
-                    ),
-                );
-                break;
-            }
-            chain.push(current);
-            match added_by.get(current) {
-                Some(next) => current = next,
-                // Reported on the administrator whose added_by is unknown.
-                None => break,
-            }
-        }
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn hub(
-    selected: bool,
-    raw: &RawHub,
-    community: &str,
-    default_policy: Policy,
-    default_max: u32,
-    hub_names: &mut BTreeMap<String, String>,
-    env: &dyn Fn(&str) -> Option<String>,
-    problems: &mut Problems,
-    warnings: &mut Vec<String>,
-) -> Option<HubSpec> {
-    let name = raw.name.trim().to_string();
-    let who = format!(
-        "community {}: hub {}",
-        printable(community),
-        printable(&name)
-    );
-    if name.chars().any(char::is_control) {
-        problems.push(&who, "the name contains a control character");
-        return None;
-    }
-    let mut ok = true;
-    if name.is_empty() {
-        problems.push(format!("community {community}"), "a hub has an empty name");
-        ok = false;
-    } else if let Some(other) = hub_names.insert(name.to_lowercase(), community.to_string()) {
-        problems.push(
-            &who,
-            format!(
-                "hub names must be unique in the file; {name} is also a hub of community {other}"
-            ),
-        );
-        ok = false;
-    }
-
-    let api_url = match parse_api_url(&raw.api_url) {
-        Ok(url) => Some(url),
-        Err(why) => {
-            problems.push(&who, format!("api_url {why}"));
-            None
-        }
-    };
-
-    let source = match (&raw.token_env, &raw.token_file) {
-        (Some(var), None) => Some(TokenSource::Env(var.clone())),
-        (None, Some(file)) => Some(TokenSource::File(file.clone())),
-        (None, None) => {
-            problems.push(&who, "has no token: set token_env or token_file");
-            None
-        }
-        (Some(_), Some(_)) => {
-            problems.push(&who, "has both token_env and token_file; keep one");
-            None
-        }
-    };
-    // A hub left out of this run (--hub) needs no token here.
-    let token = source
-        .as_ref()
-        .filter(|_| selected)
-        .and_then(|s| match token::resolve(s, env) {
-            Ok(resolved) => {
-                warnings.extend(resolved.warnings.into_iter().map(|w| format!("{who}: {w}")));
-                Some(resolved.token)
-            }
-            Err(why) => {
-                problems.push(&who, why);
-                None
-            }
-        });
-
-    if let Some(ca) = &raw.ca_file {
-        if api_url.as_ref().is_some_and(|u| u.scheme() != "https") {
-            problems.push(&who, "ca_file is set but api_url is not https");
-            ok = false;
-        }
-        if let Err(why) = crate::hub::read_ca_file(ca) {
-            problems.push(&who, why);
-            ok = false;
-        }
-    }
-
-    match (ok, api_url, source, token) {
-        (true, Some(api_url), Some(token_source), Some(token)) => Some(HubSpec {
-            name,
-            community: community.to_string(),
-            api_url,
-            token_source,
-            token,
-            policy: raw.policy.unwrap_or(default_policy),
-            max_revocations: raw.max_revocations.unwrap_or(default_max),
-            ca_file: raw.ca_file.clone(),
-        }),
-        _ => None,
-    }
-}
-
-pub(crate) fn parse_api_url(text: &str) -> Result<url::Url, String> {
+pub fn parse_api_url(text: &str) -> Result<url::Url, ApiUrlError> {
     let text = text.trim();
     // Text that may hold a secret (a password, a `?token=`) is never echoed.
     let echo = if text.contains(['@', '?', '#']) {
@@ -391,9 +425,10 @@ pub(crate) fn parse_api_url(text: &str) -> Result<url::Url, String> {
     } else {
         format!("{text:?}")
     };
-    let mut url = url::Url::parse(text).map_err(|e| format!("{echo} is not a URL: {e}"))?;
+    let mut url =
+        url::Url::parse(text).map_err(|e| ApiUrlError(format!("{echo} is not a URL: {e}")))?;
     if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(format!("{echo} is not an http or https URL"));
+        return Err(ApiUrlError(format!("{echo} is not an http or https URL")));
     }
     // `http:///x` and `http:x` parse as if `x` were the host: refuse what was not written.
     let after_scheme = &text[url.scheme().len()..];
@@ -402,19 +437,21 @@ pub(crate) fn parse_api_url(text: &str) -> Result<url::Url, String> {
         || authority.starts_with('/')
         || url.host_str().is_none_or(str::is_empty)
     {
-        return Err(format!("{echo} has no host"));
+        return Err(ApiUrlError(format!("{echo} has no host")));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry a user name or password; use token_env or token_file".into());
+        return Err(ApiUrlError(
+            "must not carry a user name or password; use token_env or token_file".into(),
+        ));
     }
     if url.query().is_some() || url.fragment().is_some() {
         let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        return Err(format!(
+        return Err(ApiUrlError(format!(
             "\"{}://{}{port}{}\" must not have a query or fragment",
             url.scheme(),
             url.host_str().unwrap_or_default(),
             url.path()
-        ));
+        )));
     }
     let trimmed = url.path().trim_end_matches('/').to_string();
     url.set_path(&trimmed);
@@ -511,12 +548,15 @@ communities:
         assert_eq!(roster.engineers, vec![UserName::new("eng-eve")]);
         assert_eq!(roster.hubs.len(), 2);
         let prod = &roster.hubs[0];
-        assert_eq!(prod.api_url.as_str(), "http://127.0.0.1:8081/hub/api");
-        assert_eq!(prod.policy, super::Policy::Grant);
-        assert_eq!(prod.max_revocations, 3);
+        assert_eq!(
+            prod.access.api_url.as_str(),
+            "http://127.0.0.1:8081/hub/api"
+        );
+        assert_eq!(prod.rules.policy, super::Policy::Grant);
+        assert_eq!(prod.rules.max_revocations, 3);
         let staging = &roster.hubs[1];
-        assert_eq!(staging.policy, super::Policy::Enforce);
-        assert_eq!(staging.max_revocations, 1);
+        assert_eq!(staging.rules.policy, super::Policy::Enforce);
+        assert_eq!(staging.rules.max_revocations, 1);
         assert_eq!(staging.community, "climate-lab");
 
         let desired = roster.desired(prod);
@@ -534,8 +574,8 @@ communities:
     #[test]
     fn defaults_are_enforce_and_five() {
         let roster = parse(&community("[{name: r}]", "[]")).unwrap();
-        assert_eq!(roster.hubs[0].policy, super::Policy::Enforce);
-        assert_eq!(roster.hubs[0].max_revocations, 5);
+        assert_eq!(roster.hubs[0].rules.policy, super::Policy::Enforce);
+        assert_eq!(roster.hubs[0].rules.max_revocations, 5);
     }
 
     #[test]
@@ -646,6 +686,44 @@ communities:
     }
 
     #[test]
+    fn one_hub_listed_twice_is_refused_however_its_url_is_written() {
+        let text = "communities:
+  - name: a
+    representatives: [{name: r}]
+    hubs: [{name: h1, api_url: 'https://Hub.Example.org/hub/api', token_env: T}]
+  - name: b
+    representatives: [{name: s}]
+    hubs:
+      - {name: h2, api_url: 'https://hub.example.org:443/hub/api/', token_env: T}
+      - {name: h3, api_url: 'https://hub.example.org/other/hub/api', token_env: T}
+      - {name: h4, api_url: 'http://hub.example.org/hub/api', token_env: T}
+";
+        assert_eq!(
+            problems(text),
+            [
+                "community b: hub h2: api_url https://hub.example.org/hub/api is also the api_url of hub h1: one hub listed twice would see the other's admins as undeclared, and an enforcing run would revoke them; list each hub once"
+            ]
+        );
+    }
+
+    #[test]
+    fn type_errors_speak_of_the_roster_with_the_line() {
+        let err = parse("communities:\n  - name: c\n    hubs: oops\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains("Raw"), "{msg}");
+        assert!(msg.contains("expected a list"), "{msg}");
+        assert!(msg.contains("line 3"), "{msg}");
+        let err = parse("- a\n- b\n").unwrap_err().to_string();
+        assert!(!err.contains("Raw"), "{err}");
+        assert!(err.contains("expected a roster: a mapping"), "{err}");
+        let err = parse("communities:\n  - just-a-name\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a community: a mapping"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
     fn api_url_rules() {
         let hub = |url: &str| {
             format!(
@@ -742,7 +820,7 @@ communities:
         };
         let roster = only(&["mine"]).unwrap();
         assert_eq!(roster.hubs.len(), 1);
-        assert_eq!(roster.hubs[0].name, "mine");
+        assert_eq!(roster.hubs[0].name.as_str(), "mine");
         let err = only(&["theirs"]).unwrap_err().to_string();
         assert!(
             err.contains("token_env UNSET_ELSEWHERE is not set"),

@@ -1,0 +1,302 @@
+//! The daemon's schedule, reloads and shutdown, on paused tokio time against hubs in
+//! memory (and one test against an HTTP hub that keeps failing).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{Connect, DaemonOptions, HttpConnect, Supervisor};
+use crate::hub::memory::MemoryHub;
+use crate::hub::{ClientOptions, HubError};
+use crate::metrics::Metrics;
+use crate::roster::HubSpec;
+use crate::server::Health;
+
+/// Hubs in memory, by lowercased hub name.
+#[derive(Default)]
+struct MemoryConnect {
+    hubs: HashMap<String, MemoryHub>,
+}
+
+impl Connect for MemoryConnect {
+    type Hub = MemoryHub;
+
+    fn connect(&self, spec: &HubSpec, _stop: &CancellationToken) -> Result<MemoryHub, HubError> {
+        self.hubs
+            .get(&spec.name.as_str().to_lowercase())
+            .cloned()
+            .ok_or_else(|| HubError::Setup(format!("no memory hub {}", spec.name)))
+    }
+}
+
+/// A roster with representative `rep-bob`, the given administrators (added by
+/// rep-bob) and enforcing hubs at made-up URLs, tokens in `dir/token`.
+fn roster(dir: &Path, administrators: &[&str], hubs: &[&str]) -> String {
+    let mut yaml = String::from(
+        "communities:\n  - name: lab\n    representatives: [{name: rep-bob}]\n    administrators:\n",
+    );
+    for a in administrators {
+        yaml.push_str(&format!("      - {{name: {a}, added_by: rep-bob}}\n"));
+    }
+    if administrators.is_empty() {
+        yaml.push_str("      []\n");
+    }
+    yaml.push_str("    hubs:\n");
+    for h in hubs {
+        yaml.push_str(&format!(
+            "      - {{name: {h}, api_url: 'http://{h}.invalid/hub/api', token_file: '{}'}}\n",
+            dir.join("token").display()
+        ));
+    }
+    yaml
+}
+
+struct Running {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+    dir: PathBuf,
+    hubs: HashMap<String, MemoryHub>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    shutdown: CancellationToken,
+    reload: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+fn options(config: &Path) -> DaemonOptions {
+    DaemonOptions {
+        config: config.to_owned(),
+        hubs: Vec::new(),
+        interval: Duration::from_secs(60),
+        jitter: 0.1,
+        concurrency: 4,
+        client: ClientOptions::default(),
+        listen: None,
+        webhook: None,
+        audit_log: None,
+        reload_poll: Duration::from_secs(2),
+        grace: Duration::from_secs(8),
+    }
+}
+
+/// Starts the daemon over memory hubs named `hubs`, each with `mallory` as an
+/// undeclared admin, and the roster declaring `administrators`.
+async fn start(administrators: &[&str], hubs: &[&str]) -> Running {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_owned();
+    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
+    let config = dir.join("roster.yaml");
+    std::fs::write(&config, roster(&dir, administrators, hubs)).unwrap();
+    let mut connect = MemoryConnect::default();
+    for h in hubs {
+        let hub = MemoryHub::new();
+        hub.set_user("mallory", true);
+        connect.hubs.insert(h.to_string(), hub);
+    }
+    let hubs = connect.hubs.clone();
+    let supervisor = Supervisor::start(options(&config), connect)
+        .await
+        .expect("the daemon starts");
+    let (metrics, health) = (supervisor.metrics(), supervisor.health());
+    let shutdown = CancellationToken::new();
+    let reload = Arc::new(Notify::new());
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), reload.clone()));
+    Running {
+        _dir: tmp,
+        config,
+        dir,
+        hubs,
+        metrics,
+        health,
+        shutdown,
+        reload,
+        task,
+    }
+}
+
+impl Running {
+    fn hub(&self, name: &str) -> &MemoryHub {
+        &self.hubs[name]
+    }
+
+    fn rewrite(&self, administrators: &[&str], hubs: &[&str]) {
+        std::fs::write(&self.config, roster(&self.dir, administrators, hubs)).unwrap();
+    }
+
+    /// Stops the daemon and returns how long it took, on tokio's clock.
+    async fn stop(self) -> Duration {
+        let started = tokio::time::Instant::now();
+        self.shutdown.cancel();
+        self.task.await.expect("the daemon's task");
+        started.elapsed()
+    }
+}
+
+async fn sleep(seconds: u64) {
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_hub_runs_at_start_then_every_interval_with_jitter() {
+    let d = start(&["carol"], &["h1"]).await;
+    sleep(3).await;
+    let hub = d.hub("h1");
+    assert_eq!(hub.reads(), 1, "the first run starts within the 2 s spread");
+    assert_eq!(hub.admins(), ["carol", "rep-bob"], "drift fixed");
+    assert!(d.health.is_ready());
+    // The next run is 60 s ± 10% after the first (which was at 0–2 s).
+    sleep(50).await;
+    assert_eq!(hub.reads(), 1, "not before 54 s");
+    sleep(17).await;
+    assert_eq!(hub.reads(), 2, "by 68 s");
+    assert_eq!(
+        d.stop().await,
+        Duration::ZERO,
+        "a stop between runs is immediate"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_roster_change_runs_hubs_at_once_and_a_removed_hub_leaves_no_series() {
+    let d = start(&[], &["h1", "h2"]).await;
+    sleep(3).await;
+    assert!(d.metrics.render().contains("hub=\"h2\""));
+    let h2_reads = d.hub("h2").reads();
+
+    d.rewrite(&["carol"], &["h1"]);
+    sleep(3).await;
+    assert_eq!(d.hub("h1").reads(), 2, "the edit ran h1 at once");
+    assert_eq!(d.hub("h1").admins(), ["carol", "rep-bob"]);
+    let text = d.metrics.render();
+    assert!(
+        !text.contains("hub=\"h2\""),
+        "a hub that left the roster keeps no series:\n{text}"
+    );
+    sleep(120).await;
+    assert_eq!(d.hub("h2").reads(), h2_reads, "h2 is no longer reconciled");
+    assert!(!d.metrics.render().contains("hub=\"h2\""));
+    d.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_invalid_roster_keeps_the_last_good_one_and_sighup_runs_every_hub() {
+    let d = start(&["carol"], &["h1"]).await;
+    sleep(3).await;
+    std::fs::write(&d.config, "communities: [\n").unwrap();
+    sleep(3).await;
+    assert!(
+        d.metrics
+            .render()
+            .contains("jupyterhub_admin_sync_roster_valid 0")
+    );
+    // Someone revokes carol by hand; SIGHUP runs the hub now, with the last good roster.
+    d.hub("h1").set_user("carol", false);
+    d.reload.notify_one();
+    sleep(1).await;
+    assert_eq!(d.hub("h1").reads(), 2);
+    assert_eq!(d.hub("h1").admins(), ["carol", "rep-bob"]);
+    d.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_in_flight_at_shutdown_gets_the_grace_and_nothing_becomes_ready() {
+    let tmp_hub = "slow";
+    let d = start(&[], &[tmp_hub]).await;
+    d.hub(tmp_hub).delay_reads(Duration::from_secs(30));
+    // Let the run start (within the 2 s spread), then stop while it reads.
+    sleep(3).await;
+    assert_eq!(d.hub(tmp_hub).reads(), 1);
+    let health = d.health.clone();
+    let took = d.stop().await;
+    assert_eq!(
+        took,
+        Duration::from_secs(8),
+        "the grace period, then stopped"
+    );
+    assert!(
+        !health.is_ready(),
+        "a daemon that is stopping never reports ready"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hub_removed_before_its_first_run_does_not_hold_back_readiness() {
+    let d = start(&[], &["h1", "h2"]).await;
+    d.hub("h2").delay_reads(Duration::from_secs(600));
+    sleep(3).await;
+    assert!(!d.health.is_ready(), "h2 has not finished its first run");
+    d.rewrite(&[], &["h1"]);
+    // Its run in flight is given the 8 s grace, then stopped; the daemon is ready.
+    sleep(3 + 8).await;
+    assert!(d.health.is_ready());
+    d.stop().await;
+}
+
+/// Against a hub that answers 503 to everything: the client retries with backoff,
+/// and a shutdown ends those waits at once instead of sitting out the grace period.
+#[tokio::test]
+async fn shutdown_ends_retries_against_a_failing_hub_at_once() {
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::any};
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(503))
+        .mount(&server)
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("token"), "failing-token-1234\n").unwrap();
+    let config = tmp.path().join("roster.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "communities:\n  - name: lab\n    representatives: [{{name: rep-bob}}]\n    hubs:\n      - {{name: down, api_url: '{}/hub/api', token_file: '{}'}}\n",
+            server.uri(),
+            tmp.path().join("token").display()
+        ),
+    )
+    .unwrap();
+    let mut options = options(&config);
+    options.interval = Duration::from_secs(600);
+    options.jitter = 0.0;
+    // Waits of 2, 4, 8, 16 s between attempts: without the fix a stop sat them out
+    // until the 8 s grace ran out.
+    options.client.retry.initial_interval = Duration::from_secs(2);
+    options.client.retry.max_attempts = 10;
+    let connect = HttpConnect::new(options.client.clone());
+    let supervisor = Supervisor::start(options, connect).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    // Wait until the hub has been asked at least once (it is now backing off).
+    for _ in 0..100 {
+        if !server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = server.received_requests().await.unwrap_or_default().len();
+    assert!(asked >= 1, "the daemon never asked the hub");
+    let started = std::time::Instant::now();
+    shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("the daemon stops")
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(2),
+        "stopping took {took:?} while a hub was failing"
+    );
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        asked,
+        "no request after the stop"
+    );
+}

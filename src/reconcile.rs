@@ -1,0 +1,420 @@
+//! One reconcile of one hub, and one pass over many: read → plan → apply → report.
+//!
+//! Used by the one-shot modes and by each run of the daemon. [`reconcile`] takes a
+//! reader and, unless this is a dry run, a writer: a dry run is simply no writer.
+//! Hubs fail independently: an error on one hub becomes that hub's report, never the
+//! run's.
+
+use futures::StreamExt;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::{Created, HubError, HubRead, HubWrite};
+use crate::name::UserName;
+use crate::outcome::{ErrorKind, Skipped};
+use crate::plan::{Action, Change, Plan, Standing, plan};
+use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
+use crate::roster::{Desired, HubSpec, Policy, Roster};
+use crate::snapshot::HubSnapshot;
+
+/// An empty report of `spec`'s hub, to be filled in by a run.
+pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
+    HubReport {
+        name: spec.name.clone(),
+        community: spec.community.clone(),
+        policy: spec.rules.policy,
+        max_revocations: spec.rules.max_revocations,
+        declared,
+        status: Status::InSync,
+        version: None,
+        users: None,
+        changes: Vec::new(),
+        error: None,
+        error_kind: None,
+        requests: 0,
+        duration_seconds: 0.0,
+        warnings: Vec::new(),
+    }
+}
+
+/// Reads `spec`'s hub, plans from `desired`, and applies the plan with `writer`
+/// (none: a dry run, which changes nothing).
+///
+/// Once `stop` is cancelled no further change is started; the ones left are reported
+/// as skipped.
+pub async fn reconcile<R: HubRead, W: HubWrite>(
+    spec: &HubSpec,
+    desired: &Desired,
+    reader: &R,
+    writer: Option<&W>,
+    stop: &CancellationToken,
+) -> HubReport {
+    let started = Instant::now();
+    let requests_before = reader.requests_sent();
+    let mut report = blank_report(spec, desired.len());
+    let finish = |mut report: HubReport| {
+        report.requests = reader.requests_sent() - requests_before;
+        report.duration_seconds = started.elapsed().as_secs_f64();
+        report
+    };
+
+    let keep = |name: &UserName| desired.contains_key(name);
+    let snapshot = match reader.snapshot(&keep).await {
+        Ok(snapshot) => snapshot,
+        Err(error) => {
+            tracing::error!(hub = %spec.name, community = %spec.community, error = %error, "cannot read the hub; nothing is changed on it this run");
+            report.fail(error.kind(), error.to_string());
+            return finish(report);
+        }
+    };
+    report.version = Some(snapshot.version.clone());
+    report.users = Some(snapshot.total_users);
+
+    let plan = plan(&spec.rules, desired, &snapshot);
+    report.warnings = adoption_warnings(&plan, &snapshot, spec, writer.is_none());
+    for warning in &report.warnings {
+        tracing::warn!(hub = %spec.name, "{warning}");
+    }
+
+    report.changes = plan
+        .changes
+        .iter()
+        .map(|c| ChangeReport {
+            action: c.action,
+            user: c.hub_name.clone(),
+            role: c.role,
+            added_by: c.added_by.clone(),
+            applied: false,
+            skipped: match writer {
+                None => Some(Skipped::DryRun),
+                Some(_) => plan.why_not_applied(c),
+            },
+            error: None,
+        })
+        .collect();
+
+    if let Some(writer) = writer
+        && plan.to_apply().next().is_some()
+    {
+        let owner_not_admin = snapshot
+            .token_owner
+            .as_ref()
+            .filter(|o| o.admin == Some(false));
+        if let Some(owner) = owner_not_admin {
+            let error = format!(
+                "the token belongs to {} {}, which is not an admin: it can read the hub but not grant or revoke admin (enough for --dry-run; give it the admin role to sync)",
+                owner.kind_str(),
+                owner.name
+            );
+            tracing::error!(hub = %spec.name, error = %error, "cannot apply the plan");
+            report.fail(ErrorKind::NotAdmin, error);
+            return finish(report);
+        }
+        apply(writer, spec, &plan, &mut report.changes, stop).await;
+    }
+
+    for change in report
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Revoke && !c.applied)
+    {
+        let why = change.skipped.map_or("not revoked", Skipped::as_str);
+        tracing::warn!(hub = %spec.name, community = %spec.community, user = %change.user, reason = why, "undeclared admin left in place");
+    }
+    report.status = status(&plan, &report.changes);
+    // A dry run changes nothing, so the brake cannot fail it: it warns instead.
+    if let Some(brake) = plan.brake.filter(|_| writer.is_some()) {
+        let error = format!(
+            "{} revocations exceed max_revocations {}; none was made this run (raise max_revocations, or fix the roster)",
+            brake.revocations, brake.max_revocations
+        );
+        tracing::error!(hub = %spec.name, error = %error, "revocation brake");
+        report.fail(ErrorKind::Brake, error);
+    } else if report.changes.iter().any(|c| c.error.is_some()) {
+        report.error_kind = Some(ErrorKind::Apply);
+        report.error = Some("some changes failed; see above".to_string());
+    }
+    finish(report)
+}
+
+/// What suggests that the roster does not fit the hub: every admin it has would be
+/// revoked (the wrong hub, or names spelled differently), or a dry run shows more
+/// revocations than the brake allows. The moment a first adoption goes wrong.
+fn adoption_warnings(
+    plan: &Plan,
+    snapshot: &HubSnapshot,
+    spec: &HubSpec,
+    dry_run: bool,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let revocations = plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Revoke)
+        .count();
+    let admins = snapshot.users.iter().filter(|u| u.admin).count();
+    if revocations > 0 && revocations == admins {
+        warnings.push(format!(
+            "every admin the hub has now ({admins}) would be revoked: is api_url the right hub, and are the names spelled as the hub spells them? `jupyterhub-admin-sync dump` lists the hub's admins"
+        ));
+    }
+    if dry_run
+        && spec.rules.policy == Policy::Enforce
+        && revocations > spec.rules.max_revocations as usize
+    {
+        warnings.push(format!(
+            "{revocations} revocations exceed max_revocations {}: an enforcing run would revoke none and report an error",
+            spec.rules.max_revocations
+        ));
+    }
+    warnings
+}
+
+fn status(plan: &Plan, changes: &[ChangeReport]) -> Status {
+    if changes.iter().any(|c| c.error.is_some()) {
+        Status::Error
+    } else if plan.is_empty() {
+        Status::InSync
+    } else if changes.iter().any(ChangeReport::outstanding) {
+        Status::Drift
+    } else {
+        Status::Changed
+    }
+}
+
+/// Makes the plan's changes in order (creates, grants, then revokes), logging each
+/// with who added whom, and records the result in `reports` (same order as
+/// `plan.changes`).
+async fn apply<W: HubWrite>(
+    writer: &W,
+    spec: &HubSpec,
+    plan: &Plan,
+    reports: &mut [ChangeReport],
+    stop: &CancellationToken,
+) {
+    // Once the hub stops answering (retries spent), the rest waits for the next run
+    // rather than each change spending the retry budget again.
+    let mut hub_down = false;
+    for (change, report) in plan.changes.iter().zip(reports.iter_mut()) {
+        if !change.apply {
+            continue;
+        }
+        if stop.is_cancelled() {
+            report.skipped = Some(Skipped::ShuttingDown);
+            continue;
+        }
+        if hub_down {
+            report.skipped = Some(Skipped::HubStoppedAnswering);
+            continue;
+        }
+        let result = match change.action {
+            Action::Create => writer.create_admin(&change.hub_name).await.map(Some),
+            Action::Grant => writer.set_admin(&change.hub_name, true).await.map(|_| None),
+            Action::Revoke => writer
+                .set_admin(&change.hub_name, false)
+                .await
+                .map(|_| None),
+        };
+        match result {
+            Ok(created) => {
+                report.applied = true;
+                log_applied(spec, change, created);
+            }
+            Err(error) => {
+                tracing::error!(
+                    hub = %spec.name,
+                    community = %spec.community,
+                    user = %change.hub_name,
+                    action = %change.action,
+                    error = %error,
+                    "change failed"
+                );
+                hub_down = matches!(error, HubError::Transport { .. });
+                report.error = Some(error.to_string());
+            }
+        }
+    }
+}
+
+fn log_applied(spec: &HubSpec, change: &Change, created: Option<Created>) {
+    let added_by = change
+        .added_by
+        .as_ref()
+        .map(UserName::as_str)
+        .unwrap_or("-");
+    let message = match (change.action, created) {
+        (Action::Create, Some(Created::Existed)) => {
+            "granted admin (the user appeared since the listing)"
+        }
+        (Action::Create, _) => "created admin",
+        (Action::Grant, _) => "granted admin",
+        (Action::Revoke, _) => "revoked admin",
+    };
+    if change.role == Standing::Undeclared {
+        tracing::info!(hub = %spec.name, user = %change.hub_name, community = %spec.community, role = %change.role, "{message}");
+    } else {
+        tracing::info!(hub = %spec.name, user = %change.hub_name, added_by = %added_by, community = %spec.community, role = %change.role, "{message}");
+    }
+}
+
+/// Reconciles every hub in `targets` (a dry run when `mode` is [`Mode::DryRun`]), at
+/// most `concurrency` at a time; the report keeps the order of `targets`.
+pub async fn run_all<C: HubRead + HubWrite>(
+    roster: &Roster,
+    targets: &[(HubSpec, C)],
+    mode: Mode,
+    concurrency: usize,
+) -> RunReport {
+    let never = CancellationToken::new();
+    // Unordered, so that one slow hub does not hold back the start of the others.
+    let mut done: Vec<(usize, HubReport)> = futures::stream::iter(targets.iter().enumerate())
+        .map(|(i, (spec, client))| {
+            let never = &never;
+            let writer = (mode != Mode::DryRun).then_some(client);
+            async move {
+                let desired = roster.desired(spec);
+                (i, reconcile(spec, &desired, client, writer, never).await)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    RunReport {
+        mode,
+        hubs: done.into_iter().map(|(_, report)| report).collect(),
+    }
+}
+
+/// The report of a hub that could not even be set up (its client failed to build).
+pub fn setup_failure(spec: &HubSpec, error: &HubError) -> HubReport {
+    let mut report = blank_report(spec, 0);
+    report.fail(ErrorKind::Setup, error.to_string());
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::memory::{MemoryHub, Write};
+    use crate::roster::Roster;
+
+    const ROSTER: &str = "engineers: [{name: eng-eve}]
+communities:
+  - name: college
+    representatives: [{name: rep-bob}]
+    administrators:
+      - {name: jo.doe@college.example.edu, added_by: rep-bob}
+      - {name: carol, added_by: rep-bob}
+    hubs:
+      - {name: college-a, api_url: 'http://college-a.invalid/hub/api', token_env: T, max_revocations: 3}
+";
+
+    fn roster() -> Roster {
+        Roster::parse_bytes(std::path::Path::new("r.yaml"), ROSTER.as_bytes(), &|_| {
+            Some("memory-token-1".into())
+        })
+        .unwrap()
+    }
+
+    /// A hub where eng-eve is admin, Jo.Doe (the hub's spelling) is a plain user,
+    /// rep-bob is missing, and mallory is an undeclared admin.
+    fn hub() -> MemoryHub {
+        let hub = MemoryHub::new();
+        hub.set_user("eng-eve", true)
+            .set_user("Jo.Doe@college.example.edu", false)
+            .set_user("carol", true)
+            .set_user("mallory", true);
+        hub
+    }
+
+    async fn run(hub: &MemoryHub, write: bool) -> HubReport {
+        let roster = roster();
+        let spec = &roster.hubs[0];
+        let desired = roster.desired(spec);
+        let writer = write.then_some(hub);
+        reconcile(spec, &desired, hub, writer, &CancellationToken::new()).await
+    }
+
+    #[tokio::test]
+    async fn a_dry_run_is_a_reconcile_without_a_writer() {
+        let hub = hub();
+        let report = run(&hub, false).await;
+        assert_eq!(report.status, Status::Drift, "{report}");
+        assert!(hub.writes().is_empty());
+        assert!(
+            report
+                .changes
+                .iter()
+                .all(|c| c.skipped == Some(Skipped::DryRun))
+        );
+    }
+
+    #[tokio::test]
+    async fn enforce_converges_and_a_second_run_changes_nothing() {
+        let hub = hub();
+        let report = run(&hub, true).await;
+        assert_eq!(report.status, Status::Changed, "{report}");
+        assert_eq!(
+            hub.writes(),
+            [
+                Write::Create("rep-bob".into()),
+                Write::SetAdmin("Jo.Doe@college.example.edu".into(), true),
+                Write::SetAdmin("mallory".into(), false),
+            ]
+        );
+        assert_eq!(
+            hub.users(),
+            [
+                "Jo.Doe@college.example.edu",
+                "carol",
+                "eng-eve",
+                "mallory",
+                "rep-bob"
+            ],
+            "nobody deleted"
+        );
+        let again = run(&hub, true).await;
+        assert_eq!(again.status, Status::InSync, "{again}");
+        assert_eq!(hub.writes().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn reports_name_people_as_the_hub_spells_them() {
+        let report = run(&hub(), true).await;
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "granted admin to Jo.Doe@college.example.edu: administrator, added by rep-bob"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("jo.doe@"), "{text}");
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["changes"][1]["user"], "Jo.Doe@college.example.edu");
+    }
+
+    #[tokio::test]
+    async fn a_token_that_is_not_admin_changes_nothing() {
+        let hub = hub();
+        hub.set_owner(crate::snapshot::TokenOwner {
+            kind: crate::snapshot::OwnerKind::User,
+            name: "auditor".into(),
+            admin: Some(false),
+        });
+        let report = run(&hub, true).await;
+        assert_eq!(report.error_kind, Some(ErrorKind::NotAdmin), "{report}");
+        assert!(hub.writes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_hub_is_an_error_with_its_kind() {
+        let hub = hub();
+        hub.fail_reads(Some(MemoryHub::unavailable("/users")));
+        let report = run(&hub, true).await;
+        assert_eq!(report.status, Status::Error);
+        assert_eq!(report.error_kind, Some(ErrorKind::Status));
+        assert!(report.changes.is_empty());
+        assert!(hub.writes().is_empty());
+    }
+}
