@@ -327,6 +327,7 @@ mod tests {
         let changes = drift
             .iter()
             .map(|(u, a)| ChangeReport {
+                person: None,
                 action: *a,
                 user: u.to_string(),
                 role: Standing::Undeclared,

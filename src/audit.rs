@@ -27,6 +27,9 @@ struct Line<'a> {
     action: Action,
     role: Standing,
     added_by: Option<&'a UserName>,
+    /// The roster's name for the person, when the hub knows them by another username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    person: Option<&'a UserName>,
     /// `applied`, `failed` or `seen` (an undeclared admin left in place).
     event: &'static str,
     /// `ok`, the error, or why a seen admin was left.
@@ -131,6 +134,7 @@ impl AuditLog {
                 action: change.action,
                 role: change.role,
                 added_by: change.added_by.as_ref(),
+                person: change.person.as_ref(),
                 event,
                 result,
                 mode,
@@ -181,6 +185,7 @@ mod tests {
 
     fn change(action: Action, user: &str, role: Standing, applied: bool) -> ChangeReport {
         ChangeReport {
+            person: None,
             action,
             user: user.to_string(),
             role,

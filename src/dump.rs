@@ -111,6 +111,9 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                     token: resolved.token,
                     ca: None,
                 },
+                login: None,
+                engineers: true,
+                admins: Default::default(),
             };
             (spec, None)
         }

@@ -265,6 +265,7 @@ mod tests {
 
     fn change(action: Action, user: &str, applied: bool) -> ChangeReport {
         ChangeReport {
+            person: None,
             action,
             user: user.to_string(),
             role: Standing::Undeclared,

@@ -133,6 +133,8 @@ pub struct Change {
     pub hub_name: String,
     pub role: Standing,
     pub added_by: Option<UserName>,
+    /// The roster's name for the person, when the hub knows them by another username.
+    pub person: Option<UserName>,
     /// Whether the hub's policy lets this run make the change. A change that is not
     /// applied stays as drift.
     pub apply: bool,
@@ -219,6 +221,7 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
             hub_name: hub_name.to_string(),
             role: declared.role.into(),
             added_by: declared.added_by.clone(),
+            person: declared.person.clone(),
             apply: false,
         };
         match by_name.get(name) {
@@ -247,6 +250,7 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
                 hub_name: user.name.clone(),
                 role: Standing::Undeclared,
                 added_by: None,
+                person: None,
                 apply: false,
             });
         }
@@ -282,6 +286,9 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:<6} {}", self.action, printable(&self.hub_name))?;
+        if let Some(person) = &self.person {
+            write!(f, " ({person})")?;
+        }
         match (&self.role, &self.added_by) {
             (Standing::Undeclared, _) => write!(f, ": undeclared admin"),
             (role, Some(by)) => write!(f, ": {role}, added by {by}"),
@@ -350,6 +357,7 @@ mod tests {
                 Declared {
                     role,
                     added_by: by.map(UserName::new),
+                    person: None,
                 },
             );
         };

@@ -84,6 +84,7 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
             user: c.hub_name.clone(),
             role: c.role,
             added_by: c.added_by.clone(),
+            person: c.person.clone(),
             applied: false,
             skipped: match writer {
                 None => Some(Skipped::DryRun),
@@ -253,7 +254,8 @@ fn log_applied(spec: &HubSpec, change: &Change, created: Option<Created>) {
     if change.role == Standing::Undeclared {
         tracing::info!(hub = %spec.name, user = %change.hub_name, community = %spec.community, role = %change.role, "{message}");
     } else {
-        tracing::info!(hub = %spec.name, user = %change.hub_name, added_by = %added_by, community = %spec.community, role = %change.role, "{message}");
+        let person = change.person.as_ref().map(UserName::as_str);
+        tracing::info!(hub = %spec.name, user = %change.hub_name, person, added_by = %added_by, community = %spec.community, role = %change.role, "{message}");
     }
 }
 

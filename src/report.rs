@@ -52,6 +52,8 @@ pub struct ChangeReport {
     pub user: String,
     pub role: Standing,
     pub added_by: Option<UserName>,
+    /// The roster's name for the person, when the hub knows them by another username.
+    pub person: Option<UserName>,
     /// True when this run made the change on the hub.
     pub applied: bool,
     /// Why the change was not made, when the policy, the brake or a dry run kept it.
@@ -61,6 +63,15 @@ pub struct ChangeReport {
 }
 
 impl ChangeReport {
+    /// The user as the hub spells them, and the person's roster name when it differs:
+    /// `ada-l (ada)`.
+    pub fn who(&self) -> String {
+        match &self.person {
+            Some(person) => format!("{} ({person})", printable(&self.user)),
+            None => printable(&self.user),
+        }
+    }
+
     /// Still a difference on the hub after this run.
     pub fn outstanding(&self) -> bool {
         !self.applied
@@ -111,7 +122,7 @@ impl HubReport {
         self.changes
             .iter()
             .filter(|c| c.action.drift_kind() == kind && c.outstanding())
-            .map(|c| printable(&c.user))
+            .map(ChangeReport::who)
             .collect()
     }
 
@@ -195,7 +206,7 @@ impl fmt::Display for ChangeReport {
             (false, None, Action::Grant) => "would grant admin to",
             (false, None, Action::Revoke) => "would revoke admin from",
         };
-        write!(f, "{verb} {}", printable(&self.user))?;
+        write!(f, "{verb} {}", self.who())?;
         match (&self.role, &self.added_by) {
             (Standing::Undeclared, _) => write!(f, ": undeclared admin (stays a user)")?,
             (role, Some(by)) => write!(f, ": {role}, added by {by}")?,

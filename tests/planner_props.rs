@@ -102,14 +102,17 @@ fn desired() -> impl Strategy<Value = Desired> {
                 0 => Declared {
                     role: Role::Engineer,
                     added_by: None,
+                    person: None,
                 },
                 1 => Declared {
                     role: Role::Representative,
                     added_by: None,
+                    person: None,
                 },
                 _ => Declared {
                     role: Role::Administrator,
                     added_by: Some(by),
+                    person: None,
                 },
             };
             desired.entry(name).or_insert(declared);

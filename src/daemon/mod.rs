@@ -475,13 +475,14 @@ async fn join(name: &HubName, mut handle: JoinHandle<()>, grace: Duration) {
     }
 }
 
-/// What identifies the roster on disk: its bytes and the identity of the token and CA
-/// files it names.
+/// What identifies the roster on disk: its files' names and bytes (a roster directory
+/// changes when any file in it does), and the identity of the token and CA files it
+/// names.
 fn fingerprint(options: &DaemonOptions, roster: &Roster) -> u64 {
     let mut h = DefaultHasher::new();
-    match std::fs::read(&options.config) {
-        Ok(bytes) => bytes.hash(&mut h),
-        Err(e) => e.kind().to_string().hash(&mut h),
+    match crate::roster::files::read(&options.config) {
+        Ok(files) => files.hash(&mut h),
+        Err(e) => e.to_string().hash(&mut h),
     }
     for hub in &roster.hubs {
         if let TokenSource::File(path) = &hub.access.token_source {

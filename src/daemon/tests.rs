@@ -300,3 +300,45 @@ async fn shutdown_ends_retries_against_a_failing_hub_at_once() {
         "no request after the stop"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_roster_directory_reloads_when_one_file_changes_as_a_configmap_swap_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
+    // A ConfigMap volume: keys are links into ..data, itself a link to a dated dir.
+    let write_version = |name: &str, admins: &[&str]| {
+        let version = dir.join(name);
+        std::fs::create_dir(&version).unwrap();
+        std::fs::write(version.join("lab.yaml"), roster(dir, admins, &["h1"])).unwrap();
+        std::fs::write(
+            version.join("ocean.yaml"),
+            "communities:\n  - name: ocean\n    representatives: [{name: rep-olu}]\n",
+        )
+        .unwrap();
+        let tmp_link = dir.join("..data_tmp");
+        std::os::unix::fs::symlink(name, &tmp_link).unwrap();
+        std::fs::rename(&tmp_link, dir.join("..data")).unwrap();
+    };
+    write_version("..2026_11_30_01", &[]);
+    for key in ["lab.yaml", "ocean.yaml"] {
+        std::os::unix::fs::symlink(format!("..data/{key}"), dir.join(key)).unwrap();
+    }
+    let hub = MemoryHub::new();
+    let mut connect = MemoryConnect::default();
+    connect.hubs.insert("h1".into(), hub.clone());
+    let supervisor = Supervisor::start(options(dir), connect).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    sleep(3).await;
+    assert_eq!(hub.admins(), ["rep-bob"]);
+    write_version("..2026_11_30_02", &["carol"]);
+    sleep(3).await;
+    assert_eq!(
+        hub.admins(),
+        ["carol", "rep-bob"],
+        "the swap was seen and applied"
+    );
+    shutdown.cancel();
+    task.await.unwrap();
+}

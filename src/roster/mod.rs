@@ -1,9 +1,14 @@
 //! The declared roster: who should be admin on which hub, and who added them.
 //!
-//! [`Roster::load`] reads a YAML file, checks every rule at once and returns either a
+//! [`Roster::load`] reads a YAML file, or every `*.yaml` file of a directory merged
+//! into one roster ([`files`]), checks every rule at once and returns either a
 //! validated [`Roster`] or a [`RosterError`] listing each problem with the file and the
-//! person or hub it concerns. Code past this module never sees an unvalidated roster.
+//! person or hub it concerns. Each hub's declared admins are worked out then, mapped
+//! to the usernames the hub knows them by ([`people`]). Code past this module never
+//! sees an unvalidated roster.
 
+pub mod files;
+mod people;
 mod raw;
 mod validate;
 
@@ -71,12 +76,24 @@ impl fmt::Display for Role {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Declared {
     pub role: Role,
-    /// Who added this administrator (`None` for engineers and representatives).
+    /// Who added this administrator, by roster name (`None` for engineers and
+    /// representatives).
     pub added_by: Option<UserName>,
+    /// The roster's name for the person, when the hub knows them by another username
+    /// (one of their `people[].ids`).
+    pub person: Option<UserName>,
 }
 
-/// The admins a hub should have, by name.
+/// The admins a hub should have, by the username the hub knows them by (normal form).
 pub type Desired = BTreeMap<UserName, Declared>;
+
+/// A person of `people`: one name in the roster, an id per kind of login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: UserName,
+    /// Login kind (lowercase) → the username such hubs know the person by.
+    pub ids: BTreeMap<String, UserName>,
+}
 
 #[derive(Debug, Clone)]
 pub struct Administrator {
@@ -117,13 +134,20 @@ pub struct HubSpec {
     pub community: String,
     pub rules: HubRules,
     pub access: HubAccess,
+    /// The `people[].ids` key its usernames are, if any.
+    pub login: Option<String>,
+    /// Whether the engineers are declared on it.
+    pub engineers: bool,
+    /// The admins it should have, worked out at validation.
+    pub admins: Desired,
 }
 
 /// A validated roster.
 #[derive(Debug, Clone)]
 pub struct Roster {
-    /// The file it was read from (named in messages).
+    /// The file or directory it was read from (named in messages).
     pub source: PathBuf,
+    pub people: Vec<Person>,
     pub engineers: Vec<UserName>,
     pub communities: Vec<Community>,
     /// Every hub, in file order.
@@ -132,9 +156,11 @@ pub struct Roster {
     pub warnings: Vec<String>,
 }
 
-/// One broken rule, with what it is about.
+/// One broken rule, with the file and what it is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The roster file the problem is in.
+    pub file: PathBuf,
     /// What the problem is about: `community climate-lab: administrator carol`.
     pub subject: String,
     pub message: String,
@@ -161,6 +187,8 @@ pub enum RosterError {
     TooLarge { path: PathBuf, size: u64 },
     #[error("{}: the roster is empty", path.display())]
     Empty { path: PathBuf },
+    #[error("{}: the roster directory has {count} files, more than the {} allowed", path.display(), files::MAX_FILES)]
+    TooManyFiles { path: PathBuf, count: usize },
     #[error("{}: the roster is not valid UTF-8 (byte {offset})", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("{}: {error}", path.display())]
@@ -183,7 +211,7 @@ fn invalid_message(path: &Path, problems: &[Problem]) -> String {
         if problems.len() == 1 { "" } else { "s" }
     );
     for p in problems {
-        out.push_str(&format!("\n  {}: {p}", path.display()));
+        out.push_str(&format!("\n  {}: {p}", p.file.display()));
     }
     out
 }
@@ -200,32 +228,11 @@ impl Roster {
     /// a shared roster needs only its own hubs' tokens. A name in `only` that no hub
     /// has is a problem.
     pub fn load_selected(path: &Path, only: &[String]) -> Result<Roster, RosterError> {
-        let read_err = |source| RosterError::Read {
-            path: path.to_owned(),
-            source,
-        };
-        let size = std::fs::metadata(path).map_err(read_err)?.len();
-        if size > MAX_ROSTER_BYTES {
-            return Err(RosterError::TooLarge {
-                path: path.to_owned(),
-                size,
-            });
-        }
-        // The size from metadata is not trusted (a FIFO, a file still growing).
-        let mut bytes = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| {
-                use std::io::Read;
-                f.take(MAX_ROSTER_BYTES + 1).read_to_end(&mut bytes)
-            })
-            .map_err(read_err)?;
-        if bytes.len() as u64 > MAX_ROSTER_BYTES {
-            return Err(RosterError::TooLarge {
-                path: path.to_owned(),
-                size: bytes.len() as u64,
-            });
-        }
-        Roster::parse_selected(path, &bytes, &|var| std::env::var(var).ok(), only)
+        let documents = files::read(path)?
+            .into_iter()
+            .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
+            .collect::<Result<Vec<_>, _>>()?;
+        validate::validate(path, documents, &|var| std::env::var(var).ok(), only)
     }
 
     /// Parses and validates roster bytes; `path` is only named in messages, and `env`
@@ -245,22 +252,8 @@ impl Roster {
         env: &dyn Fn(&str) -> Option<String>,
         only: &[String],
     ) -> Result<Roster, RosterError> {
-        let text = std::str::from_utf8(bytes).map_err(|e| RosterError::NotUtf8 {
-            path: path.to_owned(),
-            offset: e.valid_up_to(),
-        })?;
-        raw::reset_entry_budget();
-        let raw: Option<raw::RawRoster> =
-            crate::yaml::from_str(text).map_err(|error| RosterError::Syntax {
-                path: path.to_owned(),
-                error,
-            })?;
-        // An empty document (a file truncated mid-write, say) is not "no hubs": it
-        // must never replace a good roster.
-        let raw = raw.ok_or_else(|| RosterError::Empty {
-            path: path.to_owned(),
-        })?;
-        validate::validate(path, raw, env, only)
+        let raw = parse_document(path, bytes)?;
+        validate::validate(path, vec![(path.to_owned(), raw)], env, only)
     }
 
     pub fn community(&self, name: &str) -> Option<&Community> {
@@ -279,33 +272,34 @@ impl Roster {
             .filter(move |h| names.is_empty() || names.iter().any(|n| h.name.is(n)))
     }
 
-    /// The admins `hub` should have: every engineer, and its community's
-    /// representatives and administrators.
+    /// The admins `hub` should have: the engineers (unless the hub opts out), its
+    /// community's representatives and administrators, and its own administrators,
+    /// by the usernames the hub knows them by.
     pub fn desired(&self, hub: &HubSpec) -> Desired {
-        let mut desired = Desired::new();
-        for name in &self.engineers {
-            desired.insert(
-                name.clone(),
-                Declared {
-                    role: Role::Engineer,
-                    added_by: None,
-                },
-            );
-        }
-        if let Some(community) = self.community(&hub.community) {
-            for name in &community.representatives {
-                desired.entry(name.clone()).or_insert(Declared {
-                    role: Role::Representative,
-                    added_by: None,
-                });
-            }
-            for admin in &community.administrators {
-                desired.entry(admin.name.clone()).or_insert(Declared {
-                    role: Role::Administrator,
-                    added_by: Some(admin.added_by.clone()),
-                });
-            }
-        }
-        desired
+        hub.admins.clone()
     }
+
+    /// The person of `people` called `name`, if there is one.
+    pub fn person(&self, name: &UserName) -> Option<&Person> {
+        self.people.iter().find(|p| &p.name == name)
+    }
+}
+
+/// One YAML document of the roster, parsed but not validated.
+fn parse_document(path: &Path, bytes: &[u8]) -> Result<raw::RawRoster, RosterError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| RosterError::NotUtf8 {
+        path: path.to_owned(),
+        offset: e.valid_up_to(),
+    })?;
+    raw::reset_entry_budget();
+    let raw: Option<raw::RawRoster> =
+        crate::yaml::from_str(text).map_err(|error| RosterError::Syntax {
+            path: path.to_owned(),
+            error,
+        })?;
+    // An empty document (a file truncated mid-write, say) is not "no hubs": it must
+    // never replace a good roster.
+    raw.ok_or_else(|| RosterError::Empty {
+        path: path.to_owned(),
+    })
 }

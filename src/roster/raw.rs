@@ -60,12 +60,15 @@ where
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a roster: a mapping with communities (and optionally version, engineers, defaults)"
+    expecting = "a roster: a mapping with communities (and optionally version, people, engineers, defaults)"
 )]
 pub(super) struct RawRoster {
     /// Optional schema version; only 1 exists.
     #[serde(default)]
     pub version: Option<u32>,
+    /// Who has which id on which kind of login.
+    #[serde(default, deserialize_with = "bounded")]
+    pub people: Vec<RawPerson>,
     #[serde(default, deserialize_with = "bounded")]
     pub engineers: Vec<RawEngineer>,
     #[serde(default)]
@@ -77,11 +80,32 @@ pub(super) struct RawRoster {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "defaults: a mapping with policy and max_revocations"
+    expecting = "defaults: a mapping with policy, max_revocations and login"
 )]
 pub(super) struct RawDefaults {
     pub policy: Option<Policy>,
     pub max_revocations: Option<u32>,
+    /// The `people[].ids` key hubs log in by, unless a hub says otherwise.
+    pub login: Option<String>,
+}
+
+impl RawDefaults {
+    pub fn is_empty(&self) -> bool {
+        self.policy.is_none() && self.max_revocations.is_none() && self.login.is_none()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a person: a mapping with a name and ids (`- {name: ada, ids: {github: ada-l}}`)"
+)]
+pub(super) struct RawPerson {
+    pub name: String,
+    /// Login kind (`github`, `google`, `orcid`, …) → the username a hub of that kind
+    /// gives the person.
+    #[serde(default)]
+    pub ids: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,7 +154,7 @@ pub(super) struct RawCommunity {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a hub: a mapping with name, api_url and token_env or token_file"
+    expecting = "a hub: a mapping with name, api_url, token_env or token_file, and optionally policy, login, engineers, administrators"
 )]
 pub(super) struct RawHub {
     pub name: String,
@@ -141,4 +165,11 @@ pub(super) struct RawHub {
     pub max_revocations: Option<u32>,
     /// PEM file with the CA that signed an https hub's certificate (private CAs).
     pub ca_file: Option<PathBuf>,
+    /// The `people[].ids` key this hub's usernames are (overrides `defaults.login`).
+    pub login: Option<String>,
+    /// Whether the engineers are declared on this hub (default true).
+    pub engineers: Option<bool>,
+    /// Administrators of this hub only, on top of the community's.
+    #[serde(default, deserialize_with = "bounded")]
+    pub administrators: Vec<RawAdministrator>,
 }

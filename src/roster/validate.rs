@@ -1,16 +1,19 @@
 //! Every rule of the roster, checked at once so one run reports every problem.
 //!
-//! A [`Validator`] walks the raw roster once, collecting problems and warnings as it
-//! goes; tokens and CA bundles are read here, once, by [`crate::token`] and
-//! [`crate::tls`].
+//! A [`Validator`] walks the raw documents once (one per file of a roster directory),
+//! collecting problems, each with its file, and warnings as it goes; tokens and CA
+//! bundles are read here, once, by [`crate::token`] and [`crate::tls`], and each
+//! hub's declared admins are worked out here, mapped to the hub's usernames.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::raw::{RawCommunity, RawHub, RawRoster};
+use super::people::{NoId, People};
+use super::raw::{RawAdministrator, RawCommunity, RawHub, RawRoster};
 use super::{
-    Administrator, Community, HubAccess, HubRules, HubSpec, Policy, Problem, Roster, RosterError,
+    Administrator, Community, Declared, Desired, HubAccess, HubRules, HubSpec, Policy, Problem,
+    Role, Roster, RosterError,
 };
 use crate::name::{HubName, UserName};
 use crate::tls::CaBundle;
@@ -19,52 +22,84 @@ use crate::token::{self, TokenSource};
 const DEFAULT_POLICY: Policy = Policy::Enforce;
 const DEFAULT_MAX_REVOCATIONS: u32 = 5;
 
+/// Validates the documents of the roster at `path` (one, or one per file of a
+/// directory, in merge order).
 pub(super) fn validate(
     path: &Path,
-    raw: RawRoster,
+    documents: Vec<(PathBuf, RawRoster)>,
     env: &dyn Fn(&str) -> Option<String>,
     only: &[String],
 ) -> Result<Roster, RosterError> {
     let mut v = Validator {
         env,
         only,
+        file: path.to_owned(),
         problems: Vec::new(),
         warnings: Vec::new(),
+        people: People::default(),
         engineers: Vec::new(),
         defaults: HubRules {
-            policy: raw.defaults.policy.unwrap_or(DEFAULT_POLICY),
-            max_revocations: raw
-                .defaults
-                .max_revocations
-                .unwrap_or(DEFAULT_MAX_REVOCATIONS),
+            policy: DEFAULT_POLICY,
+            max_revocations: DEFAULT_MAX_REVOCATIONS,
         },
+        default_login: None,
         community_names: BTreeSet::new(),
         hub_names: BTreeMap::new(),
         api_urls: BTreeMap::new(),
+        missing_ids: BTreeMap::new(),
     };
-    if let Some(version) = raw.version
-        && version != 1
-    {
-        v.problem(
-            "version",
-            format!("version {version} is not supported (this release reads version 1)"),
-        );
+
+    // At most one file holds people, engineers and defaults: they apply everywhere.
+    let mut holder: Option<&Path> = None;
+    for (file, raw) in &documents {
+        v.file = file.clone();
+        if let Some(version) = raw.version
+            && version != 1
+        {
+            v.problem(
+                "version",
+                format!("version {version} is not supported (this release reads version 1)"),
+            );
+        }
+        let holds = !raw.people.is_empty() || !raw.engineers.is_empty() || !raw.defaults.is_empty();
+        if !holds {
+            continue;
+        }
+        match holder {
+            None => {
+                holder = Some(file);
+                v.global(raw);
+            }
+            Some(first) => v.problem(
+                "roster",
+                format!(
+                    "holds people, engineers or defaults, which {} holds already; keep them in one file",
+                    first.display()
+                ),
+            ),
+        }
     }
-    v.engineers(&raw);
+    let people_file = holder.unwrap_or(path).to_owned();
 
     let mut communities = Vec::new();
     let mut hubs = Vec::new();
-    for raw_community in &raw.communities {
-        let name = raw_community.name.trim().to_string();
-        let community = v.community(&name, raw_community);
-        for raw_hub in &raw_community.hubs {
-            if let Some(hub) = v.hub(raw_hub, &name) {
-                hubs.push(hub);
+    for (file, raw) in &documents {
+        v.file = file.clone();
+        for raw_community in &raw.communities {
+            let name = raw_community.name.trim().to_string();
+            let community = v.community(&name, raw_community);
+            for raw_hub in &raw_community.hubs {
+                if let Some(hub) = v.hub(raw_hub, &community) {
+                    hubs.push(hub);
+                }
             }
+            communities.push(community);
         }
-        communities.push(community);
     }
-    v.selection(&raw);
+    v.file = people_file;
+    v.report_missing_ids();
+    v.file = path.to_owned();
+    v.selection(&documents);
 
     if hubs.is_empty() && v.problems.is_empty() {
         v.warnings
@@ -73,6 +108,7 @@ pub(super) fn validate(
     if v.problems.is_empty() {
         Ok(Roster {
             source: path.to_owned(),
+            people: v.people.into_vec(),
             engineers: v.engineers,
             communities,
             hubs,
@@ -91,21 +127,35 @@ struct Validator<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
     /// `--hub` names (empty: every hub).
     only: &'a [String],
+    /// The file being read, named in problems.
+    file: PathBuf,
     problems: Vec<Problem>,
     warnings: Vec<String>,
+    people: People,
     engineers: Vec<UserName>,
     defaults: HubRules,
+    default_login: Option<String>,
     /// Community names seen (lowercased).
     community_names: BTreeSet<String>,
     /// Hub names seen (lowercased) → their community.
     hub_names: BTreeMap<String, String>,
     /// Normalised api_urls seen → the hub that has it.
     api_urls: BTreeMap<String, String>,
+    /// People declared on a hub whose login they have no id for → those hubs.
+    missing_ids: BTreeMap<(UserName, String), Vec<String>>,
+}
+
+/// Where an administrator is declared: the community (every hub of it) or one hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Community,
+    Hub,
 }
 
 impl Validator<'_> {
     fn problem(&mut self, subject: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
+            file: self.file.clone(),
             subject: subject.into(),
             message: message.into(),
         });
@@ -115,7 +165,15 @@ impl Validator<'_> {
         self.engineers.contains(name)
     }
 
-    fn engineers(&mut self, raw: &RawRoster) {
+    /// `people`, `engineers` and `defaults`.
+    fn global(&mut self, raw: &RawRoster) {
+        let mut found = Vec::new();
+        self.people = People::build(&raw.people, &mut |subject, message| {
+            found.push((subject, message))
+        });
+        for (subject, message) in found {
+            self.problem(subject, message);
+        }
         for e in &raw.engineers {
             let name = UserName::new(&e.name);
             let who = format!("engineer {name}");
@@ -127,6 +185,25 @@ impl Validator<'_> {
                 self.engineers.push(name);
             }
         }
+        let d = &raw.defaults;
+        self.defaults = HubRules {
+            policy: d.policy.unwrap_or(DEFAULT_POLICY),
+            max_revocations: d.max_revocations.unwrap_or(DEFAULT_MAX_REVOCATIONS),
+        };
+        self.default_login = d.login.as_deref().and_then(|l| self.login("defaults", l));
+    }
+
+    /// A login name (`github`, `google`, …), in lowercase.
+    fn login(&mut self, subject: &str, raw: &str) -> Option<String> {
+        let login = raw.trim().to_lowercase();
+        if login.is_empty() || login.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            self.problem(
+                subject,
+                format!("login {raw:?} is not a login name (like github, google, orcid)"),
+            );
+            return None;
+        }
+        Some(login)
     }
 
     fn community(&mut self, name: &str, raw: &RawCommunity) -> Community {
@@ -158,16 +235,10 @@ impl Validator<'_> {
                 ),
             ),
         }
-        let administrators: Vec<Administrator> = raw
-            .administrators
-            .iter()
-            .map(|a| Administrator {
-                name: UserName::new(&a.name),
-                added_by: UserName::new(&a.added_by),
-            })
-            .collect();
+        let administrators = administrators(&raw.administrators);
 
-        // Each person once per community, and not also an engineer.
+        // Each person once per community. An engineer may also be a representative
+        // (an operator's own hubs have only staff as admins), not an administrator.
         let mut seen: BTreeMap<&UserName, &'static str> = BTreeMap::new();
         let people = representatives
             .iter()
@@ -179,10 +250,10 @@ impl Validator<'_> {
                 self.problem(&who, why);
                 continue;
             }
-            if self.is_engineer(person) {
+            if role == "administrator" && self.is_engineer(person) {
                 self.problem(
                     &who,
-                    "is also an engineer (engineers are admin on every hub); list them once",
+                    "is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once",
                 );
             }
             if let Some(first) = seen.insert(person, role) {
@@ -192,7 +263,21 @@ impl Validator<'_> {
                 );
             }
         }
-        self.added_by(&subject, name, &representatives, &administrators);
+        let roots: Vec<UserName> = representatives
+            .iter()
+            .chain(self.engineers.iter())
+            .cloned()
+            .collect();
+        let found = added_by_problems(
+            &subject,
+            &format!("a representative or administrator of {name}, nor an engineer"),
+            &roots,
+            &administrators,
+            &administrators,
+        );
+        for (who, message) in found {
+            self.problem(who, message);
+        }
         Community {
             name: name.to_string(),
             representatives,
@@ -200,80 +285,11 @@ impl Validator<'_> {
         }
     }
 
-    /// `added_by` names a representative or administrator of the community, or an
-    /// engineer, and following it always ends at a representative or an engineer.
-    fn added_by(
-        &mut self,
-        subject: &str,
-        community: &str,
-        representatives: &[UserName],
-        administrators: &[Administrator],
-    ) {
-        let is_root = |name: &UserName| representatives.contains(name) || self.is_engineer(name);
-        let added_by: BTreeMap<&UserName, &UserName> = administrators
-            .iter()
-            .map(|a| (&a.name, &a.added_by))
-            .collect();
-        let mut found = Vec::new();
-        for admin in administrators {
-            let who = format!("{subject}: administrator {}", admin.name);
-            if admin.added_by.problem().is_some() {
-                found.push((who, "added_by is empty".to_string()));
-                continue;
-            }
-            if admin.added_by == UserName::new(super::ADDED_BY_PLACEHOLDER) {
-                found.push((
-                    who,
-                    format!(
-                        "added_by is still the placeholder written by `dump`; write who added {}",
-                        admin.name
-                    ),
-                ));
-                continue;
-            }
-            if !is_root(&admin.added_by) && !added_by.contains_key(&admin.added_by) {
-                found.push((
-                    who,
-                    format!(
-                        "added_by {} is not a representative or administrator of {community}, nor an engineer",
-                        admin.added_by
-                    ),
-                ));
-                continue;
-            }
-            // Follow the chain; it must reach a root without revisiting anyone.
-            let mut chain = vec![&admin.name];
-            let mut current = &admin.added_by;
-            while !is_root(current) {
-                if chain.contains(&current) {
-                    chain.push(current);
-                    found.push((
-                        who,
-                        format!(
-                            "the added_by chain {} is a cycle that never reaches a representative or an engineer",
-                            chain.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" → ")
-                        ),
-                    ));
-                    break;
-                }
-                chain.push(current);
-                match added_by.get(current) {
-                    Some(next) => current = next,
-                    // Reported on the administrator whose added_by is unknown.
-                    None => break,
-                }
-            }
-        }
-        for (who, message) in found {
-            self.problem(who, message);
-        }
-    }
-
-    fn hub(&mut self, raw: &RawHub, community: &str) -> Option<HubSpec> {
+    fn hub(&mut self, raw: &RawHub, community: &Community) -> Option<HubSpec> {
         let name = raw.name.trim().to_string();
         let who = format!(
             "community {}: hub {}",
-            printable(community),
+            printable(&community.name),
             printable(&name)
         );
         if name.chars().any(char::is_control) {
@@ -283,10 +299,13 @@ impl Validator<'_> {
         let selected = self.only.is_empty() || self.only.iter().any(|n| HubName::new(&name).is(n));
         let problems_before = self.problems.len();
         if name.is_empty() {
-            self.problem(format!("community {community}"), "a hub has an empty name");
+            self.problem(
+                format!("community {}", community.name),
+                "a hub has an empty name",
+            );
         } else if let Some(other) = self
             .hub_names
-            .insert(name.to_lowercase(), community.to_string())
+            .insert(name.to_lowercase(), community.name.clone())
         {
             self.problem(
                 &who,
@@ -353,11 +372,18 @@ impl Validator<'_> {
             }
         }
 
+        let login = match &raw.login {
+            Some(l) => self.login(&who, l),
+            None => self.default_login.clone(),
+        };
+        let engineers = raw.engineers.unwrap_or(true);
+        let admins = self.hub_admins(&who, &name, community, raw, login.as_deref(), engineers);
+
         let ok = self.problems.len() == problems_before;
         match (ok, api_url, source, token) {
             (true, Some(api_url), Some(token_source), Some(token)) => Some(HubSpec {
                 name: HubName::new(&name),
-                community: community.to_string(),
+                community: community.name.clone(),
                 rules: HubRules {
                     policy: raw.policy.unwrap_or(self.defaults.policy),
                     max_revocations: raw.max_revocations.unwrap_or(self.defaults.max_revocations),
@@ -368,20 +394,169 @@ impl Validator<'_> {
                     token,
                     ca,
                 },
+                login,
+                engineers,
+                admins,
             }),
             _ => None,
         }
     }
 
+    /// The admins of one hub, by its usernames: the engineers (unless it opts out),
+    /// the community's representatives and administrators, and its own
+    /// administrators. Checks the hub's own administrators' `added_by`, and that no
+    /// one is declared twice for the hub.
+    fn hub_admins(
+        &mut self,
+        who: &str,
+        hub: &str,
+        community: &Community,
+        raw: &RawHub,
+        login: Option<&str>,
+        engineers: bool,
+    ) -> Desired {
+        let own = administrators(&raw.administrators);
+        for admin in &own {
+            if let Some(why) = admin.name.problem() {
+                self.problem(format!("{who}: administrator {}", admin.name), why);
+            }
+        }
+        // The hub's own administrators may be added by the community's people, the
+        // hub's engineers, or each other.
+        let mut roots: Vec<UserName> = community.representatives.clone();
+        if engineers {
+            roots.extend(self.engineers.iter().cloned());
+        }
+        let adders: Vec<Administrator> = community
+            .administrators
+            .iter()
+            .chain(own.iter())
+            .cloned()
+            .collect();
+        let found = added_by_problems(
+            who,
+            &format!("a representative, administrator or engineer of hub {hub}"),
+            &roots,
+            &own,
+            &adders,
+        );
+        for (subject, message) in found {
+            self.problem(subject, message);
+        }
+
+        let mut desired = Desired::new();
+        // Who declared each username, to name both sides of a duplicate.
+        let mut declared_as: BTreeMap<UserName, (Role, Level, UserName)> = BTreeMap::new();
+        let engineer_names = if engineers {
+            self.engineers.clone()
+        } else {
+            Vec::new()
+        };
+        let mut entries: Vec<(Role, Level, &UserName, Option<&UserName>)> = engineer_names
+            .iter()
+            .map(|e| (Role::Engineer, Level::Community, e, None))
+            .collect();
+        entries.extend(
+            community
+                .representatives
+                .iter()
+                .map(|r| (Role::Representative, Level::Community, r, None)),
+        );
+        entries.extend(community.administrators.iter().map(|a| {
+            (
+                Role::Administrator,
+                Level::Community,
+                &a.name,
+                Some(&a.added_by),
+            )
+        }));
+        entries.extend(
+            own.iter()
+                .map(|a| (Role::Administrator, Level::Hub, &a.name, Some(&a.added_by))),
+        );
+        for (role, level, name, added_by) in entries {
+            if name.problem().is_some() {
+                continue;
+            }
+            let username = match self.people.username(name, login) {
+                Ok(username) => username,
+                Err(NoId { person, login }) => {
+                    self.missing_ids
+                        .entry((person, login))
+                        .or_default()
+                        .push(hub.to_string());
+                    continue;
+                }
+            };
+            if let Some((first_role, first_level, first_name)) = declared_as.get(&username) {
+                let same_in_community = first_name == name
+                    && *first_level == Level::Community
+                    && level == Level::Community;
+                let representative_engineer =
+                    *first_role == Role::Engineer && role == Role::Representative;
+                // Reported once for the community, or allowed.
+                if same_in_community || representative_engineer {
+                    continue;
+                }
+                let also = if first_name == name {
+                    format!("{first_role}")
+                } else {
+                    format!("{first_role} {first_name}, whose username here is also {username}")
+                };
+                let place = match level {
+                    Level::Community => "the community's",
+                    Level::Hub => "the hub's",
+                };
+                self.problem(
+                    format!("{who}: {role} {name}"),
+                    format!("is declared twice for this hub ({place} {role}, and {also}); list each person once per hub"),
+                );
+                continue;
+            }
+            declared_as.insert(username.clone(), (role, level, name.clone()));
+            desired.insert(
+                username.clone(),
+                Declared {
+                    role,
+                    added_by: added_by.cloned(),
+                    person: (&username != name).then(|| name.clone()),
+                },
+            );
+        }
+        desired
+    }
+
+    /// One problem per person and login they lack an id for, naming the hubs.
+    fn report_missing_ids(&mut self) {
+        let missing = std::mem::take(&mut self.missing_ids);
+        for ((person, login), hubs) in missing {
+            let shown: Vec<&str> = hubs.iter().take(5).map(String::as_str).collect();
+            let more = hubs.len().saturating_sub(shown.len());
+            let hubs_text = if more > 0 {
+                format!("{} and {more} more", shown.join(", "))
+            } else {
+                shown.join(", ")
+            };
+            self.problem(
+                format!("person {person}"),
+                format!(
+                    "has no {login} id, but is declared on hub{} {hubs_text}, which log{} in by {login}; add it under people[].ids",
+                    if hubs.len() == 1 { "" } else { "s" },
+                    if hubs.len() == 1 { "s" } else { "" },
+                ),
+            );
+        }
+    }
+
     /// Every `--hub` name must name a hub of the roster.
-    fn selection(&mut self, raw: &RawRoster) {
+    fn selection(&mut self, documents: &[(PathBuf, RawRoster)]) {
         for name in self.only {
             if self.hub_names.contains_key(&name.trim().to_lowercase()) {
                 continue;
             }
-            let known: Vec<&str> = raw
-                .communities
+            let known: Vec<&str> = documents
                 .iter()
+                .flat_map(|(_, raw)| raw.communities.iter())
                 .flat_map(|c| c.hubs.iter().map(|h| h.name.trim()))
                 .collect();
             self.problem(
@@ -397,6 +572,75 @@ impl Validator<'_> {
             );
         }
     }
+}
+
+fn administrators(raw: &[RawAdministrator]) -> Vec<Administrator> {
+    raw.iter()
+        .map(|a| Administrator {
+            name: UserName::new(&a.name),
+            added_by: UserName::new(&a.added_by),
+        })
+        .collect()
+}
+
+/// The problems with the `added_by` of each of `checked`: it names a root (one of
+/// `roots`) or one of `adders`, and following it always ends at a root. `whom`
+/// completes "is not …" for an unknown name.
+fn added_by_problems(
+    subject: &str,
+    whom: &str,
+    roots: &[UserName],
+    checked: &[Administrator],
+    adders: &[Administrator],
+) -> Vec<(String, String)> {
+    let is_root = |name: &UserName| roots.contains(name);
+    let added_by: BTreeMap<&UserName, &UserName> =
+        adders.iter().map(|a| (&a.name, &a.added_by)).collect();
+    let mut found = Vec::new();
+    for admin in checked {
+        let who = format!("{subject}: administrator {}", admin.name);
+        if admin.added_by.problem().is_some() {
+            found.push((who, "added_by is empty".to_string()));
+            continue;
+        }
+        if admin.added_by == UserName::new(super::ADDED_BY_PLACEHOLDER) {
+            found.push((
+                who,
+                format!(
+                    "added_by is still the placeholder written by `dump`; write who added {}",
+                    admin.name
+                ),
+            ));
+            continue;
+        }
+        if !is_root(&admin.added_by) && !added_by.contains_key(&admin.added_by) {
+            found.push((who, format!("added_by {} is not {whom}", admin.added_by)));
+            continue;
+        }
+        // Follow the chain; it must reach a root without revisiting anyone.
+        let mut chain = vec![&admin.name];
+        let mut current = &admin.added_by;
+        while !is_root(current) {
+            if chain.contains(&current) {
+                chain.push(current);
+                found.push((
+                    who,
+                    format!(
+                        "the added_by chain {} is a cycle that never reaches a representative or an engineer",
+                        chain.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(" → ")
+                    ),
+                ));
+                break;
+            }
+            chain.push(current);
+            match added_by.get(current) {
+                Some(next) => current = next,
+                // Reported on the administrator whose added_by is unknown.
+                None => break,
+            }
+        }
+    }
+    found
 }
 
 /// Two api_urls name the same hub when scheme, host, port (the default one written
@@ -650,7 +894,7 @@ communities:
             p,
             [
                 "community c: administrator rep: appears more than once in the community (also as representative)",
-                "community c: administrator eng-eve: is also an engineer (engineers are admin on every hub); list them once",
+                "community c: administrator eng-eve: is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once",
             ]
         );
     }
@@ -860,5 +1104,208 @@ communities:
     fn policy_must_be_known() {
         let err = parse("defaults: {policy: yolo}\n").unwrap_err();
         assert!(err.to_string().contains("unknown variant `yolo`"), "{err}");
+    }
+
+    const FLEET: &str = r#"
+people:
+  - name: ada
+    ids: {github: Ada-L, google: ada@example.org}
+  - name: coord-a
+    ids: {google: coord-a@state.example.edu, github: coord-a-gh}
+engineers:
+  - name: ada
+  - name: sam-gh
+defaults:
+  login: github
+communities:
+  - name: state-colleges
+    representatives: [{name: coord-a}]
+    hubs:
+      - name: college-a
+        api_url: https://college-a.example.org/hub/api
+        token_env: T
+        login: google
+        engineers: false
+        administrators:
+          - name: Jo.Doe@college.example.edu
+            added_by: coord-a
+      - name: college-b
+        api_url: https://college-b.example.org/hub/api
+        token_env: T
+        administrators:
+          - name: AbcLab42
+            added_by: ada
+"#;
+
+    fn admins(roster: &Roster, hub: &str) -> Vec<String> {
+        roster
+            .hub(hub)
+            .unwrap()
+            .admins
+            .iter()
+            .map(|(name, d)| match &d.person {
+                Some(p) => format!("{name} ({p}, {})", d.role),
+                None => format!("{name} ({})", d.role),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn people_are_named_by_each_hubs_login_and_hubs_have_their_own_administrators() {
+        let roster = parse(FLEET).unwrap();
+        assert_eq!(
+            admins(&roster, "college-a"),
+            [
+                "coord-a@state.example.edu (coord-a, representative)",
+                "jo.doe@college.example.edu (administrator)",
+            ],
+            "engineers: false leaves the engineers out; google ids"
+        );
+        assert_eq!(
+            admins(&roster, "college-b"),
+            [
+                "abclab42 (administrator)",
+                "ada-l (ada, engineer)",
+                "coord-a-gh (coord-a, representative)",
+                "sam-gh (engineer)",
+            ],
+            "the default login, github"
+        );
+        let college_b = roster.hub("college-b").unwrap();
+        assert_eq!(
+            college_b.admins[&UserName::new("abclab42")].added_by,
+            Some(UserName::new("ada"))
+        );
+    }
+
+    #[test]
+    fn a_person_without_an_id_for_a_hubs_login_names_person_hubs_and_login() {
+        let text = FLEET.replace(
+            "{google: coord-a@state.example.edu, github: coord-a-gh}",
+            "{github: coord-a-gh}",
+        );
+        assert_eq!(
+            problems(&text),
+            [
+                "person coord-a: has no google id, but is declared on hub college-a, which logs in by google; add it under people[].ids"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_id_belongs_to_one_person_and_a_person_is_declared_once_per_hub() {
+        let text = FLEET.replace(
+            "  - name: coord-a\n",
+            "  - name: bob\n    ids: {github: ada-l}\n  - name: coord-a\n",
+        );
+        assert_eq!(
+            problems(&text),
+            [
+                "person bob: github id ada-l is also the github id of ada; an id belongs to one person"
+            ]
+        );
+        // The representative again as a hub administrator; a plain name that is an
+        // engineer's github id.
+        let text = FLEET.replace(
+            "          - name: AbcLab42\n            added_by: ada\n",
+            "          - name: coord-a\n            added_by: ada\n          - name: ada-l\n            added_by: ada\n",
+        );
+        assert_eq!(
+            problems(&text),
+            [
+                "community state-colleges: hub college-b: administrator coord-a: is declared twice for this hub (the hub's administrator, and representative); list each person once per hub",
+                "community state-colleges: hub college-b: administrator ada-l: is declared twice for this hub (the hub's administrator, and engineer ada, whose username here is also ada-l); list each person once per hub",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_hub_administrators_added_by_is_one_of_that_hubs_people() {
+        // ada is an engineer, but not on college-a (engineers: false).
+        let text = FLEET.replace(
+            "            added_by: coord-a\n",
+            "            added_by: ada\n",
+        );
+        assert_eq!(
+            problems(&text),
+            [
+                "community state-colleges: hub college-a: administrator jo.doe@college.example.edu: added_by ada is not a representative, administrator or engineer of hub college-a"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_engineer_may_be_a_representative() {
+        let text = FLEET.replace(
+            "representatives: [{name: coord-a}]",
+            "representatives: [{name: coord-a}, {name: ada}]",
+        );
+        let roster = parse(&text).unwrap();
+        let b = &roster.hub("college-b").unwrap().admins;
+        assert_eq!(b[&UserName::new("ada-l")].role, Role::Engineer);
+        let a = &roster.hub("college-a").unwrap().admins;
+        assert_eq!(
+            a[&UserName::new("ada@example.org")].role,
+            Role::Representative,
+            "on a hub without engineers, a representative"
+        );
+    }
+
+    #[test]
+    fn a_directory_merges_its_files_and_each_problem_names_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(
+            d.join("00-people.yaml"),
+            "people: [{name: ada, ids: {github: ada-l}}]\nengineers: [{name: ada}]\ndefaults: {login: github}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            d.join("climate.yaml"),
+            "communities:\n  - name: climate\n    representatives: [{name: rep-bob}]\n    hubs: [{name: climate-prod, api_url: 'http://c/hub/api', token_env: T}]\n",
+        )
+        .unwrap();
+        let files = super::super::files::read(d).unwrap();
+        let documents: Vec<_> = files
+            .iter()
+            .map(|(f, b)| (f.clone(), super::super::parse_document(f, b).unwrap()))
+            .collect();
+        let roster = super::validate(d, documents, &env, &[]).unwrap();
+        assert_eq!(
+            roster
+                .hub("climate-prod")
+                .unwrap()
+                .admins
+                .keys()
+                .map(|n| n.as_str())
+                .collect::<Vec<_>>(),
+            ["ada-l", "rep-bob"]
+        );
+        // A problem in one file names that file; a second file with people is refused.
+        std::fs::write(
+            d.join("ocean.yaml"),
+            "engineers: [{name: sam}]\ncommunities:\n  - name: ocean\n    representatives: []\n    hubs: []\n",
+        )
+        .unwrap();
+        let files = super::super::files::read(d).unwrap();
+        let documents: Vec<_> = files
+            .iter()
+            .map(|(f, b)| (f.clone(), super::super::parse_document(f, b).unwrap()))
+            .collect();
+        let err = super::validate(d, documents, &env, &[])
+            .unwrap_err()
+            .to_string();
+        let ocean = d.join("ocean.yaml").display().to_string();
+        let people = d.join("00-people.yaml").display().to_string();
+        assert!(
+            err.contains(&format!("\n  {ocean}: roster: holds people, engineers or defaults, which {people} holds already; keep them in one file")),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!(
+                "\n  {ocean}: community ocean: has no representative"
+            )),
+            "{err}"
+        );
     }
 }
