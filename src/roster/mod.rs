@@ -228,11 +228,20 @@ impl Roster {
     /// a shared roster needs only its own hubs' tokens. A name in `only` that no hub
     /// has is a problem.
     pub fn load_selected(path: &Path, only: &[String]) -> Result<Roster, RosterError> {
+        Roster::load_with(path, &|var| std::env::var(var).ok(), only)
+    }
+
+    /// [`Roster::load_selected`], looking up `token_env` variables with `env`.
+    pub fn load_with(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        only: &[String],
+    ) -> Result<Roster, RosterError> {
         let documents = files::read(path)?
             .into_iter()
             .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
             .collect::<Result<Vec<_>, _>>()?;
-        validate::validate(path, documents, &|var| std::env::var(var).ok(), only)
+        validate::validate(path, documents, env, only)
     }
 
     /// Parses and validates roster bytes; `path` is only named in messages, and `env`
