@@ -9,36 +9,26 @@
 //! - A hub dies with the test process: it holds the write end of the hub's stdin, and the
 //!   config SIGTERMs the hub at EOF (`HUB_EXIT_ON_STDIN_EOF=1`), so even the shared hubs
 //!   (statics, never dropped) do not outlive a test binary.
+//! - The hubs log at INFO: a line for every request answered, e.g.
+//!   `200 GET /hub/api/users?offset=20&limit=20 (admin-sync@127.0.0.1) 12.3ms`.
 //! - Nothing here skips: whatever fails panics with what failed and the relevant log tail.
-//!
-//! Used by several test binaries through `mod common;`, each using part of it.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
-/// The crate's binary, built by cargo for integration tests.
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_jupyterhub-admin-sync")
-}
+use super::free_port;
 
-/// Writes `contents` to `dir/name` and returns the path.
-pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-    path
-}
-
-/// The hub config shared with the local demo.
-pub fn hub_config_path() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/local/jupyterhub_config.py")
+/// The JupyterHub launcher shared with the local demo and the benchmark: it makes the
+/// venv (with the shared pins) and starts a hub with the shared config.
+pub fn launcher() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/local/hub.py")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -103,60 +93,26 @@ fn ensure_venv() -> Result<PathBuf, String> {
     if ready.exists() && venv.join("bin/jupyterhub").exists() {
         return Ok(venv);
     }
-
+    // The venv and its pins are the demo's and the benchmark's: `hub.py venv`.
     let started = Instant::now();
-    let spec = requested_jupyterhub_version();
     eprintln!(
         "harness: creating JupyterHub venv {} (jupyterhub {})",
         venv.display(),
-        spec.as_deref().unwrap_or("newest")
+        requested_jupyterhub_version()
+            .as_deref()
+            .unwrap_or("newest")
     );
-    if venv.exists() {
-        fs::remove_dir_all(&venv)
-            .map_err(|e| format!("removing half-made venv {}: {e}", venv.display()))?;
-    }
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_string());
     let log_path = with_suffix(&venv, ".install.log");
     let _ = fs::remove_file(&log_path);
     run_logged(
-        Command::new(&python).arg("-m").arg("venv").arg(&venv),
+        Command::new(&python).arg(launcher()).arg("venv").arg(&venv),
         &log_path,
-        &format!("`{python} -m venv {}`", venv.display()),
+        &format!("`{python} deploy/local/hub.py venv {}`", venv.display()),
     )?;
-    let mut packages = vec![match &spec {
-        Some(v) => format!("jupyterhub=={v}"),
-        None => "jupyterhub".to_string(),
-    }];
-    if spec.as_deref().is_some_and(|v| v.starts_with("2.")) {
-        // JupyterHub 2.x predates SQLAlchemy 2 and newer alembic.
-        packages.push("sqlalchemy<2".to_string());
-        packages.push("alembic<1.14".to_string());
-    }
-    run_logged(
-        Command::new(venv.join("bin/pip"))
-            .args(["install", "--disable-pip-version-check", "--no-input"])
-            .args(&packages),
-        &log_path,
-        &format!("`pip install {}`", packages.join(" ")),
-    )?;
-    let version = Command::new(venv.join("bin/jupyterhub"))
-        .arg("--version")
-        .output()
-        .map_err(|e| format!("running {}/bin/jupyterhub --version: {e}", venv.display()))?;
-    if !version.status.success() {
-        return Err(format!(
-            "{}/bin/jupyterhub --version failed ({}):\n{}{}",
-            venv.display(),
-            version.status,
-            String::from_utf8_lossy(&version.stdout),
-            String::from_utf8_lossy(&version.stderr)
-        ));
-    }
-    let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
-    fs::write(&ready, format!("{version}\n"))
-        .map_err(|e| format!("writing {}: {e}", ready.display()))?;
     eprintln!(
-        "harness: JupyterHub {version} installed in {:.1?}",
+        "harness: JupyterHub {} installed in {:.1?}",
+        fs::read_to_string(&ready).unwrap_or_default().trim(),
         started.elapsed()
     );
     Ok(venv)
@@ -260,18 +216,51 @@ pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn try_start_hub() -> Result<Hub, String> {
-    let python = jupyterhub_python();
-    let jupyterhub = python.with_file_name("jupyterhub");
+    start_in_new_dir(|_| {}, 200)
+}
+
+/// Starts a hub in a new dir under `<CARGO_TARGET_TMPDIR>/jupyterhub-hubs` after
+/// `prepare(dir)` (say, filling its database), with random tokens, on a free port.
+fn start_in_new_dir(prepare: impl FnOnce(&Path), page_max: u32) -> Result<Hub, String> {
+    jupyterhub_python();
     let hubs_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jupyterhub-hubs");
     fs::create_dir_all(&hubs_dir).map_err(|e| format!("creating {}: {e}", hubs_dir.display()))?;
     sweep_stale_hub_dirs(&hubs_dir);
+    let dir = tempfile::Builder::new()
+        .prefix("hub-")
+        .tempdir_in(&hubs_dir)
+        .map_err(|e| format!("creating a hub dir in {}: {e}", hubs_dir.display()))?;
+    let started = Instant::now();
+    prepare(dir.path());
+    let [admin_sync_token, auditor_token, test_admin_token] =
+        [random_token()?, random_token()?, random_token()?];
     // The port is free when we look but could be taken before the hub binds it: try again.
     let mut last_error = String::new();
     for _ in 0..3 {
-        match start_once(&jupyterhub, &hubs_dir) {
-            Ok(hub) => return Ok(hub),
-            Err((error, port_in_use)) => {
-                last_error = error;
+        let port = free_port();
+        let tokens = [&*admin_sync_token, &*auditor_token, &*test_admin_token];
+        match respawn(dir.path(), port, tokens, page_max) {
+            Ok((child, version)) => {
+                let api_url = format!("http://127.0.0.1:{port}/hub/api");
+                eprintln!(
+                    "harness: JupyterHub {version} ready at {api_url} in {:.1?} (dir {})",
+                    started.elapsed(),
+                    dir.path().display()
+                );
+                return Ok(Hub {
+                    api_url,
+                    port,
+                    admin_sync_token,
+                    auditor_token,
+                    test_admin_token,
+                    version,
+                    child,
+                    dir,
+                });
+            }
+            Err(e) => {
+                let port_in_use = e.contains("Address already in use");
+                last_error = e;
                 if !port_in_use {
                     break;
                 }
@@ -279,88 +268,6 @@ fn try_start_hub() -> Result<Hub, String> {
         }
     }
     Err(last_error)
-}
-
-fn start_once(jupyterhub: &Path, hubs_dir: &Path) -> Result<Hub, (String, bool)> {
-    let fail = |msg: String| (msg, false);
-    let started = Instant::now();
-    let dir = tempfile::Builder::new()
-        .prefix("hub-")
-        .tempdir_in(hubs_dir)
-        .map_err(|e| fail(format!("creating a hub dir in {}: {e}", hubs_dir.display())))?;
-    let port = free_port().map_err(fail)?;
-    let admin_sync_token = random_token().map_err(fail)?;
-    let auditor_token = random_token().map_err(fail)?;
-    let test_admin_token = random_token().map_err(fail)?;
-    let log_path = dir.path().join("hub.log");
-    let log = File::create(&log_path)
-        .map_err(|e| fail(format!("creating {}: {e}", log_path.display())))?;
-    let log_err = log
-        .try_clone()
-        .map_err(|e| fail(format!("{}: {e}", log_path.display())))?;
-    let mut child = Command::new(jupyterhub)
-        .arg("-f")
-        .arg(hub_config_path())
-        .current_dir(dir.path())
-        .env("HUB_PORT", port.to_string())
-        .env("HUB_DIR", dir.path())
-        .env("HUB_ADMIN_SYNC_TOKEN", &admin_sync_token)
-        .env("HUB_AUDITOR_TOKEN", &auditor_token)
-        .env("HUB_TEST_ADMIN_TOKEN", &test_admin_token)
-        .env("HUB_PAGE_MAX", "200")
-        .env("HUB_EXIT_ON_STDIN_EOF", "1")
-        .env("PYTHONUNBUFFERED", "1")
-        .stdin(Stdio::piped())
-        .stdout(log)
-        .stderr(log_err)
-        .spawn()
-        .map_err(|e| fail(format!("starting {}: {e}", jupyterhub.display())))?;
-
-    let api_url = format!("http://127.0.0.1:{port}/hub/api");
-    let deadline = Instant::now() + READY_TIMEOUT;
-    let version = loop {
-        if let Some(status) = child.try_wait().ok().flatten() {
-            let log = tail(&log_path, 60);
-            let port_in_use = log.contains("Address already in use");
-            return Err((
-                format!(
-                    "JupyterHub exited before answering ({status}) on port {port}; \
-                     last lines of {}:\n{log}",
-                    log_path.display()
-                ),
-                port_in_use,
-            ));
-        }
-        if let Some(version) = probe_version(port) {
-            break version;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(fail(format!(
-                "JupyterHub did not answer GET {api_url}/ within {READY_TIMEOUT:?}; \
-                 last lines of {}:\n{}",
-                log_path.display(),
-                tail(&log_path, 60)
-            )));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    eprintln!(
-        "harness: JupyterHub {version} ready at {api_url} in {:.1?} (dir {})",
-        started.elapsed(),
-        dir.path().display()
-    );
-    Ok(Hub {
-        api_url,
-        port,
-        admin_sync_token,
-        auditor_token,
-        test_admin_token,
-        version,
-        child,
-        dir,
-    })
 }
 
 /// `GET /hub/api/` over plain HTTP/1.0; the version if the hub answered 200 with one.
@@ -384,15 +291,6 @@ fn probe_version(port: u16) -> Option<String> {
     }
     let body: serde_json::Value = serde_json::from_str(body).ok()?;
     body.get("version")?.as_str().map(str::to_string)
-}
-
-fn free_port() -> Result<u16, String> {
-    let listener =
-        TcpListener::bind("127.0.0.1:0").map_err(|e| format!("binding 127.0.0.1:0: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| format!("reading the bound port: {e}"))
 }
 
 /// 40 random hex characters from the OS.
@@ -483,6 +381,11 @@ impl Hub {
     /// The hub's temp dir (database, cookie secret, `hub.log`).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The hub's whole log (at INFO it has a line for every request it answered).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("hub.log")).unwrap_or_default()
     }
 
     /// The last `lines` lines of the hub's log.
@@ -676,6 +579,13 @@ impl Hub {
             .collect()
     }
 
+    /// Waits up to `secs` until `name` is admin; then panics with `context()`.
+    pub async fn wait_for_admin(&self, name: &str, secs: u64, context: impl Fn() -> String) {
+        let what = format!("{name} admin on the hub");
+        let check = || async { self.admins().await.contains(name) };
+        super::wait_until(secs, &what, context, check).await;
+    }
+
     /// How many users the hub has.
     pub async fn user_count(&self) -> usize {
         self.users().await.len()
@@ -694,7 +604,7 @@ fn respawn(
     tokens: [&str; 3],
     page_max: u32,
 ) -> Result<(Child, String), String> {
-    let jupyterhub = jupyterhub_python().with_file_name("jupyterhub");
+    let python = jupyterhub_python();
     let log_path = dir.join("hub.log");
     let log = File::options()
         .create(true)
@@ -705,23 +615,29 @@ fn respawn(
         .try_clone()
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
     let [admin_sync, auditor, test_admin] = tokens;
-    let mut child = Command::new(&jupyterhub)
-        .arg("-f")
-        .arg(hub_config_path())
-        .current_dir(dir)
-        .env("HUB_PORT", port.to_string())
-        .env("HUB_DIR", dir)
+    // The launcher execs the hub: the child is the hub process itself.
+    let mut child = Command::new(&python)
+        .arg(launcher())
+        .arg("run")
+        .arg("--dir")
+        .arg(dir)
+        .args(["--port", &port.to_string()])
+        .args(["--page-max", &page_max.to_string()])
+        .args(["--log-level", "INFO", "--exit-on-stdin-eof"])
         .env("HUB_ADMIN_SYNC_TOKEN", admin_sync)
         .env("HUB_AUDITOR_TOKEN", auditor)
         .env("HUB_TEST_ADMIN_TOKEN", test_admin)
-        .env("HUB_PAGE_MAX", page_max.to_string())
-        .env("HUB_EXIT_ON_STDIN_EOF", "1")
-        .env("PYTHONUNBUFFERED", "1")
         .stdin(Stdio::piped())
         .stdout(log)
         .stderr(log_err)
         .spawn()
-        .map_err(|e| format!("starting {}: {e}", jupyterhub.display()))?;
+        .map_err(|e| {
+            format!(
+                "starting {} {}: {e}",
+                python.display(),
+                launcher().display()
+            )
+        })?;
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         if let Some(status) = child.try_wait().ok().flatten() {
@@ -870,54 +786,6 @@ db.commit()
 /// ordinary users, with `api_page_max_limit` = `page_max`. One hub start, where
 /// creating thousands of users through the API would take minutes.
 pub fn start_hub_with_users(names: &[String], page_max: u32) -> Hub {
-    let hubs_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jupyterhub-hubs");
-    fs::create_dir_all(&hubs_dir)
-        .unwrap_or_else(|e| panic!("creating {}: {e}", hubs_dir.display()));
-    let dir = tempfile::Builder::new()
-        .prefix("hub-")
-        .tempdir_in(&hubs_dir)
-        .unwrap_or_else(|e| panic!("creating a hub dir in {}: {e}", hubs_dir.display()));
-    let started = Instant::now();
-    add_users_to_database(dir.path(), names);
-    let tokens: Vec<String> = (0..3)
-        .map(|_| random_token().unwrap_or_else(|e| panic!("{e}")))
-        .collect();
-    let mut last_error = String::new();
-    for _ in 0..3 {
-        let port = free_port().unwrap_or_else(|e| panic!("{e}"));
-        match respawn(
-            dir.path(),
-            port,
-            [&tokens[0], &tokens[1], &tokens[2]],
-            page_max,
-        ) {
-            Ok((child, version)) => {
-                let api_url = format!("http://127.0.0.1:{port}/hub/api");
-                eprintln!(
-                    "harness: JupyterHub {version} with {} users ready at {api_url} in {:.1?} (dir {})",
-                    names.len(),
-                    started.elapsed(),
-                    dir.path().display()
-                );
-                return Hub {
-                    api_url,
-                    port,
-                    admin_sync_token: tokens[0].clone(),
-                    auditor_token: tokens[1].clone(),
-                    test_admin_token: tokens[2].clone(),
-                    version,
-                    child,
-                    dir,
-                };
-            }
-            Err(e) => {
-                let port_in_use = e.contains("Address already in use");
-                last_error = e;
-                if !port_in_use {
-                    break;
-                }
-            }
-        }
-    }
-    panic!("{last_error}");
+    start_in_new_dir(|dir| add_users_to_database(dir, names), page_max)
+        .unwrap_or_else(|e| panic!("{e}"))
 }

@@ -1,0 +1,67 @@
+//! The test kit, shared by every test binary through `mod common;` (each uses part of it).
+//!
+//! - [`hub`]: a REAL JupyterHub on loopback (the venv, shared and private hubs, kill and
+//!   restart, users put straight into a stopped hub's database, API helpers).
+//! - [`daemon`]: the binary started as a daemon: probes, metrics, signals, its log.
+//! - [`run`]: the binary run to completion: exit code, stdout, stderr.
+//! - [`roster`]: rosters built by a small builder rather than `format!`ed YAML.
+//! - [`poll`]: waiting until something holds, with a deadline and a useful panic.
+//!
+//! Nothing here skips: whatever fails panics with what failed and the relevant log tail.
+#![allow(dead_code, unused_imports)]
+
+pub mod daemon;
+pub mod hub;
+pub mod poll;
+pub mod roster;
+pub mod run;
+
+pub use daemon::Daemon;
+pub use hub::{
+    Hub, encode_name, exclusive, hub, jupyterhub_python, launcher, second_hub, start_hub,
+    start_hub_with_users, tail,
+};
+pub use poll::{wait_until, wait_until_blocking};
+pub use roster::{Community, HubEntry, RosterBuilder};
+pub use run::{command, last_lines, output_text, report, run, run_async, show};
+
+use std::fs;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+/// The crate's binary, built by cargo for integration tests.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_jupyterhub-admin-sync")
+}
+
+/// Writes `contents` to `dir/name` and returns the path.
+pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, contents).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
+    path
+}
+
+/// Writes `contents` over `path` the way a ConfigMap update does: a new file renamed
+/// over the old one.
+pub fn replace_file(path: &Path, contents: &str) {
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, contents).unwrap_or_else(|e| panic!("writing {}: {e}", tmp.display()));
+    fs::rename(&tmp, path).unwrap_or_else(|e| panic!("renaming over {}: {e}", path.display()));
+}
+
+/// A port on 127.0.0.1 that was free when asked (someone may take it before it is used).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("finding a free port on 127.0.0.1: {e}"))
+}
+
+/// A random hex string after `prefix`: a secret or a name no output holds by chance.
+pub fn random(prefix: &str) -> String {
+    format!(
+        "{prefix}{:016x}{:016x}",
+        fastrand::u64(..),
+        fastrand::u64(..)
+    )
+}
