@@ -198,15 +198,14 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
 async fn applied_changes_are_logged_with_who_added_whom() {
     let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["log-dave"], false).await;
-    let roster = RosterBuilder::new()
-        .defaults("policy", "grant")
-        .community(
-            Community::new("logc")
-                .rep("log-rep")
-                .admin("log-dave", "log-rep")
-                .hub(HubEntry::new("loghub", &a.api_url, "TOK")),
-        )
-        .write(dir.path());
+    let roster = RosterBuilder::one_hub(
+        "logc",
+        "log-rep",
+        HubEntry::new("loghub", &a.api_url, "TOK"),
+    )
+    .admin("log-dave", "log-rep")
+    .defaults("policy", "grant")
+    .write(dir.path());
     let out = common::run(
         &[
             "-c",
@@ -245,14 +244,13 @@ async fn policy_grant_leaves_undeclared_admins_and_exits_2() {
     let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["grant-intruder"], true).await;
     a.create_users(&["grant-dave"], false).await;
-    let roster = RosterBuilder::new()
-        .community(
-            Community::new("g")
-                .rep("grant-rep")
-                .admin("grant-dave", "grant-rep")
-                .hub(HubEntry::new("ghub", &a.api_url, "TOK").policy("grant")),
-        )
-        .write(dir.path());
+    let roster = RosterBuilder::one_hub(
+        "g",
+        "grant-rep",
+        HubEntry::new("ghub", &a.api_url, "TOK").policy("grant"),
+    )
+    .admin("grant-dave", "grant-rep")
+    .write(dir.path());
     let out = common::run(
         &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
         &[("TOK", &a.admin_sync_token)],
@@ -284,14 +282,13 @@ async fn the_brake_holds_every_revocation_but_grants_apply() {
     a.create_users(&["brake-x1", "brake-x2"], true).await;
     a.create_users(&["brake-dave"], false).await;
     let before = a.admins().await;
-    let roster = RosterBuilder::new()
-        .community(
-            Community::new("b")
-                .rep("brake-rep")
-                .admin("brake-dave", "brake-rep")
-                .hub(HubEntry::new("bhub", &a.api_url, "TOK").set("max_revocations", 1)),
-        )
-        .write(dir.path());
+    let roster = RosterBuilder::one_hub(
+        "b",
+        "brake-rep",
+        HubEntry::new("bhub", &a.api_url, "TOK").set("max_revocations", 1),
+    )
+    .admin("brake-dave", "brake-rep")
+    .write(dir.path());
     let out = common::run(
         &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
         &[("TOK", &a.admin_sync_token)],
@@ -319,12 +316,7 @@ async fn wrong_token_fails_changes_nothing_and_never_prints_the_token() {
     let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["wrong-intruder"], true).await;
     let before = a.users().await;
-    let roster = RosterBuilder::new()
-        .community(
-            Community::new("w")
-                .rep("wrong-rep")
-                .hub(HubEntry::new("whub", &a.api_url, "TOK")),
-        )
+    let roster = RosterBuilder::one_hub("w", "wrong-rep", HubEntry::new("whub", &a.api_url, "TOK"))
         .write(dir.path());
     let secret = "not-the-token-0123456789abcdef";
     for mode in ["--dry-run", "--once"] {
@@ -357,19 +349,18 @@ async fn unreachable_hub_fails_alone_and_the_other_converges() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}/hub/api", dead.local_addr().unwrap());
     drop(dead);
-    let roster = RosterBuilder::new()
-        .defaults("max_revocations", 100)
-        .community(
-            Community::new("down")
-                .rep("down-rep")
-                .hub(HubEntry::new("dead-hub", &dead_url, "TOK")),
-        )
-        .community(
-            Community::new("up")
-                .rep("up-rep")
-                .hub(HubEntry::new("live-hub", &a.api_url, "TOK")),
-        )
-        .write(dir.path());
+    let roster = RosterBuilder::one_hub(
+        "down",
+        "down-rep",
+        HubEntry::new("dead-hub", &dead_url, "TOK"),
+    )
+    .defaults("max_revocations", 100)
+    .community(
+        Community::new("up")
+            .rep("up-rep")
+            .hub(HubEntry::new("live-hub", &a.api_url, "TOK")),
+    )
+    .write(dir.path());
     let out = common::run(
         &[
             "-c",
@@ -444,13 +435,9 @@ async fn list_users_token_is_enough_for_a_dry_run_but_not_to_sync() {
     let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["audit-dave"], false).await;
     let before = a.users().await;
-    let roster = RosterBuilder::new()
-        .community(
-            Community::new("au")
-                .rep("audit-dave")
-                .hub(HubEntry::new("ahub", &a.api_url, "TOK")),
-        )
-        .write(dir.path());
+    let roster =
+        RosterBuilder::one_hub("au", "audit-dave", HubEntry::new("ahub", &a.api_url, "TOK"))
+            .write(dir.path());
     let env = [("TOK", a.auditor_token.as_str())];
     let out = common::run(
         &[
@@ -481,14 +468,10 @@ async fn a_user_created_with_capitals_is_matched_in_normal_form() {
     let (_guard, a, dir) = shared_hub().await;
     // POST /users/{name} keeps the case; the roster says "case-frank".
     a.create_user("Case-Frank").await;
-    let roster = RosterBuilder::new()
-        .defaults("policy", "grant")
-        .community(
-            Community::new("cs")
-                .rep("case-frank")
-                .hub(HubEntry::new("chub", &a.api_url, "TOK")),
-        )
-        .write(dir.path());
+    let roster =
+        RosterBuilder::one_hub("cs", "case-frank", HubEntry::new("chub", &a.api_url, "TOK"))
+            .defaults("policy", "grant")
+            .write(dir.path());
     let out = common::run(
         &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
         &[("TOK", &a.admin_sync_token)],
@@ -517,13 +500,12 @@ async fn dry_run_warns_when_every_admin_would_be_revoked_or_the_brake_would_hold
     let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["warn-old-admin"], true).await;
     // A roster whose people are none of the hub's admins (say, the wrong hub).
-    let roster = RosterBuilder::new()
-        .community(
-            Community::new("wc")
-                .rep("warn-newcomer")
-                .hub(HubEntry::new("whub", &a.api_url, "TOK").set("max_revocations", 0)),
-        )
-        .write(dir.path());
+    let roster = RosterBuilder::one_hub(
+        "wc",
+        "warn-newcomer",
+        HubEntry::new("whub", &a.api_url, "TOK").set("max_revocations", 0),
+    )
+    .write(dir.path());
     let out = common::run(
         &[
             "-c",
@@ -598,13 +580,8 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
     assert!(!fragment.contains(&a.admin_sync_token));
 
     // From a roster that knows one of them: it keeps its added_by.
-    let roster = RosterBuilder::new()
-        .community(
-            Community::new("dc")
-                .rep("dump-rep")
-                .admin("dump-known", "dump-rep")
-                .hub(HubEntry::new("dhub", &a.api_url, "TOK")),
-        )
+    let roster = RosterBuilder::one_hub("dc", "dump-rep", HubEntry::new("dhub", &a.api_url, "TOK"))
+        .admin("dump-known", "dump-rep")
         .write(dir.path());
     let out = common::run(
         &[

@@ -10,7 +10,7 @@
 mod common;
 
 use clap::Parser;
-use common::{Community, Daemon, HubEntry, RosterBuilder, random, wait_until};
+use common::{Daemon, HubEntry, RosterBuilder, random, wait_until};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -79,13 +79,12 @@ impl Secrets {
 /// A roster with one hub at `api_url` whose token is in `$SEC_TOKEN`; policy `grant`
 /// so that a right token leaves drift (the hub's other admins) and alerts fire.
 fn roster(dir: &Path, api_url: &str) -> PathBuf {
-    RosterBuilder::new()
-        .community(
-            Community::new("sec-lab")
-                .rep("sec-rep")
-                .hub(HubEntry::new("sec-hub", api_url, "SEC_TOKEN").policy("grant")),
-        )
-        .write(dir)
+    RosterBuilder::one_hub(
+        "sec-lab",
+        "sec-rep",
+        HubEntry::new("sec-hub", api_url, "SEC_TOKEN").policy("grant"),
+    )
+    .write(dir)
 }
 
 /// The binary with `token` in `$SEC_TOKEN`, logs at trace in `log_format`.
@@ -304,20 +303,15 @@ async fn the_daemon_never_prints_tokens_or_the_webhook_url() {
     for (case, (daemon, _)) in cases.iter().zip(&daemons) {
         // The alert was tried, failed, and a retry is planned: the webhook's error
         // path (the one most likely to print a URL) has run.
-        wait_until(
-            30,
-            &format!("{}: a failed alert", case.name),
-            || daemon.context(),
-            || async { daemon.log().contains("alert not delivered yet") },
-        )
-        .await;
-        wait_until(
-            15,
-            &format!("{}: ready", case.name),
-            || daemon.context(),
-            || async { daemon.log().contains("first run over every hub finished") },
-        )
-        .await;
+        let awaited = [
+            (30, "a failed alert", "alert not delivered yet"),
+            (15, "ready", "first run over every hub finished"),
+        ];
+        for (secs, what, line) in awaited {
+            let what = format!("{}: {what}", case.name);
+            let check = || async { daemon.log().contains(line) };
+            wait_until(secs, &what, || daemon.context(), check).await;
+        }
     }
     let mut scraped = Vec::new();
     for (case, (daemon, _)) in cases.iter().zip(&daemons) {

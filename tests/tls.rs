@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Community, HubEntry, RosterBuilder};
+use common::{HubEntry, RosterBuilder};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -140,7 +140,7 @@ fn roster(dir: &Path, api_url: &str, ca_file: Option<&Path>) -> String {
     if let Some(ca_file) = ca_file {
         hub = hub.ca_file(ca_file);
     }
-    let roster = RosterBuilder::new().community(Community::new("tls-lab").rep("tls-rep").hub(hub));
+    let roster = RosterBuilder::one_hub("tls-lab", "tls-rep", hub);
     roster.write(dir).to_str().unwrap().to_string()
 }
 

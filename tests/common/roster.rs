@@ -54,6 +54,20 @@ impl RosterBuilder {
         Self::default()
     }
 
+    /// The usual test roster: community `community` with representative `rep` and one hub.
+    pub fn one_hub(community: &str, rep: &str, hub: HubEntry) -> Self {
+        Self::new().community(Community::new(community).rep(rep).hub(hub))
+    }
+
+    /// Administrator `name` of the last community, added by `added_by`.
+    pub fn admin(mut self, name: &str, added_by: &str) -> Self {
+        let community = self.communities.last_mut().expect("a community first");
+        community
+            .administrators
+            .push((name.to_string(), added_by.to_string()));
+        self
+    }
+
     /// `defaults: {key: value}`; `value` written as it is.
     pub fn defaults(mut self, key: &str, value: impl Display) -> Self {
         self.defaults.push((key.to_string(), value.to_string()));
