@@ -35,9 +35,9 @@ import json
 import os
 import platform
 import random
+import shutil
 import signal
 import socket
-import shutil
 import statistics
 import subprocess
 import sys
@@ -45,6 +45,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "deploy/local"))
+import hub as hub_launcher  # noqa: E402 (the JupyterHub launcher the tests and the demo share)
+
 PAGINATION = "application/jupyterhub-pagination+json"
 MIB = 1024 * 1024
 
@@ -296,21 +299,17 @@ class RealHub:
 
     def start(self, timeout=300.0):
         """Starts the hub; returns seconds from spawn until GET /hub/api/ answers 200."""
-        env = dict(os.environ)
-        env.update(
-            HUB_PORT=str(self.port),
-            HUB_DIR=str(self.dir),
-            HUB_ADMIN_SYNC_TOKEN=self.token,
-            HUB_TEST_ADMIN_TOKEN=self.test_token,
-            HUB_EXIT_ON_STDIN_EOF="1",
-            HUB_LOG_LEVEL=os.environ.get("BENCH_HUB_LOG_LEVEL", "WARN"),
-            PYTHONUNBUFFERED="1",
+        env = hub_launcher.hub_env(
+            self.dir,
+            self.port,
+            log_level=os.environ.get("BENCH_HUB_LOG_LEVEL", "WARN"),
+            exit_on_stdin_eof=True,
         )
-        env.pop("HUB_PAGE_MAX", None)  # JupyterHub's default maximum (200)
+        env.update(HUB_ADMIN_SYNC_TOKEN=self.token, HUB_TEST_ADMIN_TOKEN=self.test_token)
         logf = open(self.log, "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [str(self.venv / "bin/jupyterhub"), "-f", str(ROOT / "deploy/local/jupyterhub_config.py")],
+            hub_launcher.hub_command(self.venv),
             cwd=self.dir, env=env, stdin=subprocess.PIPE, stdout=logf, stderr=logf,
         )
         CHILDREN.append(self.proc)

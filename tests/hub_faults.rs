@@ -792,259 +792,96 @@ async fn jupyterhub_1_5_is_too_old_and_its_users_are_not_listed() {
 // Listings that do not add up
 // ---------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn a_total_that_claims_more_users_than_listed_is_incomplete_and_revokes_nobody() {
-    // The hub says 10 users; the listing ends after 4.
-    let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        vec![
-            (
-                0,
-                page(
-                    0,
-                    2,
-                    10,
-                    Some(next(2, 2)),
-                    items(&[("eng-eve", true), ("mallory", true)]),
-                ),
-            ),
-            (
-                2,
-                page(2, 2, 10, None, items(&[("rep-bob", true), ("trudy", true)])),
-            ),
+/// One page a lying hub serves: `(offset, limit, total, next offset, admins listed)`.
+type LyingPage = (usize, usize, usize, Option<usize>, &'static [&'static str]);
+
+/// Listings whose pagination does not add up, and what the error says. Each page is
+/// served by offset; every listed user is an admin.
+const LISTINGS_THAT_DO_NOT_ADD_UP: &[(&str, &[LyingPage], &str)] = &[
+    (
+        "a total that claims more users than listed (10 claimed, 4 listed)",
+        &[
+            (0, 2, 10, Some(2), &["eng-eve", "mallory"]),
+            (2, 2, 10, None, &["rep-bob", "trudy"]),
         ],
-    )
-    .await;
-    let f = fixture(&server.uri());
-
-    let error = f.read_fails_and_nothing_changes("incomplete").await;
-
-    let message = error.to_string();
-    assert!(
-        message.contains("the listing ended after 4 users, but the hub's total is 10"),
-        "{message}"
-    );
-    assert_eq!(writes(&server).await, Vec::<String>::new());
-}
-
-#[tokio::test]
-async fn a_total_that_claims_fewer_users_than_listed_is_incomplete_and_revokes_nobody() {
-    // The hub says 2 users; 4 come.
-    let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        vec![
-            (
-                0,
-                page(
-                    0,
-                    2,
-                    2,
-                    Some(next(2, 2)),
-                    items(&[("eng-eve", true), ("mallory", true)]),
-                ),
-            ),
-            (
-                2,
-                page(2, 2, 2, None, items(&[("rep-bob", true), ("trudy", true)])),
-            ),
+        "the listing ended after 4 users, but the hub's total is 10",
+    ),
+    (
+        "a total that claims fewer users than listed (2 claimed, 4 come)",
+        &[
+            (0, 2, 2, Some(2), &["eng-eve", "mallory"]),
+            (2, 2, 2, None, &["rep-bob", "trudy"]),
         ],
-    )
-    .await;
-    let f = fixture(&server.uri());
-
-    f.read_fails_and_nothing_changes("incomplete").await;
-
-    assert_eq!(writes(&server).await, Vec::<String>::new());
-}
-
-#[tokio::test]
-async fn a_total_that_claims_fewer_users_than_one_page_holds_is_incomplete() {
-    // The same lie, caught on the first page: 2 users claimed, a last page of 3.
-    let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        vec![(
-            0,
-            page(
-                0,
-                3,
-                2,
-                None,
-                items(&[("eng-eve", true), ("mallory", true), ("rep-bob", true)]),
-            ),
-        )],
-    )
-    .await;
-    let f = fixture(&server.uri());
-
-    let error = f.read_fails_and_nothing_changes("incomplete").await;
-
-    assert!(
-        error.to_string().contains("more than the total of 2"),
-        "{error}"
-    );
-    assert_eq!(writes(&server).await, Vec::<String>::new());
-}
-
-#[tokio::test]
-async fn a_next_offset_that_loops_back_is_incomplete() {
-    let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        vec![
-            (
-                0,
-                page(
-                    0,
-                    2,
-                    6,
-                    Some(next(2, 2)),
-                    items(&[("eng-eve", true), ("mallory", true)]),
-                ),
-            ),
-            (
-                2,
-                page(
-                    2,
-                    2,
-                    6,
-                    Some(next(0, 2)),
-                    items(&[("rep-bob", true), ("trudy", true)]),
-                ),
-            ),
+        "the next page's offset 2 is not below the total of 2",
+    ),
+    (
+        "a total that claims fewer users than one page holds",
+        &[(0, 3, 2, None, &["eng-eve", "mallory", "rep-bob"])],
+        "more than the total of 2",
+    ),
+    (
+        "a next offset that loops back",
+        &[
+            (0, 2, 6, Some(2), &["eng-eve", "mallory"]),
+            (2, 2, 6, Some(0), &["rep-bob", "trudy"]),
         ],
-    )
-    .await;
-    let f = fixture(&server.uri());
-
-    let error = f.read_fails_and_nothing_changes("incomplete").await;
-
-    assert!(
-        error
-            .to_string()
-            .contains("the next page's offset 0 does not move past 2"),
-        "{error}"
-    );
-    // The loop is not followed: the first page once per read, never a third time.
-    assert_eq!(count(&server, "GET /hub/api/users?offset=0").await, 2);
-    assert_eq!(writes(&server).await, Vec::<String>::new());
-}
+        "the next page's offset 0 does not move past 2",
+    ),
+    (
+        "an empty page before the end",
+        &[
+            (0, 2, 6, Some(2), &["eng-eve", "mallory"]),
+            (2, 2, 6, Some(4), &[]),
+            (4, 2, 6, None, &["rep-bob", "trudy"]),
+        ],
+        "the page at offset 2 is empty but the hub says more follow",
+    ),
+    (
+        // The users at 2 and 3 are never listed (one of them could be an undeclared
+        // admin, or a declared one).
+        "a next offset that skips users",
+        &[
+            (0, 2, 6, Some(4), &["eng-eve", "mallory"]),
+            (4, 2, 6, None, &["rep-bob", "trudy"]),
+        ],
+        "the listing ended after 4 users, but the hub's total is 6",
+    ),
+    (
+        "a user on two pages",
+        &[
+            (0, 2, 4, Some(2), &["eng-eve", "mallory"]),
+            (2, 2, 4, None, &["mallory", "rep-bob"]),
+        ],
+        "user mallory was listed twice",
+    ),
+];
 
 #[tokio::test]
-async fn an_empty_page_before_the_end_is_incomplete() {
-    let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        vec![
-            (
-                0,
-                page(
-                    0,
-                    2,
-                    6,
-                    Some(next(2, 2)),
-                    items(&[("eng-eve", true), ("mallory", true)]),
-                ),
-            ),
-            (2, page(2, 2, 6, Some(next(4, 2)), vec![])),
-            (
-                4,
-                page(4, 2, 6, None, items(&[("rep-bob", true), ("trudy", true)])),
-            ),
-        ],
-    )
-    .await;
-    let f = fixture(&server.uri());
+async fn a_listing_that_does_not_add_up_is_incomplete_and_revokes_nobody() {
+    for (what, pages, message) in LISTINGS_THAT_DO_NOT_ADD_UP {
+        let server = MockServer::start().await;
+        let pages = pages
+            .iter()
+            .map(|(offset, limit, total, next_offset, names)| {
+                let listed: Vec<(&str, bool)> = names.iter().map(|n| (*n, true)).collect();
+                let next = next_offset.map(|o| next(o, *limit));
+                (*offset, page(*offset, *limit, *total, next, items(&listed)))
+            })
+            .collect();
+        mount_pages(&server, pages).await;
+        let f = fixture(&server.uri());
 
-    let error = f.read_fails_and_nothing_changes("incomplete").await;
+        let error = f.read_fails_and_nothing_changes("incomplete").await;
 
-    assert!(
-        error
-            .to_string()
-            .contains("the page at offset 2 is empty but the hub says more follow"),
-        "{error}"
-    );
-    assert_eq!(writes(&server).await, Vec::<String>::new());
-}
-
-#[tokio::test]
-async fn a_next_offset_that_skips_users_is_incomplete() {
-    // The hub says 6 users but its `next` jumps from 2 to 4: the users at 2 and 3 are
-    // never listed (one of them could be an undeclared admin, or a declared one).
-    let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        vec![
-            (
-                0,
-                page(
-                    0,
-                    2,
-                    6,
-                    Some(next(4, 2)),
-                    items(&[("eng-eve", true), ("mallory", true)]),
-                ),
-            ),
-            (
-                4,
-                page(4, 2, 6, None, items(&[("rep-bob", true), ("trudy", true)])),
-            ),
-        ],
-    )
-    .await;
-    let f = fixture(&server.uri());
-
-    let error = f.read_fails_and_nothing_changes("incomplete").await;
-
-    assert!(
-        error
-            .to_string()
-            .contains("the listing ended after 4 users, but the hub's total is 6"),
-        "{error}"
-    );
-    assert_eq!(writes(&server).await, Vec::<String>::new());
-}
-
-#[tokio::test]
-async fn a_user_on_two_pages_is_incomplete() {
-    let server = MockServer::start().await;
-    mount_pages(
-        &server,
-        vec![
-            (
-                0,
-                page(
-                    0,
-                    2,
-                    4,
-                    Some(next(2, 2)),
-                    items(&[("eng-eve", true), ("mallory", true)]),
-                ),
-            ),
-            (
-                2,
-                page(
-                    2,
-                    2,
-                    4,
-                    None,
-                    items(&[("mallory", true), ("rep-bob", true)]),
-                ),
-            ),
-        ],
-    )
-    .await;
-    let f = fixture(&server.uri());
-
-    let error = f.read_fails_and_nothing_changes("incomplete").await;
-
-    assert!(
-        error.to_string().contains("user mallory was listed twice"),
-        "{error}"
-    );
-    assert_eq!(writes(&server).await, Vec::<String>::new());
+        assert!(error.to_string().contains(message), "{what}: {error}");
+        if message.contains("does not move past") {
+            // The loop is not followed: the first page once per read (the snapshot,
+            // then the reconcile), never a third time.
+            let first_page = count(&server, "GET /hub/api/users?offset=0").await;
+            assert_eq!(first_page, 2, "{what}");
+        }
+        assert_eq!(writes(&server).await, Vec::<String>::new(), "{what}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------

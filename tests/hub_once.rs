@@ -6,38 +6,18 @@
 
 mod common;
 
+use common::{Community, HubEntry, RosterBuilder};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::{Command, Output};
 
-/// Runs the binary with `args` and the given environment, without the caller's
-/// `RUST_LOG` and roster variables.
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(common::bin());
-    cmd.args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run jupyterhub-admin-sync")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "--- stdout\n{}\n--- stderr\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("report is not JSON: {e}\n{}", text(out)))
+/// The shared hub, held alone (see the module doc), and a temp dir.
+async fn shared_hub() -> (
+    tokio::sync::MutexGuard<'static, ()>,
+    &'static common::Hub,
+    tempfile::TempDir,
+) {
+    let guard = common::exclusive().await;
+    (guard, common::hub(), tempfile::tempdir().unwrap())
 }
 
 /// The `(action, user, applied)` of every change the report lists for `hub`.
@@ -83,8 +63,7 @@ fn set<const N: usize>(items: [(&str, &str, bool); N]) -> BTreeSet<(String, Stri
 
 #[tokio::test]
 async fn dry_run_then_once_converge_two_hubs_across_pages() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     let b = common::second_hub();
 
     // Hub A: 250 ordinary users, so the listing has two pages of 200; a declared
@@ -98,43 +77,27 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
     // Hub B (another community): an undeclared admin, and its representative missing.
     b.create_users(&["conv-beta-mallory"], true).await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            r#"
-engineers:
-  - name: conv-eng
-defaults:
-  max_revocations: 100
-communities:
-  - name: alpha
-    representatives:
-      - name: conv-rep
-    administrators:
-      - name: conv-carol
-        added_by: conv-rep
-      - name: conv-dave
-        added_by: conv-carol
-      - name: Conv-Alice@Uni.edu
-        added_by: conv-eng
-    hubs:
-      - name: alpha-hub
-        api_url: {a_url}
-        token_env: ALPHA_TOKEN
-  - name: beta
-    representatives:
-      - name: conv-beta-rep
-    hubs:
-      - name: beta-hub
-        api_url: {b_url}/
-        token_env: BETA_TOKEN
-"#,
-            a_url = a.api_url,
-            b_url = b.api_url
-        ),
-    );
+    let roster = RosterBuilder::new()
+        .engineer("conv-eng")
+        .defaults("max_revocations", 100)
+        .community(
+            Community::new("alpha")
+                .rep("conv-rep")
+                .admin("conv-carol", "conv-rep")
+                .admin("conv-dave", "conv-carol")
+                .admin("Conv-Alice@Uni.edu", "conv-eng")
+                .hub(HubEntry::new("alpha-hub", &a.api_url, "ALPHA_TOKEN")),
+        )
+        .community(
+            Community::new("beta")
+                .rep("conv-beta-rep")
+                .hub(HubEntry::new(
+                    "beta-hub",
+                    &format!("{}/", b.api_url),
+                    "BETA_TOKEN",
+                )),
+        )
+        .write(dir.path());
     let roster = roster.to_str().unwrap();
     let env = [
         ("ALPHA_TOKEN", a.admin_sync_token.as_str()),
@@ -145,9 +108,9 @@ communities:
     assert!(a_before.len() > 200, "hub A must need more than one page");
 
     // --dry-run: reports every difference, changes nothing, exits 2.
-    let out = run(&["--config", roster, "--dry-run", "--output", "json"], &env);
-    assert_eq!(code(&out), 2, "{}", text(&out));
-    let report = json(&out);
+    let out = common::run(&["--config", roster, "--dry-run", "--output", "json"], &env);
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+    let report = common::report(&out);
     assert_eq!(report["mode"], "dry-run");
     let a_changes = changes(&report, "alpha-hub");
     for expected in [
@@ -175,9 +138,9 @@ communities:
     assert_eq!(b.users().await, b_before, "dry run changed hub B");
 
     // --once: converges, exits 0, deletes nobody.
-    let out = run(&["--config", roster, "--once", "--output", "json"], &env);
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    let report = json(&out);
+    let out = common::run(&["--config", roster, "--once", "--output", "json"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let report = common::report(&out);
     assert_eq!(status(&report, "alpha-hub"), "changed");
     assert_eq!(status(&report, "beta-hub"), "changed");
     let a_after = a.users().await;
@@ -219,33 +182,31 @@ communities:
     }
 
     // A second --once changes nothing; a dry run agrees.
-    let out = run(&["--config", roster, "--once", "--output", "json"], &env);
-    assert_eq!(code(&out), 0, "{}", text(&out));
-    let report = json(&out);
+    let out = common::run(&["--config", roster, "--once", "--output", "json"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let report = common::report(&out);
     for hub in ["alpha-hub", "beta-hub"] {
         assert_eq!(status(&report, hub), "in_sync", "{report}");
         assert!(changes(&report, hub).is_empty());
     }
     assert_eq!(a.users().await, a_after);
-    let out = run(&["--config", roster, "--dry-run"], &env);
-    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = common::run(&["--config", roster, "--dry-run"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
 }
 
 #[tokio::test]
 async fn applied_changes_are_logged_with_who_added_whom() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["log-dave"], false).await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "defaults: {{policy: grant}}\ncommunities:\n  - name: logc\n    representatives: [{{name: log-rep}}]\n    administrators: [{{name: log-dave, added_by: log-rep}}]\n    hubs: [{{name: loghub, api_url: '{}', token_env: TOK}}]\n",
-            a.api_url
-        ),
-    );
-    let out = run(
+    let roster = RosterBuilder::one_hub(
+        "logc",
+        "log-rep",
+        HubEntry::new("loghub", &a.api_url, "TOK"),
+    )
+    .admin("log-dave", "log-rep")
+    .defaults("policy", "grant")
+    .write(dir.path());
+    let out = common::run(
         &[
             "-c",
             roster.to_str().unwrap(),
@@ -280,25 +241,22 @@ async fn applied_changes_are_logged_with_who_added_whom() {
 
 #[tokio::test]
 async fn policy_grant_leaves_undeclared_admins_and_exits_2() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["grant-intruder"], true).await;
     a.create_users(&["grant-dave"], false).await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: g\n    representatives: [{{name: grant-rep}}]\n    administrators: [{{name: grant-dave, added_by: grant-rep}}]\n    hubs: [{{name: ghub, api_url: '{}', token_env: TOK, policy: grant}}]\n",
-            a.api_url
-        ),
-    );
-    let out = run(
+    let roster = RosterBuilder::one_hub(
+        "g",
+        "grant-rep",
+        HubEntry::new("ghub", &a.api_url, "TOK").policy("grant"),
+    )
+    .admin("grant-dave", "grant-rep")
+    .write(dir.path());
+    let out = common::run(
         &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
         &[("TOK", &a.admin_sync_token)],
     );
-    assert_eq!(code(&out), 2, "{}", text(&out));
-    let report = json(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+    let report = common::report(&out);
     assert_eq!(status(&report, "ghub"), "drift");
     let c = changes(&report, "ghub");
     assert!(
@@ -319,27 +277,24 @@ async fn policy_grant_leaves_undeclared_admins_and_exits_2() {
 
 #[tokio::test]
 async fn the_brake_holds_every_revocation_but_grants_apply() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     // Whatever admins earlier tests left are undeclared here too: count them in.
     a.create_users(&["brake-x1", "brake-x2"], true).await;
     a.create_users(&["brake-dave"], false).await;
     let before = a.admins().await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: b\n    representatives: [{{name: brake-rep}}]\n    administrators: [{{name: brake-dave, added_by: brake-rep}}]\n    hubs: [{{name: bhub, api_url: '{}', token_env: TOK, max_revocations: 1}}]\n",
-            a.api_url
-        ),
-    );
-    let out = run(
+    let roster = RosterBuilder::one_hub(
+        "b",
+        "brake-rep",
+        HubEntry::new("bhub", &a.api_url, "TOK").set("max_revocations", 1),
+    )
+    .admin("brake-dave", "brake-rep")
+    .write(dir.path());
+    let out = common::run(
         &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
         &[("TOK", &a.admin_sync_token)],
     );
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    let report = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
+    let report = common::report(&out);
     assert_eq!(status(&report, "bhub"), "error");
     let hub = &report["hubs"][0];
     assert_eq!(hub["error_kind"], "brake");
@@ -358,23 +313,15 @@ async fn the_brake_holds_every_revocation_but_grants_apply() {
 
 #[tokio::test]
 async fn wrong_token_fails_changes_nothing_and_never_prints_the_token() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["wrong-intruder"], true).await;
     let before = a.users().await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: w\n    representatives: [{{name: wrong-rep}}]\n    hubs: [{{name: whub, api_url: '{}', token_env: TOK}}]\n",
-            a.api_url
-        ),
-    );
+    let roster = RosterBuilder::one_hub("w", "wrong-rep", HubEntry::new("whub", &a.api_url, "TOK"))
+        .write(dir.path());
     let secret = "not-the-token-0123456789abcdef";
     for mode in ["--dry-run", "--once"] {
         for output in ["text", "json"] {
-            let out = run(
+            let out = common::run(
                 &[
                     "-c",
                     roster.to_str().unwrap(),
@@ -386,8 +333,8 @@ async fn wrong_token_fails_changes_nothing_and_never_prints_the_token() {
                 ],
                 &[("TOK", secret), ("RUST_LOG", "trace")],
             );
-            let all = text(&out);
-            assert_eq!(code(&out), 1, "{all}");
+            let all = common::output_text(&out);
+            assert_eq!(out.status.code(), Some(1), "{all}");
             assert!(all.contains("403"), "{all}");
             assert!(!all.contains(secret), "the token leaked:\n{all}");
         }
@@ -397,31 +344,24 @@ async fn wrong_token_fails_changes_nothing_and_never_prints_the_token() {
 
 #[tokio::test]
 async fn unreachable_hub_fails_alone_and_the_other_converges() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     // A port nobody listens on.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}/hub/api", dead.local_addr().unwrap());
     drop(dead);
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            r#"
-defaults: {{max_revocations: 100}}
-communities:
-  - name: down
-    representatives: [{{name: down-rep}}]
-    hubs: [{{name: dead-hub, api_url: '{dead_url}', token_env: TOK}}]
-  - name: up
-    representatives: [{{name: up-rep}}]
-    hubs: [{{name: live-hub, api_url: '{}', token_env: TOK}}]
-"#,
-            a.api_url
-        ),
-    );
-    let out = run(
+    let roster = RosterBuilder::one_hub(
+        "down",
+        "down-rep",
+        HubEntry::new("dead-hub", &dead_url, "TOK"),
+    )
+    .defaults("max_revocations", 100)
+    .community(
+        Community::new("up")
+            .rep("up-rep")
+            .hub(HubEntry::new("live-hub", &a.api_url, "TOK")),
+    )
+    .write(dir.path());
+    let out = common::run(
         &[
             "-c",
             roster.to_str().unwrap(),
@@ -433,8 +373,8 @@ communities:
         ],
         &[("TOK", &a.admin_sync_token)],
     );
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    let report = json(&out);
+    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
+    let report = common::report(&out);
     assert_eq!(status(&report, "dead-hub"), "error");
     let dead_hub = report["hubs"]
         .as_array()
@@ -457,25 +397,24 @@ communities:
 
 #[tokio::test]
 async fn bad_roster_exits_1_names_the_problem_and_changes_nothing() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["bad-intruder"], true).await;
     let before = a.users().await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "bad-roster.yaml",
-        &format!(
-            "communities:\n  - name: crowded\n    representatives: [{{name: r1}}, {{name: r2}}, {{name: r3}}]\n    administrators: [{{name: x, added_by: nobody}}]\n    hubs: [{{name: h, api_url: '{}', token_env: TOK}}]\n",
-            a.api_url
-        ),
+    let crowded = RosterBuilder::new().community(
+        Community::new("crowded")
+            .rep("r1")
+            .rep("r2")
+            .rep("r3")
+            .admin("x", "nobody")
+            .hub(HubEntry::new("h", &a.api_url, "TOK")),
     );
+    let roster = common::write_file(dir.path(), "bad-roster.yaml", &crowded.yaml());
     for mode in ["--once", "--dry-run", "--validate"] {
-        let out = run(
+        let out = common::run(
             &["-c", roster.to_str().unwrap(), mode],
             &[("TOK", &a.admin_sync_token)],
         );
-        assert_eq!(code(&out), 1, "{}", text(&out));
+        assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains("bad-roster.yaml"), "{stderr}");
         assert!(
@@ -493,21 +432,14 @@ async fn bad_roster_exits_1_names_the_problem_and_changes_nothing() {
 
 #[tokio::test]
 async fn list_users_token_is_enough_for_a_dry_run_but_not_to_sync() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["audit-dave"], false).await;
     let before = a.users().await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: au\n    representatives: [{{name: audit-dave}}]\n    hubs: [{{name: ahub, api_url: '{}', token_env: TOK}}]\n",
-            a.api_url
-        ),
-    );
+    let roster =
+        RosterBuilder::one_hub("au", "audit-dave", HubEntry::new("ahub", &a.api_url, "TOK"))
+            .write(dir.path());
     let env = [("TOK", a.auditor_token.as_str())];
-    let out = run(
+    let out = common::run(
         &[
             "-c",
             roster.to_str().unwrap(),
@@ -517,41 +449,39 @@ async fn list_users_token_is_enough_for_a_dry_run_but_not_to_sync() {
         ],
         &env,
     );
-    assert_eq!(code(&out), 2, "{}", text(&out));
-    let report = json(&out);
+    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
+    let report = common::report(&out);
     assert!(changes(&report, "ahub").contains(&("grant".into(), "audit-dave".into(), false)));
 
-    let out = run(&["-c", roster.to_str().unwrap(), "--once"], &env);
-    assert_eq!(code(&out), 1, "{}", text(&out));
-    assert!(text(&out).contains("not an admin"), "{}", text(&out));
+    let out = common::run(&["-c", roster.to_str().unwrap(), "--once"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
+    assert!(
+        common::output_text(&out).contains("not an admin"),
+        "{}",
+        common::output_text(&out)
+    );
     assert_eq!(a.users().await, before);
 }
 
 #[tokio::test]
 async fn a_user_created_with_capitals_is_matched_in_normal_form() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     // POST /users/{name} keeps the case; the roster says "case-frank".
     a.create_user("Case-Frank").await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "defaults: {{policy: grant}}\ncommunities:\n  - name: cs\n    representatives: [{{name: case-frank}}]\n    hubs: [{{name: chub, api_url: '{}', token_env: TOK}}]\n",
-            a.api_url
-        ),
-    );
-    let out = run(
+    let roster =
+        RosterBuilder::one_hub("cs", "case-frank", HubEntry::new("chub", &a.api_url, "TOK"))
+            .defaults("policy", "grant")
+            .write(dir.path());
+    let out = common::run(
         &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
         &[("TOK", &a.admin_sync_token)],
     );
-    let report = json(&out);
+    let report = common::report(&out);
     let c = changes(&report, "chub");
     assert!(
         c.contains(&("grant".into(), "Case-Frank".into(), true)),
         "the report names the user as the hub spells them: {c:?}\n{}",
-        text(&out)
+        common::output_text(&out)
     );
     let users = a.users().await;
     assert_eq!(
@@ -567,20 +497,16 @@ async fn a_user_created_with_capitals_is_matched_in_normal_form() {
 
 #[tokio::test]
 async fn dry_run_warns_when_every_admin_would_be_revoked_or_the_brake_would_hold() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["warn-old-admin"], true).await;
-    let dir = tempfile::tempdir().unwrap();
     // A roster whose people are none of the hub's admins (say, the wrong hub).
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: wc\n    representatives: [{{name: warn-newcomer}}]\n    hubs: [{{name: whub, api_url: '{}', token_env: TOK, max_revocations: 0}}]\n",
-            a.api_url
-        ),
-    );
-    let out = run(
+    let roster = RosterBuilder::one_hub(
+        "wc",
+        "warn-newcomer",
+        HubEntry::new("whub", &a.api_url, "TOK").set("max_revocations", 0),
+    )
+    .write(dir.path());
+    let out = common::run(
         &[
             "-c",
             roster.to_str().unwrap(),
@@ -591,12 +517,12 @@ async fn dry_run_warns_when_every_admin_would_be_revoked_or_the_brake_would_hold
         &[("TOK", &a.admin_sync_token)],
     );
     assert_eq!(
-        code(&out),
-        2,
+        out.status.code(),
+        Some(2),
         "a warning does not fail the dry run: {}",
-        text(&out)
+        common::output_text(&out)
     );
-    let report = json(&out);
+    let report = common::report(&out);
     let warnings: Vec<&str> = report["hubs"][0]["warnings"]
         .as_array()
         .unwrap()
@@ -634,17 +560,16 @@ fn added_by(fragment: &str, name: &str) -> String {
 
 #[tokio::test]
 async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_in() {
-    let _guard = common::exclusive().await;
-    let a = common::hub();
+    let (_guard, a, dir) = shared_hub().await;
     a.create_users(&["dump-known", "dump-stranger"], true).await;
     let env = [("TOK", a.admin_sync_token.as_str())];
 
     // Straight from the hub.
-    let out = run(
+    let out = common::run(
         &["dump", "--api-url", &a.api_url, "--token-env", "TOK"],
         &env,
     );
-    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     let fragment = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(
         added_by(&fragment, "dump-stranger"),
@@ -655,16 +580,10 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
     assert!(!fragment.contains(&a.admin_sync_token));
 
     // From a roster that knows one of them: it keeps its added_by.
-    let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: dc\n    representatives: [{{name: dump-rep}}]\n    administrators: [{{name: dump-known, added_by: dump-rep}}]\n    hubs: [{{name: dhub, api_url: '{}', token_env: TOK}}]\n",
-            a.api_url
-        ),
-    );
-    let out = run(
+    let roster = RosterBuilder::one_hub("dc", "dump-rep", HubEntry::new("dhub", &a.api_url, "TOK"))
+        .admin("dump-known", "dump-rep")
+        .write(dir.path());
+    let out = common::run(
         &[
             "dump",
             "--config",
@@ -674,7 +593,7 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
         ],
         &env,
     );
-    assert_eq!(code(&out), 0, "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
     let fragment = String::from_utf8_lossy(&out.stdout).to_string();
     assert_eq!(added_by(&fragment, "dump-known"), "dump-rep", "{fragment}");
     assert_eq!(
@@ -685,39 +604,56 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
 
     // The fragment as written is refused until a person fills in the placeholder.
     let dumped = common::write_file(dir.path(), "dumped.yaml", &fragment);
-    let out = run(&["-c", dumped.to_str().unwrap(), "--validate"], &env);
-    assert_eq!(code(&out), 1, "{}", text(&out));
+    let out = common::run(&["-c", dumped.to_str().unwrap(), "--validate"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
     assert!(
-        text(&out).contains(
+        common::output_text(&out).contains(
             "administrator dump-stranger: added_by is still the placeholder written by `dump`"
         ),
         "{}",
-        text(&out)
+        common::output_text(&out)
     );
 }
 
 #[test]
 fn an_unknown_hub_name_is_an_error_in_every_mode_and_case_does_not_matter() {
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs:\n      - {name: Climate-Prod, api_url: 'http://127.0.0.1:9/hub/api', token_env: TOK}\n      - {name: other, api_url: 'http://127.0.0.1:10/hub/api', token_env: OTHER_TOKEN_NOT_SET}\n",
-    );
+    // Two unreachable hubs (two ports: one hub may not be listed twice).
+    let roster = RosterBuilder::new()
+        .community(
+            Community::new("c")
+                .rep("r")
+                .hub(HubEntry::new(
+                    "Climate-Prod",
+                    "http://127.0.0.1:9/hub/api",
+                    "TOK",
+                ))
+                .hub(HubEntry::new(
+                    "other",
+                    "http://127.0.0.1:10/hub/api",
+                    "OTHER_TOKEN_NOT_SET",
+                )),
+        )
+        .write(dir.path());
     let roster = roster.to_str().unwrap();
     let env = [("TOK", "token-0123456789")];
     for mode in [&["--validate"][..], &["--dry-run"], &[]] {
         let mut args = vec!["-c", roster, "--hub", "nope"];
         args.extend_from_slice(mode);
-        let out = run(&args, &env);
-        assert_eq!(code(&out), 1, "{mode:?}: {}", text(&out));
-        assert!(
-            text(&out).contains("hub nope: is named with --hub but the roster has no such hub (hubs: Climate-Prod, other)"),
+        let out = common::run(&args, &env);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
             "{mode:?}: {}",
-            text(&out)
+            common::output_text(&out)
+        );
+        assert!(
+            common::output_text(&out).contains("hub nope: is named with --hub but the roster has no such hub (hubs: Climate-Prod, other)"),
+            "{mode:?}: {}",
+            common::output_text(&out)
         );
     }
     // A shard names its hub in any case and needs only that hub's token.
-    let out = run(&["-c", roster, "--hub", "climate-prod", "--validate"], &env);
-    assert_eq!(code(&out), 0, "{}", text(&out));
+    let out = common::run(&["-c", roster, "--hub", "climate-prod", "--validate"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
 }

@@ -16,11 +16,12 @@
 
 mod common;
 
+use common::daemon::wait_for_exit;
+use common::{Community, Daemon, HubEntry, RosterBuilder, wait_until};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------
@@ -29,20 +30,20 @@ use std::time::{Duration, Instant};
 
 /// A roster of one community (`rs-lab`) with representative `rep`, `administrators`
 /// (all added by `rep`) and one hub `rhub` at `api_url`, token in `$RTOKEN`.
-fn roster_text(api_url: &str, rep: &str, administrators: &[String], policy: &str) -> String {
-    let mut text = format!(
-        "defaults: {{max_revocations: 10}}\ncommunities:\n  - name: rs-lab\n    representatives: [{{name: {rep}}}]\n    administrators:\n"
-    );
-    if administrators.is_empty() {
-        text.push_str("      []\n");
-    }
-    for name in administrators {
-        text.push_str(&format!("      - {{name: {name}, added_by: {rep}}}\n"));
-    }
-    text.push_str(&format!(
-        "    hubs: [{{name: rhub, api_url: '{api_url}', token_env: RTOKEN, policy: {policy}}}]\n"
-    ));
-    text
+fn lab_roster(api_url: &str, rep: &str, administrators: &[String], policy: &str) -> RosterBuilder {
+    RosterBuilder::new()
+        .defaults("max_revocations", 10)
+        .community(
+            Community::new("rs-lab")
+                .rep(rep)
+                .admins(administrators, rep)
+                .hub(HubEntry::new("rhub", api_url, "RTOKEN").policy(policy)),
+        )
+}
+
+/// The environment of every run here: the hub's token in `$RTOKEN`, logs at info.
+fn env(token: &str) -> [(&str, &str); 2] {
+    [("RTOKEN", token), ("RUST_LOG", "info")]
 }
 
 fn audit_lines(path: &Path) -> Vec<Value> {
@@ -74,142 +75,85 @@ fn users_with_event(lines: &[Value], event: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn show(out: &Output) -> String {
-    format!(
-        "--- exit {:?}\n--- stdout\n{}\n--- stderr (tail)\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        last_lines(&String::from_utf8_lossy(&out.stderr), 40)
+/// The daemon on `roster` against `hub` every `interval`, with `args`; its audit trail
+/// in `dir/audit.jsonl`.
+fn start_daemon(
+    roster: &Path,
+    dir: &Path,
+    hub: &common::Hub,
+    interval: &str,
+    args: &[&str],
+) -> (Daemon, PathBuf) {
+    let audit = dir.join("audit.jsonl");
+    let mut all = vec![
+        "--interval",
+        interval,
+        "--audit-log",
+        audit.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    (
+        Daemon::start(roster, dir, &all, &env(&hub.admin_sync_token)),
+        audit,
     )
 }
 
-fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+/// Waits until the hub's admins are exactly `expected`.
+async fn wait_for_admins(
+    hub: &common::Hub,
+    daemon: &Daemon,
+    expected: &BTreeSet<String>,
+    secs: u64,
+    what: &str,
+) {
+    let check = || async { hub.admins().await == *expected };
+    wait_until(secs, what, || daemon.context(), check).await;
 }
 
-/// Runs the binary to completion with `$RTOKEN` set.
-fn run(args: &[&str], token: &str) -> Output {
-    Command::new(common::bin())
-        .args(args)
-        .env("RTOKEN", token)
-        .env("RUST_LOG", "info")
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL")
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_AUDIT_LOG")
-        .output()
-        .expect("run jupyterhub-admin-sync")
-}
-
-/// Polls `check` until it is true or `secs` pass; panics with `what` and `context()`.
-async fn eventually<F, Fut>(secs: u64, what: &str, context: impl Fn() -> String, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("timed out after {secs}s waiting for: {what}\n{}", context());
-}
-
-/// The daemon, started with `--listen` on a free port and its stderr in a file.
-struct Daemon {
-    child: Child,
-    log: PathBuf,
-    listen: String,
-}
-
-impl Daemon {
-    fn start(roster: &Path, dir: &Path, extra: &[&str], token: &str) -> Daemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let log = dir.join("daemon.log");
-        let child = Command::new(common::bin())
-            .args(["--config", roster.to_str().unwrap(), "--listen", &listen])
-            .args(extra)
-            .env("RTOKEN", token)
-            .env("RUST_LOG", "info")
-            .env_remove("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL")
-            .env_remove("JUPYTERHUB_ADMIN_SYNC_AUDIT_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start the daemon");
-        Daemon { child, log, listen }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn context(&self) -> String {
-        format!("--- daemon log (tail)\n{}", last_lines(&self.log(), 60))
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
-        match client
-            .get(format!("http://{}{path}", self.listen))
-            .send()
-            .await
-        {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                (status, r.text().await.unwrap_or_default())
-            }
-            Err(_) => (0, String::new()),
-        }
-    }
-
-    /// The sum of the samples whose line starts with `series` (0 when there are none).
-    async fn metric_sum(&self, series: &str) -> f64 {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .filter(|l| l.starts_with(series))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum()
-    }
-
-    fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
-    }
-
-    /// SIGTERM, then the exit code (None if it had to be killed after 20 s).
-    fn terminate(&mut self) -> Option<i32> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        None
+/// The offsets of the pages of `GET /hub/api/users` a hub's log shows for the last
+/// listing that began in it (at offset 0), in order; empty if none began.
+fn current_listing(log: &str) -> Vec<usize> {
+    let offsets: Vec<usize> = log
+        .lines()
+        .filter_map(|l| {
+            l.split_once("GET /hub/api/users?offset=")?
+                .1
+                .split('&')
+                .next()
+        })
+        .filter_map(|o| o.parse().ok())
+        .collect();
+    match offsets.iter().rposition(|o| *o == 0) {
+        Some(start) => offsets[start..].to_vec(),
+        None => Vec::new(),
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Waits until `n` lines of the log at `log` are changes `made` (each is logged as it
+/// is made) while `child` runs, then SIGKILLs the hub: a kill mid-apply.
+fn kill_hub_after_changes(
+    hub: &mut common::Hub,
+    child: &mut Child,
+    log: &Path,
+    n: usize,
+    made: impl Fn(&str) -> bool,
+) {
+    let read_log = || std::fs::read_to_string(log).unwrap_or_default();
+    common::wait_until_blocking(
+        Duration::from_secs(30),
+        Duration::from_millis(10),
+        &format!("{n} changes made while the run goes on"),
+        || common::last_lines(&read_log(), 40),
+        || {
+            assert!(
+                matches!(child.try_wait(), Ok(None)),
+                "the run ended before {n} changes were made:\n{}",
+                read_log()
+            );
+            read_log().lines().filter(|l| made(l)).count() >= n
+        },
+    );
+    hub.kill();
 }
 
 /// A private hub that also holds `n` ordinary users named `{prefix}{i:04}`, put
@@ -235,16 +179,12 @@ async fn once_killed_mid_apply_fails_cleanly_audits_honestly_and_the_next_run_co
     let mut declared: Vec<String> = users[..300].to_vec();
     declared.extend((0..40).map(|i| format!("rk-new{i:02}")));
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &roster_text(&hub.api_url, "rk-rep", &declared, "enforce"),
-    );
+    let roster = lab_roster(&hub.api_url, "rk-rep", &declared, "enforce").write(dir.path());
     let roster = roster.to_str().unwrap();
     let audit = dir.path().join("audit.jsonl");
     let stderr_path = dir.path().join("once1.stderr");
     let stdout_path = dir.path().join("once1.stdout");
-    let mut once = Command::new(common::bin())
+    let mut once = common::command(&env(&hub.admin_sync_token))
         .args([
             "--config",
             roster,
@@ -256,45 +196,18 @@ async fn once_killed_mid_apply_fails_cleanly_audits_honestly_and_the_next_run_co
             "--audit-log",
             audit.to_str().unwrap(),
         ])
-        .env("RTOKEN", &hub.admin_sync_token)
-        .env("RUST_LOG", "info")
         .stdout(std::fs::File::create(&stdout_path).unwrap())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
 
-    // Kill the hub once some 30 changes are through (each is logged as it is made).
-    let applied_so_far = || {
-        std::fs::read_to_string(&stderr_path)
-            .unwrap_or_default()
-            .lines()
-            .filter(|l| l.contains(" admin") && l.contains("hub=rhub"))
-            .filter(|l| l.contains("created admin") || l.contains("granted admin"))
-            .count()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while applied_so_far() < 30 {
-        assert!(
-            Instant::now() < deadline && matches!(once.try_wait(), Ok(None)),
-            "--once finished or stalled before 30 changes were made:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    hub.kill();
+    // Kill the hub once some 30 changes are through.
+    kill_hub_after_changes(&mut hub, &mut once, &stderr_path, 30, |l| {
+        l.contains("hub=rhub") && (l.contains("created admin") || l.contains("granted admin"))
+    });
     let killed_at = Instant::now();
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = once.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = once.kill();
-            panic!("--once did not end within 30 s of the hub's death");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_for_exit(&mut once, Duration::from_secs(30))
+        .expect("--once ends within 30 s of the hub's death");
     let out = Output {
         status,
         stdout: std::fs::read(&stdout_path).unwrap(),
@@ -302,10 +215,9 @@ async fn once_killed_mid_apply_fails_cleanly_audits_honestly_and_the_next_run_co
     };
     eprintln!("--once ended {:.1?} after the kill", killed_at.elapsed(),);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(!stderr.contains("panicked"), "{}", show(&out));
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{}", show(&out)));
+    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
+    assert!(!stderr.contains("panicked"), "{}", common::show(&out));
+    let report = common::report(&out);
     let hub_report = &report["hubs"][0];
     assert_eq!(hub_report["status"], "error", "{hub_report}");
     let changes = hub_report["changes"].as_array().unwrap();
@@ -363,7 +275,7 @@ async fn once_killed_mid_apply_fails_cleanly_audits_honestly_and_the_next_run_co
     );
 
     // The next run converges.
-    let out = run(
+    let out = common::run(
         &[
             "--config",
             roster,
@@ -373,9 +285,9 @@ async fn once_killed_mid_apply_fails_cleanly_audits_honestly_and_the_next_run_co
             "--audit-log",
             audit.to_str().unwrap(),
         ],
-        &hub.admin_sync_token,
+        &env(&hub.admin_sync_token),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::show(&out));
     let mut expected: BTreeSet<String> = declared.iter().cloned().collect();
     expected.insert("rk-rep".into());
     assert_eq!(hub.admins().await, expected);
@@ -406,8 +318,16 @@ async fn once_killed_mid_apply_fails_cleanly_audits_honestly_and_the_next_run_co
         "declared admins with no applied line: {never:?}"
     );
 
-    let out = run(&["--config", roster, "--dry-run"], &hub.admin_sync_token);
-    assert_eq!(out.status.code(), Some(0), "in sync: {}", show(&out));
+    let out = common::run(
+        &["--config", roster, "--dry-run"],
+        &env(&hub.admin_sync_token),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "in sync: {}",
+        common::show(&out)
+    );
 }
 
 /// A hub that dies mid-apply and stays dead: `--once` with the default retries must
@@ -417,13 +337,9 @@ async fn once_gives_up_promptly_on_a_hub_that_died_mid_apply() {
     let mut hub = common::start_hub();
     let declared: Vec<String> = (0..200).map(|i| format!("rp-new{i:03}")).collect();
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &roster_text(&hub.api_url, "rp-rep", &declared, "enforce"),
-    );
+    let roster = lab_roster(&hub.api_url, "rp-rep", &declared, "enforce").write(dir.path());
     let stderr_path = dir.path().join("once.stderr");
-    let mut once = Command::new(common::bin())
+    let mut once = common::command(&env(&hub.admin_sync_token))
         .args([
             "--config",
             roster.to_str().unwrap(),
@@ -431,41 +347,15 @@ async fn once_gives_up_promptly_on_a_hub_that_died_mid_apply() {
             "--output",
             "json",
         ])
-        .env("RTOKEN", &hub.admin_sync_token)
-        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&stderr_path).unwrap())
         .spawn()
         .unwrap();
-    let created = || {
-        std::fs::read_to_string(&stderr_path)
-            .unwrap_or_default()
-            .matches("created admin")
-            .count()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while created() < 20 {
-        assert!(
-            Instant::now() < deadline && matches!(once.try_wait(), Ok(None)),
-            "--once finished or stalled before 20 creates:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    hub.kill();
-    let killed = Instant::now();
+    kill_hub_after_changes(&mut hub, &mut once, &stderr_path, 20, |l| {
+        l.contains("created admin")
+    });
     let limit = Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = once.try_wait().unwrap() {
-            break Some(status);
-        }
-        if killed.elapsed() > limit {
-            let _ = once.kill();
-            let _ = once.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = wait_for_exit(&mut once, limit);
     let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
     // `apply()` stops at the first change that fails with a transport error once its
     // retries are spent, and marks the rest "not tried: the hub stopped answering",
@@ -474,41 +364,31 @@ async fn once_gives_up_promptly_on_a_hub_that_died_mid_apply() {
         panic!(
             "--once still running {limit:?} after the hub died ({} \"will retry\" warnings so far); log tail:\n{}",
             stderr.matches("will retry").count(),
-            last_lines(&stderr, 10)
+            common::last_lines(&stderr, 10)
         )
     });
-    assert_eq!(status.code(), Some(1), "{}", last_lines(&stderr, 20));
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "{}",
+        common::last_lines(&stderr, 20)
+    );
     assert!(!stderr.contains("panicked"));
 }
 
-/// SIGKILL while the daemon reads a hub of 2,000 users 20 a page (100 pages, so it is
-/// almost always mid-listing), kept down for a few seconds, then restarted on the same
-/// database. `--max-attempts 2` so the outage outlasts the retries and runs fail.
+/// SIGKILL while the daemon reads a hub of 2,000 users 20 a page (101 pages), once the
+/// hub's own log shows the listing 20 pages in; kept down for a few seconds, then
+/// restarted on the same database. The hub's log then shows that the listing was cut
+/// short. `--max-attempts 2` so the outage outlasts the retries and runs fail.
 #[tokio::test]
 async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     let (mut hub, _users) = hub_with_users("rd-u", 2000, 20);
     let declared: Vec<String> = vec!["rd-carol".into(), "rd-u0100".into()];
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &roster_text(&hub.api_url, "rd-rep", &declared, "enforce"),
-    );
-    let audit = dir.path().join("audit.jsonl");
-    let mut daemon = Daemon::start(
-        &roster,
-        dir.path(),
-        &[
-            "--interval",
-            "500ms",
-            "--max-attempts",
-            "2",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-        &hub.admin_sync_token,
-    );
-    eventually(
+    let roster = lab_roster(&hub.api_url, "rd-rep", &declared, "enforce").write(dir.path());
+    let (mut daemon, audit) =
+        start_daemon(&roster, dir.path(), &hub, "500ms", &["--max-attempts", "2"]);
+    wait_until(
         60,
         "ready",
         || daemon.context(),
@@ -519,27 +399,42 @@ async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     let errors = "jupyterhub_admin_sync_errors_total{hub=\"rhub\"";
     let errors_before = daemon.metric_sum(errors).await;
 
-    // Kill about 1 s into a run: a run starts 500ms (±10%) after the last one ended
-    // and reads 100 pages, so the kill lands mid-listing. The drift made just before
-    // can only be fixed by a run after the restart (or, if this run got past the
-    // listing, by its grant, which the kill then fails: audited as failed).
+    // Make drift between two runs, then kill the hub once the next run's listing is 20
+    // pages in (the hub logs every page it serves). The drift can only be fixed by a run
+    // after the restart.
     let last_run = "jupyterhub_admin_sync_last_run_timestamp_seconds{hub=\"rhub\"}";
     let previous = daemon.metric_sum(last_run).await;
-    eventually(
+    wait_until(
         30,
         "a run ends",
         || daemon.context(),
         || async { daemon.metric_sum(last_run).await > previous },
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(900)).await;
     hub.set_admin("rd-u0100", false).await;
+    let mark = hub.log().len();
+    let listing_since_mark = |hub: &common::Hub| current_listing(&hub.log()[mark..]);
+    common::wait_until_blocking(
+        Duration::from_secs(30),
+        Duration::from_millis(5),
+        "a listing begun after the drift, 20 pages in",
+        || hub.log_tail(20),
+        || listing_since_mark(&hub).iter().any(|o| *o >= 400),
+    );
     hub.kill();
+    // The kill landed mid-listing: the hub served that listing's first 20 pages but
+    // never its last (2,002 users: offset 2000).
+    let listing = listing_since_mark(&hub);
+    let last_page = 2000;
+    assert!(
+        listing.len() >= 20 && listing.iter().all(|o| *o < last_page),
+        "pages served by the listing the kill cut: {listing:?}"
+    );
     // Down for 4 s: runs fail, the daemon stays up and healthy.
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(daemon.alive(), "{}", daemon.context());
     assert_eq!(daemon.get("/healthz").await.0, 200, "{}", daemon.context());
-    eventually(
+    wait_until(
         10,
         "a failed run counted",
         || daemon.context(),
@@ -547,14 +442,9 @@ async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     )
     .await;
     hub.restart(false);
-    eventually(
-        20,
-        "rd-u0100 granted again",
-        || daemon.context(),
-        || async { hub.admins().await.contains("rd-u0100") },
-    )
-    .await;
-    eventually(
+    hub.wait_for_admin("rd-u0100", 20, || daemon.context())
+        .await;
+    wait_until(
         10,
         "drift gauges at 0",
         || daemon.context(),
@@ -567,7 +457,7 @@ async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     )
     .await;
 
-    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.context());
+    assert_eq!(daemon.terminate().0, Some(0), "{}", daemon.context());
     let log = daemon.log();
     assert!(!log.contains("panicked"), "{log}");
     assert!(
@@ -577,22 +467,17 @@ async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     );
     assert!(log.contains("cannot connect"), "{}", daemon.context());
     let lines = audit_lines(&audit);
-    // A failed read changes nothing; only the one grant a run past its listing may
-    // have been making at the kill can have failed.
+    // A failed read changes nothing: no change was tried, so none failed.
     let failed: Vec<&Value> = lines.iter().filter(|l| l["event"] == "failed").collect();
-    assert!(
-        failed
-            .iter()
-            .all(|l| l["user"] == "rd-u0100" && l["action"] == "grant"),
-        "{failed:?}"
-    );
+    assert!(failed.is_empty(), "{failed:?}");
+    // The first failed read is a page of the listing, not the next run's first request.
     let first_error = log
         .lines()
         .find(|l| l.contains("cannot read the hub"))
         .unwrap_or_default();
-    eprintln!(
-        "killed mid-listing: {} (first failed read: {first_error})",
-        first_error.contains("/users?")
+    assert!(
+        first_error.contains("/users?"),
+        "the first failed read is a page of users: {first_error}"
     );
     let counts = applied_counts(&lines);
     assert_eq!(
@@ -618,36 +503,21 @@ async fn daemon_recreates_declared_admins_when_the_hub_loses_its_database() {
     hub.create_users(&["rf-plain"], false).await;
     let declared: Vec<String> = vec!["rf-carol".into(), "rf-dave".into(), "rf-plain".into()];
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &roster_text(&hub.api_url, "rf-rep", &declared, "enforce"),
-    );
-    let audit = dir.path().join("audit.jsonl");
-    let mut daemon = Daemon::start(
-        &roster,
-        dir.path(),
-        &["--interval", "1s", "--audit-log", audit.to_str().unwrap()],
-        &hub.admin_sync_token,
-    );
+    let roster = lab_roster(&hub.api_url, "rf-rep", &declared, "enforce").write(dir.path());
+    let (mut daemon, audit) = start_daemon(&roster, dir.path(), &hub, "1s", &[]);
     let mut expected: BTreeSet<String> = declared.iter().cloned().collect();
     expected.insert("rf-rep".into());
-    eventually(
-        30,
-        "declared admins granted",
-        || daemon.context(),
-        || async { hub.admins().await == expected },
-    )
-    .await;
+    wait_for_admins(&hub, &daemon, &expected, 30, "declared admins granted").await;
 
     hub.kill();
     hub.restart(true);
     // The restart may race the daemon's next run; either way the users come back.
-    eventually(
+    wait_for_admins(
+        &hub,
+        &daemon,
+        &expected,
         20,
         "declared admins created again",
-        || daemon.context(),
-        || async { hub.admins().await == expected },
     )
     .await;
     assert_eq!(
@@ -655,7 +525,7 @@ async fn daemon_recreates_declared_admins_when_the_hub_loses_its_database() {
         expected,
         "only the declared admins exist on the new database"
     );
-    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.context());
+    assert_eq!(daemon.terminate().0, Some(0), "{}", daemon.context());
 
     // rf-plain was granted, the others created; after the loss all are created.
     let counts = applied_counts(&audit_lines(&audit));
@@ -682,32 +552,11 @@ async fn hand_made_drift_is_fixed_every_round_and_nothing_else_is_touched() {
     hub.create_users(&ordinary_refs, false).await;
     let administrators: Vec<String> = (0..10).map(|i| format!("hd-a{i:02}")).collect();
     let dir = tempfile::tempdir().unwrap();
-    let roster = common::write_file(
-        dir.path(),
-        "roster.yaml",
-        &roster_text(&hub.api_url, "hd-rep", &administrators, "enforce"),
-    );
-    let audit = dir.path().join("audit.jsonl");
-    let mut daemon = Daemon::start(
-        &roster,
-        dir.path(),
-        &[
-            "--interval",
-            "500ms",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-        &hub.admin_sync_token,
-    );
+    let roster = lab_roster(&hub.api_url, "hd-rep", &administrators, "enforce").write(dir.path());
+    let (mut daemon, audit) = start_daemon(&roster, dir.path(), hub, "500ms", &[]);
     let mut declared: BTreeSet<String> = administrators.iter().cloned().collect();
     declared.insert("hd-rep".into());
-    eventually(
-        30,
-        "in sync at start",
-        || daemon.context(),
-        || async { hub.admins().await == declared },
-    )
-    .await;
+    wait_for_admins(hub, &daemon, &declared, 30, "in sync at start").await;
     let users_before = hub.users().await;
     let lines_before = audit_lines(&audit).len();
 
@@ -722,16 +571,17 @@ async fn hand_made_drift_is_fixed_every_round_and_nothing_else_is_touched() {
         let victim = declared_list[rng.usize(..declared_list.len())];
         hub.set_admin(intruder, true).await;
         hub.set_admin(victim, false).await;
-        eventually(
+        wait_for_admins(
+            hub,
+            &daemon,
+            &declared,
             10,
             &format!("round {round} (seed {seed}): {intruder} revoked, {victim} granted"),
-            || daemon.context(),
-            || async { hub.admins().await == declared },
         )
         .await;
     }
     eprintln!("{rounds} rounds fixed in {:.1?}", started.elapsed());
-    assert_eq!(daemon.terminate(), Some(0), "{}", daemon.context());
+    assert_eq!(daemon.terminate().0, Some(0), "{}", daemon.context());
 
     let users_after = hub.users().await;
     assert_eq!(

@@ -10,9 +10,10 @@
 mod common;
 
 use clap::Parser;
+use common::{Daemon, HubEntry, RosterBuilder, random, wait_until};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -21,15 +22,6 @@ use jupyterhub_admin_sync::cli::Cli;
 use jupyterhub_admin_sync::daemon::DaemonOptions;
 use jupyterhub_admin_sync::hub::{ClientOptions, HubClient};
 use jupyterhub_admin_sync::roster::Roster;
-
-/// A random hex string: a secret no output could contain by chance.
-fn random(prefix: &str) -> String {
-    format!(
-        "{prefix}{:016x}{:016x}",
-        fastrand::u64(..),
-        fastrand::u64(..)
-    )
-}
 
 /// The secrets of one scenario, and the places to look for them.
 struct Secrets {
@@ -84,40 +76,33 @@ impl Secrets {
     }
 }
 
-fn show(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    format!(
-        "--- exit {:?}\n--- stdout\n{}\n--- stderr (last 30 of {} lines)\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        lines.len(),
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    )
-}
-
 /// A roster with one hub at `api_url` whose token is in `$SEC_TOKEN`; policy `grant`
 /// so that a right token leaves drift (the hub's other admins) and alerts fire.
 fn roster(dir: &Path, api_url: &str) -> PathBuf {
-    common::write_file(
-        dir,
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: sec-lab\n    representatives: [{{name: sec-rep}}]\n    hubs: [{{name: sec-hub, api_url: '{api_url}', token_env: SEC_TOKEN, policy: grant}}]\n"
-        ),
+    RosterBuilder::one_hub(
+        "sec-lab",
+        "sec-rep",
+        HubEntry::new("sec-hub", api_url, "SEC_TOKEN").policy("grant"),
     )
+    .write(dir)
 }
 
+/// The binary with `token` in `$SEC_TOKEN`, logs at trace in `log_format`.
 fn command(token: &str, log_format: &str) -> Command {
-    let mut cmd = Command::new(common::bin());
-    cmd.env("SEC_TOKEN", token)
-        .env("RUST_LOG", "trace")
-        .env("JUPYTERHUB_ADMIN_SYNC_LOG_FORMAT", log_format)
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL")
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_AUDIT_LOG")
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_CONFIG")
-        .stdin(Stdio::null());
-    cmd
+    common::command(&[
+        ("SEC_TOKEN", token),
+        ("RUST_LOG", "trace"),
+        ("JUPYTERHUB_ADMIN_SYNC_LOG_FORMAT", log_format),
+    ])
+}
+
+/// The shared hub with an undeclared admin (drift under policy grant), a dir with the
+/// roster, and a wrong token.
+async fn scenario(hub: &common::Hub) -> (tempfile::TempDir, PathBuf, String) {
+    hub.create_users(&["sec-undeclared"], true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), &hub.api_url);
+    (dir, roster, random("wrong-token-"))
 }
 
 /// A receiver that answers every alert with 500, at a secret path.
@@ -134,11 +119,7 @@ async fn failing_receiver() -> (MockServer, String, String) {
 
 /// A webhook URL nobody listens on.
 fn unreachable_webhook() -> (String, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = common::free_port();
     let secret = random("UNREACHABLE");
     (
         format!("http://127.0.0.1:{port}/services/{secret}/hook"),
@@ -153,11 +134,8 @@ fn unreachable_webhook() -> (String, String) {
 async fn one_shot_modes_never_print_tokens_or_the_webhook_url() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    hub.create_users(&["sec-undeclared"], true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = roster(dir.path(), &hub.api_url);
+    let (dir, roster, wrong) = scenario(hub).await;
     let roster = roster.to_str().unwrap();
-    let wrong = random("wrong-token-");
     let (_receiver, webhook, secret) = failing_receiver().await;
     let secrets = Secrets::new()
         .token("right token", &hub.admin_sync_token)
@@ -216,20 +194,20 @@ async fn one_shot_modes_never_print_tokens_or_the_webhook_url() {
                     out.status.code(),
                     Some(expected),
                     "{scenario}: {}",
-                    show(&out)
+                    common::show(&out)
                 );
                 if token_label == "wrong" && what != "--validate" {
                     assert!(
                         String::from_utf8_lossy(&out.stdout).contains("HTTP 403"),
                         "{scenario}: the refusal is reported: {}",
-                        show(&out)
+                        common::show(&out)
                     );
                 }
                 if what != "--validate" {
                     assert!(
                         String::from_utf8_lossy(&out.stderr).contains("TRACE"),
                         "{scenario}: trace-level logs (reqwest, hyper) are on: {}",
-                        show(&out)
+                        common::show(&out)
                     );
                 }
                 if log_format == "json" {
@@ -253,95 +231,6 @@ async fn one_shot_modes_never_print_tokens_or_the_webhook_url() {
     }
 }
 
-/// A daemon with its stderr in a file and `/metrics` on a free port.
-struct Daemon {
-    child: std::process::Child,
-    log: PathBuf,
-    listen: String,
-}
-
-impl Daemon {
-    fn start(mut cmd: Command, dir: &Path, name: &str) -> Daemon {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let listen = format!("127.0.0.1:{port}");
-        let log = dir.join(format!("{name}.stderr"));
-        let child = cmd
-            .args([
-                "--listen",
-                &listen,
-                "--interval",
-                "1s",
-                "--shutdown-grace",
-                "1s",
-            ])
-            .stdout(std::fs::File::create(dir.join(format!("{name}.stdout"))).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Daemon { child, log, listen }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    async fn get(&self, path: &str) -> String {
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        match client
-            .get(format!("http://{}{path}", self.listen))
-            .send()
-            .await
-        {
-            Ok(r) => r.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        }
-    }
-
-    /// SIGTERM and wait; the exit code.
-    fn stop(&mut self) -> Option<i32> {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        None
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn wait_for(secs: u64, what: &str, daemon: &Daemon, check: impl Fn(&str) -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if check(&daemon.log()) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let log = daemon.log();
-    let lines: Vec<&str> = log.lines().collect();
-    panic!(
-        "timed out waiting for {what}; daemon log tail:\n{}",
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    );
-}
-
 /// Four daemons at once (logs text and JSON, wrong and right token, a failing and an
 /// unreachable webhook, passed by flag and by environment): alerts are tried and
 /// fail, runs fail or drift, and no secret shows anywhere.
@@ -349,11 +238,8 @@ async fn wait_for(secs: u64, what: &str, daemon: &Daemon, check: impl Fn(&str) -
 async fn the_daemon_never_prints_tokens_or_the_webhook_url() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    hub.create_users(&["sec-undeclared"], true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = roster(dir.path(), &hub.api_url);
+    let (dir, roster, wrong) = scenario(hub).await;
     let roster = roster.to_str().unwrap();
-    let wrong = random("wrong-token-");
     let (receiver, failing_url, failing_secret) = failing_receiver().await;
     let (unreachable_url, unreachable_secret) = unreachable_webhook();
     let secrets = Secrets::new()
@@ -410,32 +296,37 @@ async fn the_daemon_never_prints_tokens_or_the_webhook_url() {
         } else {
             cmd.env("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", case.webhook);
         }
-        daemons.push((Daemon::start(cmd, dir.path(), case.name), audit));
+        cmd.args(["--interval", "1s", "--shutdown-grace", "1s"]);
+        daemons.push((Daemon::spawn(cmd, dir.path(), case.name), audit));
     }
 
     for (case, (daemon, _)) in cases.iter().zip(&daemons) {
         // The alert was tried, failed, and a retry is planned: the webhook's error
         // path (the one most likely to print a URL) has run.
-        wait_for(
-            30,
-            &format!("{}: a failed alert", case.name),
-            daemon,
-            |log| log.contains("alert not delivered yet"),
-        )
-        .await;
-        wait_for(15, &format!("{}: ready", case.name), daemon, |log| {
-            log.contains("first run over every hub finished")
-        })
-        .await;
+        let awaited = [
+            (30, "a failed alert", "alert not delivered yet"),
+            (15, "ready", "first run over every hub finished"),
+        ];
+        for (secs, what, line) in awaited {
+            let what = format!("{}: {what}", case.name);
+            let check = || async { daemon.log().contains(line) };
+            wait_until(secs, &what, || daemon.context(), check).await;
+        }
     }
     let mut scraped = Vec::new();
     for (case, (daemon, _)) in cases.iter().zip(&daemons) {
         for path in ["/metrics", "/healthz", "/readyz"] {
-            scraped.push((format!("{} {path}", case.name), daemon.get(path).await));
+            scraped.push((format!("{} {path}", case.name), daemon.get(path).await.1));
         }
     }
     for (case, (daemon, _)) in cases.iter().zip(daemons.iter_mut()) {
-        assert_eq!(daemon.stop(), Some(0), "{}: {}", case.name, daemon.log());
+        assert_eq!(
+            daemon.terminate().0,
+            Some(0),
+            "{}: {}",
+            case.name,
+            daemon.log()
+        );
     }
 
     for (channel, text) in &scraped {
@@ -498,12 +389,12 @@ fn help_hides_the_webhook_url_from_the_environment() {
             .env("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", &url)
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        assert_eq!(out.status.code(), Some(0), "{}", common::show(&out));
         assert!(
             String::from_utf8_lossy(&out.stdout)
                 .contains("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL"),
             "{}",
-            show(&out)
+            common::show(&out)
         );
         secrets.assert_output_clean(flag, &out);
     }
@@ -585,7 +476,7 @@ fn usage_errors_do_not_echo_the_webhook_url() {
             out.status.code(),
             Some(1),
             "{what}: a usage error exits 1: {}",
-            show(&out)
+            common::show(&out)
         );
         assert!(!out.stderr.is_empty(), "{what}: says why");
         secrets.assert_output_clean(what, &out);
@@ -598,11 +489,11 @@ fn usage_errors_do_not_echo_the_webhook_url() {
         .args(["-c", roster.to_str().unwrap(), "--alert-webhook-url", &bad])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("webhook URL"),
         "{}",
-        show(&out)
+        common::show(&out)
     );
     Secrets::new()
         .token("bad webhook", &bad)
@@ -707,7 +598,7 @@ fn a_token_file_readable_by_others_gets_a_warning() {
             out.status.code(),
             Some(0),
             "a warning, not an error: {}",
-            show(&out)
+            common::show(&out)
         );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(
@@ -715,7 +606,7 @@ fn a_token_file_readable_by_others_gets_a_warning() {
                 && stderr.contains("readable by every user")
                 && stderr.contains("644"),
             "{log_format}: {}",
-            show(&out)
+            common::show(&out)
         );
         assert!(
             stderr.contains(token_file.to_str().unwrap()),
@@ -726,7 +617,7 @@ fn a_token_file_readable_by_others_gets_a_warning() {
 
     std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let out = validate("text");
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", common::show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("readable"), "no warning at 0600: {stderr}");
     assert!(!stderr.contains("WARN"), "no warning at 0600: {stderr}");
@@ -738,6 +629,6 @@ fn a_token_file_readable_by_others_gets_a_warning() {
     assert!(
         !String::from_utf8_lossy(&out.stderr).contains("readable"),
         "{}",
-        show(&out)
+        common::show(&out)
     );
 }

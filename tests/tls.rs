@@ -8,11 +8,11 @@
 
 mod common;
 
+use common::{HubEntry, RosterBuilder};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
-use serde_json::Value;
 use std::path::Path;
 use std::process::Output;
 use std::sync::Arc;
@@ -136,54 +136,51 @@ impl TlsProxy {
 
 /// A roster with one hub at `api_url`, token in `$TLS_TOKEN`, and `ca_file` if given.
 fn roster(dir: &Path, api_url: &str, ca_file: Option<&Path>) -> String {
-    let ca = ca_file
-        .map(|p| format!(", ca_file: '{}'", p.display()))
-        .unwrap_or_default();
-    let path = common::write_file(
-        dir,
-        "roster.yaml",
-        &format!(
-            "communities:\n  - name: tls-lab\n    representatives: [{{name: tls-rep}}]\n    hubs: [{{name: tls-hub, api_url: '{api_url}', token_env: TLS_TOKEN, policy: enforce{ca}}}]\n"
-        ),
-    );
-    path.to_str().unwrap().to_string()
+    let mut hub = HubEntry::new("tls-hub", api_url, "TLS_TOKEN").policy("enforce");
+    if let Some(ca_file) = ca_file {
+        hub = hub.ca_file(ca_file);
+    }
+    let roster = RosterBuilder::one_hub("tls-lab", "tls-rep", hub);
+    roster.write(dir).to_str().unwrap().to_string()
 }
 
-/// Runs the binary without blocking the runtime (the proxy lives on it).
+/// Runs the binary with the shared hub's token, without blocking the runtime (the
+/// proxy lives on it).
 async fn run(args: &[&str]) -> Output {
-    tokio::process::Command::new(common::bin())
-        .args(args)
-        .env("TLS_TOKEN", &common::hub().admin_sync_token)
-        .env("RUST_LOG", "info")
-        .env_remove("SSL_CERT_FILE")
-        .env_remove("SSL_CERT_DIR")
-        .output()
-        .await
-        .expect("run jupyterhub-admin-sync")
+    let token = &common::hub().admin_sync_token;
+    common::run_async(args, &[("TLS_TOKEN", token), ("RUST_LOG", "info")]).await
 }
 
-fn show(out: &Output) -> String {
-    format!(
-        "--- exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// A dry run with one attempt: a refused certificate fails at once.
+async fn dry_run_once(roster: &str) -> Output {
+    let args = [
+        "--config",
+        roster,
+        "--dry-run",
+        "--output",
+        "json",
+        "--max-attempts",
+        "1",
+    ];
+    run(&args).await
 }
 
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{}", show(out)))
+/// A private CA, the proxy serving a certificate it signed for 127.0.0.1, a temp dir.
+async fn private_ca_hub() -> (Ca, TlsProxy, tempfile::TempDir) {
+    let ca = Ca::new("admin-sync test CA");
+    let (cert, key) = ca.server(&["127.0.0.1"], false);
+    let proxy = TlsProxy::start(cert, key).await;
+    (ca, proxy, tempfile::tempdir().unwrap())
 }
 
 /// Asserts a `--dry-run --output json` that failed on the certificate: exit 1, error
 /// kind `transport`, a message that names the certificate problem, nothing planned,
 /// and no TLS session ever established (so no request, no token, reached the hub).
 fn assert_refused(out: &Output, proxy: &TlsProxy, why: &str) {
-    assert_eq!(out.status.code(), Some(1), "{}", show(out));
-    let report = report(out);
+    assert_eq!(out.status.code(), Some(1), "{}", common::show(out));
+    let report = common::report(out);
     let hub = &report["hubs"][0];
-    assert_eq!(hub["status"], "error", "{}", show(out));
+    assert_eq!(hub["status"], "error", "{}", common::show(out));
     assert_eq!(hub["changes"], serde_json::json!([]), "nothing planned");
     let error = hub["error"].as_str().unwrap_or_default();
     assert!(error.starts_with("GET /"), "{error}");
@@ -202,16 +199,13 @@ fn assert_refused(out: &Output, proxy: &TlsProxy, why: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_and_once_work_over_https_with_the_private_ca_in_ca_file() {
     let _guard = common::exclusive().await;
-    let ca = Ca::new("admin-sync test CA");
-    let (cert, key) = ca.server(&["127.0.0.1"], false);
-    let proxy = TlsProxy::start(cert, key).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (ca, proxy, dir) = private_ca_hub().await;
     let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
     let roster = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
 
     let out = run(&["--config", &roster, "--dry-run", "--output", "json"]).await;
-    assert_eq!(out.status.code(), Some(2), "drift: {}", show(&out));
-    let hub = &report(&out)["hubs"][0];
+    assert_eq!(out.status.code(), Some(2), "drift: {}", common::show(&out));
+    let hub = &common::report(&out)["hubs"][0];
     assert_eq!(hub["version"], common::hub().version.as_str());
     let planned: Vec<(&str, &str)> = hub["changes"]
         .as_array()
@@ -242,48 +236,33 @@ async fn dry_run_and_once_work_over_https_with_the_private_ca_in_ca_file() {
     assert!(
         matches!(out.status.code(), Some(0) | Some(2)),
         "{}",
-        show(&out)
+        common::show(&out)
     );
     assert!(common::hub().admins().await.contains("tls-rep"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_ca_file_the_private_certificate_is_refused_and_nothing_is_planned() {
-    let ca = Ca::new("admin-sync test CA");
-    let (cert, key) = ca.server(&["127.0.0.1"], false);
-    let proxy = TlsProxy::start(cert, key).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (_ca, proxy, dir) = private_ca_hub().await;
     let roster = roster(dir.path(), &proxy.api_url(), None);
 
-    let out = run(&[
-        "--config",
-        &roster,
-        "--dry-run",
-        "--output",
-        "json",
-        "--max-attempts",
-        "1",
-    ])
-    .await;
+    let out = dry_run_once(&roster).await;
     assert_refused(&out, &proxy, "set the hub's ca_file");
     // The text report and the log say it too.
     let out = run(&["--config", &roster, "--once", "--max-attempts", "1"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("certificate"), "{}", show(&out));
+    assert!(stderr.contains("certificate"), "{}", common::show(&out));
     assert_eq!(proxy.handshakes(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_error_is_not_retried_as_if_it_were_transient() {
-    let ca = Ca::new("admin-sync test CA");
-    let (cert, key) = ca.server(&["127.0.0.1"], false);
-    let proxy = TlsProxy::start(cert, key).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (_ca, proxy, dir) = private_ca_hub().await;
     let roster = roster(dir.path(), &proxy.api_url(), None);
     let started = std::time::Instant::now();
     let out = run(&["--config", &roster, "--dry-run", "--output", "json"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
     // A certificate error is permanent: one attempt, not the retry budget.
     assert_eq!(
         proxy.connections(),
@@ -298,65 +277,35 @@ async fn a_certificate_error_is_not_retried_as_if_it_were_transient() {
 async fn verification_is_never_off_wrong_ca_wrong_name_expired() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("admin-sync test CA");
-
-    // A ca_file with another CA: still refused.
     let other = Ca::new("some other CA");
-    let (cert, key) = ca.server(&["127.0.0.1"], false);
-    let proxy = TlsProxy::start(cert, key).await;
-    let other_file = common::write_file(dir.path(), "other-ca.pem", &other.pem());
-    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&other_file));
-    let out = run(&[
-        "--config",
-        &roster_path,
-        "--dry-run",
-        "--output",
-        "json",
-        "--max-attempts",
-        "1",
-    ])
-    .await;
-    assert_refused(&out, &proxy, "set the hub's ca_file");
-
-    // The right CA, but a certificate for another name.
-    let (cert, key) = ca.server(&["hub.example.org"], false);
-    let proxy = TlsProxy::start(cert, key).await;
     let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
-    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
-    let out = run(&[
-        "--config",
-        &roster_path,
-        "--dry-run",
-        "--output",
-        "json",
-        "--max-attempts",
-        "1",
-    ])
-    .await;
-    assert_refused(&out, &proxy, "not issued for the host in api_url");
-
-    // The right CA and name, expired.
-    let (cert, key) = ca.server(&["127.0.0.1"], true);
-    let proxy = TlsProxy::start(cert, key).await;
-    let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
-    let out = run(&[
-        "--config",
-        &roster_path,
-        "--dry-run",
-        "--output",
-        "json",
-        "--max-attempts",
-        "1",
-    ])
-    .await;
-    assert_refused(&out, &proxy, "expired");
+    let other_file = common::write_file(dir.path(), "other-ca.pem", &other.pem());
+    let cases = [
+        // A ca_file with another CA: still refused.
+        (
+            ca.server(&["127.0.0.1"], false),
+            &other_file,
+            "set the hub's ca_file",
+        ),
+        // The right CA, but a certificate for another name.
+        (
+            ca.server(&["hub.example.org"], false),
+            &ca_file,
+            "not issued for the host in api_url",
+        ),
+        // The right CA and name, expired.
+        (ca.server(&["127.0.0.1"], true), &ca_file, "expired"),
+    ];
+    for ((cert, key), ca_file, why) in cases {
+        let proxy = TlsProxy::start(cert, key).await;
+        let roster = roster(dir.path(), &proxy.api_url(), Some(ca_file));
+        assert_refused(&dry_run_once(&roster).await, &proxy, why);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_ca_file_that_is_not_pem_is_a_clear_error() {
-    let ca = Ca::new("admin-sync test CA");
-    let (cert, key) = ca.server(&["127.0.0.1"], false);
-    let proxy = TlsProxy::start(cert, key).await;
-    let dir = tempfile::tempdir().unwrap();
+    let (ca, proxy, dir) = private_ca_hub().await;
     let cases = [
         ("ca.der", ca.der()),
         ("ca.txt", b"this is not a certificate\n".to_vec()),
@@ -378,13 +327,18 @@ async fn a_ca_file_that_is_not_pem_is_a_clear_error() {
         for mode in ["--dry-run", "--once"] {
             let out = run(&["--config", &roster, mode]).await;
             let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(out.status.code(), Some(1), "{name} {mode}: {}", show(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "{name} {mode}: {}",
+                common::show(&out)
+            );
             assert!(
                 stderr.contains("ca_file") && stderr.contains(name),
                 "{name} {mode}: the error names the ca_file: {}",
-                show(&out)
+                common::show(&out)
             );
-            assert!(!stderr.contains("panicked"), "{}", show(&out));
+            assert!(!stderr.contains("panicked"), "{}", common::show(&out));
         }
     }
     assert_eq!(proxy.connections(), 0, "nothing was sent to the hub");
@@ -396,7 +350,7 @@ async fn a_ca_file_that_is_not_pem_is_a_clear_error() {
             out.status.code(),
             Some(1),
             "{name}: --validate accepts a ca_file without a certificate: {}",
-            show(&out)
+            common::show(&out)
         );
     }
 }
@@ -408,20 +362,20 @@ async fn ca_file_on_an_http_hub_or_missing_is_invalid() {
     let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
     let roster_path = roster(dir.path(), "http://127.0.0.1:9/hub/api", Some(&ca_file));
     let out = run(&["--config", &roster_path, "--validate"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("ca_file is set but api_url is not https"),
         "{}",
-        show(&out)
+        common::show(&out)
     );
     let missing = dir.path().join("nope.pem");
     let roster_path = roster(dir.path(), "https://127.0.0.1:9/hub/api", Some(&missing));
     let out = run(&["--config", &roster_path, "--validate"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("nope.pem cannot be read"),
         "{}",
-        show(&out)
+        common::show(&out)
     );
 }
 
@@ -456,10 +410,10 @@ async fn a_self_signed_ca_certificate_in_ca_file_is_trusted_and_its_name_still_c
     assert!(
         matches!(out.status.code(), Some(0) | Some(2)),
         "the hub is read over TLS: {}",
-        show(&out)
+        common::show(&out)
     );
     assert_eq!(
-        report(&out)["hubs"][0]["version"],
+        common::report(&out)["hubs"][0]["version"],
         common::hub().version.as_str()
     );
     assert!(proxy.handshakes() >= 1);
@@ -469,15 +423,6 @@ async fn a_self_signed_ca_certificate_in_ca_file_is_trusted_and_its_name_still_c
     let proxy = TlsProxy::start(cert, key).await;
     let ca_file = common::write_file(dir.path(), "other-name.pem", &pem);
     let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
-    let out = run(&[
-        "--config",
-        &roster_path,
-        "--dry-run",
-        "--output",
-        "json",
-        "--max-attempts",
-        "1",
-    ])
-    .await;
+    let out = dry_run_once(&roster_path).await;
     assert_refused(&out, &proxy, "not issued for the host in api_url");
 }

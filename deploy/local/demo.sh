@@ -2,7 +2,9 @@
 # deploy/local/demo.sh: jupyterhub-admin-sync against a throwaway JupyterHub on loopback.
 #
 # Builds the binary, installs JupyterHub into a venv (once), starts a hub with
-# deploy/local/jupyterhub_config.py on a free 127.0.0.1 port, seeds admin drift through
+# deploy/local/hub.py (the launcher the tests and the benchmark share: the pins in
+# deploy/local/requirements.txt, the config deploy/local/jupyterhub_config.py) on a
+# free 127.0.0.1 port, seeds admin drift through
 # the hub's REST API, writes a roster, then runs:
 #   1. --dry-run  (expect exit 2: drift, nothing changed)
 #   2. --once     (expect exit 0: every difference fixed)
@@ -34,7 +36,7 @@ VENV="$STATE_DIR/venv"
 RUN_DIR="$STATE_DIR/run"
 HUB_LOG="$RUN_DIR/hub.log"
 ROSTER="$STATE_DIR/roster.yaml"
-HUB_CONFIG="$REPO_ROOT/deploy/local/jupyterhub_config.py"
+LAUNCHER="$REPO_ROOT/deploy/local/hub.py"   # makes the venv, starts the hub
 
 HUB_PID=""        # set once the hub runs; the exit trap stops it
 DAEMON_PID=""     # the sync running as a daemon (step 5)
@@ -132,35 +134,28 @@ build_binary() {
 # --- 2. JupyterHub in a venv ------------------------------------------------------------
 
 ensure_jupyterhub() {
-    if [[ -x "$VENV/bin/jupyterhub" ]]; then
-        heading "JupyterHub $("$VENV/bin/jupyterhub" --version) already in ${VENV#"$REPO_ROOT"/}"
+    # deploy/local/hub.py makes the venv from deploy/local/requirements.txt (the pins the
+    # tests and the benchmark use too), or reports the one already made.
+    local made=""
+    [[ -f "$VENV/.ready" ]] && made=1
+    if [[ -z "$made" ]]; then
+        heading "installing JupyterHub${JUPYTERHUB_VERSION:+ $JUPYTERHUB_VERSION} into ${VENV#"$REPO_ROOT"/} (once; 30 s to 2 minutes)"
+    fi
+    mkdir -p "$STATE_DIR"
+    local log="$STATE_DIR/pip-install.log" started=$SECONDS version
+    version="$(python3 "$LAUNCHER" venv "$VENV" 2>"$log")" || {
+        tail -n 30 "$log" >&2
+        rm -rf "$VENV"
+        die "making the JupyterHub venv failed (full log: ${log#"$REPO_ROOT"/}); is PyPI reachable? (on Debian/Ubuntu: apt-get install python3-venv)"
+    }
+    if [[ -n "$made" ]]; then
+        heading "JupyterHub $version already in ${VENV#"$REPO_ROOT"/}"
         if [[ -n "${JUPYTERHUB_VERSION:-}" && "${JUPYTERHUB_VERSION}" != latest ]]; then
             note "(JUPYTERHUB_VERSION only applies when the venv is made: rm -rf .local-hub/venv to change it)"
         fi
-        return
+    else
+        note "installed JupyterHub $version in $((SECONDS - started)) s"
     fi
-    local version="${JUPYTERHUB_VERSION:-}"
-    [[ "$version" == latest ]] && version=""
-    local packages=("jupyterhub${version:+==$version}")
-    if [[ "$version" == 2.* ]]; then
-        # JupyterHub 2.x predates SQLAlchemy 2 and newer alembic.
-        packages+=("sqlalchemy<2" "alembic<1.14")
-    fi
-    heading "installing ${packages[*]} into ${VENV#"$REPO_ROOT"/} (once; 30 s to 2 minutes)"
-    mkdir -p "$STATE_DIR"
-    local log="$STATE_DIR/pip-install.log" started=$SECONDS
-    python3 -m venv "$VENV" >"$log" 2>&1 || {
-        cat "$log" >&2
-        rm -rf "$VENV"
-        die "python3 -m venv failed (on Debian/Ubuntu: apt-get install python3-venv)"
-    }
-    "$VENV/bin/pip" install --disable-pip-version-check --no-input "${packages[@]}" >>"$log" 2>&1 || {
-        tail -n 30 "$log" >&2
-        rm -rf "$VENV"
-        die "pip install ${packages[*]} failed (full log: ${log#"$REPO_ROOT"/}); is PyPI reachable?"
-    }
-    [[ -x "$VENV/bin/jupyterhub" ]] || die "pip succeeded but $VENV/bin/jupyterhub is missing"
-    note "installed JupyterHub $("$VENV/bin/jupyterhub" --version) in $((SECONDS - started)) s"
 }
 
 # --- 3. A throwaway hub -----------------------------------------------------------------
@@ -199,11 +194,9 @@ start_hub() {
     # then stops the hub (the hub would otherwise shut down at once, under our feet).
     set -m
     (
-        cd "$RUN_DIR"
-        unset HUB_EXIT_ON_STDIN_EOF HUB_AUDITOR_TOKEN HUB_PAGE_MAX
-        export HUB_PORT HUB_DIR="$RUN_DIR" \
-            HUB_ADMIN_SYNC_TOKEN="$SYNC_TOKEN" HUB_TEST_ADMIN_TOKEN="$SEED_TOKEN"
-        exec "$VENV/bin/jupyterhub" -f "$HUB_CONFIG"
+        unset HUB_AUDITOR_TOKEN
+        export HUB_ADMIN_SYNC_TOKEN="$SYNC_TOKEN" HUB_TEST_ADMIN_TOKEN="$SEED_TOKEN"
+        exec "$VENV/bin/python" "$LAUNCHER" run --dir "$RUN_DIR" --port "$HUB_PORT"
     ) </dev/null >"$HUB_LOG" 2>&1 &
     HUB_PID=$!
     set +m
