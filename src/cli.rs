@@ -123,7 +123,8 @@ pub struct ImportArgs {
     /// The community's name.
     #[arg(long, value_name = "NAME", default_value = crate::import::DEFAULT_COMMUNITY)]
     pub community: String,
-    /// The hub's API as the tool will reach it (default: from inside the release's namespace).
+    /// The hub's API as the tool will reach it (the default is the hub's address inside
+    /// the release's namespace).
     #[arg(long, value_name = "URL", default_value = crate::import::DEFAULT_API_URL)]
     pub api_url: String,
     /// The environment variable that will hold the hub's token.

@@ -260,6 +260,16 @@ pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn try_start_hub() -> Result<Hub, String> {
+    try_start_hub_with_env(&[])
+}
+
+/// A fresh hub of the caller's own (as [`start_hub`]) with extra environment for
+/// `deploy/local/jupyterhub_config.py`, e.g. `HUB_ADMIN_USERS`.
+pub fn start_hub_with_env(env: &[(&str, &str)]) -> Hub {
+    try_start_hub_with_env(env).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn try_start_hub_with_env(env: &[(&str, &str)]) -> Result<Hub, String> {
     let python = jupyterhub_python();
     let jupyterhub = python.with_file_name("jupyterhub");
     let hubs_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jupyterhub-hubs");
@@ -268,7 +278,7 @@ fn try_start_hub() -> Result<Hub, String> {
     // The port is free when we look but could be taken before the hub binds it: try again.
     let mut last_error = String::new();
     for _ in 0..3 {
-        match start_once(&jupyterhub, &hubs_dir) {
+        match start_once(&jupyterhub, &hubs_dir, env) {
             Ok(hub) => return Ok(hub),
             Err((error, port_in_use)) => {
                 last_error = error;
@@ -281,7 +291,11 @@ fn try_start_hub() -> Result<Hub, String> {
     Err(last_error)
 }
 
-fn start_once(jupyterhub: &Path, hubs_dir: &Path) -> Result<Hub, (String, bool)> {
+fn start_once(
+    jupyterhub: &Path,
+    hubs_dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<Hub, (String, bool)> {
     let fail = |msg: String| (msg, false);
     let started = Instant::now();
     let dir = tempfile::Builder::new()
@@ -310,6 +324,7 @@ fn start_once(jupyterhub: &Path, hubs_dir: &Path) -> Result<Hub, (String, bool)>
         .env("HUB_PAGE_MAX", "200")
         .env("HUB_EXIT_ON_STDIN_EOF", "1")
         .env("PYTHONUNBUFFERED", "1")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(log)
         .stderr(log_err)
