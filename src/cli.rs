@@ -96,6 +96,40 @@ pub struct Cli {
 pub enum Command {
     /// Print a roster fragment for a live hub's current admins (to start adopting).
     Dump(DumpArgs),
+    /// Print a roster fragment for one hub from its Zero to JupyterHub Helm values.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The hub's Helm values files, in the order given to helm (later files win: maps
+    /// merge, lists and scalars replace, null deletes).
+    #[arg(
+        long = "z2jh-values",
+        value_name = "FILE",
+        required = true,
+        num_args = 1..
+    )]
+    pub values: Vec<PathBuf>,
+    /// Where the z2jh values sit when the chart is a dependency, as a dotted path
+    /// (jupyterhub, basehub.jupyterhub); default: the first of the root, jupyterhub and
+    /// basehub.jupyterhub that has hub.config.
+    #[arg(long, value_name = "KEY.PATH")]
+    pub prefix: Option<String>,
+    /// The hub's name in the roster; default: the first values file's name without
+    /// its extension.
+    #[arg(long, value_name = "NAME")]
+    pub hub_name: Option<String>,
+    /// The community's name.
+    #[arg(long, value_name = "NAME", default_value = crate::import::DEFAULT_COMMUNITY)]
+    pub community: String,
+    /// The hub's API as the tool will reach it (the default is the hub's address inside
+    /// the release's namespace).
+    #[arg(long, value_name = "URL", default_value = crate::import::DEFAULT_API_URL)]
+    pub api_url: String,
+    /// The environment variable that will hold the hub's token.
+    #[arg(long, value_name = "VAR", default_value = crate::import::DEFAULT_TOKEN_ENV)]
+    pub token_env: String,
 }
 
 #[derive(Debug, Args)]
@@ -232,8 +266,10 @@ pub fn clients<'a>(
 
 /// Runs the one-shot modes; returns the process exit code.
 pub async fn run(cli: Cli) -> ExitCode {
-    if let Some(Command::Dump(args)) = &cli.command {
-        return dump(args).await;
+    match &cli.command {
+        Some(Command::Dump(args)) => return dump(args).await,
+        Some(Command::Import(args)) => return import(args),
+        None => {}
     }
     let Some(config) = cli.config.clone() else {
         eprintln!(
@@ -374,6 +410,31 @@ async fn dump(args: &DumpArgs) -> ExitCode {
     match crate::dump::dump(&target, &options).await {
         Ok(text) => {
             print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `import`: prints the fragment on stdout and its warnings on stderr.
+fn import(args: &ImportArgs) -> ExitCode {
+    let options = crate::import::ImportOptions {
+        values: args.values.clone(),
+        prefix: args.prefix.clone(),
+        hub_name: args.hub_name.clone(),
+        community: args.community.clone(),
+        api_url: args.api_url.clone(),
+        token_env: args.token_env.clone(),
+    };
+    match crate::import::run(&options) {
+        Ok(output) => {
+            for warning in &output.warnings {
+                eprintln!("warning: {warning}");
+            }
+            print!("{}", output.fragment);
             ExitCode::SUCCESS
         }
         Err(e) => {

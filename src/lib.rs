@@ -18,7 +18,8 @@
 //!   reloads, shutdown. It feeds [`metrics`], [`alert`] (webhook), [`audit`] (JSON
 //!   lines) and [`server`] (probes).
 //! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
-//!   log setup.
+//!   log setup; [`import`] is the other adoption helper, reading a hub's admins from its
+//!   Zero to JupyterHub Helm values instead of from the live hub.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod daemon;
 pub mod dump;
 pub mod hub;
+pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod name;

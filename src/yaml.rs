@@ -1,7 +1,7 @@
 //! The one place that names the YAML crate.
 //!
 //! The design card asks for `serde_yaml`, which is archived upstream. Everything else
-//! in the crate goes through these two functions and [`YamlError`], so moving to a
+//! in the crate goes through these functions and [`YamlError`], so moving to a
 //! maintained fork (`serde_norway`, `yaml_serde`) is a change to this file alone.
 
 use serde::Serialize;
@@ -96,6 +96,54 @@ fn check_flow_depth(text: &str) -> Result<(), YamlError> {
     Ok(())
 }
 
+/// Parses one YAML document of any shape (Helm values, say) into a JSON value.
+///
+/// Merge keys (`<<: *anchor`) are applied and tags dropped; mapping keys become strings
+/// as Helm makes them (`1` → `"1"`, `true` → `"true"`, `~` → `"null"`); floats that JSON
+/// cannot hold (NaN, infinities) become `null`. An empty document is `null`.
+pub fn value_from_str(text: &str) -> Result<serde_json::Value, YamlError> {
+    check_flow_depth(text)?;
+    let mut value: serde_yaml::Value = serde_yaml::from_str(text)?;
+    value.apply_merge()?;
+    Ok(to_json(value))
+}
+
+fn to_json(value: serde_yaml::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    use serde_yaml::Value as Y;
+    match value {
+        Y::Null => J::Null,
+        Y::Bool(b) => J::Bool(b),
+        Y::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                J::from(i)
+            } else if let Some(u) = n.as_u64() {
+                J::from(u)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(J::Null, J::Number)
+            }
+        }
+        Y::String(s) => J::String(s),
+        Y::Sequence(items) => J::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(map) => J::Object(
+            map.into_iter()
+                .map(|(k, v)| (key_string(k), to_json(v)))
+                .collect(),
+        ),
+        Y::Tagged(tagged) => to_json(tagged.value),
+    }
+}
+
+/// A mapping key as a string: scalars as written, anything else as compact JSON.
+fn key_string(key: serde_yaml::Value) -> String {
+    match to_json(key) {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}
+
 /// Writes `value` as a YAML document.
 pub fn to_string<T: Serialize>(value: &T) -> Result<String, YamlError> {
     Ok(serde_yaml::to_string(value)?)
@@ -129,6 +177,25 @@ mod tests {
             from_str::<BTreeMap<String, String>>(&quoted).unwrap()["a"].len(),
             100
         );
+    }
+
+    #[test]
+    fn value_keys_merges_and_empty_documents() {
+        let v = value_from_str(
+            "base: &b {x: 1, y: [a]}\nderived:\n  <<: *b\n  y: [b]\n1: one\ntrue: yes\nf: 1.5\nt: !custom z\n",
+        )
+        .unwrap();
+        assert_eq!(v["derived"], serde_json::json!({"x": 1, "y": ["b"]}));
+        assert_eq!(v["1"], "one");
+        assert_eq!(v["true"], "yes");
+        assert_eq!(v["f"], 1.5);
+        assert_eq!(v["t"], "z");
+        assert_eq!(
+            value_from_str("# only a comment\n").unwrap(),
+            serde_json::Value::Null
+        );
+        let err = value_from_str("a: [b\n").unwrap_err();
+        assert!(err.line.is_some(), "{err}");
     }
 
     #[test]

@@ -14,9 +14,13 @@
 #   HUB_LOG_LEVEL         (optional) hub log level (DEBUG, INFO, WARN, ERROR), default WARN
 #   HUB_EXIT_ON_STDIN_EOF (optional) "1": the hub SIGTERMs itself when its stdin reaches EOF,
 #                         so it dies with the (test) process that holds the other end of the pipe
+#   HUB_ADMIN_USERS       (optional) comma-separated user names for c.Authenticator.admin_users,
+#                         as a hub configured from Zero to JupyterHub values has them (the
+#                         `import` round-trip test); unset or empty: no admin_users
 #
-# Deliberately NO c.Authenticator.admin_users: with the built-in `admin` role in load_roles
-# and a non-empty admin_users, the hub rewrites the admin list at every restart.
+# No c.Authenticator.admin_users unless HUB_ADMIN_USERS asks for it: with the built-in
+# `admin` role in load_roles and a non-empty admin_users, the hub rewrites the admin list
+# at every restart.
 #
 # Works with JupyterHub 2.x (with "sqlalchemy<2" "alembic<1.14"), 3.x, 4.x, 5.x and 6.x.
 
@@ -88,6 +92,9 @@ if page_max:
 
 c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.spawner_class = "simple"
+admin_users = {n.strip() for n in os.environ.get("HUB_ADMIN_USERS", "").split(",") if n.strip()}
+if admin_users:
+    c.Authenticator.admin_users = admin_users
 if jupyterhub.version_info[0] >= 5:
     # JupyterHub 5 made allow_all default to False; older versions do not know the option.
     c.Authenticator.allow_all = True
@@ -136,7 +143,8 @@ print(
     f"jupyterhub_config.py: JupyterHub {jupyterhub.__version__} on http://127.0.0.1:{hub_port}/hub/api"
     f" dir={hub_dir} services={[s['name'] for s in services]}"
     f" page_max={page_max or 'default'} log_level={log_level}"
-    f" exit_on_stdin_eof={os.environ.get('HUB_EXIT_ON_STDIN_EOF') == '1'}",
+    f" exit_on_stdin_eof={os.environ.get('HUB_EXIT_ON_STDIN_EOF') == '1'}"
+    f" admin_users={sorted(admin_users)}",
     file=sys.stderr,
     flush=True,
 )

@@ -184,6 +184,9 @@ pub struct Hub {
     pub version: String,
     child: Child,
     dir: tempfile::TempDir,
+    /// Extra environment for `deploy/local/jupyterhub_config.py` (`HUB_ADMIN_USERS`),
+    /// given again at every restart, as a hub's config is.
+    env: Vec<(String, String)>,
 }
 
 /// The hub shared by the tests of this binary (started on first use).
@@ -216,12 +219,26 @@ pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn try_start_hub() -> Result<Hub, String> {
-    start_in_new_dir(|_| {}, 200)
+    start_in_new_dir(|_| {}, 200, &[])
+}
+
+/// A fresh hub of the caller's own (as [`start_hub`]) with extra environment for
+/// `deploy/local/jupyterhub_config.py`, e.g. `HUB_ADMIN_USERS`; restarts keep it.
+pub fn start_hub_with_env(env: &[(&str, &str)]) -> Hub {
+    start_in_new_dir(|_| {}, 200, env).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Starts a hub in a new dir under `<CARGO_TARGET_TMPDIR>/jupyterhub-hubs` after
 /// `prepare(dir)` (say, filling its database), with random tokens, on a free port.
-fn start_in_new_dir(prepare: impl FnOnce(&Path), page_max: u32) -> Result<Hub, String> {
+fn start_in_new_dir(
+    prepare: impl FnOnce(&Path),
+    page_max: u32,
+    env: &[(&str, &str)],
+) -> Result<Hub, String> {
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     jupyterhub_python();
     let hubs_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jupyterhub-hubs");
     fs::create_dir_all(&hubs_dir).map_err(|e| format!("creating {}: {e}", hubs_dir.display()))?;
@@ -239,7 +256,7 @@ fn start_in_new_dir(prepare: impl FnOnce(&Path), page_max: u32) -> Result<Hub, S
     for _ in 0..3 {
         let port = free_port();
         let tokens = [&*admin_sync_token, &*auditor_token, &*test_admin_token];
-        match respawn(dir.path(), port, tokens, page_max) {
+        match respawn(dir.path(), port, tokens, page_max, &env) {
             Ok((child, version)) => {
                 let api_url = format!("http://127.0.0.1:{port}/hub/api");
                 eprintln!(
@@ -256,6 +273,7 @@ fn start_in_new_dir(prepare: impl FnOnce(&Path), page_max: u32) -> Result<Hub, S
                     version,
                     child,
                     dir,
+                    env,
                 });
             }
             Err(e) => {
@@ -603,6 +621,7 @@ fn respawn(
     port: u16,
     tokens: [&str; 3],
     page_max: u32,
+    env: &[(String, String)],
 ) -> Result<(Child, String), String> {
     let python = jupyterhub_python();
     let log_path = dir.join("hub.log");
@@ -627,6 +646,7 @@ fn respawn(
         .env("HUB_ADMIN_SYNC_TOKEN", admin_sync)
         .env("HUB_AUDITOR_TOKEN", auditor)
         .env("HUB_TEST_ADMIN_TOKEN", test_admin)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(log)
         .stderr(log_err)
@@ -709,6 +729,7 @@ impl Hub {
                 &self.test_admin_token,
             ],
             page_max,
+            &self.env,
         )
         .unwrap_or_else(|e| panic!("{e}"));
         eprintln!(
@@ -786,6 +807,6 @@ db.commit()
 /// ordinary users, with `api_page_max_limit` = `page_max`. One hub start, where
 /// creating thousands of users through the API would take minutes.
 pub fn start_hub_with_users(names: &[String], page_max: u32) -> Hub {
-    start_in_new_dir(|dir| add_users_to_database(dir, names), page_max)
+    start_in_new_dir(|dir| add_users_to_database(dir, names), page_max, &[])
         .unwrap_or_else(|e| panic!("{e}"))
 }

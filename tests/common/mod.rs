@@ -19,7 +19,7 @@ pub mod run;
 pub use daemon::Daemon;
 pub use hub::{
     Hub, encode_name, exclusive, hub, jupyterhub_python, launcher, second_hub, start_hub,
-    start_hub_with_users, tail,
+    start_hub_with_env, start_hub_with_users, tail,
 };
 pub use poll::{wait_until, wait_until_blocking};
 pub use roster::{Community, HubEntry, RosterBuilder};

@@ -1,0 +1,1094 @@
+//! `import`: a roster fragment for one hub from its Zero to JupyterHub Helm values, to
+//! adopt the tool on a hub whose admins live in `hub.config.*.admin_users`.
+//!
+//! The values files are merged as Helm merges them, the z2jh values are found (at the
+//! root, or under the chart's name when z2jh is a dependency), and the admin list is
+//! read from the authenticator section traitlets would use: the most specific class of
+//! the authenticator in use. Who added each admin is unknown, so each gets the
+//! placeholder [`ADDED_BY_PLACEHOLDER`], which validation refuses until a person fills
+//! it in. The core ([`merge`], [`import`], [`render`]) is pure; [`run`] reads the files.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::path::{Path, PathBuf};
+
+use crate::roster::{ADDED_BY_PLACEHOLDER, ApiUrlError, Policy, parse_api_url};
+use crate::yaml::YamlError;
+
+/// Where the z2jh values are tried, in order, when no `--prefix` is given.
+pub const PREFIXES: [&str; 3] = ["", "jupyterhub", "basehub.jupyterhub"];
+
+/// The hub's API as seen from inside a Zero to JupyterHub release's namespace.
+pub const DEFAULT_API_URL: &str = "http://hub:8081/hub/api";
+
+/// The community name left for a person to choose.
+pub const DEFAULT_COMMUNITY: &str = "CHANGE-ME";
+
+/// The token variable left for a person to choose.
+pub const DEFAULT_TOKEN_ENV: &str = "CHANGE_ME_TOKEN";
+
+/// Why `import` could not write a fragment.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("import needs at least one values file (--z2jh-values FILE)")]
+    NoValues,
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not YAML: {source}")]
+    NotYaml { path: String, source: YamlError },
+    #[error("{path}: Helm values must be a mapping of keys, but the file holds {kind}")]
+    NotAMapping { path: String, kind: &'static str },
+    #[error("--prefix {prefix:?}: {problem}")]
+    BadPrefix {
+        prefix: String,
+        problem: &'static str,
+    },
+    #[error("{files}: nothing at {path} (--prefix {prefix})")]
+    NothingAtPrefix {
+        files: String,
+        prefix: String,
+        path: String,
+    },
+    #[error(
+        "{files}: no Zero to JupyterHub values found: none of {tried} has hub.config; \
+         give --prefix KEY.PATH if the chart is nested elsewhere"
+    )]
+    NotFound { files: String, tried: String },
+    #[error("{file}: {path} is {kind}, not a list of user names")]
+    NotAList {
+        file: String,
+        path: String,
+        kind: &'static str,
+    },
+    #[error("{file}: {path} entry {index} is {kind}, not a user name")]
+    NotAName {
+        file: String,
+        path: String,
+        index: usize,
+        kind: &'static str,
+    },
+    #[error("--hub-name: {0}")]
+    HubName(&'static str),
+    #[error("--api-url {0}")]
+    ApiUrl(#[from] ApiUrlError),
+    #[error("cannot write the fragment: {0}")]
+    Yaml(YamlError),
+}
+
+/// What the command line asked for.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// The values files, in the order Helm is given them (later files win).
+    pub values: Vec<PathBuf>,
+    /// A dotted path to the z2jh values (`jupyterhub`, `basehub.jupyterhub`); `None`
+    /// tries [`PREFIXES`].
+    pub prefix: Option<String>,
+    /// The hub's name; `None`: the first values file's stem.
+    pub hub_name: Option<String>,
+    pub community: String,
+    pub api_url: String,
+    pub token_env: String,
+}
+
+/// One parsed values file.
+#[derive(Debug, Clone)]
+pub struct ValuesFile {
+    /// As the user named it (for messages).
+    pub label: String,
+    pub values: Value,
+}
+
+/// What the values say about admins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imported {
+    /// Where the z2jh values sit (`""`: the root).
+    pub prefix: String,
+    /// Whether the prefix was given (`--prefix`) rather than found.
+    pub prefix_given: bool,
+    /// The full path of the `admin_users` the admins came from, if any section sets it.
+    pub source: Option<String>,
+    /// The admins as written, sorted, without case-insensitive duplicates.
+    pub admins: Vec<String>,
+    /// Things a person must know (the authenticator controls admin, settings ignored).
+    pub warnings: Vec<String>,
+    /// Things worth saying (settings overridden by a more specific class).
+    pub notes: Vec<String>,
+}
+
+/// Merges `overlay` into `base` as Helm merges values files: maps merge recursively,
+/// lists and scalars replace, and `null` deletes the key.
+pub fn merge(base: &mut Value, overlay: Value) {
+    match overlay {
+        Value::Object(overlay) => {
+            if !base.is_object() {
+                *base = Value::Object(Map::new());
+            }
+            let Value::Object(base) = base else {
+                unreachable!("made an object above")
+            };
+            for (key, value) in overlay {
+                if value.is_null() {
+                    base.remove(&key);
+                } else if value.is_object() {
+                    merge(base.entry(key).or_insert(Value::Null), value);
+                } else {
+                    base.insert(key, value);
+                }
+            }
+        }
+        other => *base = other,
+    }
+}
+
+/// The value at a dotted path (`""`: `value` itself).
+fn at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    if path.is_empty() {
+        return Some(value);
+    }
+    path.split('.').try_fold(value, |v, key| v.get(key))
+}
+
+/// `prefix` joined to `path` with a dot, for messages (`""` + `hub` → `hub`).
+fn join(prefix: &str, path: &str) -> String {
+    match (prefix.is_empty(), path.is_empty()) {
+        (true, _) => path.to_string(),
+        (_, true) => prefix.to_string(),
+        _ => format!("{prefix}.{path}"),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "empty",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+fn describe_prefix(prefix: &str) -> String {
+    if prefix.is_empty() {
+        "the root".to_string()
+    } else {
+        prefix.to_string()
+    }
+}
+
+/// The class a z2jh `authenticator_class` names (short entry-point names, dotted paths,
+/// or a bare class name); `None` when it is none of those.
+pub fn class_name(authenticator_class: &str) -> Option<String> {
+    let text = authenticator_class.trim();
+    if let Some((_, last)) = text.rsplit_once('.') {
+        return (!last.is_empty()).then(|| last.to_string());
+    }
+    if text.ends_with("Authenticator") {
+        return Some(text.to_string());
+    }
+    let short = |name: &str| -> Option<&'static str> {
+        Some(match name {
+            "default" | "pam" => "PAMAuthenticator",
+            "dummy" => "DummyAuthenticator",
+            "null" => "NullAuthenticator",
+            "shared-password" => "SharedPasswordAuthenticator",
+            "auth0" => "Auth0OAuthenticator",
+            "azuread" => "AzureAdOAuthenticator",
+            "bitbucket" => "BitbucketOAuthenticator",
+            "cilogon" => "CILogonOAuthenticator",
+            "generic-oauth" => "GenericOAuthenticator",
+            "github" => "GitHubOAuthenticator",
+            "gitlab" => "GitLabOAuthenticator",
+            "globus" => "GlobusOAuthenticator",
+            "google" => "GoogleOAuthenticator",
+            "mediawiki" => "MWOAuthenticator",
+            "openshift" => "OpenShiftOAuthenticator",
+            "ldap" | "ldapauthenticator" => "LDAPAuthenticator",
+            "native" | "nativeauthenticator" => "NativeAuthenticator",
+            "firstuse" | "firstuseauthenticator" => "FirstUseAuthenticator",
+            "tmp" | "tmpauthenticator" => "TmpAuthenticator",
+            "lti" | "ltiauthenticator" | "lti11" => "LTI11Authenticator",
+            "lti13" => "LTI13Authenticator",
+            _ => return None,
+        })
+    };
+    let lower = text.to_ascii_lowercase();
+    if let Some(rest) = lower.strip_prefix("local-") {
+        return short(rest)
+            .filter(|c| c.ends_with("OAuthenticator"))
+            .map(|c| format!("Local{c}"));
+    }
+    short(&lower).map(str::to_string)
+}
+
+/// The classes whose config sections apply to `class`, most specific first (its method
+/// resolution order, as traitlets reads config).
+pub fn class_chain(class: &str) -> Vec<String> {
+    let mut chain = vec![class.to_string()];
+    let tail: &[&str] = match class {
+        "Authenticator" => &[],
+        "LocalAuthenticator" | "OAuthenticator" => &["Authenticator"],
+        "PAMAuthenticator" => &["LocalAuthenticator", "Authenticator"],
+        _ => {
+            if let Some(oauth) = class
+                .strip_prefix("Local")
+                .filter(|rest| rest.ends_with("OAuthenticator") && *rest != "OAuthenticator")
+            {
+                chain.extend([
+                    "LocalAuthenticator".to_string(),
+                    oauth.to_string(),
+                    "OAuthenticator".to_string(),
+                    "Authenticator".to_string(),
+                ]);
+                return chain;
+            }
+            if class.ends_with("OAuthenticator") {
+                &["OAuthenticator", "Authenticator"]
+            } else {
+                &["Authenticator"]
+            }
+        }
+    };
+    chain.extend(tail.iter().map(|c| c.to_string()));
+    chain
+}
+
+/// How specific a section is when no authenticator class is named: a concrete class
+/// before the base classes, `OAuthenticator` and `LocalAuthenticator` before
+/// `Authenticator`.
+fn rank(section: &str) -> u8 {
+    match section {
+        "Authenticator" => 2,
+        "OAuthenticator" | "LocalAuthenticator" => 1,
+        _ => 0,
+    }
+}
+
+fn is_authenticator_section(name: &str) -> bool {
+    name.ends_with("Authenticator")
+}
+
+/// Non-empty: a list or mapping with entries, a string with text, `true`.
+fn is_set(value: &Value) -> bool {
+    match value {
+        Value::Null | Value::Bool(false) => false,
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::String(s) => !s.trim().is_empty(),
+        _ => true,
+    }
+}
+
+/// The last file that sets `path` (for messages about a merged value).
+fn last_setting<'a>(files: &'a [ValuesFile], path: &str) -> &'a str {
+    files
+        .iter()
+        .rev()
+        .find(|f| at(&f.values, path).is_some_and(|v| !v.is_null()))
+        .or(files.last())
+        .map_or("", |f| f.label.as_str())
+}
+
+fn labels(files: &[ValuesFile]) -> String {
+    files
+        .iter()
+        .map(|f| f.label.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Splits and checks a `--prefix`; `.` and `""` are the root.
+fn parse_prefix(prefix: &str) -> Result<String, ImportError> {
+    let trimmed = prefix.trim();
+    if trimmed.is_empty() || trimmed == "." {
+        return Ok(String::new());
+    }
+    if trimmed.split('.').any(str::is_empty) {
+        return Err(ImportError::BadPrefix {
+            prefix: prefix.to_string(),
+            problem: "a dotted path of keys such as jupyterhub or basehub.jupyterhub; no empty keys",
+        });
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Reads the admins from parsed values files (merged in order).
+pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, ImportError> {
+    if files.is_empty() {
+        return Err(ImportError::NoValues);
+    }
+    let mut merged = Value::Object(Map::new());
+    for file in files {
+        merge(&mut merged, file.values.clone());
+    }
+    let has_config = |p: &str| at(&merged, &join(p, "hub.config")).is_some_and(Value::is_object);
+    let (prefix, prefix_given) =
+        match prefix {
+            Some(given) => {
+                let p = parse_prefix(given)?;
+                if !at(&merged, &p).is_some_and(Value::is_object) {
+                    return Err(ImportError::NothingAtPrefix {
+                        files: labels(files),
+                        prefix: given.to_string(),
+                        path: describe_prefix(&p),
+                    });
+                }
+                if !has_config(&p) {
+                    return Err(ImportError::NothingAtPrefix {
+                        files: labels(files),
+                        prefix: given.to_string(),
+                        path: join(&p, "hub.config"),
+                    });
+                }
+                (p, true)
+            }
+            None => {
+                let found = PREFIXES.iter().find(|p| has_config(p)).ok_or_else(|| {
+                    ImportError::NotFound {
+                        files: labels(files),
+                        tried: PREFIXES
+                            .iter()
+                            .map(|p| describe_prefix(p))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }
+                })?;
+                (found.to_string(), false)
+            }
+        };
+    let config_path = join(&prefix, "hub.config");
+    let config = at(&merged, &config_path)
+        .and_then(Value::as_object)
+        .expect("checked above");
+
+    let mut warnings = Vec::new();
+    let mut notes = Vec::new();
+
+    // Every authenticator section that sets admin_users (even to an empty list).
+    let mut setting: Vec<(&str, &Value)> = config
+        .iter()
+        .filter(|(name, _)| is_authenticator_section(name))
+        .filter_map(|(name, section)| {
+            section
+                .get("admin_users")
+                .filter(|v| !v.is_null())
+                .map(|v| (name.as_str(), v))
+        })
+        .collect();
+    setting.sort_by_key(|(name, _)| (rank(name), name.to_string()));
+
+    for (name, section) in config
+        .iter()
+        .filter(|(name, _)| is_authenticator_section(name))
+    {
+        let here = format!("{config_path}.{name}");
+        if section.get("admin_groups").is_some_and(is_set) {
+            warnings.push(format!(
+                "{here}.admin_groups is set: the authenticator grants and revokes admin at every \
+                 login by group, so the roster and the authenticator would fight; keep one of them"
+            ));
+        }
+        if section.get("manage_roles") == Some(&Value::Bool(true)) {
+            warnings.push(format!(
+                "{here}.manage_roles is true: the authenticator assigns roles (admin among them) \
+                 at every login, so the roster and the authenticator would fight; keep one of them"
+            ));
+        }
+    }
+
+    let class_path = format!("{config_path}.JupyterHub.authenticator_class");
+    let class = config
+        .get("JupyterHub")
+        .and_then(|j| j.get("authenticator_class"))
+        .and_then(Value::as_str);
+    let chain = match class {
+        Some(text) => match class_name(text) {
+            Some(name) => Some(class_chain(&name)),
+            None => {
+                notes.push(format!(
+                    "{class_path} {text:?} is not a class this tool knows: the most specific \
+                     section that sets admin_users was used"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
+    let winner = match &chain {
+        Some(chain) => {
+            for (name, _) in &setting {
+                if !chain.iter().any(|c| c == name) {
+                    warnings.push(format!(
+                        "{config_path}.{name}.admin_users is ignored by the hub: it uses {} \
+                         ({class_path}), whose configuration does not read that section",
+                        chain[0]
+                    ));
+                }
+            }
+            chain
+                .iter()
+                .find_map(|c| setting.iter().find(|(name, _)| name == c).copied())
+        }
+        None => {
+            let first = setting.first().copied();
+            if let Some((name, _)) = first {
+                let rivals: Vec<&str> = setting
+                    .iter()
+                    .filter(|(other, _)| *other != name && rank(other) == rank(name))
+                    .map(|(other, _)| *other)
+                    .collect();
+                if !rivals.is_empty() {
+                    warnings.push(format!(
+                        "{name} and {} all set admin_users and {class_path} is not set: used \
+                         {name}; set authenticator_class to say which the hub uses",
+                        rivals.join(", ")
+                    ));
+                }
+            }
+            first
+        }
+    };
+    if let Some((name, _)) = winner {
+        for (other, _) in &setting {
+            let overridden = match &chain {
+                Some(chain) => {
+                    chain.iter().position(|c| c == other) > chain.iter().position(|c| c == name)
+                }
+                None => rank(other) > rank(name),
+            };
+            if overridden {
+                notes.push(format!(
+                    "{config_path}.{other}.admin_users is overridden by the more specific \
+                     {config_path}.{name}.admin_users"
+                ));
+            }
+        }
+    }
+
+    let (source, admins) = match winner {
+        None => (None, Vec::new()),
+        Some((name, value)) => {
+            let path = format!("{config_path}.{name}.admin_users");
+            let file = last_setting(files, &path).to_string();
+            let items = value.as_array().ok_or_else(|| ImportError::NotAList {
+                file: file.clone(),
+                path: path.clone(),
+                kind: kind(value),
+            })?;
+            let mut admins = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                match item.as_str().map(str::trim) {
+                    Some(name) if !name.is_empty() => admins.push(name.to_string()),
+                    _ => {
+                        return Err(ImportError::NotAName {
+                            file,
+                            path,
+                            index: index + 1,
+                            kind: if item.as_str().is_some() {
+                                "empty"
+                            } else {
+                                kind(item)
+                            },
+                        });
+                    }
+                }
+            }
+            admins.sort_by_key(|a| (a.to_lowercase(), a.clone()));
+            admins.dedup_by_key(|a| a.to_lowercase());
+            (Some(path), admins)
+        }
+    };
+    Ok(Imported {
+        prefix,
+        prefix_given,
+        source,
+        admins,
+        warnings,
+        notes,
+    })
+}
+
+#[derive(Serialize)]
+struct Fragment {
+    version: u32,
+    communities: Vec<FragmentCommunity>,
+}
+
+#[derive(Serialize)]
+struct FragmentCommunity {
+    name: String,
+    representatives: Vec<Person>,
+    hubs: Vec<FragmentHub>,
+}
+
+#[derive(Serialize)]
+struct Person {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct Admin {
+    name: String,
+    added_by: String,
+}
+
+#[derive(Serialize)]
+struct FragmentHub {
+    name: String,
+    api_url: String,
+    token_env: String,
+    policy: Policy,
+    administrators: Vec<Admin>,
+}
+
+/// The hub name: `--hub-name`, or the first values file's stem.
+fn hub_name(options: &ImportOptions) -> Result<String, ImportError> {
+    let name = match &options.hub_name {
+        Some(name) => name.trim().to_string(),
+        None => options
+            .values
+            .first()
+            .and_then(|p| p.file_stem())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    if name.is_empty() {
+        return Err(ImportError::HubName("must not be empty"));
+    }
+    Ok(name)
+}
+
+/// The fragment as YAML, with leading comments saying where it came from, what to fill
+/// in, and every warning and note.
+pub fn render(
+    imported: &Imported,
+    files: &[ValuesFile],
+    options: &ImportOptions,
+) -> Result<String, ImportError> {
+    let hub = hub_name(options)?;
+    let api_url = parse_api_url(&options.api_url)?;
+    let fragment = Fragment {
+        version: 1,
+        communities: vec![FragmentCommunity {
+            name: options.community.clone(),
+            representatives: Vec::new(),
+            hubs: vec![FragmentHub {
+                name: hub.clone(),
+                api_url: api_url.to_string(),
+                token_env: options.token_env.clone(),
+                // Dry runs until someone reviews the fragment.
+                policy: Policy::Report,
+                administrators: imported
+                    .admins
+                    .iter()
+                    .map(|name| Admin {
+                        name: name.clone(),
+                        added_by: ADDED_BY_PLACEHOLDER.to_string(),
+                    })
+                    .collect(),
+            }],
+        }],
+    };
+    let body = crate::yaml::to_string(&fragment).map_err(ImportError::Yaml)?;
+    let n = imported.admins.len();
+    let mut out = format!(
+        "# Admins of hub {hub} from Zero to JupyterHub values {} ({}): {n} admin{}.\n",
+        labels(files),
+        imported
+            .source
+            .as_deref()
+            .unwrap_or("no authenticator section sets admin_users"),
+        if n == 1 { "" } else { "s" },
+    );
+    out.push_str(&format!(
+        "# The z2jh values are at {}{}.\n",
+        describe_prefix(&imported.prefix),
+        if imported.prefix_given {
+            " (--prefix)"
+        } else {
+            " (found: the first of the root, jupyterhub, basehub.jupyterhub with hub.config)"
+        }
+    ));
+    for warning in &imported.warnings {
+        out.push_str(&format!("# warning: {warning}\n"));
+    }
+    for note in &imported.notes {
+        out.push_str(&format!("# note: {note}\n"));
+    }
+    if n == 0 {
+        out.push_str(
+            "# No admins to import: declare the community's representatives (one or two), who are\n\
+             # admin on every hub of the community.\n",
+        );
+    } else {
+        out.push_str(&format!(
+            "# Replace added_by {ADDED_BY_PLACEHOLDER} with who added each (validation refuses the placeholder);\n\
+             # move one or two to the community's representatives.\n"
+        ));
+    }
+    out.push_str(
+        "# Name the community, set token_env to the variable that holds the hub's token, and keep\n\
+         # policy report until a dry run shows what you expect. Then remove admin_users from the\n\
+         # values: the hub re-grants those names at every start.\n",
+    );
+    out.push_str(&body);
+    Ok(out)
+}
+
+/// Reads one values file.
+pub fn read_values(path: &Path) -> Result<ValuesFile, ImportError> {
+    let label = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
+        path: label.clone(),
+        source,
+    })?;
+    let values = crate::yaml::value_from_str(&text).map_err(|source| ImportError::NotYaml {
+        path: label.clone(),
+        source,
+    })?;
+    let values = match values {
+        Value::Null => Value::Object(Map::new()),
+        Value::Object(_) => values,
+        other => {
+            return Err(ImportError::NotAMapping {
+                path: label,
+                kind: kind(&other),
+            });
+        }
+    };
+    Ok(ValuesFile { label, values })
+}
+
+/// The fragment and its warnings (which the caller also shows on stderr).
+#[derive(Debug, Clone)]
+pub struct Output {
+    pub fragment: String,
+    pub warnings: Vec<String>,
+}
+
+/// Reads the values files and writes the fragment.
+pub fn run(options: &ImportOptions) -> Result<Output, ImportError> {
+    if options.values.is_empty() {
+        return Err(ImportError::NoValues);
+    }
+    let files = options
+        .values
+        .iter()
+        .map(|p| read_values(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let imported = import(&files, options.prefix.as_deref())?;
+    let fragment = render(&imported, &files, options)?;
+    Ok(Output {
+        fragment,
+        warnings: imported.warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn file(label: &str, yaml: &str) -> ValuesFile {
+        ValuesFile {
+            label: label.to_string(),
+            values: crate::yaml::value_from_str(yaml).unwrap(),
+        }
+    }
+
+    fn options() -> ImportOptions {
+        ImportOptions {
+            values: vec![PathBuf::from("values/prod.yaml")],
+            prefix: None,
+            hub_name: None,
+            community: DEFAULT_COMMUNITY.to_string(),
+            api_url: DEFAULT_API_URL.to_string(),
+            token_env: DEFAULT_TOKEN_ENV.to_string(),
+        }
+    }
+
+    #[test]
+    fn merge_maps_recursively_lists_and_scalars_replace_null_deletes() {
+        let mut base = json!({
+            "hub": {"config": {"A": {"admin_users": ["a", "b"], "keep": 1}, "B": {"x": 1}}},
+            "list": [1, 2],
+            "scalar": "s",
+            "map_then_scalar": {"k": 1},
+        });
+        merge(
+            &mut base,
+            json!({
+                "hub": {"config": {"A": {"admin_users": ["c"]}, "B": null}},
+                "list": [3],
+                "scalar": {"now": "a map"},
+                "map_then_scalar": 5,
+                "new": {"n": null, "m": 1},
+            }),
+        );
+        assert_eq!(
+            base,
+            json!({
+                "hub": {"config": {"A": {"admin_users": ["c"], "keep": 1}}},
+                "list": [3],
+                "scalar": {"now": "a map"},
+                "map_then_scalar": 5,
+                "new": {"m": 1},
+            })
+        );
+    }
+
+    #[test]
+    fn later_files_win_in_import() {
+        let files = [
+            file(
+                "a.yaml",
+                "hub: {config: {Authenticator: {admin_users: [ann, bob]}}}",
+            ),
+            file(
+                "b.yaml",
+                "hub: {config: {Authenticator: {admin_users: [cat]}}}",
+            ),
+        ];
+        assert_eq!(import(&files, None).unwrap().admins, ["cat"]);
+        let files = [
+            files[0].clone(),
+            file(
+                "c.yaml",
+                "hub: {config: {Authenticator: {admin_users: null}}}",
+            ),
+        ];
+        let imported = import(&files, None).unwrap();
+        assert!(imported.admins.is_empty());
+        assert_eq!(imported.source, None);
+    }
+
+    #[test]
+    fn prefix_discovery_takes_the_first_with_hub_config() {
+        let nested = "jupyterhub: {hub: {config: {Authenticator: {admin_users: [x]}}}}\n\
+                      basehub: {jupyterhub: {hub: {config: {Authenticator: {admin_users: [y]}}}}}\n";
+        let imported = import(&[file("v.yaml", nested)], None).unwrap();
+        assert_eq!(
+            (imported.prefix.as_str(), imported.admins),
+            ("jupyterhub", vec!["x".to_string()])
+        );
+        assert!(!imported.prefix_given);
+        assert_eq!(
+            imported.source.as_deref(),
+            Some("jupyterhub.hub.config.Authenticator.admin_users")
+        );
+
+        let imported = import(&[file("v.yaml", nested)], Some("basehub.jupyterhub")).unwrap();
+        assert_eq!(imported.admins, ["y"]);
+        assert!(imported.prefix_given);
+
+        // A root `hub:` without `config` does not count.
+        let deeper = "hub: {image: {tag: x}}\nbasehub: {jupyterhub: {hub: {config: {}}}}\n";
+        let imported = import(&[file("v.yaml", deeper)], None).unwrap();
+        assert_eq!(imported.prefix, "basehub.jupyterhub");
+        assert!(imported.admins.is_empty());
+
+        let root = "hub: {config: {GitHubOAuthenticator: {admin_users: [r]}}}";
+        assert_eq!(
+            import(&[file("v.yaml", root)], Some(".")).unwrap().prefix,
+            ""
+        );
+    }
+
+    #[test]
+    fn nothing_found_names_files_and_paths() {
+        let files = [file("a.yaml", "singleuser: {}"), file("b.yaml", "")];
+        let err = import(&files, None).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a.yaml, b.yaml: no Zero to JupyterHub values found: none of the root, jupyterhub, \
+             basehub.jupyterhub has hub.config; give --prefix KEY.PATH if the chart is nested elsewhere"
+        );
+        let err = import(&files, Some("jupyterhub")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a.yaml, b.yaml: nothing at jupyterhub (--prefix jupyterhub)"
+        );
+        let files = [file("a.yaml", "jupyterhub: {hub: {}}")];
+        let err = import(&files, Some("jupyterhub")).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "a.yaml: nothing at jupyterhub.hub.config (--prefix jupyterhub)"
+        );
+        let err = import(&files, Some("a..b")).unwrap_err().to_string();
+        assert!(err.starts_with("--prefix \"a..b\": "), "{err}");
+    }
+
+    #[test]
+    fn bad_admin_users_name_the_file_that_set_them() {
+        let files = [
+            file(
+                "a.yaml",
+                "hub: {config: {Authenticator: {admin_users: [a]}}}",
+            ),
+            file(
+                "b.yaml",
+                "hub: {config: {Authenticator: {admin_users: alice}}}",
+            ),
+            file(
+                "c.yaml",
+                "hub: {config: {JupyterHub: {admin_access: true}}}",
+            ),
+        ];
+        assert_eq!(
+            import(&files, None).unwrap_err().to_string(),
+            "b.yaml: hub.config.Authenticator.admin_users is a string, not a list of user names"
+        );
+        let files = [file(
+            "a.yaml",
+            "hub: {config: {Authenticator: {admin_users: [a, 12]}}}",
+        )];
+        assert_eq!(
+            import(&files, None).unwrap_err().to_string(),
+            "a.yaml: hub.config.Authenticator.admin_users entry 2 is a number, not a user name"
+        );
+    }
+
+    #[test]
+    fn names_keep_their_spelling_sorted_without_case_duplicates() {
+        let files = [file(
+            "a.yaml",
+            "hub: {config: {Authenticator: {admin_users: [zed, Jo.Doe@College.edu, bob, jo.doe@college.edu, Bob, ' amy ']}}}",
+        )];
+        assert_eq!(
+            import(&files, None).unwrap().admins,
+            ["amy", "Bob", "Jo.Doe@College.edu", "zed"]
+        );
+    }
+
+    #[test]
+    fn class_names_and_chains() {
+        let chain = |c: &str| class_chain(&class_name(c).unwrap());
+        assert_eq!(
+            chain("github"),
+            ["GitHubOAuthenticator", "OAuthenticator", "Authenticator"]
+        );
+        assert_eq!(
+            chain("oauthenticator.github.GitHubOAuthenticator"),
+            chain("github")
+        );
+        assert_eq!(
+            chain("generic-oauth"),
+            ["GenericOAuthenticator", "OAuthenticator", "Authenticator"]
+        );
+        assert_eq!(chain("cilogon")[0], "CILogonOAuthenticator");
+        assert_eq!(chain("auth0")[0], "Auth0OAuthenticator");
+        assert_eq!(chain("google")[0], "GoogleOAuthenticator");
+        assert_eq!(chain("dummy"), ["DummyAuthenticator", "Authenticator"]);
+        assert_eq!(
+            chain("pam"),
+            ["PAMAuthenticator", "LocalAuthenticator", "Authenticator"]
+        );
+        assert_eq!(
+            chain("local-github"),
+            [
+                "LocalGitHubOAuthenticator",
+                "LocalAuthenticator",
+                "GitHubOAuthenticator",
+                "OAuthenticator",
+                "Authenticator"
+            ]
+        );
+        assert_eq!(
+            chain("mymodule.CustomAuthenticator"),
+            ["CustomAuthenticator", "Authenticator"]
+        );
+        assert_eq!(class_name("no-such-short-name"), None);
+    }
+
+    const SECTIONS: &str = "hub:\n  config:\n    Authenticator: {admin_users: [base]}\n    \
+                            OAuthenticator: {admin_users: [oauth]}\n    \
+                            GitHubOAuthenticator: {admin_users: [gh]}\n    \
+                            GoogleOAuthenticator: {admin_users: [goo]}\n";
+
+    fn with_class(class: &str) -> ValuesFile {
+        file(
+            "v.yaml",
+            &format!("{SECTIONS}    JupyterHub: {{authenticator_class: {class}}}\n"),
+        )
+    }
+
+    #[test]
+    fn the_class_in_use_picks_the_first_of_its_chain() {
+        let imported = import(&[with_class("github")], None).unwrap();
+        assert_eq!(imported.admins, ["gh"]);
+        assert_eq!(
+            imported.source.as_deref(),
+            Some("hub.config.GitHubOAuthenticator.admin_users")
+        );
+        assert_eq!(
+            imported.warnings,
+            [
+                "hub.config.GoogleOAuthenticator.admin_users is ignored by the hub: it uses \
+              GitHubOAuthenticator (hub.config.JupyterHub.authenticator_class), whose \
+              configuration does not read that section"
+            ]
+        );
+        assert_eq!(imported.notes.len(), 2, "{:?}", imported.notes);
+
+        // CILogon has no section of its own here: OAuthenticator's applies.
+        let imported = import(&[with_class("cilogon")], None).unwrap();
+        assert_eq!(imported.admins, ["oauth"]);
+        assert_eq!(imported.warnings.len(), 2, "{:?}", imported.warnings);
+
+        // The dummy authenticator reads only Authenticator's.
+        let imported = import(&[with_class("dummy")], None).unwrap();
+        assert_eq!(imported.admins, ["base"]);
+
+        // A dotted path works as well as a short name.
+        let imported = import(
+            &[with_class("oauthenticator.google.GoogleOAuthenticator")],
+            None,
+        )
+        .unwrap();
+        assert_eq!(imported.admins, ["goo"]);
+    }
+
+    #[test]
+    fn without_a_class_the_most_specific_section_wins() {
+        let only_bases = file(
+            "v.yaml",
+            "hub: {config: {Authenticator: {admin_users: [base]}, OAuthenticator: {admin_users: [oauth]}}}",
+        );
+        let imported = import(&[only_bases], None).unwrap();
+        assert_eq!(imported.admins, ["oauth"]);
+        assert!(imported.warnings.is_empty());
+
+        let one_specific = file(
+            "v.yaml",
+            "hub: {config: {Authenticator: {admin_users: [base]}, GitHubOAuthenticator: {admin_users: [gh]}}}",
+        );
+        let imported = import(&[one_specific], None).unwrap();
+        assert_eq!(imported.admins, ["gh"]);
+        assert!(imported.warnings.is_empty());
+        assert_eq!(
+            imported.notes,
+            [
+                "hub.config.Authenticator.admin_users is overridden by the more specific \
+              hub.config.GitHubOAuthenticator.admin_users"
+            ]
+        );
+
+        // Two specific sections and no class: ambiguous, said so.
+        let imported = import(&[file("v.yaml", SECTIONS)], None).unwrap();
+        assert_eq!(imported.admins, ["gh"]);
+        assert_eq!(imported.warnings.len(), 1);
+        assert!(
+            imported.warnings[0].contains("GoogleOAuthenticator"),
+            "{:?}",
+            imported.warnings
+        );
+
+        // An unknown class name falls back to the same order, with a note.
+        let imported = import(&[with_class("something-else")], None).unwrap();
+        assert_eq!(imported.admins, ["gh"]);
+        assert!(imported.notes[0].contains("\"something-else\" is not a class"));
+    }
+
+    #[test]
+    fn an_empty_list_in_the_specific_section_wins_over_a_parent() {
+        let files = [file(
+            "v.yaml",
+            "hub: {config: {Authenticator: {admin_users: [base]}, GitHubOAuthenticator: {admin_users: []}, JupyterHub: {authenticator_class: github}}}",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert!(imported.admins.is_empty());
+        assert_eq!(
+            imported.source.as_deref(),
+            Some("hub.config.GitHubOAuthenticator.admin_users")
+        );
+    }
+
+    #[test]
+    fn warns_when_the_authenticator_controls_admin() {
+        let files = [file(
+            "v.yaml",
+            "hub:\n  config:\n    GitHubOAuthenticator: {admin_users: [a], admin_groups: [org:team]}\n    \
+             Authenticator: {manage_roles: true}\n    GoogleOAuthenticator: {admin_groups: []}\n    \
+             GenericOAuthenticator: {manage_roles: false}\n",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert_eq!(imported.warnings.len(), 2, "{:?}", imported.warnings);
+        assert!(
+            imported.warnings[0]
+                .starts_with("hub.config.Authenticator.manage_roles is true: the authenticator")
+        );
+        assert!(
+            imported.warnings[1]
+                .starts_with("hub.config.GitHubOAuthenticator.admin_groups is set:")
+        );
+        let text = render(&imported, &files, &options()).unwrap();
+        assert!(
+            text.contains("# warning: hub.config.GitHubOAuthenticator.admin_groups is set:"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn renders_a_fragment() {
+        let files = [
+            file(
+                "values/prod.yaml",
+                "jupyterhub: {hub: {config: {JupyterHub: {authenticator_class: github}, GitHubOAuthenticator: {admin_users: [carol, Alice]}}}}",
+            ),
+            file("values/secret.yaml", "jupyterhub: {hub: {cookieSecret: x}}"),
+        ];
+        let imported = import(&files, None).unwrap();
+        let text = render(&imported, &files, &options()).unwrap();
+        insta::assert_snapshot!(text, @r"
+        # Admins of hub prod from Zero to JupyterHub values values/prod.yaml, values/secret.yaml (jupyterhub.hub.config.GitHubOAuthenticator.admin_users): 2 admins.
+        # The z2jh values are at jupyterhub (found: the first of the root, jupyterhub, basehub.jupyterhub with hub.config).
+        # Replace added_by FILL-IN with who added each (validation refuses the placeholder);
+        # move one or two to the community's representatives.
+        # Name the community, set token_env to the variable that holds the hub's token, and keep
+        # policy report until a dry run shows what you expect. Then remove admin_users from the
+        # values: the hub re-grants those names at every start.
+        version: 1
+        communities:
+        - name: CHANGE-ME
+          representatives: []
+          hubs:
+          - name: prod
+            api_url: http://hub:8081/hub/api
+            token_env: CHANGE_ME_TOKEN
+            policy: report
+            administrators:
+            - name: Alice
+              added_by: FILL-IN
+            - name: carol
+              added_by: FILL-IN
+        ");
+    }
+
+    #[test]
+    fn renders_zero_admins_and_checks_options() {
+        let files = [file("v.yaml", "hub: {config: {}}")];
+        let imported = import(&files, None).unwrap();
+        let mut opts = options();
+        opts.hub_name = Some("staging".to_string());
+        let text = render(&imported, &files, &opts).unwrap();
+        assert!(text.contains("(no authenticator section sets admin_users): 0 admins."));
+        assert!(text.contains("# No admins to import"));
+        assert!(text.contains("    administrators: []\n"), "{text}");
+        assert!(text.contains("  - name: staging\n"), "{text}");
+
+        opts.api_url = "https://user:secret@hub.example.org/hub/api".to_string();
+        let err = render(&imported, &files, &opts).unwrap_err().to_string();
+        assert!(err.starts_with("--api-url "), "{err}");
+        assert!(!err.contains("secret"), "{err}");
+
+        opts.api_url = DEFAULT_API_URL.to_string();
+        opts.hub_name = Some(" ".to_string());
+        assert_eq!(
+            render(&imported, &files, &opts).unwrap_err().to_string(),
+            "--hub-name: must not be empty"
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! `import`: roster fragments from Zero to JupyterHub values (fixtures in
+//! `tests/fixtures/z2jh/`), and the round trip values → fragment → filled in →
+//! `--dry-run` against a real hub configured from the same values.
+//!
+//! The round trip starts a private hub: its admins come from `admin_users`, so it must not
+//! share a hub with other tests.
+
+mod common;
+
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/z2jh")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs the binary with `args` and the given environment, without the caller's
+/// `RUST_LOG` and roster variables.
+fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(common::bin());
+    cmd.args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("JUPYTERHUB_ADMIN_SYNC_CONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run jupyterhub-admin-sync")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    )
+}
+
+/// The fragment on stdout as a JSON value (comments dropped).
+fn fragment(out: &Output) -> Value {
+    jupyterhub_admin_sync::yaml::value_from_str(&stdout(out))
+        .unwrap_or_else(|e| panic!("the fragment is not YAML: {e}\n{}", show(out)))
+}
+
+fn hub_of(fragment: &Value) -> &Value {
+    &fragment["communities"][0]["hubs"][0]
+}
+
+fn admin_names(fragment: &Value) -> Vec<String> {
+    hub_of(fragment)["administrators"]
+        .as_array()
+        .expect("administrators")
+        .iter()
+        .map(|a| a["name"].as_str().expect("name").to_string())
+        .collect()
+}
+
+/// What `prod.yaml` on top of `common.yaml` says, as a person reads it: the
+/// GitHubOAuthenticator list of prod.yaml (the class in use), spelled as written.
+const PROD_ADMIN_USERS: &str = "imp-Rep-Ann,imp-bob,IMP-Carol,imp-carol";
+
+#[test]
+fn values_round_trip_to_a_dry_run_in_sync_with_a_real_hub() {
+    let hub = common::start_hub_with_env(&[("HUB_ADMIN_USERS", PROD_ADMIN_USERS)]);
+    let dir = tempfile::tempdir().unwrap();
+
+    let out = run(
+        &[
+            "import",
+            "--z2jh-values",
+            &fixture("common.yaml"),
+            &fixture("prod.yaml"),
+            "--hub-name",
+            "imp-prod",
+            "--community",
+            "imp-community",
+            "--api-url",
+            &hub.api_url,
+            "--token-env",
+            "IMP_PROD_TOKEN",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(&format!(
+            "# Admins of hub imp-prod from Zero to JupyterHub values {}, {} \
+             (basehub.jupyterhub.hub.config.GitHubOAuthenticator.admin_users): 3 admins.\n",
+            fixture("common.yaml"),
+            fixture("prod.yaml")
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("# The z2jh values are at basehub.jupyterhub (found:"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "# note: basehub.jupyterhub.hub.config.Authenticator.admin_users is overridden"
+        ),
+        "{text}"
+    );
+    let mut fragment = fragment(&out);
+    // Spelled as written, sorted and de-duplicated ignoring case.
+    assert_eq!(
+        admin_names(&fragment),
+        ["imp-bob", "IMP-Carol", "imp-Rep-Ann"]
+    );
+    assert_eq!(hub_of(&fragment)["policy"], "report");
+    assert!(
+        hub_of(&fragment)["administrators"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["added_by"] == "FILL-IN")
+    );
+
+    let token_env = [("IMP_PROD_TOKEN", hub.auditor_token.as_str())];
+    // As printed, the fragment does not validate: no representative, FILL-IN.
+    let raw = common::write_file(dir.path(), "raw.yaml", &text);
+    let out = run(
+        &["--config", raw.to_str().unwrap(), "--validate"],
+        &token_env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).contains("added_by is still the placeholder"),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        stderr(&out).contains("has no representative"),
+        "{}",
+        show(&out)
+    );
+
+    // A person fills it in: the first admin becomes the representative and added
+    // everyone else.
+    let community = &mut fragment["communities"][0];
+    let admins = community["hubs"][0]["administrators"]
+        .as_array_mut()
+        .unwrap();
+    let first = admins.remove(0);
+    let rep = first["name"].as_str().unwrap().to_string();
+    for admin in admins.iter_mut() {
+        admin["added_by"] = json!(rep);
+    }
+    community["representatives"] = json!([{ "name": rep }]);
+    // JSON is YAML.
+    let filled = common::write_file(dir.path(), "filled.yaml", &fragment.to_string());
+    let config = filled.to_str().unwrap();
+
+    let out = run(&["--config", config, "--validate"], &token_env);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+
+    let out = run(
+        &["--config", config, "--dry-run", "--output", "json"],
+        &token_env,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\nhub log:\n{}",
+        show(&out),
+        hub.log_tail(30)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let hub_report = &report["hubs"][0];
+    assert_eq!(hub_report["name"], "imp-prod", "{report}");
+    assert_eq!(hub_report["status"], "in_sync", "{report}");
+    assert_eq!(hub_report["declared"], 3, "{report}");
+}
+
+#[test]
+fn warns_when_the_authenticator_controls_admin() {
+    let out = run(
+        &["import", "--z2jh-values", &fixture("admin-groups.yaml")],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "warning: jupyterhub.hub.config.GenericOAuthenticator.admin_groups is set: the authenticator grants and revokes admin"
+        ),
+        "{}",
+        show(&out)
+    );
+    assert!(
+        err.contains("warning: jupyterhub.hub.config.GenericOAuthenticator.manage_roles is true"),
+        "{}",
+        show(&out)
+    );
+    let text = stdout(&out);
+    assert_eq!(text.matches("# warning: ").count(), 2, "{text}");
+    let fragment = fragment(&out);
+    assert_eq!(admin_names(&fragment), ["imp-dana"]);
+    // Defaults: the file's stem, the in-cluster address, placeholders.
+    assert_eq!(hub_of(&fragment)["name"], "admin-groups");
+    assert_eq!(hub_of(&fragment)["api_url"], "http://hub:8081/hub/api");
+    assert_eq!(hub_of(&fragment)["token_env"], "CHANGE_ME_TOKEN");
+    assert_eq!(fragment["communities"][0]["name"], "CHANGE-ME");
+}
+
+#[test]
+fn prefix_given_and_errors_in_the_users_terms() {
+    // --prefix names where the values are.
+    let out = run(
+        &[
+            "import",
+            "--z2jh-values",
+            &fixture("admin-groups.yaml"),
+            "--prefix",
+            "jupyterhub",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        stdout(&out).contains("# The z2jh values are at jupyterhub (--prefix).\n"),
+        "{}",
+        show(&out)
+    );
+
+    let groups = fixture("admin-groups.yaml");
+    let no_config = fixture("no-hub-config.yaml");
+    let not_yaml = fixture("not-yaml.yaml");
+    let cases: [(&[&str], String); 5] = [
+        (
+            &[&groups, "--prefix", "basehub.jupyterhub"],
+            format!("error: {groups}: nothing at basehub.jupyterhub (--prefix basehub.jupyterhub)"),
+        ),
+        (
+            &[&groups, &no_config, "--prefix", "jupyterhub.hub"],
+            format!(
+                "error: {groups}, {no_config}: nothing at jupyterhub.hub.hub.config (--prefix jupyterhub.hub)"
+            ),
+        ),
+        (
+            &[&no_config],
+            format!(
+                "error: {no_config}: no Zero to JupyterHub values found: none of the root, \
+                 jupyterhub, basehub.jupyterhub has hub.config; give --prefix KEY.PATH"
+            ),
+        ),
+        (
+            &[&groups, "/nonexistent/values.yaml"],
+            "error: cannot read /nonexistent/values.yaml: ".to_string(),
+        ),
+        (&[&not_yaml], format!("error: {not_yaml} is not YAML: ")),
+    ];
+    for (i, (extra, expected)) in cases.iter().enumerate() {
+        let mut args = vec!["import", "--z2jh-values"];
+        args.extend(extra.iter().copied());
+        let out = run(&args, &[]);
+        assert_eq!(out.status.code(), Some(1), "case {i}: {}", show(&out));
+        assert!(stdout(&out).is_empty(), "case {i}: {}", show(&out));
+        assert!(
+            stderr(&out).starts_with(expected.as_str()),
+            "case {i}: wanted {expected:?}\n{}",
+            show(&out)
+        );
+    }
+    let out = run(
+        &[
+            "import",
+            "--z2jh-values",
+            &groups,
+            "--api-url",
+            "ftp://hub/hub/api",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(
+        stderr(&out).starts_with("error: --api-url "),
+        "{}",
+        show(&out)
+    );
+}
