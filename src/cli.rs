@@ -26,12 +26,12 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// The roster file (YAML).
+    /// The roster: a YAML file, or a directory whose *.yaml files are merged into one.
     #[arg(
         long,
         short = 'c',
         env = "JUPYTERHUB_ADMIN_SYNC_CONFIG",
-        value_name = "FILE"
+        value_name = "FILE|DIR"
     )]
     pub config: Option<PathBuf>,
 

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use crate::hub::{ClientOptions, HubClient, HubError, HubRead};
 use crate::name::{HubName, UserName};
 use crate::roster::{
-    ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Roster, RosterError,
-    parse_api_url,
+    ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
+    RosterError, parse_api_url,
 };
 use crate::token::{self, TokenError, TokenSource};
 use crate::yaml::YamlError;
@@ -129,36 +129,44 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
     admins.sort();
     admins.dedup();
 
-    let community = roster.as_ref().and_then(|r| r.community(&spec.community));
-    let engineers = roster
-        .as_ref()
-        .map(|r| r.engineers.clone())
-        .unwrap_or_default();
+    // What the roster declares for this hub, by the hub's usernames (people already
+    // mapped to their ids for its login); nothing for a hub given directly.
+    let declared = &spec.admins;
     let mut representatives = Vec::new();
     let mut administrators = Vec::new();
     let mut unknown = 0;
+    let mut engineers_left_out = false;
+    let mut known_as = Vec::new();
     for name in &admins {
-        if engineers.contains(name) {
-            continue;
-        }
-        if community.is_some_and(|c| c.representatives.contains(name)) {
-            representatives.push(Person {
-                name: name.to_string(),
-            });
-            continue;
-        }
-        let known = community.and_then(|c| c.administrators.iter().find(|a| &a.name == name));
-        let added_by = match known {
-            Some(a) => a.added_by.to_string(),
+        let entry = declared.get(name);
+        // The roster's name for the person: their `people` name, or the username.
+        let roster_name = match entry.and_then(|d| d.person.as_ref()) {
+            Some(person) => {
+                known_as.push(format!("{name} is {person}"));
+                person.to_string()
+            }
+            None => name.to_string(),
+        };
+        match entry {
+            Some(d) if d.role == Role::Engineer => engineers_left_out = true,
+            Some(d) if d.role == Role::Representative => {
+                representatives.push(Person { name: roster_name })
+            }
+            Some(d) => administrators.push(Admin {
+                name: roster_name,
+                added_by: d
+                    .added_by
+                    .as_ref()
+                    .map_or(ADDED_BY_PLACEHOLDER.to_string(), UserName::to_string),
+            }),
             None => {
                 unknown += 1;
-                ADDED_BY_PLACEHOLDER.to_string()
+                administrators.push(Admin {
+                    name: roster_name,
+                    added_by: ADDED_BY_PLACEHOLDER.to_string(),
+                });
             }
-        };
-        administrators.push(Admin {
-            name: name.to_string(),
-            added_by,
-        });
+        }
     }
     let (token_env, token_file) = match &spec.access.token_source {
         TokenSource::Env(v) => (Some(v.clone()), None),
@@ -193,8 +201,14 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
         admins.len(),
         if admins.len() == 1 { "" } else { "s" }
     );
-    if !engineers.is_empty() {
+    if engineers_left_out {
         out.push_str("# Engineers are left out: the roster's engineers list covers them.\n");
+    }
+    if !known_as.is_empty() {
+        out.push_str(&format!(
+            "# Named as the roster's people (their ids for this hub's login): {}.\n",
+            known_as.join(", ")
+        ));
     }
     if unknown > 0 {
         out.push_str(&format!(

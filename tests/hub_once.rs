@@ -657,3 +657,69 @@ fn an_unknown_hub_name_is_an_error_in_every_mode_and_case_does_not_matter() {
     let out = common::run(&["-c", roster, "--hub", "climate-prod", "--validate"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
 }
+
+/// People known by an id: a run creates them under the id, the report and the audit
+/// name both, and `dump` names them as the roster's people.
+#[tokio::test]
+async fn people_are_synced_by_their_id_and_named_as_people() {
+    let (_guard, a, dir) = shared_hub().await;
+    let env = [("TOK", a.admin_sync_token.as_str())];
+    let roster = common::write_file(
+        dir.path(),
+        "roster.yaml",
+        &format!(
+            "people:\n  - {{name: ppl-ada, ids: {{github: PplAda-GH, email: ppl-ada@example.org}}}}\ndefaults: {{login: github, policy: grant}}\ncommunities:\n  - name: ppl\n    representatives: [{{name: ppl-ada}}]\n    hubs: [{{name: pplhub, api_url: '{}', token_env: TOK}}]\n",
+            a.api_url
+        ),
+    );
+    let audit = dir.path().join("audit.jsonl");
+    let out = common::run(
+        &[
+            "-c",
+            roster.to_str().unwrap(),
+            "--once",
+            "--output",
+            "json",
+            "--audit-log",
+            audit.to_str().unwrap(),
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let report = common::report(&out);
+    let change = &report["hubs"][0]["changes"][0];
+    assert_eq!(change["user"], "pplada-gh", "{report}");
+    assert_eq!(change["person"], "ppl-ada", "{report}");
+    assert_eq!(a.users().await.get("pplada-gh"), Some(&true));
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&audit)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        (&line["user"], &line["person"]),
+        (&Value::from("pplada-gh"), &Value::from("ppl-ada"))
+    );
+
+    let out = common::run(
+        &[
+            "dump",
+            "--config",
+            roster.to_str().unwrap(),
+            "--hub",
+            "pplhub",
+        ],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    let fragment = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(fragment.contains("pplada-gh is ppl-ada"), "{fragment}");
+    let doc: Value = jupyterhub_admin_sync::yaml::from_str(&fragment).unwrap();
+    assert_eq!(
+        doc["communities"][0]["representatives"][0]["name"], "ppl-ada",
+        "{fragment}"
+    );
+}

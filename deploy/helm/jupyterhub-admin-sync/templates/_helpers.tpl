@@ -111,3 +111,17 @@ ConfigMap managed elsewhere cannot be read here.
 {{- end }}
 {{- $names | uniq | sortAlpha | join " " }}
 {{- end }}
+
+{{/*
+"true" when `roster` is a map of files (every key ends in .yaml or .yml) rather than
+one roster document.
+*/}}
+{{- define "jupyterhub-admin-sync.rosterIsFiles" -}}
+{{- $files := true -}}
+{{- range $key, $_ := .Values.roster -}}
+{{- if not (or (hasSuffix ".yaml" $key) (hasSuffix ".yml" $key)) -}}
+{{- $files = false -}}
+{{- end -}}
+{{- end -}}
+{{- if and $files (gt (len .Values.roster) 0) -}}true{{- end -}}
+{{- end }}
