@@ -3,8 +3,8 @@
 
 Each check prints PASS or FAIL with what it measured; the last line is
 "N passed, M failed" and the exit code is 1 when a check failed. With
---expect-broken (smoke.sh --self-test-broken) the meaning flips: the run passes
-only if at least one check rejects the image.
+--expect-fail ID,... (smoke.sh --self-test-broken) the run passes only if those
+checks (ids in brackets) reject the image.
 
 Needs: root, podman, python3. A real JupyterHub runs on 127.0.0.1 from a venv
 (the tests' venv under target/tmp, the demo's .local-hub/venv, or one made here
@@ -87,14 +87,17 @@ def http_get(url, token=None, timeout=5):
 
 
 def wait_for(what, predicate, timeout, interval=0.3):
-    """Polls predicate until it is true; raises CheckFailed naming what after timeout."""
+    """Polls predicate until it is true; raises CheckFailed naming what after timeout
+    (what may be a function, called then, so that it shows the state at that time)."""
     deadline = time.monotonic() + timeout
     started = time.monotonic()
     while True:
         if predicate():
             return time.monotonic() - started
         if time.monotonic() > deadline:
-            raise CheckFailed(f"{what}: not within {timeout} s")
+            raise CheckFailed(
+                f"{what() if callable(what) else what}: not within {timeout} s"
+            )
         time.sleep(interval)
 
 
@@ -328,21 +331,27 @@ class Daemon:
     def running(self):
         return self.inspect(".State.Running") == "true"
 
+    def require_running(self):
+        """Raises CheckFailed at once when the container has exited."""
+        if not self.running():
+            raise CheckFailed(
+                f"the container is not running (exit code {self.inspect('.State.ExitCode')}); "
+                f"its log:\n{self.logs(12)}"
+            )
+        return True
+
     def logs(self, lines=30):
         done = podman("logs", "--tail", str(lines), self.name, check=False)
         return (done.stdout + done.stderr).strip()
 
     def wait_ready(self, timeout=30):
         def ready():
-            if not self.running():
-                raise CheckFailed(
-                    f"the container exited (code {self.inspect('.State.ExitCode')}) instead of "
-                    f"running the daemon; its log:\n{self.logs()}"
-                )
-            return http_get(self.url + "/readyz")[0] == 200
+            return self.require_running() and http_get(self.url + "/readyz")[0] == 200
 
         return wait_for(
-            f"GET {self.url}/readyz answering 200 (log:\n{self.logs()})", ready, timeout
+            lambda: f"GET {self.url}/readyz answering 200; log:\n{self.logs()}",
+            ready,
+            timeout,
         )
 
     def stop(self):
@@ -497,7 +506,7 @@ def check_reconcile(daemon, hub):
     # The first run: mallory (admin by hand, undeclared) revoked, amara (declared) created admin.
     want = ["amara", "eng-sam", "rep-lee"]
     wait_for(
-        f"admins {want} after the first run (hub says {hub.admins()})",
+        lambda: f"admins {want} after the first run (hub says {hub.admins()})",
         lambda: hub.admins() == want,
         15,
     )
@@ -525,6 +534,7 @@ def check_reconcile(daemon, hub):
 
 
 def check_process_user(daemon):
+    daemon.require_running()
     pid = daemon.inspect(".State.Pid")
     status = Path(f"/proc/{pid}/status").read_text()
     uids = re.search(r"^Uid:\s+(.*)$", status, re.MULTILINE).group(1).split()
@@ -544,8 +554,10 @@ def check_reload(daemon, hub, configmap, failing=None):
     )
     want = ["amara", "eng-sam", "nia", "rep-lee"]
     took = wait_for(
-        f"the swapped roster (adds nia) applied by the running container (hub admins {hub.admins()})",
-        lambda: hub.admins() == want,
+        lambda: (
+            f"the swapped roster (adds nia) applied by the running container (hub admins {hub.admins()})"
+        ),
+        lambda: daemon.require_running() and hub.admins() == want,
         20,
     )
     if (
@@ -559,10 +571,7 @@ def check_reload(daemon, hub, configmap, failing=None):
 
 
 def check_stop(daemon, what):
-    if not daemon.running():
-        raise CheckFailed(
-            f"the container is not running (exit {daemon.inspect('.State.ExitCode')})"
-        )
+    daemon.require_running()
     took, code = daemon.stop()
     if code != 0 or took >= STOP_LIMIT_S:
         raise CheckFailed(
@@ -580,13 +589,15 @@ class Report:
         self.passed = []
         self.failed = []
 
-    def run(self, name, check, *args):
+    def run(self, key, name, check, *args):
+        """Runs one check; key is its short id (for --expect-fail)."""
+        name = f"[{key}] {name}"
         print(f"\n-- {name}", flush=True)
         try:
             detail = check(*args)
         except CheckFailed as e:
             print(f"FAIL {name}: {e}", flush=True)
-            self.failed.append(name)
+            self.failed.append(key)
             return False
         except (
             subprocess.SubprocessError,
@@ -596,10 +607,10 @@ class Report:
             AttributeError,
         ) as e:
             print(f"FAIL {name}: {type(e).__name__}: {e}", flush=True)
-            self.failed.append(name)
+            self.failed.append(key)
             return False
         print(f"PASS {name}: {detail}", flush=True)
-        self.passed.append(name)
+        self.passed.append(key)
         return True
 
 
@@ -625,7 +636,9 @@ def main():
         "--source", required=True, help="expected org.opencontainers.image.source"
     )
     parser.add_argument(
-        "--expect-broken", action="store_true", help="pass only if some check fails"
+        "--expect-fail",
+        metavar="ID,...",
+        help="self-test of a broken image: pass only if these checks fail",
     )
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -634,9 +647,15 @@ def main():
     RUN_DIR.mkdir(parents=True)
     print(f"smoke: checking {args.image}")
     report = Report()
-    report.run("image size and OCI labels", check_labels_and_size, args)
-    report.run("runs as 65532, no shell in the image", check_nonroot_and_no_shell, args)
+    report.run("labels", "image size and OCI labels", check_labels_and_size, args)
     report.run(
+        "nonroot",
+        "runs as 65532, no shell in the image",
+        check_nonroot_and_no_shell,
+        args,
+    )
+    report.run(
+        "validate",
         "--validate of config/*.yaml with --read-only --network none --cap-drop ALL",
         check_validate,
         args,
@@ -656,13 +675,20 @@ def main():
         daemon = Daemon(args.image, f"smoke-daemon-{tag}", configmap.path, tokens)
         daemons.append(daemon)
         report.run(
+            "reconcile",
             "the daemon (host network, read-only) reconciles a real JupyterHub",
             check_reconcile,
             daemon,
             hub,
         )
-        report.run("the daemon's process runs as 65532", check_process_user, daemon)
         report.run(
+            "process-user",
+            "the daemon's process runs as 65532",
+            check_process_user,
+            daemon,
+        )
+        report.run(
+            "reload",
             "a ConfigMap-style roster swap is reloaded without a restart",
             check_reload,
             daemon,
@@ -670,6 +696,7 @@ def main():
             configmap,
         )
         report.run(
+            "stop",
             "podman stop: the daemon exits 0 in under 2 s",
             check_stop,
             daemon,
@@ -689,8 +716,10 @@ def main():
 
         def stop_while_failing():
             wait_for(
-                f"requests to the 503 hub being retried (it got {failing.requests})",
-                lambda: failing.requests >= 3 and daemon2.running(),
+                lambda: (
+                    f"requests to the 503 hub being retried (it got {failing.requests})"
+                ),
+                lambda: daemon2.require_running() and failing.requests >= 3,
                 30,
             )
             seen = failing.requests
@@ -698,6 +727,7 @@ def main():
             return f"{result}; the 503 hub had got {seen} requests (first tries and retries)"
 
         report.run(
+            "stop-failing-hub",
             "podman stop while a hub answers 503 and is retried: exit 0 in under 2 s",
             stop_while_failing,
         )
@@ -710,17 +740,18 @@ def main():
         failing.stop()
         hub.stop()
 
-    total = len(report.passed) + len(report.failed)
-    if args.expect_broken:
+    if args.expect_fail:
+        expected = set(args.expect_fail.split(","))
+        missed = sorted(expected - set(report.failed))
         print(
-            f"\nsmoke: self-test: {len(report.failed)} of {total} checks rejected {args.image}"
+            f"\nsmoke: self-test: {args.image} failed {', '.join(report.failed) or 'no check'}"
+            f" (must fail: {', '.join(sorted(expected))})"
         )
-        return 0 if report.failed else 1
+        if missed:
+            print(f"smoke: self-test FAILED: {', '.join(missed)} did not reject it")
+        return 1 if missed else 0
     if report.failed:
-        print(
-            "\nsmoke: FAILED checks:\n"
-            + "\n".join(f"  - {name}" for name in report.failed)
-        )
+        print("\nsmoke: FAILED checks: " + ", ".join(report.failed))
     print(f"\n{len(report.passed)} passed, {len(report.failed)} failed")
     return 1 if report.failed else 0
 
