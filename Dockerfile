@@ -49,7 +49,7 @@ LABEL org.opencontainers.image.title="jupyterhub-admin-sync" \
 COPY --from=build /src/target/release/jupyterhub-admin-sync /usr/local/bin/jupyterhub-admin-sync
 
 # Where the Helm chart mounts the roster; any --config/-c on the command line wins.
-ENV JUPYTERHUB_ADMIN_SYNC_CONFIG=/etc/jupyterhub-admin-sync/roster.yaml
+ENV JUPYTERHUB_ADMIN_SYNC_CONFIG=/etc/jupyterhub-admin-sync
 USER 65532:65532
 # /healthz, /readyz and /metrics when run with --listen 0.0.0.0:9090.
 EXPOSE 9090

@@ -163,13 +163,19 @@ def roster_env(argv):
     path, work = argv[0], argv[1]
     docs = [d for d in yaml.safe_load_all(open(path)) if d]
     name = os.path.basename(path).removesuffix(".yaml")
-    configmaps = [d for d in docs if d["kind"] == "ConfigMap" and "roster.yaml" in d.get("data", {})]
+    configmaps = [d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-roster")]
     if len(configmaps) != 1:
         sys.exit(f"{path}: expected one roster ConfigMap")
-    roster_text = configmaps[0]["data"]["roster.yaml"]
-    open(f"{work}/{name}-roster.yaml", "w").write(roster_text)
-    roster = yaml.safe_load(roster_text)
-    needed = sorted({h["token_env"] for c in roster.get("communities", []) for h in c.get("hubs", []) if "token_env" in h})
+    # The ConfigMap as the pod sees it: a directory of its keys (one roster file, or one
+    # per community), which the daemon reads as one roster.
+    roster_dir = f"{work}/{name}-roster"
+    os.makedirs(roster_dir, exist_ok=True)
+    needed = set()
+    for key, text in configmaps[0]["data"].items():
+        open(f"{roster_dir}/{key}", "w").write(text)
+        roster = yaml.safe_load(text) or {}
+        needed |= {h["token_env"] for c in roster.get("communities", []) for h in c.get("hubs", []) if "token_env" in h}
+    needed = sorted(needed)
     # What the container is given.
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -188,7 +194,7 @@ def roster_env(argv):
         print("TOKENS_MISSING=1")
     elif missing:
         print(f"echo '{path}: token_env {', '.join(missing)} expected in Secret {', '.join(external)} (envFrom)'")
-    print(f"ROSTER={work}/{name}-roster.yaml")
+    print(f"ROSTER={roster_dir}")
     print("NEEDED='" + " ".join(needed) + "'")
 
 

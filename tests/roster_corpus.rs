@@ -9,7 +9,7 @@
 //! Tests marked `// Regression:` guard bugs found while writing them, all since fixed;
 //! the comment says what was wrong and how it was fixed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -830,26 +830,35 @@ fn a_problem_is_one_line() {
 // ---- the example roster ----
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/roster.example.yaml");
-const EXAMPLE_TOKEN_FILE: &str = "token_file: /run/secrets/climate-staging-token";
+const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config/roster.d");
+
+fn example_env(var: &str) -> Option<String> {
+    env(var).or_else(|| {
+        matches!(
+            var,
+            "CLIMATE_WORKSHOP_TOKEN" | "COLLEGE_A_TOKEN" | "COLLEGE_A_WORKSHOP_TOKEN"
+        )
+        .then(|| "tok-87654321".to_string())
+    })
+}
+
+/// A hub's admins as `username (person, role)`.
+fn declared(roster: &Roster, hub: &str) -> Vec<String> {
+    roster
+        .hub(hub)
+        .unwrap()
+        .admins
+        .iter()
+        .map(|(name, d)| match &d.person {
+            Some(p) => format!("{name} ({p}, {})", d.role),
+            None => format!("{name} ({})", d.role),
+        })
+        .collect()
+}
 
 #[test]
 fn example_roster_validates() {
-    let text = std::fs::read_to_string(EXAMPLE).unwrap();
-    assert_eq!(text.matches(EXAMPLE_TOKEN_FILE).count(), 1);
-    let dir = tempfile::tempdir().unwrap();
-    let token: PathBuf = dir.path().join("climate-staging-token");
-    std::fs::write(&token, "tok-staging-123\n").unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    let text = text.replace(
-        EXAMPLE_TOKEN_FILE,
-        &format!("token_file: {}", token.display()),
-    );
-    let roster =
-        Roster::parse_bytes(Path::new("roster.example.yaml"), text.as_bytes(), &env).unwrap();
+    let roster = Roster::load_with(Path::new(EXAMPLE), &example_env, &[]).unwrap();
     assert_eq!(roster.warnings, Vec::<String>::new());
     let hubs: Vec<(&str, &str, Policy, u32)> = roster
         .hubs
@@ -868,36 +877,43 @@ fn example_roster_validates() {
         [
             ("climate-prod", "climate-lab", Policy::Enforce, 5),
             ("climate-staging", "climate-lab", Policy::Grant, 2),
+            ("climate-workshop", "climate-lab", Policy::Enforce, 5),
             ("ocean-prod", "ocean-hub-users", Policy::Report, 5),
         ]
     );
-    assert_eq!(roster.hubs[1].access.token.expose(), "tok-staging-123");
-    let desired = roster.desired(&roster.hubs[0]);
-    let names: Vec<&str> = desired.keys().map(|n| n.as_str()).collect();
     assert_eq!(
-        names,
+        declared(&roster, "climate-prod"),
         [
-            "carol",
-            "dave@uni.edu",
-            "eng-eve",
-            "eng-sam",
-            "erin",
-            "rep-bob",
-            "rep-rita"
+            "bob-the-rep (rep-bob, representative)",
+            "carol (administrator)",
+            "dave@uni.edu (administrator)",
+            "eng-sam (engineer)",
+            "erin (administrator)",
+            "eve-gh (eve, engineer)",
+            "rep-rita (representative)",
         ]
+    );
+    assert_eq!(
+        declared(&roster, "climate-workshop"),
+        [
+            "bob@climate.example.org (rep-bob, representative)",
+            "carol (administrator)",
+            "dave@uni.edu (administrator)",
+            "erin (administrator)",
+            "jo.doe@college.example.edu (administrator)",
+            "rep-rita (representative)",
+        ],
+        "login email, no engineers, its own administrator"
     );
 }
 
 #[test]
-fn example_roster_as_shipped_lacks_only_its_token_file() {
-    if Path::new("/run/secrets/climate-staging-token").exists() {
-        return; // a machine that has it: example_roster_validates covers the rest
-    }
-    let text = std::fs::read(EXAMPLE).unwrap();
-    let err = Roster::parse_bytes(Path::new("roster.example.yaml"), &text, &env).unwrap_err();
+fn example_roster_directory_validates() {
+    let roster = Roster::load_with(Path::new(EXAMPLE_DIR), &example_env, &[]).unwrap();
+    assert_eq!(roster.communities.len(), 2);
     assert_eq!(
-        err.to_string(),
-        "roster.example.yaml is not a valid roster (1 problem):\n  roster.example.yaml: community climate-lab: hub climate-staging: token_file /run/secrets/climate-staging-token cannot be read: No such file or directory (os error 2)"
+        declared(&roster, "college-a-workshop"),
+        ["coord.a@state.example.edu (coord-a, representative)"]
     );
 }
 
