@@ -26,14 +26,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// The roster: a YAML file, or a directory whose *.yaml files are merged into one.
-    #[arg(
-        long,
-        short = 'c',
-        env = "JUPYTERHUB_ADMIN_SYNC_CONFIG",
-        value_name = "FILE|DIR"
-    )]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub roster: RosterArg,
 
     #[command(flatten)]
     pub mode: ModeArgs,
@@ -148,17 +142,24 @@ pub struct DumpArgs {
     /// A hub of the roster given with --config, instead of --api-url.
     #[arg(long, value_name = "NAME", requires = "config")]
     pub hub: Option<String>,
-    /// The roster (with --hub).
+    #[command(flatten)]
+    pub roster: RosterArg,
+    /// Timeout of each request to the hub.
+    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
+    pub request_timeout: Duration,
+}
+
+/// Where the roster is, for the modes and for `dump --hub`.
+#[derive(Debug, Args)]
+pub struct RosterArg {
+    /// The roster: a YAML file, or a directory whose *.yaml files are merged into one.
     #[arg(
         long,
         short = 'c',
         env = "JUPYTERHUB_ADMIN_SYNC_CONFIG",
-        value_name = "FILE"
+        value_name = "FILE|DIR"
     )]
     pub config: Option<PathBuf>,
-    /// Timeout of each request to the hub.
-    #[arg(long, default_value = "30s", value_parser = parse_duration, value_name = "DURATION")]
-    pub request_timeout: Duration,
 }
 
 /// At most one mode; none runs the daemon.
@@ -271,7 +272,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Import(args)) => return import(args),
         None => {}
     }
-    let Some(config) = cli.config.clone() else {
+    let Some(config) = cli.roster.config.clone() else {
         eprintln!(
             "error: the roster is needed: --config FILE, or JUPYTERHUB_ADMIN_SYNC_CONFIG (see --help)"
         );
@@ -387,7 +388,12 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
 
 /// `dump`: prints the fragment on stdout.
 async fn dump(args: &DumpArgs) -> ExitCode {
-    let target = match (&args.api_url, &args.token_env, &args.hub, &args.config) {
+    let target = match (
+        &args.api_url,
+        &args.token_env,
+        &args.hub,
+        &args.roster.config,
+    ) {
         (Some(api_url), Some(token_env), None, _) => crate::dump::Target::Direct {
             api_url: api_url.clone(),
             token_env: token_env.clone(),

@@ -5,8 +5,9 @@
 //! placeholder [`ADDED_BY_PLACEHOLDER`], which validation refuses until a person writes
 //! who added them.
 
-use serde::Serialize;
 use std::path::PathBuf;
+
+use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub, Named};
 
 use crate::hub::{ClientOptions, HubClient, HubError, HubRead};
 use crate::name::{HubName, UserName};
@@ -32,42 +33,6 @@ pub enum DumpError {
     Hub(#[from] HubError),
     #[error("cannot write the fragment: {0}")]
     Yaml(#[from] YamlError),
-}
-
-#[derive(Serialize)]
-struct Fragment {
-    version: u32,
-    communities: Vec<FragmentCommunity>,
-}
-
-#[derive(Serialize)]
-struct FragmentCommunity {
-    name: String,
-    representatives: Vec<Person>,
-    administrators: Vec<Admin>,
-    hubs: Vec<FragmentHub>,
-}
-
-#[derive(Serialize)]
-struct Person {
-    name: String,
-}
-
-#[derive(Serialize)]
-struct Admin {
-    name: String,
-    added_by: String,
-}
-
-#[derive(Serialize)]
-struct FragmentHub {
-    name: String,
-    api_url: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_env: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    token_file: Option<PathBuf>,
-    policy: Policy,
 }
 
 /// Where the hub to dump is described.
@@ -150,9 +115,9 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
         match entry {
             Some(d) if d.role == Role::Engineer => engineers_left_out = true,
             Some(d) if d.role == Role::Representative => {
-                representatives.push(Person { name: roster_name })
+                representatives.push(Named { name: roster_name })
             }
-            Some(d) => administrators.push(Admin {
+            Some(d) => administrators.push(FragmentAdmin {
                 name: roster_name,
                 added_by: d
                     .added_by
@@ -161,7 +126,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             }),
             None => {
                 unknown += 1;
-                administrators.push(Admin {
+                administrators.push(FragmentAdmin {
                     name: roster_name,
                     added_by: ADDED_BY_PLACEHOLDER.to_string(),
                 });
@@ -172,25 +137,23 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
         TokenSource::Env(v) => (Some(v.clone()), None),
         TokenSource::File(p) => (None, Some(p.clone())),
     };
-    let fragment = Fragment {
-        version: 1,
-        communities: vec![FragmentCommunity {
-            name: spec.community.clone(),
-            representatives,
-            administrators,
-            hubs: vec![FragmentHub {
-                name: spec.name.to_string(),
-                api_url: spec.access.api_url.to_string(),
-                token_env,
-                token_file,
-                policy: if roster.is_some() {
-                    spec.rules.policy
-                } else {
-                    Policy::Report
-                },
-            }],
+    let fragment = Fragment::one_hub(FragmentCommunity {
+        name: spec.community.clone(),
+        representatives,
+        administrators: Some(administrators),
+        hubs: vec![FragmentHub {
+            name: spec.name.to_string(),
+            api_url: spec.access.api_url.to_string(),
+            token_env,
+            token_file,
+            policy: if roster.is_some() {
+                spec.rules.policy
+            } else {
+                Policy::Report
+            },
+            administrators: None,
         }],
-    };
+    });
     let body = crate::yaml::to_string(&fragment)?;
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let mut out = format!(

@@ -8,7 +8,7 @@
 //! placeholder [`ADDED_BY_PLACEHOLDER`], which validation refuses until a person fills
 //! it in. The core ([`merge`], [`import`], [`render`]) is pure; [`run`] reads the files.
 
-use serde::Serialize;
+use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -511,39 +511,6 @@ pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, Im
     })
 }
 
-#[derive(Serialize)]
-struct Fragment {
-    version: u32,
-    communities: Vec<FragmentCommunity>,
-}
-
-#[derive(Serialize)]
-struct FragmentCommunity {
-    name: String,
-    representatives: Vec<Person>,
-    hubs: Vec<FragmentHub>,
-}
-
-#[derive(Serialize)]
-struct Person {
-    name: String,
-}
-
-#[derive(Serialize)]
-struct Admin {
-    name: String,
-    added_by: String,
-}
-
-#[derive(Serialize)]
-struct FragmentHub {
-    name: String,
-    api_url: String,
-    token_env: String,
-    policy: Policy,
-    administrators: Vec<Admin>,
-}
-
 /// The hub name: `--hub-name`, or the first values file's stem.
 fn hub_name(options: &ImportOptions) -> Result<String, ImportError> {
     let name = match &options.hub_name {
@@ -570,28 +537,29 @@ pub fn render(
 ) -> Result<String, ImportError> {
     let hub = hub_name(options)?;
     let api_url = parse_api_url(&options.api_url)?;
-    let fragment = Fragment {
-        version: 1,
-        communities: vec![FragmentCommunity {
-            name: options.community.clone(),
-            representatives: Vec::new(),
-            hubs: vec![FragmentHub {
-                name: hub.clone(),
-                api_url: api_url.to_string(),
-                token_env: options.token_env.clone(),
-                // Dry runs until someone reviews the fragment.
-                policy: Policy::Report,
-                administrators: imported
+    let fragment = Fragment::one_hub(FragmentCommunity {
+        name: options.community.clone(),
+        representatives: Vec::new(),
+        administrators: None,
+        hubs: vec![FragmentHub {
+            name: hub.clone(),
+            api_url: api_url.to_string(),
+            token_env: Some(options.token_env.clone()),
+            token_file: None,
+            // Dry runs until someone reviews the fragment.
+            policy: Policy::Report,
+            administrators: Some(
+                imported
                     .admins
                     .iter()
-                    .map(|name| Admin {
+                    .map(|name| FragmentAdmin {
                         name: name.clone(),
                         added_by: ADDED_BY_PLACEHOLDER.to_string(),
                     })
                     .collect(),
-            }],
+            ),
         }],
-    };
+    });
     let body = crate::yaml::to_string(&fragment).map_err(ImportError::Yaml)?;
     let n = imported.admins.len();
     let mut out = format!(

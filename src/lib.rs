@@ -28,6 +28,7 @@ pub mod audit;
 pub mod cli;
 pub mod daemon;
 pub mod dump;
+pub mod fragment;
 pub mod hub;
 pub mod import;
 pub mod logging;

@@ -35,18 +35,25 @@ impl UserName {
     }
 }
 
-/// Control characters (never valid in a name) are shown escaped, so that a name can
-/// neither break a message across lines nor write escape codes into a log.
+/// A name as it may appear in a message: control characters escaped, so that a name
+/// (from the roster or from a hub) can neither break a message across lines nor write
+/// escape codes into a log.
+pub fn printable(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Control characters (never valid in a name) are shown escaped.
 impl fmt::Display for UserName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for c in self.0.chars() {
-            if c.is_control() {
-                write!(f, "{}", c.escape_debug())?;
-            } else {
-                write!(f, "{c}")?;
-            }
-        }
-        Ok(())
+        f.write_str(&printable(&self.0))
     }
 }
 

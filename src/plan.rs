@@ -7,7 +7,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::name::UserName;
+use crate::name::{UserName, printable};
 use crate::outcome::Skipped;
 use crate::roster::{Desired, HubRules, Policy, Role};
 use crate::snapshot::{HubSnapshot, HubUser, OwnerKind};
@@ -321,19 +321,6 @@ impl fmt::Display for Plan {
         }
         Ok(())
     }
-}
-
-/// A name from a hub as it may appear in a message: control characters escaped.
-pub(crate) fn printable(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 #[cfg(test)]

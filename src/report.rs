@@ -4,9 +4,10 @@
 use serde::Serialize;
 use std::fmt;
 
+use crate::name::printable;
 use crate::name::{HubName, UserName};
 use crate::outcome::{ErrorKind, Skipped};
-use crate::plan::{Action, DriftKind, Standing, printable};
+use crate::plan::{Action, DriftKind, Standing};
 use crate::roster::Policy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

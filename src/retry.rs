@@ -192,110 +192,77 @@ mod tests {
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn retry_after_is_honoured_but_capped_and_attempts_bounded() {
+    /// Runs `retry` against an operation that always fails transiently with `error`
+    /// and `retry_after`; returns the result, the attempts made and the waits heard.
+    async fn always_failing(
+        policy: RetryPolicy,
+        stop: &CancellationToken,
+        error: &'static str,
+        retry_after: Option<Duration>,
+    ) -> (Result<(), &'static str>, u32, Vec<Duration>) {
         let calls = AtomicU32::new(0);
         let mut waits = Vec::new();
+        let result = retry(
+            &policy,
+            stop,
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async move { Err(Failure::Transient { error, retry_after }) }
+            },
+            |_, wait| waits.push(wait),
+        )
+        .await;
+        (result, calls.load(Ordering::SeqCst), waits)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_after_is_honoured_but_capped_and_attempts_bounded() {
         let started = tokio::time::Instant::now();
         let long = RetryPolicy {
             max_elapsed: Duration::from_secs(600),
             ..policy(3)
         };
-        let result: Result<(), &str> = retry(
-            &long,
-            &CancellationToken::new(),
-            || {
-                calls.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Err(Failure::Transient {
-                        error: "slow down",
-                        retry_after: Some(Duration::from_secs(3600)),
-                    })
-                }
-            },
-            |_, wait| waits.push(wait),
-        )
-        .await;
+        let hour = Some(Duration::from_secs(3600));
+        let (result, calls, waits) =
+            always_failing(long, &CancellationToken::new(), "slow down", hour).await;
         assert_eq!(result, Err("slow down"));
-        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        assert_eq!(calls, 3);
         assert_eq!(waits, [Duration::from_secs(60), Duration::from_secs(60)]);
         assert_eq!(started.elapsed(), Duration::from_secs(120));
     }
 
     #[tokio::test(start_paused = true)]
     async fn no_attempt_starts_after_max_elapsed() {
-        let calls = AtomicU32::new(0);
-        let _: Result<(), &str> = retry(
-            &policy(10),
-            &CancellationToken::new(),
-            || {
-                calls.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Err(Failure::Transient {
-                        error: "x",
-                        retry_after: Some(Duration::from_secs(45)),
-                    })
-                }
-            },
-            |_, _| {},
-        )
-        .await;
+        let after = Some(Duration::from_secs(45));
+        let (_, calls, _) = always_failing(policy(10), &CancellationToken::new(), "x", after).await;
         // 0 s, 45 s; a third at 90 s would start past the 60 s limit.
-        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert_eq!(calls, 2);
     }
 
     #[tokio::test(start_paused = true)]
     async fn retry_after_exact() {
-        let mut waits = Vec::new();
-        let calls = AtomicU32::new(0);
-        let _: Result<(), &str> = retry(
-            &policy(2),
-            &CancellationToken::new(),
-            || {
-                calls.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Err(Failure::Transient {
-                        error: "x",
-                        retry_after: Some(Duration::from_secs(2)),
-                    })
-                }
-            },
-            |_, wait| waits.push(wait),
-        )
-        .await;
+        let after = Some(Duration::from_secs(2));
+        let (_, _, waits) = always_failing(policy(2), &CancellationToken::new(), "x", after).await;
         assert_eq!(waits, [Duration::from_secs(2)]);
     }
 
     #[tokio::test(start_paused = true)]
     async fn stop_ends_the_wait_at_once_with_the_last_error() {
         let stop = CancellationToken::new();
-        let calls = AtomicU32::new(0);
         let started = tokio::time::Instant::now();
         let canceller = stop.clone();
         tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(1)).await;
             canceller.cancel();
         });
-        let result: Result<(), &str> = retry(
-            &RetryPolicy {
-                max_elapsed: Duration::from_secs(600),
-                ..policy(10)
-            },
-            &stop,
-            || {
-                calls.fetch_add(1, Ordering::SeqCst);
-                async {
-                    Err(Failure::Transient {
-                        error: "503",
-                        retry_after: Some(Duration::from_secs(30)),
-                    })
-                }
-            },
-            |_, _| {},
-        )
-        .await;
+        let long = RetryPolicy {
+            max_elapsed: Duration::from_secs(600),
+            ..policy(10)
+        };
+        let after = Some(Duration::from_secs(30));
+        let (result, calls, _) = always_failing(long, &stop, "503", after).await;
         assert_eq!(result, Err("503"));
-        assert_eq!(calls.load(Ordering::SeqCst), 1, "no attempt after the stop");
+        assert_eq!(calls, 1, "no attempt after the stop");
         assert_eq!(started.elapsed(), Duration::from_secs(1));
     }
 }

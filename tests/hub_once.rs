@@ -545,6 +545,14 @@ async fn dry_run_warns_when_every_admin_would_be_revoked_or_the_brake_would_hold
 }
 
 /// The `added_by` the fragment gives administrator `name`.
+/// `dump --config ROSTER --hub HUB`, which must succeed; its fragment.
+fn dump(roster: &std::path::Path, hub: &str, env: &[(&str, &str)]) -> String {
+    let args = ["dump", "--config", roster.to_str().unwrap(), "--hub", hub];
+    let out = common::run(&args, env);
+    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 fn added_by(fragment: &str, name: &str) -> String {
     let doc: Value = jupyterhub_admin_sync::yaml::from_str(fragment).expect("the fragment is YAML");
     doc["communities"][0]["administrators"]
@@ -583,18 +591,7 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
     let roster = RosterBuilder::one_hub("dc", "dump-rep", HubEntry::new("dhub", &a.api_url, "TOK"))
         .admin("dump-known", "dump-rep")
         .write(dir.path());
-    let out = common::run(
-        &[
-            "dump",
-            "--config",
-            roster.to_str().unwrap(),
-            "--hub",
-            "dhub",
-        ],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
-    let fragment = String::from_utf8_lossy(&out.stdout).to_string();
+    let fragment = dump(&roster, "dhub", &env);
     assert_eq!(added_by(&fragment, "dump-known"), "dump-rep", "{fragment}");
     assert_eq!(
         added_by(&fragment, "dump-stranger"),
@@ -704,18 +701,7 @@ async fn people_are_synced_by_their_id_and_named_as_people() {
         (&Value::from("pplada-gh"), &Value::from("ppl-ada"))
     );
 
-    let out = common::run(
-        &[
-            "dump",
-            "--config",
-            roster.to_str().unwrap(),
-            "--hub",
-            "pplhub",
-        ],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
-    let fragment = String::from_utf8_lossy(&out.stdout).to_string();
+    let fragment = dump(&roster, "pplhub", &env);
     assert!(fragment.contains("pplada-gh is ppl-ada"), "{fragment}");
     let doc: Value = jupyterhub_admin_sync::yaml::from_str(&fragment).unwrap();
     assert_eq!(

@@ -15,7 +15,7 @@ use super::{
     Administrator, Community, Declared, Desired, HubAccess, HubRules, HubSpec, Policy, Problem,
     Role, Roster, RosterError,
 };
-use crate::name::{HubName, UserName};
+use crate::name::{HubName, UserName, printable};
 use crate::tls::CaBundle;
 use crate::token::{self, TokenSource};
 
@@ -702,20 +702,6 @@ pub fn parse_api_url(text: &str) -> Result<url::Url, ApiUrlError> {
     Ok(url)
 }
 
-/// A name as it may appear in a message: control characters escaped, so that a name
-/// can neither break a problem across lines nor write escape codes into a log.
-fn printable(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 fn join(names: &[UserName]) -> String {
     names
         .iter()
@@ -1265,12 +1251,7 @@ communities:
             "communities:\n  - name: climate\n    representatives: [{name: rep-bob}]\n    hubs: [{name: climate-prod, api_url: 'http://c/hub/api', token_env: T}]\n",
         )
         .unwrap();
-        let files = super::super::files::read(d).unwrap();
-        let documents: Vec<_> = files
-            .iter()
-            .map(|(f, b)| (f.clone(), super::super::parse_document(f, b).unwrap()))
-            .collect();
-        let roster = super::validate(d, documents, &env, &[]).unwrap();
+        let roster = Roster::load_with(d, &env, &[]).unwrap();
         assert_eq!(
             roster
                 .hub("climate-prod")
@@ -1287,14 +1268,7 @@ communities:
             "engineers: [{name: sam}]\ncommunities:\n  - name: ocean\n    representatives: []\n    hubs: []\n",
         )
         .unwrap();
-        let files = super::super::files::read(d).unwrap();
-        let documents: Vec<_> = files
-            .iter()
-            .map(|(f, b)| (f.clone(), super::super::parse_document(f, b).unwrap()))
-            .collect();
-        let err = super::validate(d, documents, &env, &[])
-            .unwrap_err()
-            .to_string();
+        let err = Roster::load_with(d, &env, &[]).unwrap_err().to_string();
         let ocean = d.join("ocean.yaml").display().to_string();
         let people = d.join("00-people.yaml").display().to_string();
         assert!(

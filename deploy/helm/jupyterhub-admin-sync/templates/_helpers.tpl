@@ -91,10 +91,19 @@ ConfigMap managed elsewhere cannot be read here.
 {{- define "jupyterhub-admin-sync.rosterTokenEnvs" -}}
 {{- $names := list }}
 {{- if not .Values.existingRosterConfigMap }}
-{{- range $community := .Values.roster.communities | default list }}
+{{- $documents := list .Values.roster }}
+{{- if include "jupyterhub-admin-sync.rosterIsFiles" . }}
+{{- $documents = values .Values.roster }}
+{{- end }}
+{{- if not .Values.roster }}
+{{- $names = append $names "EXAMPLE_HUB_TOKEN" }}
+{{- end }}
+{{- range $document := $documents }}
+{{- range $community := $document.communities | default list }}
 {{- range $hub := $community.hubs | default list }}
 {{- if $hub.token_env }}
 {{- $names = append $names $hub.token_env }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
