@@ -779,6 +779,24 @@ def fleet_part(a, results):
 # --------------------------------------------------------------------------------------
 
 
+def roster_part(a, results, runs=15):
+    """`--validate` of the 171-hub fleet fixture (a roster directory), wall time per run."""
+    fixture = ROOT / "tests" / "fixtures" / "fleet" / "roster"
+    env = dict(os.environ, FLEET_TOKEN="fleet-fixture-token-0123")
+    walls = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        done = subprocess.run([str(a.bin), "--validate", "--config", str(fixture)], env=env,
+                              capture_output=True, text=True)
+        walls.append(time.perf_counter() - t0)
+        if done.returncode != 0:
+            raise SystemExit(f"bench: --validate of the fleet fixture failed: {done.stderr[-500:]}")
+    results["roster"] = {"fixture": "tests/fixtures/fleet/roster", "hubs": 171, "runs": runs,
+                         "validate_wall_median_s": median(walls), "validate_wall_max_s": max(walls),
+                         "summary": done.stdout.strip()}
+    log(f"fleet roster --validate: median {median(walls) * 1000:.1f} ms over {runs} runs")
+
+
 def goals(results):
     g = []
 
@@ -802,6 +820,11 @@ def goals(results):
                 "<= +20%", grow <= 0.20)
         share = s["daemon_cpu_share_median"]
         add(f"binary CPU / wall, {n} users (median)", f"{share * 100:.2f}%", "<= 5%", share <= 0.05)
+    if "roster" in results:
+        r = results["roster"]
+        ms = r["validate_wall_median_s"] * 1000
+        add(f"--validate of the {r['hubs']}-hub fleet roster (whole process, median)", f"{ms:.1f} ms", "< 100 ms",
+            ms < 100)
     fl = results.get("fleet", {}).get("summary", {})
     for c, s in fl.items():
         add(f"fleet wall / ideal, {results['fleet']['hubs']} hubs, --concurrency {c}",
@@ -868,6 +891,12 @@ def table(results):
           f"{s['restart_start_median_s']:.2f}s = {s['restart_total_median_s']:.2f}s; "
           f"--once granting one admin = {s['once_wall_median_s']:.2f}s ({s['once_requests']} requests); "
           f"restart/once = {s['restart_over_once']:.1f}x")
+    if "roster" in results:
+        r = results["roster"]
+        w("")
+        w(f"Roster: --validate of {r['fixture']} ({r['hubs']} hubs), whole process: median "
+          f"{r['validate_wall_median_s'] * 1000:.1f} ms, max {r['validate_wall_max_s'] * 1000:.1f} ms "
+          f"over {r['runs']} runs")
     w("")
     w("Goals")
     for g in results["goals"]:
@@ -891,7 +920,7 @@ def main():
     p.add_argument("--fleet-concurrency", default="8,32")
     p.add_argument("--no-skewed", dest="skewed", action="store_false")
     p.add_argument("--no-big-page", dest="big_page", action="store_false")
-    p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet"))
+    p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet,roster"))
     a = p.parse_args()
     a.bin = Path(a.bin).resolve()
     a.venv = Path(a.venv).resolve()
@@ -935,6 +964,8 @@ def main():
             real_hub_part(a, n, results, status_quo=(n == max(sizes) and a.restarts > 0))
     if "fleet" in parts:
         fleet_part(a, results)
+    if "roster" in parts:
+        roster_part(a, results)
     results["goals"] = goals(results)
     results["duration_s"] = time.time() - started
     results["loadavg_end"] = os.getloadavg()
