@@ -24,6 +24,8 @@ pub enum AlertKind {
     Drift,
     Error,
     Roster,
+    /// An administrator's `expires` date is near.
+    Expiry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,6 +33,10 @@ pub enum AlertKind {
 pub enum AlertStatus {
     Firing,
     Resolved,
+    /// News, not a state: drift was found and fixed in one run. Opens nothing.
+    Remediated,
+    /// News, not a state: an administrator's entry expires soon.
+    Expiring,
 }
 
 /// The message POSTed to the webhook. `text` is a sentence for people, so a Slack
@@ -65,9 +71,11 @@ impl AlertState {
         }
     }
 
-    /// The alerts one hub's run starts or resolves.
+    /// The alerts one hub's run starts or resolves, and the news of the drift it
+    /// fixed.
     pub fn observe(&mut self, report: &HubReport) -> Vec<Alert> {
         let mut alerts = Vec::new();
+        alerts.extend(crate::news::remediated(report));
         let hub = &report.name.to_string();
         let community = &report.community;
         let errored = report.status == Status::Error;
@@ -78,7 +86,7 @@ impl AlertState {
                     format!("cannot sync hub {hub}"),
                     format!("jupyterhub-admin-sync cannot sync hub {hub} ({community}): {error}"),
                 ),
-                AlertStatus::Resolved => (
+                _resolved => (
                     format!("hub {hub} syncs again"),
                     format!("jupyterhub-admin-sync syncs hub {hub} ({community}) again."),
                 ),
@@ -130,7 +138,7 @@ impl AlertState {
                             ),
                         )
                     }
-                    AlertStatus::Resolved => (
+                    _resolved => (
                         format!("admins of hub {hub} match the roster"),
                         format!("Admins of hub {hub} ({community}) match the roster again."),
                     ),
@@ -165,7 +173,7 @@ impl AlertState {
                     problem.unwrap_or_default()
                 ),
             ),
-            AlertStatus::Resolved => (
+            _resolved => (
                 "the roster is valid again".to_string(),
                 format!("The roster {path} is valid again and in force."),
             ),
@@ -335,6 +343,7 @@ mod tests {
                 applied: false,
                 skipped: None,
                 error: None,
+                expired: None,
             })
             .collect();
         let mut report = HubReport::sample(status, changes);

@@ -33,6 +33,7 @@ pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod name;
+pub mod news;
 pub mod outcome;
 pub mod plan;
 pub mod reconcile;

@@ -273,6 +273,7 @@ mod tests {
             applied,
             skipped: None,
             error: None,
+            expired: None,
         }
     }
 
