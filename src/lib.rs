@@ -40,6 +40,7 @@ pub mod reconcile;
 pub mod report;
 pub mod retry;
 pub mod roster;
+pub mod route;
 pub mod server;
 pub mod snapshot;
 pub mod tls;
