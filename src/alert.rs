@@ -10,7 +10,7 @@ use serde::Serialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
 use crate::metrics::Metrics;
@@ -24,6 +24,8 @@ pub enum AlertKind {
     Drift,
     Error,
     Roster,
+    /// An administrator's `expires` date is near.
+    Expiry,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -31,6 +33,10 @@ pub enum AlertKind {
 pub enum AlertStatus {
     Firing,
     Resolved,
+    /// News, not a state: drift was found and fixed in one run. Opens nothing.
+    Remediated,
+    /// News, not a state: an administrator's entry expires soon.
+    Expiring,
 }
 
 /// The message POSTed to the webhook. `text` is a sentence for people, so a Slack
@@ -65,9 +71,11 @@ impl AlertState {
         }
     }
 
-    /// The alerts one hub's run starts or resolves.
+    /// The alerts one hub's run starts or resolves, and the news of the drift it
+    /// fixed.
     pub fn observe(&mut self, report: &HubReport) -> Vec<Alert> {
         let mut alerts = Vec::new();
+        alerts.extend(crate::news::remediated(report));
         let hub = &report.name.to_string();
         let community = &report.community;
         let errored = report.status == Status::Error;
@@ -78,7 +86,7 @@ impl AlertState {
                     format!("cannot sync hub {hub}"),
                     format!("jupyterhub-admin-sync cannot sync hub {hub} ({community}): {error}"),
                 ),
-                AlertStatus::Resolved => (
+                _resolved => (
                     format!("hub {hub} syncs again"),
                     format!("jupyterhub-admin-sync syncs hub {hub} ({community}) again."),
                 ),
@@ -130,7 +138,7 @@ impl AlertState {
                             ),
                         )
                     }
-                    AlertStatus::Resolved => (
+                    _resolved => (
                         format!("admins of hub {hub} match the roster"),
                         format!("Admins of hub {hub} ({community}) match the roster again."),
                     ),
@@ -165,7 +173,7 @@ impl AlertState {
                     problem.unwrap_or_default()
                 ),
             ),
-            AlertStatus::Resolved => (
+            _resolved => (
                 "the roster is valid again".to_string(),
                 format!("The roster {path} is valid again and in force."),
             ),
@@ -217,6 +225,13 @@ impl WebhookUrl {
     }
 }
 
+impl WebhookUrl {
+    /// True when both are the same URL (compared without printing either).
+    pub fn same(&self, other: &WebhookUrl) -> bool {
+        self.0.expose_secret() == other.0.expose_secret()
+    }
+}
+
 impl fmt::Debug for WebhookUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("WebhookUrl([REDACTED])")
@@ -230,9 +245,20 @@ impl std::str::FromStr for WebhookUrl {
     }
 }
 
+/// The body POSTed to a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AlertFormat {
+    /// The [`Alert`] as JSON; its `text` is what a Slack incoming webhook shows.
+    #[default]
+    Slack,
+    /// A JSON list of one alert as Alertmanager's `POST /api/v2/alerts` takes it.
+    Alertmanager,
+}
+
 /// Sends alerts from a queue in its own task.
 #[derive(Debug, Clone)]
 pub struct Webhook {
+    route: String,
     queue: mpsc::Sender<Alert>,
 }
 
@@ -243,7 +269,9 @@ impl Webhook {
     /// Starts the sending task; it ends when every `Webhook` clone is dropped and the
     /// queue is drained.
     pub fn start(
+        route: &str,
         url: WebhookUrl,
+        format: AlertFormat,
         retry: RetryPolicy,
         metrics: Arc<Metrics>,
     ) -> Result<(Webhook, tokio::task::JoinHandle<()>), WebhookError> {
@@ -254,27 +282,92 @@ impl Webhook {
             .build()
             .map_err(|e| WebhookError::Client(e.without_url().to_string()))?;
         let (tx, mut rx) = mpsc::channel::<Alert>(QUEUE);
+        let name = route.to_string();
         let task = tokio::spawn(async move {
             while let Some(alert) = rx.recv().await {
-                match send(&client, &url, &retry, &alert).await {
+                let body = body(&alert, format, SystemTime::now());
+                match send(&client, &url, &retry, &body).await {
                     Ok(()) => {
-                        tracing::info!(kind = ?alert.kind, status = ?alert.status, hub = alert.hub.as_deref().unwrap_or("-"), "alert sent")
+                        tracing::info!(route = %name, kind = ?alert.kind, status = ?alert.status, hub = alert.hub.as_deref().unwrap_or("-"), "alert sent")
                     }
                     Err(error) => {
-                        metrics.webhook_failures.inc();
-                        tracing::error!(kind = ?alert.kind, status = ?alert.status, hub = alert.hub.as_deref().unwrap_or("-"), %error, "the alert webhook did not take the alert");
+                        metrics.webhook_failed(&name);
+                        tracing::error!(route = %name, kind = ?alert.kind, status = ?alert.status, hub = alert.hub.as_deref().unwrap_or("-"), %error, "the alert webhook did not take the alert");
                     }
                 }
             }
         });
-        Ok((Webhook { queue: tx }, task))
+        Ok((
+            Webhook {
+                route: route.to_string(),
+                queue: tx,
+            },
+            task,
+        ))
     }
 
     /// Queues an alert; never waits.
     pub fn send(&self, alert: Alert, metrics: &Metrics) {
         if self.queue.try_send(alert).is_err() {
-            metrics.webhook_failures.inc();
-            tracing::error!("the alert queue is full; an alert was dropped");
+            metrics.webhook_failed(&self.route);
+            tracing::error!(route = %self.route, "the alert queue is full; an alert was dropped");
+        }
+    }
+}
+
+/// How long Alertmanager should keep a one-off message (remediated, expiring) before
+/// it resolves by itself.
+const NEWS_LASTS: Duration = Duration::from_secs(3600);
+
+/// The body of `alert` in `format`, sent at `now`.
+pub fn body(alert: &Alert, format: AlertFormat, now: SystemTime) -> serde_json::Value {
+    match format {
+        AlertFormat::Slack => serde_json::to_value(alert).unwrap_or_default(),
+        AlertFormat::Alertmanager => {
+            let at = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+            let name = match alert.kind {
+                AlertKind::Drift => "JupyterHubAdminDrift",
+                AlertKind::Error => "JupyterHubAdminSyncError",
+                AlertKind::Roster => "JupyterHubAdminRosterInvalid",
+                AlertKind::Expiry => "JupyterHubAdminExpiring",
+            };
+            let mut labels = serde_json::json!({
+                "alertname": name,
+                "kind": alert.kind,
+                "status": alert.status,
+                "service": "jupyterhub-admin-sync",
+            });
+            if let Some(hub) = &alert.hub {
+                labels["hub"] = hub.clone().into();
+            }
+            if let Some(community) = &alert.community {
+                labels["community"] = community.clone().into();
+            }
+            let mut one = serde_json::json!({
+                "labels": labels,
+                "annotations": {
+                    "summary": alert.summary,
+                    "description": alert.text,
+                    "details": alert.details.to_string(),
+                },
+                "startsAt": at(now),
+            });
+            match alert.status {
+                // A firing alert stays until its resolved message ends it.
+                AlertStatus::Firing => {}
+                AlertStatus::Resolved => one["endsAt"] = at(now).into(),
+                AlertStatus::Remediated | AlertStatus::Expiring => {
+                    one["endsAt"] = at(now + NEWS_LASTS).into()
+                }
+            }
+            // `status` is a label so firing and resolved are one alert to Alertmanager
+            // only when it is left out.
+            if matches!(alert.status, AlertStatus::Firing | AlertStatus::Resolved)
+                && let Some(labels) = one["labels"].as_object_mut()
+            {
+                labels.remove("status");
+            }
+            serde_json::json!([one])
         }
     }
 }
@@ -283,7 +376,7 @@ async fn send(
     client: &reqwest::Client,
     url: &WebhookUrl,
     policy: &RetryPolicy,
-    alert: &Alert,
+    body: &serde_json::Value,
 ) -> Result<(), WebhookError> {
     // Alerts queued at shutdown are still delivered, within the retry policy.
     let never = tokio_util::sync::CancellationToken::new();
@@ -293,7 +386,7 @@ async fn send(
         || async {
             let response = client
                 .post(url.0.expose_secret())
-                .json(alert)
+                .json(body)
                 .send()
                 .await
                 .map_err(|e| Failure::Transient {
@@ -335,6 +428,7 @@ mod tests {
                 applied: false,
                 skipped: None,
                 error: None,
+                expired: None,
             })
             .collect();
         let mut report = HubReport::sample(status, changes);
@@ -407,6 +501,27 @@ mod tests {
             s.roster("r.yaml", None).unwrap().status,
             AlertStatus::Resolved
         );
+    }
+
+    #[test]
+    fn alertmanager_bodies() {
+        let mut s = AlertState::default();
+        let fired = s.observe(&report(Status::Drift, &[("m", Action::Revoke)]));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let b = body(&fired[0], AlertFormat::Alertmanager, now);
+        assert_eq!(b[0]["labels"]["alertname"], "JupyterHubAdminDrift");
+        assert_eq!(b[0]["labels"]["hub"], "climate-prod");
+        assert_eq!(b[0]["labels"]["community"], "climate-lab");
+        assert!(b[0]["labels"].get("status").is_none());
+        assert_eq!(b[0]["startsAt"], "2027-01-15T08:00:00Z");
+        assert!(b[0].get("endsAt").is_none());
+        assert_eq!(b[0]["annotations"]["description"], fired[0].text);
+        let resolved = s.observe(&report(Status::InSync, &[]));
+        let b = body(&resolved[0], AlertFormat::Alertmanager, now);
+        assert_eq!(b[0]["endsAt"], "2027-01-15T08:00:00Z");
+        let slack = body(&resolved[0], AlertFormat::Slack, now);
+        assert_eq!(slack["status"], "resolved");
+        assert_eq!(slack["text"], resolved[0].text);
     }
 
     #[test]

@@ -193,6 +193,7 @@ mod tests {
             applied,
             skipped: (!applied).then_some(crate::outcome::Skipped::PolicyGrant),
             error: None,
+            expired: None,
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::WebhookUrl;
+use crate::alert::{AlertFormat, WebhookUrl};
 use crate::audit::AuditLog;
 use crate::daemon::DaemonOptions;
 use crate::hub::{ClientOptions, HubClient, HubError};
@@ -76,6 +76,11 @@ pub struct Cli {
         hide_env_values = true
     )]
     pub alert_webhook_url: Option<SecretArg>,
+
+    /// Daemon: the body of alert messages: the JSON message with a Slack-compatible
+    /// `text`, or an Alertmanager-compatible list of alerts.
+    #[arg(long, value_enum, default_value_t = AlertFormat::Slack, env = "JUPYTERHUB_ADMIN_SYNC_ALERT_FORMAT")]
+    pub alert_format: AlertFormat,
 
     /// Daemon: how often the roster file and token files are checked for changes.
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
@@ -367,6 +372,7 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
         client: cli.client_options(),
         listen: cli.listen,
         webhook,
+        alert_format: cli.alert_format,
         audit_log: cli.audit_log.clone(),
         reload_poll: cli.roster_poll,
         grace: cli.shutdown_grace,

@@ -15,8 +15,9 @@
 //!   a dry run) and one pass over many, producing a [`report::RunReport`] ([`report`]
 //!   renders it as text or JSON; [`outcome`] names error kinds and skip reasons).
 //! - [`daemon`]: the long-running mode: a supervisor of one task per hub, roster
-//!   reloads, shutdown. It feeds [`metrics`], [`alert`] (webhook), [`audit`] (JSON
-//!   lines) and [`server`] (probes).
+//!   reloads, shutdown. It feeds [`metrics`], [`alert`] (state alerts and the
+//!   webhook sender), [`news`] (messages about drift fixed), [`route`] (the global and
+//!   per-community alert routes), [`audit`] (JSON lines) and [`server`] (probes).
 //! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
 //!   log setup; [`import`] is the other adoption helper, reading a hub's admins from its
 //!   Zero to JupyterHub Helm values instead of from the live hub.
@@ -34,12 +35,14 @@ pub mod import;
 pub mod logging;
 pub mod metrics;
 pub mod name;
+pub mod news;
 pub mod outcome;
 pub mod plan;
 pub mod reconcile;
 pub mod report;
 pub mod retry;
 pub mod roster;
+pub mod route;
 pub mod server;
 pub mod snapshot;
 pub mod tls;

@@ -40,6 +40,12 @@ pub struct ErrorLabels {
     pub kind: String,
 }
 
+/// An alert route: `global`, or the name of the community whose route it is.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct VersionLabel {
     version: String,
@@ -58,7 +64,7 @@ pub struct Metrics {
     pub run_duration: Family<HubLabel, Histogram>,
     pub roster_valid: Gauge,
     pub roster_reloads: Counter,
-    pub webhook_failures: Counter,
+    pub webhook_failures: Family<RouteLabel, Counter>,
     pub audit_failures: Counter,
 }
 
@@ -134,10 +140,10 @@ impl Metrics {
             "Roster files loaded after the first",
             roster_reloads.clone(),
         );
-        let webhook_failures = Counter::default();
+        let webhook_failures = Family::<RouteLabel, Counter>::default();
         registry.register(
             "webhook_failures",
-            "Alert messages the webhook did not accept after every retry",
+            "Alert messages a route's webhook did not accept after every retry, or dropped from a full queue",
             webhook_failures.clone(),
         );
         let audit_failures = Counter::default();
@@ -215,6 +221,15 @@ impl Metrics {
 
     /// Drops every series of a hub that left the roster, so that no alert rule goes
     /// on firing for a hub that no longer exists.
+    /// Counts a message the route's webhook did not take.
+    pub fn webhook_failed(&self, route: &str) {
+        self.webhook_failures
+            .get_or_create(&RouteLabel {
+                route: route.to_string(),
+            })
+            .inc();
+    }
+
     pub fn forget_hub(&self, name: &str) {
         let hub = HubLabel {
             hub: name.to_string(),
@@ -273,6 +288,7 @@ mod tests {
             applied,
             skipped: None,
             error: None,
+            expired: None,
         }
     }
 

@@ -91,6 +91,7 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
                 Some(_) => plan.why_not_applied(c),
             },
             error: None,
+            expired: None,
         })
         .collect();
 

@@ -61,6 +61,10 @@ pub struct ChangeReport {
     pub skipped: Option<Skipped>,
     /// The hub's error, when the change was tried and failed.
     pub error: Option<String>,
+    /// For a revocation: the date (`YYYY-MM-DD`) the person's administrator entry
+    /// expired, when that is why they are no longer declared.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expired: Option<String>,
 }
 
 impl ChangeReport {

@@ -238,16 +238,33 @@ async fn one_shot_modes_never_print_tokens_or_the_webhook_url() {
 async fn the_daemon_never_prints_tokens_or_the_webhook_url() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    let (dir, roster, wrong) = scenario(hub).await;
-    let roster = roster.to_str().unwrap();
+    // The scenario's roster, with the community's own alert route (below).
+    let (dir, _, wrong) = scenario(hub).await;
     let (receiver, failing_url, failing_secret) = failing_receiver().await;
     let (unreachable_url, unreachable_secret) = unreachable_webhook();
+    // The community's own route, failing too: by variable for half the daemons, by
+    // file for the others.
+    let (community_receiver, community_url, community_secret) = failing_receiver().await;
+    let hook_file = common::write_file(dir.path(), "community-hook", &community_url);
+    let routed = |key: &str, value: &str, file: &str| {
+        RosterBuilder::new()
+            .community(
+                common::Community::new("sec-lab")
+                    .rep("sec-rep")
+                    .alerts(key, value)
+                    .hub(HubEntry::new("sec-hub", &hub.api_url, "SEC_TOKEN").policy("grant")),
+            )
+            .write(&common::write_dir(dir.path(), file))
+    };
+    let roster_env = routed("webhook_env", "SEC_COMMUNITY_HOOK", "env");
+    let roster_file = routed("webhook_file", hook_file.to_str().unwrap(), "file");
     let secrets = Secrets::new()
         .token("right token", &hub.admin_sync_token)
         .token("wrong token", &wrong)
         .token("test-admin token", &hub.test_admin_token)
         .webhook(&failing_url, &failing_secret)
-        .webhook(&unreachable_url, &unreachable_secret);
+        .webhook(&unreachable_url, &unreachable_secret)
+        .webhook(&community_url, &community_secret);
 
     struct Case<'a> {
         name: &'static str,
@@ -290,7 +307,14 @@ async fn the_daemon_never_prints_tokens_or_the_webhook_url() {
     for case in &cases {
         let audit = dir.path().join(format!("{}.audit.jsonl", case.name));
         let mut cmd = command(case.token, case.log_format);
-        cmd.args(["--config", roster, "--audit-log", audit.to_str().unwrap()]);
+        let roster = if case.by_flag {
+            &roster_env
+        } else {
+            &roster_file
+        };
+        cmd.env("SEC_COMMUNITY_HOOK", &community_url);
+        cmd.args(["--config", roster.to_str().unwrap()]);
+        cmd.args(["--audit-log", audit.to_str().unwrap()]);
         if case.by_flag {
             cmd.args(["--alert-webhook-url", case.webhook]);
         } else {
@@ -338,8 +362,9 @@ async fn the_daemon_never_prints_tokens_or_the_webhook_url() {
     }
     assert!(
         scraped.iter().any(|(c, t)| c.ends_with("/metrics")
-            && t.contains("jupyterhub_admin_sync_webhook_failures_total")),
-        "metrics were scraped"
+            && t.contains("jupyterhub_admin_sync_webhook_failures_total{route=\"global\"}")
+            && t.contains("jupyterhub_admin_sync_webhook_failures_total{route=\"sec-lab\"}")),
+        "metrics were scraped, with a series per route"
     );
     for (case, (daemon, audit)) in cases.iter().zip(&daemons) {
         let log = daemon.log();
@@ -359,13 +384,15 @@ async fn the_daemon_never_prints_tokens_or_the_webhook_url() {
         let audit = std::fs::read_to_string(audit).unwrap_or_default();
         secrets.assert_absent("the audit log", case.name, &audit);
     }
-    let bodies: Vec<String> = receiver
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-        .collect();
+    let mut bodies: Vec<String> = Vec::new();
+    for server in [&receiver, &community_receiver] {
+        let got = server.received_requests().await.unwrap_or_default();
+        assert!(!got.is_empty(), "both routes were tried");
+        bodies.extend(
+            got.iter()
+                .map(|r| String::from_utf8_lossy(&r.body).into_owned()),
+        );
+    }
     assert!(
         bodies.iter().any(|b| b.contains("\"kind\":\"error\"")),
         "the wrong token's error alert reached the receiver: {bodies:?}"
@@ -508,10 +535,20 @@ fn debug_of_library_types_never_shows_secrets() {
     let secrets = Secrets::new().token("token", &token).webhook(&url, &secret);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("roster.yaml");
-    let yaml = "engineers: [{name: eng}]\ncommunities:\n  - name: c\n    representatives: [{name: r}]\n    hubs:\n      - {name: h1, api_url: 'http://127.0.0.1:9/hub/api', token_env: T1}\n      - {name: h2, api_url: 'https://127.0.0.1:9/hub/api', token_env: T1}\n";
-    let env = |var: &str| (var == "T1").then(|| token.clone());
+    let yaml = "engineers: [{name: eng}]\ncommunities:\n  - name: c\n    representatives: [{name: r}]\n    alerts: {webhook_env: HOOK}\n    hubs:\n      - {name: h1, api_url: 'http://127.0.0.1:9/hub/api', token_env: T1}\n      - {name: h2, api_url: 'https://127.0.0.1:9/hub/api', token_env: T1}\n";
+    let env = |var: &str| match var {
+        "T1" => Some(token.clone()),
+        "HOOK" => Some(url.clone()),
+        _ => None,
+    };
     let roster = Roster::parse_bytes(&path, yaml.as_bytes(), &env).expect("valid roster");
     assert_eq!(roster.hubs[0].access.token.expose(), token);
+    assert!(
+        roster.communities[0].alerts.is_some(),
+        "the community's route"
+    );
+    let community = &roster.communities[0];
+    secrets.assert_absent("Community Debug", "community", &format!("{community:#?}"));
     secrets.assert_absent("Roster Debug", "roster", &format!("{roster:?}"));
     secrets.assert_absent("Roster Debug", "roster (pretty)", &format!("{roster:#?}"));
     let spec = &roster.hubs[0];
@@ -535,6 +572,7 @@ fn debug_of_library_types_never_shows_secrets() {
         client: ClientOptions::default(),
         listen: None,
         webhook: Some(webhook),
+        alert_format: jupyterhub_admin_sync::alert::AlertFormat::Alertmanager,
         audit_log: None,
         reload_poll: Duration::from_secs(1),
         grace: Duration::from_secs(1),

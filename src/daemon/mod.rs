@@ -26,13 +26,14 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::alert::{Alert, AlertState, Webhook, WebhookError, WebhookUrl};
+use crate::alert::{Alert, AlertFormat, AlertState, WebhookError, WebhookUrl};
 use crate::audit::AuditLog;
 use crate::hub::{ClientOptions, HttpClients, HubClient, HubError, HubRead, HubWrite};
 use crate::metrics::Metrics;
 use crate::name::HubName;
 use crate::report::{HubReport, Mode, Status};
 use crate::roster::{HubSpec, Roster};
+use crate::route::{Routes, WebhookSource};
 use crate::server::{self, Health};
 use crate::token::TokenSource;
 
@@ -48,7 +49,10 @@ pub struct DaemonOptions {
     pub concurrency: usize,
     pub client: ClientOptions,
     pub listen: Option<SocketAddr>,
+    /// The global alert route; communities may add their own in the roster.
     pub webhook: Option<WebhookUrl>,
+    /// The body alerts are POSTed as.
+    pub alert_format: AlertFormat,
     pub audit_log: Option<PathBuf>,
     /// How often the roster file (and token and CA files) are checked for changes.
     pub reload_poll: Duration,
@@ -110,8 +114,8 @@ struct Shared<C> {
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     alerts: Mutex<AlertState>,
-    /// Taken (and so closed) at shutdown.
-    webhook: Mutex<Option<Webhook>>,
+    /// The global and community alert routes; closed at shutdown.
+    routes: Mutex<Routes>,
     audit: Option<Mutex<AuditLog>>,
     permits: Semaphore,
     /// Hubs of the first roster that have not finished their first run.
@@ -157,11 +161,9 @@ impl<C> Shared<C> {
     }
 
     fn send_alerts(&self, alerts: impl IntoIterator<Item = Alert>) {
-        if let Ok(webhook) = self.webhook.lock()
-            && let Some(webhook) = webhook.as_ref()
-        {
+        if let Ok(routes) = self.routes.lock() {
             for alert in alerts {
-                webhook.send(alert, &self.metrics);
+                routes.send(alert);
             }
         }
     }
@@ -198,7 +200,6 @@ pub struct Supervisor<C: Connect> {
     tasks: HashMap<HubName, HubTask>,
     fingerprint: u64,
     server: Option<(CancellationToken, JoinHandle<std::io::Result<()>>)>,
-    webhook_task: Option<JoinHandle<()>>,
 }
 
 impl<C: Connect> std::fmt::Debug for Supervisor<C> {
@@ -260,13 +261,13 @@ impl<C: Connect> Supervisor<C> {
             Some(path) => Some(Mutex::new(AuditLog::open(path)?)),
             None => None,
         };
-        let (webhook, webhook_task) = match &options.webhook {
-            Some(url) => {
-                let (w, t) = Webhook::start(url.clone(), options.client.retry, metrics.clone())?;
-                (Some(w), Some(t))
-            }
-            None => (None, None),
-        };
+        let mut routes = Routes::new(
+            options.webhook.clone(),
+            options.alert_format,
+            options.client.retry,
+            metrics.clone(),
+        )?;
+        routes.rebuild(&roster);
         let shared = Arc::new(Shared {
             permits: Semaphore::new(options.concurrency.max(1)),
             first_runs_left: AtomicUsize::new(0),
@@ -276,7 +277,7 @@ impl<C: Connect> Supervisor<C> {
             metrics,
             health,
             alerts: Mutex::new(AlertState::default()),
-            webhook: Mutex::new(webhook),
+            routes: Mutex::new(routes),
             audit,
         });
         let fingerprint = fingerprint(&shared.options, &roster);
@@ -287,7 +288,6 @@ impl<C: Connect> Supervisor<C> {
             tasks: HashMap::new(),
             fingerprint,
             server,
-            webhook_task,
         };
         // Counted before any task starts, so that none can finish first.
         let first = supervisor
@@ -420,6 +420,9 @@ impl<C: Connect> Supervisor<C> {
                     forced,
                     "roster reloaded"
                 );
+                if let Ok(mut routes) = self.shared.routes.lock() {
+                    routes.rebuild(&new);
+                }
                 // Every running hub sees the change and runs at once.
                 self.roster_tx.send_replace(Arc::new(new));
                 self.retire_removed_hubs();
@@ -447,17 +450,19 @@ impl<C: Connect> Supervisor<C> {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             join(&name, task.handle, left).await;
         }
-        // Closing the queue ends the webhook task once what is queued is sent.
-        if let Ok(mut webhook) = self.shared.webhook.lock() {
-            webhook.take();
-        }
-        if let Some(mut task) = self.webhook_task.take()
-            && tokio::time::timeout_at(deadline + Duration::from_secs(1), &mut task)
+        // Closing the queues ends each route's task once what is queued is sent.
+        let tasks = match self.shared.routes.lock() {
+            Ok(mut routes) => routes.close(),
+            Err(_) => Vec::new(),
+        };
+        for mut task in tasks {
+            if tokio::time::timeout_at(deadline + Duration::from_secs(1), &mut task)
                 .await
                 .is_err()
-        {
-            tracing::warn!("alerts still queued at shutdown were dropped");
-            task.abort();
+            {
+                tracing::warn!("alerts still queued at shutdown were dropped");
+                task.abort();
+            }
         }
         if let Some((stop, server)) = self.server.take() {
             stop.cancel();
@@ -490,6 +495,13 @@ fn fingerprint(options: &DaemonOptions, roster: &Roster) -> u64 {
         }
         if let Some(ca) = &hub.access.ca {
             file_identity(ca.path()).hash(&mut h);
+        }
+    }
+    for community in &roster.communities {
+        if let Some(route) = &community.alerts
+            && let WebhookSource::File(path) = &route.source
+        {
+            file_identity(path).hash(&mut h);
         }
     }
     h.finish()

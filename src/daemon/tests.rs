@@ -77,6 +77,7 @@ fn options(config: &Path) -> DaemonOptions {
         client: ClientOptions::default(),
         listen: None,
         webhook: None,
+        alert_format: crate::alert::AlertFormat::Slack,
         audit_log: None,
         reload_poll: Duration::from_secs(2),
         grace: Duration::from_secs(8),

@@ -106,6 +106,8 @@ pub struct Community {
     pub name: String,
     pub representatives: Vec<UserName>,
     pub administrators: Vec<Administrator>,
+    /// The community's own alert route, resolved when one of its hubs is selected.
+    pub alerts: Option<crate::route::AlertRoute>,
 }
 
 /// What a run may do on a hub: all the planner needs to know of it.

@@ -149,6 +149,18 @@ pub(super) struct RawCommunity {
     pub administrators: Vec<RawAdministrator>,
     #[serde(default, deserialize_with = "bounded")]
     pub hubs: Vec<RawHub>,
+    /// Where this community's alerts go, on top of the global webhook.
+    pub alerts: Option<RawAlerts>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "alerts: a mapping with webhook_env or webhook_file (never the URL itself)"
+)]
+pub(super) struct RawAlerts {
+    pub webhook_env: Option<String>,
+    pub webhook_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -278,10 +278,47 @@ impl Validator<'_> {
         for (who, message) in found {
             self.problem(who, message);
         }
+        let alerts = self.alerts(&subject, raw);
         Community {
             name: name.to_string(),
             representatives,
             administrators,
+            alerts,
+        }
+    }
+
+    /// The community's alert route: one source, resolved (its variable set, its file
+    /// readable, a URL) when one of its hubs is selected.
+    fn alerts(&mut self, subject: &str, raw: &RawCommunity) -> Option<crate::route::AlertRoute> {
+        use crate::route::WebhookSource;
+        let alerts = raw.alerts.as_ref()?;
+        let who = format!("{subject}: alerts");
+        let source = match (&alerts.webhook_env, &alerts.webhook_file) {
+            (Some(var), None) => WebhookSource::Env(var.clone()),
+            (None, Some(file)) => WebhookSource::File(file.clone()),
+            (None, None) => {
+                self.problem(&who, "has no webhook: set webhook_env or webhook_file");
+                return None;
+            }
+            (Some(_), Some(_)) => {
+                self.problem(&who, "has both webhook_env and webhook_file; keep one");
+                return None;
+            }
+        };
+        let selected = self.only.is_empty()
+            || raw.hubs.iter().any(|h| {
+                let hub = HubName::new(h.name.trim());
+                self.only.iter().any(|n| hub.is(n))
+            });
+        if !selected {
+            return None;
+        }
+        match crate::route::resolve(&source, self.env) {
+            Ok(route) => Some(route),
+            Err(why) => {
+                self.problem(&who, why.to_string());
+                None
+            }
         }
     }
 
@@ -992,6 +1029,43 @@ communities:
         assert!(
             p[0].starts_with("community c: hub h: token_file /nonexistent/tok cannot be read"),
             "{p:?}"
+        );
+    }
+
+    #[test]
+    fn alert_route_rules() {
+        let with = |alerts: &str| {
+            format!(
+                "communities:\n  - name: c\n    representatives: [{{name: r}}]\n    alerts: {alerts}\n    hubs: [{{name: h, api_url: 'http://h/hub/api', token_env: T}}]\n"
+            )
+        };
+        assert_eq!(
+            problems(&with("{}")),
+            ["community c: alerts: has no webhook: set webhook_env or webhook_file"]
+        );
+        assert_eq!(
+            problems(&with("{webhook_env: T, webhook_file: /x}")),
+            ["community c: alerts: has both webhook_env and webhook_file; keep one"]
+        );
+        assert_eq!(
+            problems(&with("{webhook_env: MISSING}")),
+            ["community c: alerts: webhook_env MISSING is not set"]
+        );
+        let p = problems(&with("{webhook_file: /nonexistent/hook}"));
+        assert!(
+            p[0].starts_with("community c: alerts: webhook_file /nonexistent/hook cannot be read"),
+            "{p:?}"
+        );
+        // T holds a token, not a URL; the message does not show it.
+        let p = problems(&with("{webhook_env: T}"));
+        assert!(
+            p[0].contains("is not a URL") && !p[0].contains("abcdefgh"),
+            "{p:?}"
+        );
+        let err = parse(&with("{url: 'https://hooks.example.org/x'}")).unwrap_err();
+        assert!(
+            err.to_string().contains("unknown field `url`"),
+            "the URL itself is not accepted: {err}"
         );
     }
 

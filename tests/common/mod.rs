@@ -41,6 +41,13 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     path
 }
 
+/// Creates (if need be) and returns the directory `dir/name`.
+pub fn write_dir(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::create_dir_all(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+    path
+}
+
 /// Writes `contents` over `path` the way a ConfigMap update does: a new file renamed
 /// over the old one.
 pub fn replace_file(path: &Path, contents: &str) {

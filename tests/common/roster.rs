@@ -33,6 +33,8 @@ pub struct Community {
     representatives: Vec<String>,
     administrators: Vec<(String, String)>,
     hubs: Vec<HubEntry>,
+    /// `alerts: {key: value}` (`webhook_env` or `webhook_file`).
+    alerts: Option<(String, String)>,
 }
 
 /// One hub entry of a community.
@@ -118,6 +120,9 @@ impl RosterBuilder {
                     ));
                 }
             }
+            if let Some((key, value)) = &c.alerts {
+                out.push_str(&format!("    alerts: {{{key}: {}}}\n", quote(value)));
+            }
             if !c.hubs.is_empty() {
                 out.push_str("    hubs:\n");
                 for h in &c.hubs {
@@ -155,7 +160,14 @@ impl Community {
             representatives: Vec::new(),
             administrators: Vec::new(),
             hubs: Vec::new(),
+            alerts: None,
         }
+    }
+
+    /// The community's own alert route: `key` is `webhook_env` or `webhook_file`.
+    pub fn alerts(mut self, key: &str, value: &str) -> Self {
+        self.alerts = Some((key.to_string(), value.to_string()));
+        self
     }
 
     pub fn rep(mut self, name: &str) -> Self {
