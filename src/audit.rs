@@ -30,6 +30,9 @@ struct Line<'a> {
     /// The roster's name for the person, when the hub knows them by another username.
     #[serde(skip_serializing_if = "Option::is_none")]
     person: Option<&'a UserName>,
+    /// The day an administrator's entry ran out, when that is why admin was revoked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expired: Option<&'a str>,
     /// `applied`, `failed` or `seen` (an undeclared admin left in place).
     event: &'static str,
     /// `ok`, the error, or why a seen admin was left.
@@ -135,6 +138,7 @@ impl AuditLog {
                 role: change.role,
                 added_by: change.added_by.as_ref(),
                 person: change.person.as_ref(),
+                expired: change.expired.as_deref(),
                 event,
                 result,
                 mode,

@@ -86,6 +86,10 @@ pub struct Cli {
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub roster_poll: Duration,
 
+    /// Daemon: how long before an administrator's `expires` date their community is told (e.g. 7d).
+    #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
+    pub expiry_warning: Duration,
+
     /// Daemon: how long in-flight runs may take to finish after SIGTERM.
     #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
@@ -376,6 +380,7 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
         audit_log: cli.audit_log.clone(),
         reload_poll: cli.roster_poll,
         grace: cli.shutdown_grace,
+        expiry_warning_days: (cli.expiry_warning.as_secs() / 86_400).max(1) as i64,
     };
     let shutdown = CancellationToken::new();
     let reload = Arc::new(Notify::new());

@@ -345,6 +345,7 @@ mod tests {
                     role,
                     added_by: by.map(UserName::new),
                     person: None,
+                    expires: None,
                 },
             );
         };

@@ -9,6 +9,7 @@ use futures::StreamExt;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::date::{Clock, SystemClock};
 use crate::hub::{Created, HubError, HubRead, HubWrite};
 use crate::name::UserName;
 use crate::outcome::{ErrorKind, Skipped};
@@ -275,8 +276,11 @@ pub async fn run_all<C: HubRead + HubWrite>(
             let never = &never;
             let writer = (mode != Mode::DryRun).then_some(client);
             async move {
-                let desired = roster.desired(spec);
-                (i, reconcile(spec, &desired, client, writer, never).await)
+                let today = SystemClock.today();
+                let desired = roster.desired_on(spec, today);
+                let mut report = reconcile(spec, &desired, client, writer, never).await;
+                mark_expired(&mut report, &roster.expired_on(spec, today));
+                (i, report)
             }
         })
         .buffer_unordered(concurrency.max(1))
@@ -286,6 +290,22 @@ pub async fn run_all<C: HubRead + HubWrite>(
     RunReport {
         mode,
         hubs: done.into_iter().map(|(_, report)| report).collect(),
+    }
+}
+
+/// Marks the revocations of administrators whose `expires` date has passed: the
+/// report, the audit line and the news then say it expired, and who had added them.
+pub fn mark_expired(report: &mut HubReport, expired: &Desired) {
+    for change in report
+        .changes
+        .iter_mut()
+        .filter(|c| c.action == Action::Revoke)
+    {
+        if let Some(d) = expired.get(&UserName::new(&change.user)) {
+            change.expired = d.expires.map(|day| day.to_string());
+            change.added_by = d.added_by.clone();
+            change.person = d.person.clone();
+        }
     }
 }
 

@@ -212,10 +212,14 @@ impl fmt::Display for ChangeReport {
             (false, None, Action::Revoke) => "would revoke admin from",
         };
         write!(f, "{verb} {}", self.who())?;
-        match (&self.role, &self.added_by) {
-            (Standing::Undeclared, _) => write!(f, ": undeclared admin (stays a user)")?,
-            (role, Some(by)) => write!(f, ": {role}, added by {by}")?,
-            (role, None) => write!(f, ": {role}")?,
+        match (&self.role, &self.added_by, &self.expired) {
+            (Standing::Undeclared, Some(by), Some(day)) => write!(
+                f,
+                ": administrator entry expired on {day} (added by {by}; stays a user)"
+            )?,
+            (Standing::Undeclared, _, _) => write!(f, ": undeclared admin (stays a user)")?,
+            (role, Some(by), _) => write!(f, ": {role}, added by {by}")?,
+            (role, None, _) => write!(f, ": {role}")?,
         }
         if let Some(error) = &self.error {
             write!(f, " — {error}")?;

@@ -103,16 +103,19 @@ fn desired() -> impl Strategy<Value = Desired> {
                     role: Role::Engineer,
                     added_by: None,
                     person: None,
+                    expires: None,
                 },
                 1 => Declared {
                     role: Role::Representative,
                     added_by: None,
                     person: None,
+                    expires: None,
                 },
                 _ => Declared {
                     role: Role::Administrator,
                     added_by: Some(by),
                     person: None,
+                    expires: None,
                 },
             };
             desired.entry(name).or_insert(declared);

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Connect, Shared};
 use crate::hub::HubError;
 use crate::name::HubName;
-use crate::reconcile::{reconcile, setup_failure};
+use crate::reconcile::{mark_expired, reconcile, setup_failure};
 use crate::roster::{HubAccess, Roster};
 
 /// True when a client built for `a` serves `b` as well.
@@ -71,8 +71,11 @@ pub(super) async fn run<C: Connect>(
         };
         let report = match &client {
             Some((_, hub)) => {
-                let desired = roster.desired(spec);
-                reconcile(spec, &desired, hub, Some(hub), stop).await
+                let today = shared.clock.today();
+                let desired = roster.desired_on(spec, today);
+                let mut report = reconcile(spec, &desired, hub, Some(hub), stop).await;
+                mark_expired(&mut report, &roster.expired_on(spec, today));
+                report
             }
             None => setup_failure(
                 spec,

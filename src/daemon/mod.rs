@@ -28,6 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{Alert, AlertFormat, AlertState, WebhookError, WebhookUrl};
 use crate::audit::AuditLog;
+use crate::date::{Clock, SystemClock};
+use crate::expiry::ExpiryNotices;
 use crate::hub::{ClientOptions, HttpClients, HubClient, HubError, HubRead, HubWrite};
 use crate::metrics::Metrics;
 use crate::name::HubName;
@@ -58,6 +60,8 @@ pub struct DaemonOptions {
     pub reload_poll: Duration,
     /// How long in-flight runs may take to finish after a shutdown signal.
     pub grace: Duration,
+    /// How many days before an administrator's `expires` date the community is told.
+    pub expiry_warning_days: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +115,8 @@ impl Connect for HttpConnect {
 struct Shared<C> {
     options: DaemonOptions,
     connect: C,
+    /// What day it is (expiry).
+    clock: Arc<dyn Clock>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     alerts: Mutex<AlertState>,
@@ -198,6 +204,8 @@ pub struct Supervisor<C: Connect> {
     shared: Arc<Shared<C>>,
     roster_tx: watch::Sender<Arc<Roster>>,
     tasks: HashMap<HubName, HubTask>,
+    /// Which `expiring` messages were sent today.
+    expiry: ExpiryNotices,
     fingerprint: u64,
     server: Option<(CancellationToken, JoinHandle<std::io::Result<()>>)>,
 }
@@ -229,6 +237,15 @@ impl<C: Connect> Supervisor<C> {
     /// Loads the roster, opens the audit log, the webhook and the listener, and starts
     /// a task for every selected hub.
     pub async fn start(options: DaemonOptions, connect: C) -> Result<Supervisor<C>, DaemonError> {
+        Supervisor::start_with_clock(options, connect, Arc::new(SystemClock)).await
+    }
+
+    /// [`Supervisor::start`] with the day told by `clock` (tests).
+    pub async fn start_with_clock(
+        options: DaemonOptions,
+        connect: C,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Supervisor<C>, DaemonError> {
         let roster = Roster::load_selected(&options.config, &options.hubs)?;
         for warning in &roster.warnings {
             tracing::warn!("{warning}");
@@ -274,6 +291,7 @@ impl<C: Connect> Supervisor<C> {
             stopping: CancellationToken::new(),
             options,
             connect,
+            clock,
             metrics,
             health,
             alerts: Mutex::new(AlertState::default()),
@@ -286,6 +304,7 @@ impl<C: Connect> Supervisor<C> {
             shared,
             roster_tx,
             tasks: HashMap::new(),
+            expiry: ExpiryNotices::default(),
             fingerprint,
             server,
         };
@@ -330,8 +349,29 @@ impl<C: Connect> Supervisor<C> {
                 _ = shutdown.cancelled() => break,
             };
             self.reload(forced).await;
+            self.announce_expiring();
         }
         self.drain().await;
+    }
+
+    /// Tells each community, once a day, whose administrator entries run out soon.
+    fn announce_expiring(&mut self) {
+        let roster = self.roster_tx.borrow().clone();
+        let options = &self.shared.options;
+        let due = self.expiry.due(
+            &roster,
+            &options.hubs,
+            self.shared.clock.today(),
+            options.expiry_warning_days,
+        );
+        for alert in &due {
+            tracing::info!(
+                community = alert.community.as_deref().unwrap_or("-"),
+                "{}",
+                alert.summary
+            );
+        }
+        self.shared.send_alerts(due);
     }
 
     /// Starts a task for every selected hub of the roster in force that has none.

@@ -81,6 +81,7 @@ fn options(config: &Path) -> DaemonOptions {
         audit_log: None,
         reload_poll: Duration::from_secs(2),
         grace: Duration::from_secs(8),
+        expiry_warning_days: 7,
     }
 }
 
@@ -342,4 +343,57 @@ async fn a_roster_directory_reloads_when_one_file_changes_as_a_configmap_swap_do
     );
     shutdown.cancel();
     task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_administrator_is_revoked_after_the_day_their_entry_expires_and_the_audit_says_so() {
+    use crate::date::{Date, FixedClock};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
+    let config = dir.join("roster.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "communities:\n  - name: lab\n    representatives: [{{name: rep-bob}}]\n    administrators:\n      - {{name: carol, added_by: rep-bob, expires: '2027-01-31'}}\n    hubs:\n      - {{name: h1, api_url: 'http://h1.invalid/hub/api', token_file: '{}'}}\n",
+            dir.join("token").display()
+        ),
+    )
+    .unwrap();
+    let hub = MemoryHub::new();
+    let mut connect = MemoryConnect::default();
+    connect.hubs.insert("h1".into(), hub.clone());
+    let clock = Arc::new(FixedClock::new(Date::parse("2027-01-31").unwrap()));
+    let mut opts = options(&config);
+    opts.audit_log = Some(dir.join("audit.jsonl"));
+    let supervisor = Supervisor::start_with_clock(opts, connect, clock.clone())
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    sleep(3).await;
+    assert_eq!(
+        hub.admins(),
+        ["carol", "rep-bob"],
+        "declared to the end of its day"
+    );
+    clock.set(Date::parse("2027-02-01").unwrap());
+    sleep(70).await;
+    assert_eq!(
+        hub.admins(),
+        ["rep-bob"],
+        "revoked at the next run after the date"
+    );
+    assert!(hub.users().contains(&"carol".to_string()), "stays a user");
+    shutdown.cancel();
+    task.await.unwrap();
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let revoked: serde_json::Value = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["action"] == "revoke")
+        .expect("a revoke line");
+    assert_eq!(revoked["user"], "carol");
+    assert_eq!(revoked["expired"], "2027-01-31", "{revoked}");
+    assert_eq!(revoked["added_by"], "rep-bob", "{revoked}");
 }

@@ -18,6 +18,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::date::{Clock, Date};
 use crate::name::{HubName, UserName};
 use crate::tls::CaBundle;
 use crate::token::{Token, TokenSource};
@@ -82,6 +83,8 @@ pub struct Declared {
     /// The roster's name for the person, when the hub knows them by another username
     /// (one of their `people[].ids`).
     pub person: Option<UserName>,
+    /// The last day an administrator is declared (`expires`), if there is one.
+    pub expires: Option<Date>,
 }
 
 /// The admins a hub should have, by the username the hub knows them by (normal form).
@@ -99,6 +102,8 @@ pub struct Person {
 pub struct Administrator {
     pub name: UserName,
     pub added_by: UserName,
+    /// The last day (UTC) the administrator is declared.
+    pub expires: Option<Date>,
 }
 
 #[derive(Debug, Clone)]
@@ -286,8 +291,30 @@ impl Roster {
     /// The admins `hub` should have: the engineers (unless the hub opts out), its
     /// community's representatives and administrators, and its own administrators,
     /// by the usernames the hub knows them by.
+    ///
+    /// Administrators whose `expires` date has passed by the machine's clock are left
+    /// out (see [`Roster::desired_on`]).
     pub fn desired(&self, hub: &HubSpec) -> Desired {
-        hub.admins.clone()
+        self.desired_on(hub, crate::date::SystemClock.today())
+    }
+
+    /// [`Roster::desired`] on `today`: an administrator is declared up to and
+    /// including the day `expires` names (UTC).
+    pub fn desired_on(&self, hub: &HubSpec, today: Date) -> Desired {
+        hub.admins
+            .iter()
+            .filter(|(_, d)| d.expires.is_none_or(|last| today <= last))
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .collect()
+    }
+
+    /// The administrators of `hub` whose `expires` date has passed on `today`.
+    pub fn expired_on(&self, hub: &HubSpec, today: Date) -> Desired {
+        hub.admins
+            .iter()
+            .filter(|(_, d)| d.expires.is_some_and(|last| last < today))
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .collect()
     }
 
     /// The person of `people` called `name`, if there is one.

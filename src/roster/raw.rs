@@ -129,11 +129,14 @@ pub(super) struct RawRepresentative {
 #[derive(Debug, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "an administrator: a mapping with name and added_by"
+    expecting = "an administrator: a mapping with name, added_by and optionally expires"
 )]
 pub(super) struct RawAdministrator {
     pub name: String,
     pub added_by: String,
+    /// The last day (UTC, YYYY-MM-DD) the person is declared.
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

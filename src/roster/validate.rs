@@ -15,6 +15,7 @@ use super::{
     Administrator, Community, Declared, Desired, HubAccess, HubRules, HubSpec, Policy, Problem,
     Role, Roster, RosterError,
 };
+use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
 use crate::tls::CaBundle;
 use crate::token::{self, TokenSource};
@@ -236,6 +237,7 @@ impl Validator<'_> {
             ),
         }
         let administrators = administrators(&raw.administrators);
+        self.expiries(&subject, &raw.administrators);
 
         // Each person once per community. An engineer may also be a representative
         // (an operator's own hubs have only staff as admins), not an administrator.
@@ -453,6 +455,7 @@ impl Validator<'_> {
         engineers: bool,
     ) -> Desired {
         let own = administrators(&raw.administrators);
+        self.expiries(who, &raw.administrators);
         for admin in &own {
             if let Some(why) = admin.name.problem() {
                 self.problem(format!("{who}: administrator {}", admin.name), why);
@@ -489,7 +492,7 @@ impl Validator<'_> {
         } else {
             Vec::new()
         };
-        let mut entries: Vec<(Role, Level, &UserName, Option<&UserName>)> = engineer_names
+        let mut entries: Vec<(Role, Level, &UserName, Option<&Administrator>)> = engineer_names
             .iter()
             .map(|e| (Role::Engineer, Level::Community, e, None))
             .collect();
@@ -499,19 +502,17 @@ impl Validator<'_> {
                 .iter()
                 .map(|r| (Role::Representative, Level::Community, r, None)),
         );
-        entries.extend(community.administrators.iter().map(|a| {
-            (
-                Role::Administrator,
-                Level::Community,
-                &a.name,
-                Some(&a.added_by),
-            )
-        }));
+        entries.extend(
+            community
+                .administrators
+                .iter()
+                .map(|a| (Role::Administrator, Level::Community, &a.name, Some(a))),
+        );
         entries.extend(
             own.iter()
-                .map(|a| (Role::Administrator, Level::Hub, &a.name, Some(&a.added_by))),
+                .map(|a| (Role::Administrator, Level::Hub, &a.name, Some(a))),
         );
-        for (role, level, name, added_by) in entries {
+        for (role, level, name, admin) in entries {
             if name.problem().is_some() {
                 continue;
             }
@@ -555,12 +556,31 @@ impl Validator<'_> {
                 username.clone(),
                 Declared {
                     role,
-                    added_by: added_by.cloned(),
+                    added_by: admin.map(|a| a.added_by.clone()),
                     person: (&username != name).then(|| name.clone()),
+                    expires: admin.and_then(|a| a.expires),
                 },
             );
         }
         desired
+    }
+
+    /// `expires` is a date; one that has passed is a warning (the person is no longer
+    /// declared, so an enforcing run revokes them).
+    fn expiries(&mut self, subject: &str, raw: &[RawAdministrator]) {
+        let today = SystemClock.today();
+        for admin in raw {
+            let Some(text) = &admin.expires else { continue };
+            let who = format!("{subject}: administrator {}", UserName::new(&admin.name));
+            match Date::parse(text) {
+                Err(e) => self.problem(who, format!("expires {e}")),
+                Ok(last) if last < today => self.warnings.push(format!(
+                    "{}: {who}: expires {last} has passed: no longer declared, so an enforcing run revokes them (remove the entry, or extend it)",
+                    self.file.display()
+                )),
+                Ok(_) => {}
+            }
+        }
     }
 
     /// One problem per person and login they lack an id for, naming the hubs.
@@ -616,6 +636,7 @@ fn administrators(raw: &[RawAdministrator]) -> Vec<Administrator> {
         .map(|a| Administrator {
             name: UserName::new(&a.name),
             added_by: UserName::new(&a.added_by),
+            expires: a.expires.as_deref().and_then(|d| Date::parse(d).ok()),
         })
         .collect()
 }
@@ -1354,6 +1375,31 @@ communities:
                 "\n  {ocean}: community ocean: has no representative"
             )),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn expires_is_a_date_and_a_past_one_is_a_warning() {
+        let text = community(
+            "[{name: r}]",
+            "[{name: x, added_by: r, expires: '2027-02-30'}]",
+        );
+        assert_eq!(
+            problems(&text),
+            [
+                "community c: administrator x: expires \"2027-02-30\" is not a date written YYYY-MM-DD"
+            ]
+        );
+        let roster = parse(&community(
+            "[{name: r}]",
+            "[{name: x, added_by: r, expires: '2001-01-31'}]",
+        ))
+        .unwrap();
+        assert_eq!(roster.warnings.len(), 1, "{:?}", roster.warnings);
+        assert!(
+            roster.warnings[0].contains("administrator x: expires 2001-01-31 has passed"),
+            "{:?}",
+            roster.warnings
         );
     }
 }
