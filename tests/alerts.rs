@@ -9,28 +9,9 @@ use common::{Community, Daemon, HubEntry, RosterBuilder, wait_until};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
-/// A webhook receiver that answers every message with `status` after `delay`.
-async fn receiver(status: u16, delay: Duration) -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(status).set_delay(delay))
-        .mount(&server)
-        .await;
-    server
-}
-
-async fn messages(server: &MockServer) -> Vec<Value> {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).expect("a message is JSON"))
-        .collect()
-}
+use common::webhook::{messages, receiver};
 
 /// The messages `server` got whose status is `status` and that name `user`.
 async fn about(server: &MockServer, status: &str, user: &str) -> Vec<Value> {
@@ -88,17 +69,18 @@ fn start(roster: &Path, dir: &Path, token: &str, global: &str, lab: &str) -> Dae
     )
 }
 
-#[tokio::test]
-async fn a_grant_undone_by_enforce_is_one_remediated_message_on_both_routes() {
-    let _guard = common::exclusive().await;
-    let hub = common::hub();
+/// Two healthy receivers (global, community) and a ready daemon over hub `ahub`
+/// under `policy`, with the roster in the returned directory.
+async fn start_with_two_routes(
+    hub: &common::Hub,
+    policy: &str,
+) -> (MockServer, MockServer, Daemon, tempfile::TempDir) {
     let (global, lab) = (
         receiver(200, Duration::ZERO).await,
         receiver(200, Duration::ZERO).await,
     );
-    hub.create_users(&["en-dave"], false).await;
     let dir = tempfile::tempdir().unwrap();
-    let path = roster(&hub.api_url, "enforce", "al-rep", &[]).write(dir.path());
+    let path = roster(&hub.api_url, policy, "al-rep", &[]).write(dir.path());
     let daemon = start(
         &path,
         dir.path(),
@@ -107,6 +89,15 @@ async fn a_grant_undone_by_enforce_is_one_remediated_message_on_both_routes() {
         &format!("{}/lab/hook", lab.uri()),
     );
     daemon.wait_ready(30).await;
+    (global, lab, daemon, dir)
+}
+
+#[tokio::test]
+async fn a_grant_undone_by_enforce_is_one_remediated_message_on_both_routes() {
+    let _guard = common::exclusive().await;
+    let hub = common::hub();
+    hub.create_users(&["en-dave"], false).await;
+    let (global, lab, daemon, _dir) = start_with_two_routes(hub, "enforce").await;
 
     // dave is made admin by hand, in the hub's admin page.
     hub.set_admin("en-dave", true).await;
@@ -156,21 +147,9 @@ async fn a_grant_undone_by_enforce_is_one_remediated_message_on_both_routes() {
 async fn drift_left_by_grant_fires_on_both_routes_and_resolves_after_a_roster_edit() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    let (global, lab) = (
-        receiver(200, Duration::ZERO).await,
-        receiver(200, Duration::ZERO).await,
-    );
     hub.create_users(&["gr-erin"], true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let path = roster(&hub.api_url, "grant", "al-rep", &[]).write(dir.path());
-    let daemon = start(
-        &path,
-        dir.path(),
-        &hub.admin_sync_token,
-        &format!("{}/global/hook", global.uri()),
-        &format!("{}/lab/hook", lab.uri()),
-    );
-    daemon.wait_ready(30).await;
+    let (global, lab, daemon, dir) = start_with_two_routes(hub, "grant").await;
+    let path = dir.path().join("roster.yaml");
     for (route, server) in [("global", &global), ("alerts-lab", &lab)] {
         wait_for(server, &daemon, "firing", "gr-erin", route).await;
         let firing = about(server, "firing", "gr-erin").await;

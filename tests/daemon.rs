@@ -4,32 +4,12 @@
 
 mod common;
 
+use common::webhook::{messages, receiver};
 use common::{Community, Daemon, HubEntry, RosterBuilder, wait_until};
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
-use wiremock::matchers::method;
-use wiremock::{Mock, MockServer, ResponseTemplate};
-
-/// A webhook receiver that takes every alert.
-async fn alert_receiver() -> MockServer {
-    let receiver = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200))
-        .mount(&receiver)
-        .await;
-    receiver
-}
-
-async fn alerts(receiver: &MockServer) -> Vec<Value> {
-    receiver
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|r| serde_json::from_slice(&r.body).expect("alert is JSON"))
-        .collect()
-}
+use wiremock::MockServer;
 
 /// Waits until the first sample of `series` is `value`.
 async fn wait_for_metric(daemon: &Daemon, series: &str, value: f64) {
@@ -50,7 +30,7 @@ async fn wait_for_alert(receiver: &MockServer, daemon: &Daemon, kind: &str, stat
         &format!("a {status} {kind} alert"),
         || daemon.context(),
         || async {
-            let sent = alerts(receiver).await;
+            let sent = messages(receiver).await;
             sent.iter()
                 .any(|a| a["kind"] == kind && a["status"] == status)
         },
@@ -90,7 +70,7 @@ fn start(roster: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daem
 async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    let receiver = alert_receiver().await;
+    let receiver = receiver(200, Duration::ZERO).await;
     hub.create_users(&["dm-ui-admin"], true).await;
     hub.create_users(&["dm-carol"], false).await;
 
@@ -130,7 +110,7 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
         daemon.get("/metrics").await.1
     );
     wait_for_alert(&receiver, &daemon, "drift", "firing").await;
-    let firing = alerts(&receiver).await;
+    let firing = messages(&receiver).await;
     let firing = firing.iter().find(|a| a["status"] == "firing").unwrap();
     assert_eq!(firing["hub"], "dhub");
     assert_eq!(firing["community"], "daemon-lab");
@@ -149,7 +129,7 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
     hub.set_admin("dm-ui-admin", false).await;
     wait_for_metric(&daemon, undeclared, 0.0).await;
     wait_for_alert(&receiver, &daemon, "drift", "resolved").await;
-    let sent = alerts(&receiver).await;
+    let sent = messages(&receiver).await;
     assert_eq!(
         sent.iter()
             .filter(|a| a["kind"] == "drift" && a["status"] == "firing")
@@ -204,7 +184,7 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
 async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored() {
     let _guard = common::exclusive().await;
     let hub = common::hub();
-    let receiver = alert_receiver().await;
+    let receiver = receiver(200, Duration::ZERO).await;
     let dir = tempfile::tempdir().unwrap();
     let roster = lab_roster(&hub.api_url, "enforce", &[], &["re-rep"]).write(dir.path());
     // A long interval: only a roster change can explain a quick second run.

@@ -15,6 +15,7 @@ pub mod hub;
 pub mod poll;
 pub mod roster;
 pub mod run;
+pub mod webhook;
 
 pub use daemon::Daemon;
 pub use hub::{
