@@ -26,6 +26,8 @@ pub enum AlertKind {
     Roster,
     /// An administrator's `expires` date is near.
     Expiry,
+    /// The daily digest (`--digest-at`).
+    Digest,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -37,6 +39,8 @@ pub enum AlertStatus {
     Remediated,
     /// News, not a state: an administrator's entry expires soon.
     Expiring,
+    /// News, not a state: the daily digest.
+    Digest,
 }
 
 /// The message POSTed to the webhook. `text` is a sentence for people, so a Slack
@@ -330,6 +334,7 @@ pub fn body(alert: &Alert, format: AlertFormat, now: SystemTime) -> serde_json::
                 AlertKind::Error => "JupyterHubAdminSyncError",
                 AlertKind::Roster => "JupyterHubAdminRosterInvalid",
                 AlertKind::Expiry => "JupyterHubAdminExpiring",
+                AlertKind::Digest => "JupyterHubAdminDigest",
             };
             let mut labels = serde_json::json!({
                 "alertname": name,
@@ -356,7 +361,7 @@ pub fn body(alert: &Alert, format: AlertFormat, now: SystemTime) -> serde_json::
                 // A firing alert stays until its resolved message ends it.
                 AlertStatus::Firing => {}
                 AlertStatus::Resolved => one["endsAt"] = at(now).into(),
-                AlertStatus::Remediated | AlertStatus::Expiring => {
+                AlertStatus::Remediated | AlertStatus::Expiring | AlertStatus::Digest => {
                     one["endsAt"] = at(now + NEWS_LASTS).into()
                 }
             }

@@ -90,6 +90,14 @@ pub struct Cli {
     #[arg(long, default_value = "7d", value_parser = parse_duration, value_name = "DURATION")]
     pub expiry_warning: Duration,
 
+    /// Daemon: send each alert route a daily digest of its hubs at this time (HH:MM, UTC).
+    #[arg(long, value_name = "HH:MM")]
+    pub digest_at: Option<crate::digest::TimeOfDay>,
+
+    /// Daemon: send the digest even when every hub is in sync and nothing expires.
+    #[arg(long, requires = "digest_at")]
+    pub digest_always: bool,
+
     /// Daemon: how long in-flight runs may take to finish after SIGTERM.
     #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
@@ -381,6 +389,8 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
         reload_poll: cli.roster_poll,
         grace: cli.shutdown_grace,
         expiry_warning_days: (cli.expiry_warning.as_secs() / 86_400).max(1) as i64,
+        digest_at: cli.digest_at,
+        digest_always: cli.digest_always,
     };
     let shutdown = CancellationToken::new();
     let reload = Arc::new(Notify::new());

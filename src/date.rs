@@ -104,38 +104,45 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (y, m, d)
 }
 
-/// What day it is.
+/// What time and day it is.
 pub trait Clock: fmt::Debug + Send + Sync {
-    fn today(&self) -> Date;
+    fn now(&self) -> SystemTime;
+
+    /// The day it is, UTC.
+    fn today(&self) -> Date {
+        Date::of(self.now())
+    }
 }
 
-/// The machine's clock, UTC.
+/// The machine's clock.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
-    fn today(&self) -> Date {
-        Date::of(SystemTime::now())
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
     }
 }
 
-/// A clock set by hand (tests).
+/// A clock set by hand (tests): seconds since the epoch.
 #[derive(Debug)]
 pub struct FixedClock(AtomicI64);
 
 impl FixedClock {
+    /// Midnight (UTC) at the start of `today`.
     pub fn new(today: Date) -> FixedClock {
-        FixedClock(AtomicI64::new(today.0))
+        FixedClock(AtomicI64::new(today.0 * 86_400))
     }
 
+    /// Midnight (UTC) at the start of `today`.
     pub fn set(&self, today: Date) {
-        self.0.store(today.0, Ordering::SeqCst);
+        self.0.store(today.0 * 86_400, Ordering::SeqCst);
     }
 }
 
 impl Clock for FixedClock {
-    fn today(&self) -> Date {
-        Date(self.0.load(Ordering::SeqCst))
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + std::time::Duration::from_secs(self.0.load(Ordering::SeqCst).max(0) as u64)
     }
 }
 

@@ -36,26 +36,7 @@ impl ExpiryNotices {
         today: Date,
         window_days: i64,
     ) -> Vec<Alert> {
-        let mut soon: BTreeMap<(String, UserName), Expiring> = BTreeMap::new();
-        for hub in roster.selected(selected) {
-            for (username, d) in &hub.admins {
-                let Some(expires) = d.expires else { continue };
-                let left = today.days_until(expires);
-                if !(0..=window_days).contains(&left) {
-                    continue;
-                }
-                let who = d.person.clone().unwrap_or_else(|| username.clone());
-                let entry = soon
-                    .entry((hub.community.clone(), who))
-                    .or_insert_with(|| Expiring {
-                        expires,
-                        added_by: d.added_by.clone(),
-                        hubs: Vec::new(),
-                    });
-                entry.expires = entry.expires.min(expires);
-                entry.hubs.push(hub.name.to_string());
-            }
-        }
+        let soon = expiring(roster, selected, today, window_days);
         self.sent
             .retain(|_, day| today.days_until(*day) > -window_days);
         let mut alerts = Vec::new();
@@ -69,6 +50,56 @@ impl ExpiryNotices {
         }
         alerts
     }
+}
+
+/// `(community, "dave on climate-prod, climate-staging (2027-01-31)")` for every entry
+/// that runs out within `window_days` days: what the daily digest lists.
+pub fn soon(
+    roster: &Roster,
+    selected: &[String],
+    today: Date,
+    window_days: i64,
+) -> Vec<(String, String)> {
+    expiring(roster, selected, today, window_days)
+        .into_iter()
+        .map(|((community, who), e)| {
+            (
+                community,
+                format!("{who} on {} ({})", e.hubs.join(", "), e.expires),
+            )
+        })
+        .collect()
+}
+
+/// The entries that run out within `window_days` days (today included), by community
+/// and person, with the hubs they cover.
+fn expiring(
+    roster: &Roster,
+    selected: &[String],
+    today: Date,
+    window_days: i64,
+) -> BTreeMap<(String, UserName), Expiring> {
+    let mut soon: BTreeMap<(String, UserName), Expiring> = BTreeMap::new();
+    for hub in roster.selected(selected) {
+        for (username, d) in &hub.admins {
+            let Some(expires) = d.expires else { continue };
+            let left = today.days_until(expires);
+            if !(0..=window_days).contains(&left) {
+                continue;
+            }
+            let who = d.person.clone().unwrap_or_else(|| username.clone());
+            let entry = soon
+                .entry((hub.community.clone(), who))
+                .or_insert_with(|| Expiring {
+                    expires,
+                    added_by: d.added_by.clone(),
+                    hubs: Vec::new(),
+                });
+            entry.expires = entry.expires.min(expires);
+            entry.hubs.push(hub.name.to_string());
+        }
+    }
+    soon
 }
 
 fn message(community: &str, who: &UserName, e: &Expiring, today: Date) -> Alert {

@@ -29,6 +29,7 @@ pub mod audit;
 pub mod cli;
 pub mod daemon;
 pub mod date;
+pub mod digest;
 pub mod dump;
 pub mod expiry;
 pub mod fragment;

@@ -221,6 +221,18 @@ impl Routes {
         }
     }
 
+    /// Queues `alert` on its community's route only (a digest of that community); none
+    /// when the community has no route of its own.
+    pub fn send_to_community(&self, alert: Alert) {
+        if let Some(sink) = alert
+            .community
+            .as_ref()
+            .and_then(|c| self.communities.get(c))
+        {
+            sink.webhook.send(alert, &self.metrics);
+        }
+    }
+
     /// Closes every queue; the returned tasks end once what is queued is sent.
     pub fn close(&mut self) -> Vec<JoinHandle<()>> {
         let mut tasks = std::mem::take(&mut self.retired);

@@ -577,6 +577,8 @@ fn debug_of_library_types_never_shows_secrets() {
         reload_poll: Duration::from_secs(1),
         grace: Duration::from_secs(1),
         expiry_warning_days: 7,
+        digest_at: None,
+        digest_always: false,
     };
     secrets.assert_absent(
         "DaemonOptions Debug",

@@ -28,7 +28,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alert::{Alert, AlertFormat, AlertState, WebhookError, WebhookUrl};
 use crate::audit::AuditLog;
-use crate::date::{Clock, SystemClock};
+use crate::date::{Clock, Date, SystemClock};
+use crate::digest::{Digest, TimeOfDay};
 use crate::expiry::ExpiryNotices;
 use crate::hub::{ClientOptions, HttpClients, HubClient, HubError, HubRead, HubWrite};
 use crate::metrics::Metrics;
@@ -62,6 +63,10 @@ pub struct DaemonOptions {
     pub grace: Duration,
     /// How many days before an administrator's `expires` date the community is told.
     pub expiry_warning_days: i64,
+    /// When (UTC) the daily digest goes out; none: no digest.
+    pub digest_at: Option<TimeOfDay>,
+    /// Send the digest even when every hub is in sync.
+    pub digest_always: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,8 +120,10 @@ impl Connect for HttpConnect {
 struct Shared<C> {
     options: DaemonOptions,
     connect: C,
-    /// What day it is (expiry).
+    /// What day it is (expiry, digest).
     clock: Arc<dyn Clock>,
+    /// The daily digest, when asked for: the hubs' last states.
+    digest: Option<Mutex<Digest>>,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
     alerts: Mutex<AlertState>,
@@ -134,6 +141,11 @@ impl<C> Shared<C> {
     /// Metrics, alerts and audit for one hub's run.
     fn record(&self, report: &HubReport) {
         self.metrics.observe(report);
+        if let Some(digest) = &self.digest
+            && let Ok(mut digest) = digest.lock()
+        {
+            digest.observe(report);
+        }
         let alerts = self
             .alerts
             .lock()
@@ -289,6 +301,9 @@ impl<C: Connect> Supervisor<C> {
             permits: Semaphore::new(options.concurrency.max(1)),
             first_runs_left: AtomicUsize::new(0),
             stopping: CancellationToken::new(),
+            digest: options
+                .digest_at
+                .map(|at| Mutex::new(Digest::new(at, options.digest_always))),
             options,
             connect,
             clock,
@@ -372,6 +387,40 @@ impl<C: Connect> Supervisor<C> {
             );
         }
         self.shared.send_alerts(due);
+        self.send_digest(&roster);
+    }
+
+    /// The daily digest, when its time has come.
+    fn send_digest(&self, roster: &Roster) {
+        let Some(digest) = &self.shared.digest else {
+            return;
+        };
+        let options = &self.shared.options;
+        let now = self.shared.clock.now();
+        let soon = crate::expiry::soon(
+            roster,
+            &options.hubs,
+            Date::of(now),
+            options.expiry_warning_days,
+        );
+        let due = digest
+            .lock()
+            .map(|mut d| d.due(now, &soon))
+            .unwrap_or_default();
+        if !due.is_empty() {
+            tracing::info!(messages = due.len(), "daily digest sent");
+        }
+        // One message a route: the whole fleet's to the global route, each
+        // community's to its own.
+        if let Ok(routes) = self.shared.routes.lock() {
+            for alert in due {
+                if alert.community.is_some() {
+                    routes.send_to_community(alert);
+                } else {
+                    routes.send(alert);
+                }
+            }
+        }
     }
 
     /// Starts a task for every selected hub of the roster in force that has none.
@@ -430,6 +479,11 @@ impl<C: Connect> Supervisor<C> {
                 shared.metrics.forget_hub(name.as_str());
                 if let Ok(mut alerts) = shared.alerts.lock() {
                     alerts.forget_hub(name.as_str());
+                }
+                if let Some(digest) = &shared.digest
+                    && let Ok(mut digest) = digest.lock()
+                {
+                    digest.forget(name.as_str());
                 }
                 if task.first_pending.load(Ordering::SeqCst) {
                     shared.first_run_done();

@@ -82,6 +82,8 @@ fn options(config: &Path) -> DaemonOptions {
         reload_poll: Duration::from_secs(2),
         grace: Duration::from_secs(8),
         expiry_warning_days: 7,
+        digest_at: None,
+        digest_always: false,
     }
 }
 
