@@ -558,9 +558,16 @@ impl<C: Connect> Supervisor<C> {
                 task.abort();
             }
         }
-        if let Some((stop, server)) = self.server.take() {
+        if let Some((stop, mut server)) = self.server.take() {
+            // Probes and scrapes need no grace: a moment for answers in flight, then
+            // connections kept alive by a scraper are dropped.
             stop.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+            if tokio::time::timeout(Duration::from_millis(250), &mut server)
+                .await
+                .is_err()
+            {
+                server.abort();
+            }
         }
         tracing::info!("stopped");
     }
