@@ -390,11 +390,15 @@ impl<C: Connect> Supervisor<C> {
         self.send_digest(&roster);
     }
 
-    /// The daily digest, when its time has come.
+    /// The daily digest, when its time has come and every hub has had a first run
+    /// (before that it would have nothing to say about them).
     fn send_digest(&self, roster: &Roster) {
         let Some(digest) = &self.shared.digest else {
             return;
         };
+        if !self.shared.health.is_ready() {
+            return;
+        }
         let options = &self.shared.options;
         let now = self.shared.clock.now();
         let soon = crate::expiry::soon(

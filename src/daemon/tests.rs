@@ -399,3 +399,79 @@ async fn an_administrator_is_revoked_after_the_day_their_entry_expires_and_the_a
     assert_eq!(revoked["expired"], "2027-01-31", "{revoked}");
     assert_eq!(revoked["added_by"], "rep-bob", "{revoked}");
 }
+
+/// The expiring notice and the daily digest reach the routes: the community's digest
+/// only its own route, the fleet's only the global one (a real receiver, real time,
+/// the day from a fixed clock).
+#[tokio::test]
+async fn expiring_notices_and_the_digest_reach_their_routes() {
+    use crate::date::{Date, FixedClock};
+    use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
+    std::fs::write(dir.join("lab-hook"), format!("{}/lab\n", receiver.uri())).unwrap();
+    let config = dir.join("roster.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "communities:\n  - name: lab\n    representatives: [{{name: rep-bob}}]\n    alerts: {{webhook_file: '{}'}}\n    administrators:\n      - {{name: carol, added_by: rep-bob, expires: '2027-01-31'}}\n    hubs:\n      - {{name: h1, api_url: 'http://h1.invalid/hub/api', token_file: '{}'}}\n",
+            dir.join("lab-hook").display(),
+            dir.join("token").display()
+        ),
+    )
+    .unwrap();
+    let hub = MemoryHub::new();
+    hub.set_user("mallory", true);
+    hub.fail_writes(Some(MemoryHub::unavailable("/users/mallory")));
+    let mut connect = MemoryConnect::default();
+    connect.hubs.insert("h1".into(), hub.clone());
+    let mut opts = options(&config);
+    opts.reload_poll = Duration::from_millis(100);
+    opts.jitter = 0.0;
+    opts.webhook =
+        Some(crate::alert::WebhookUrl::parse(&format!("{}/global", receiver.uri())).unwrap());
+    opts.digest_at = Some("00:00".parse().unwrap());
+    let clock = Arc::new(FixedClock::new(Date::parse("2027-01-28").unwrap()));
+    let supervisor = Supervisor::start_with_clock(opts, connect, clock)
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    let got = |path: &'static str, status: &'static str| {
+        let receiver = &receiver;
+        async move {
+            receiver
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .filter(|r| r.url.path() == path)
+                .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
+                .filter(|m| m["status"] == status)
+                .count()
+        }
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    // The digest waits for the hub's first run (its state): the write fails, so the
+    // hub ends the run in error and the digest has something to say.
+    while got("/lab", "digest").await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    shutdown.cancel();
+    task.await.unwrap();
+    assert_eq!(got("/lab", "expiring").await, 1, "carol expires in 3 days");
+    assert_eq!(got("/global", "expiring").await, 1);
+    assert_eq!(got("/lab", "digest").await, 1, "the community's digest");
+    assert_eq!(
+        got("/global", "digest").await,
+        1,
+        "the fleet's digest, once"
+    );
+}
