@@ -101,10 +101,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                 name: HubName::new(url.host_str().unwrap_or("hub")),
                 community: "CHANGE-ME".to_string(),
                 // Dry runs by default until someone reviews the fragment.
-                rules: HubRules {
-                    policy: Policy::Report,
-                    max_revocations: 5,
-                },
+                rules: HubRules::new(Policy::Report),
                 access: HubAccess {
                     api_url: url,
                     token_source: source,

@@ -7,7 +7,7 @@ use std::fmt;
 use crate::name::{HubName, UserName};
 use crate::outcome::{ErrorKind, Skipped};
 use crate::plan::{Action, DriftKind, Standing, printable};
-use crate::roster::Policy;
+use crate::roster::{Policy, Share};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -78,6 +78,31 @@ impl ChangeReport {
     }
 }
 
+/// Which limit of the safety floor held, and by how much: the typed reason behind a
+/// `brake` error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrakeReport {
+    /// `every_admin`, `max_revocations`, `max_revocation_share` or `allow_revocations`.
+    pub limit: &'static str,
+    /// The revocations the plan has.
+    pub revocations: usize,
+    /// The most the limit lets through.
+    pub allowed: usize,
+    /// The sentence the report and the error give.
+    pub reason: String,
+}
+
+impl From<crate::plan::Brake> for BrakeReport {
+    fn from(brake: crate::plan::Brake) -> Self {
+        BrakeReport {
+            limit: brake.limit.name(),
+            revocations: brake.revocations,
+            allowed: brake.limit.allowed(),
+            reason: brake.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HubReport {
     pub name: HubName,
@@ -85,6 +110,11 @@ pub struct HubReport {
     pub policy: Policy,
     /// The hub's revocation brake.
     pub max_revocations: u32,
+    /// The brake by share of the hub's admins.
+    pub max_revocation_share: Share,
+    /// The limit of the safety floor that held every revocation, when one did (in a
+    /// dry run: the one that would hold).
+    pub brake: Option<BrakeReport>,
     /// How many admins the roster declares for the hub.
     pub declared: usize,
     pub status: Status,
@@ -147,6 +177,8 @@ impl HubReport {
             community: "climate-lab".into(),
             policy: Policy::Grant,
             max_revocations: 5,
+            max_revocation_share: Share::HALF,
+            brake: None,
             declared: 2,
             status,
             version: Some("6.1.1".into()),
@@ -229,7 +261,11 @@ impl fmt::Display for HubReport {
             self.name, self.community, self.policy
         )?;
         if self.policy == Policy::Enforce {
-            write!(f, ", max_revocations {}", self.max_revocations)?;
+            write!(
+                f,
+                ", max_revocations {}, max_revocation_share {}",
+                self.max_revocations, self.max_revocation_share
+            )?;
         }
         if let Some(v) = &self.version {
             write!(f, ", JupyterHub {v}")?;

@@ -84,7 +84,9 @@ fn options(config: &Path) -> DaemonOptions {
 }
 
 /// Starts the daemon over memory hubs named `hubs`, each with `mallory` as an
-/// undeclared admin, and the roster declaring `administrators`.
+/// undeclared admin next to representative `rep-bob` (so revoking mallory does not
+/// strip the hub of its admins, which the safety floor holds), and the roster
+/// declaring `administrators`.
 async fn start(administrators: &[&str], hubs: &[&str]) -> Running {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_owned();
@@ -94,7 +96,7 @@ async fn start(administrators: &[&str], hubs: &[&str]) -> Running {
     let mut connect = MemoryConnect::default();
     for h in hubs {
         let hub = MemoryHub::new();
-        hub.set_user("mallory", true);
+        hub.set_user("mallory", true).set_user("rep-bob", true);
         connect.hubs.insert(h.to_string(), hub);
     }
     let hubs = connect.hubs.clone();
