@@ -92,6 +92,10 @@ pub struct Cli {
     #[arg(long, default_value = "2s", value_parser = parse_duration, value_name = "DURATION")]
     pub roster_poll: Duration,
 
+    /// Daemon: keep each hub's fight state (contested users) here across restarts.
+    #[arg(long, value_name = "DIR", env = "JUPYTERHUB_ADMIN_SYNC_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
     /// Daemon: how long in-flight runs may take to finish after SIGTERM.
     #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
     pub shutdown_grace: Duration,
@@ -424,6 +428,7 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
         audit_log: cli.audit_log.clone(),
         reload_poll: cli.roster_poll,
         grace: cli.shutdown_grace,
+        state_dir: cli.state_dir.clone(),
     };
     let shutdown = CancellationToken::new();
     let reload = Arc::new(Notify::new());

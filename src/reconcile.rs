@@ -36,6 +36,7 @@ pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
         requests: 0,
         duration_seconds: 0.0,
         warnings: Vec::new(),
+        contested: Vec::new(),
     }
 }
 
@@ -50,6 +51,19 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     reader: &R,
     writer: Option<&W>,
     stop: &CancellationToken,
+) -> HubReport {
+    reconcile_with(spec, desired, reader, writer, stop, &mut |_| {}).await
+}
+
+/// [`reconcile`], letting `before_apply` see and amend the plan before anything is
+/// applied: the daemon holds the changes of contested users there ([`crate::fights`]).
+pub async fn reconcile_with<R: HubRead, W: HubWrite>(
+    spec: &HubSpec,
+    desired: &Desired,
+    reader: &R,
+    writer: Option<&W>,
+    stop: &CancellationToken,
+    before_apply: &mut (dyn FnMut(&mut Plan) + Send),
 ) -> HubReport {
     let started = Instant::now();
     let requests_before = reader.requests_sent();
@@ -72,7 +86,8 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     report.version = Some(snapshot.version.clone());
     report.users = Some(snapshot.total_users);
 
-    let plan = plan(&spec.rules, desired, &snapshot);
+    let mut plan = plan(&spec.rules, desired, &snapshot);
+    before_apply(&mut plan);
     report.warnings = adoption_warnings(&plan, &snapshot, writer.is_none());
     for warning in &report.warnings {
         tracing::warn!(hub = %spec.name, "{warning}");

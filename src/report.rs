@@ -132,6 +132,22 @@ pub struct HubReport {
     /// Signs that the roster may not fit the hub (an adoption gone wrong), worth a
     /// look before an enforcing run.
     pub warnings: Vec<String>,
+    /// Daemon: users something else keeps changing back, whom the daemon leaves alone
+    /// ([`crate::fights`]).
+    pub contested: Vec<ContestedReport>,
+}
+
+/// A contested user: who, since when, and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContestedReport {
+    /// The user in normal form.
+    pub user: String,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+    /// True in the run that found it contested.
+    pub new: bool,
+    /// The likely cause and what to change.
+    pub reason: String,
 }
 
 impl HubReport {
@@ -189,6 +205,7 @@ impl HubReport {
             requests: 4,
             duration_seconds: 0.2,
             warnings: Vec::new(),
+            contested: Vec::new(),
         }
     }
 }
@@ -288,6 +305,9 @@ impl fmt::Display for HubReport {
         }
         for warning in &self.warnings {
             writeln!(f, "  warning: {warning}")?;
+        }
+        for contested in &self.contested {
+            writeln!(f, "  contested: {}", contested.reason)?;
         }
         if let Some(error) = &self.error {
             writeln!(f, "  error: {error}")?;

@@ -538,6 +538,7 @@ fn debug_of_library_types_never_shows_secrets() {
         audit_log: None,
         reload_poll: Duration::from_secs(1),
         grace: Duration::from_secs(1),
+        state_dir: None,
     };
     secrets.assert_absent(
         "DaemonOptions Debug",

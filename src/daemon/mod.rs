@@ -54,6 +54,8 @@ pub struct DaemonOptions {
     pub reload_poll: Duration,
     /// How long in-flight runs may take to finish after a shutdown signal.
     pub grace: Duration,
+    /// Where each hub's fight state is kept across restarts (none: in memory only).
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +120,8 @@ struct Shared<C> {
     first_runs_left: AtomicUsize,
     /// Cancelled at shutdown; the parent of every hub task's token.
     stopping: CancellationToken,
+    /// Bumped at each SIGHUP: hub tasks then forget their fights.
+    fights_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl<C> Shared<C> {
@@ -271,6 +275,7 @@ impl<C: Connect> Supervisor<C> {
             permits: Semaphore::new(options.concurrency.max(1)),
             first_runs_left: AtomicUsize::new(0),
             stopping: CancellationToken::new(),
+            fights_epoch: std::sync::atomic::AtomicU64::new(0),
             options,
             connect,
             metrics,
@@ -403,6 +408,9 @@ impl<C: Connect> Supervisor<C> {
     async fn reload(&mut self, forced: bool) {
         let current = self.roster_tx.borrow().clone();
         let now = fingerprint(&self.shared.options, &current);
+        if forced {
+            self.shared.fights_epoch.fetch_add(1, Ordering::SeqCst);
+        }
         if !forced && now == self.fingerprint {
             return;
         }

@@ -80,6 +80,7 @@ fn options(config: &Path) -> DaemonOptions {
         audit_log: None,
         reload_poll: Duration::from_secs(2),
         grace: Duration::from_secs(8),
+        state_dir: None,
     }
 }
 
@@ -343,4 +344,47 @@ async fn a_roster_directory_reloads_when_one_file_changes_as_a_configmap_swap_do
     );
     shutdown.cancel();
     task.await.unwrap();
+}
+
+/// What the hub's config does with `admin_users` at each start: mallory is admin again.
+#[tokio::test(start_paused = true)]
+async fn a_user_something_else_keeps_making_admin_is_contested_and_left_alone() {
+    let d = start(&[], &["h1"]).await;
+    let hub = d.hub("h1");
+    let contested = || {
+        d.metrics
+            .contested
+            .get_or_create(&crate::metrics::HubLabel { hub: "h1".into() })
+            .get()
+    };
+    sleep(3).await;
+    assert_eq!(hub.admins(), ["rep-bob"], "run 1 revokes mallory");
+    // The hub re-grants; the next run revokes again (reversal 1).
+    hub.set_user("mallory", true);
+    sleep(70).await;
+    assert_eq!(hub.admins(), ["rep-bob"], "run 2 revokes again");
+    assert_eq!(contested(), 0);
+    // Reversal 2: contested, left alone, still drift.
+    hub.set_user("mallory", true);
+    sleep(70).await;
+    assert_eq!(
+        hub.admins(),
+        ["mallory", "rep-bob"],
+        "not revoked a third time"
+    );
+    assert_eq!(contested(), 1);
+    let writes = hub.writes().len();
+    sleep(70).await;
+    assert_eq!(hub.writes().len(), writes, "no change to a contested user");
+    assert!(
+        d.metrics
+            .render()
+            .contains("jupyterhub_admin_sync_drift{hub=\"h1\",kind=\"undeclared\"} 1")
+    );
+    // SIGHUP clears it: the next run revokes.
+    d.reload.notify_one();
+    sleep(3).await;
+    assert_eq!(hub.admins(), ["rep-bob"], "revoked after SIGHUP");
+    assert_eq!(contested(), 0);
+    d.stop().await;
 }
