@@ -117,6 +117,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
     };
     let client = HubClient::new(&spec, options)?;
     let snapshot = client.snapshot(&|_| false).await?;
+    let authenticator = client.read_authenticator().await;
     let mut admins: Vec<UserName> = snapshot
         .users
         .iter()
@@ -198,6 +199,17 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
         admins.len(),
         if admins.len() == 1 { "" } else { "s" }
     );
+    match &authenticator {
+        Some(a) => {
+            out.push_str(&format!("# Authenticator: {a}.\n"));
+            if let Some(warning) = a.warning(&snapshot.version) {
+                out.push_str(&format!("# Warning: {warning}.\n"));
+            }
+        }
+        None => {
+            out.push_str("# Authenticator: unknown (GET /hub/api/info needs an admin token).\n")
+        }
+    }
     if engineers_left_out {
         out.push_str("# Engineers are left out: the roster's engineers list covers them.\n");
     }

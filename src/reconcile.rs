@@ -37,6 +37,7 @@ pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
         duration_seconds: 0.0,
         warnings: Vec::new(),
         contested: Vec::new(),
+        authenticator: None,
     }
 }
 
@@ -89,6 +90,18 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     let mut plan = plan(&spec.rules, desired, &snapshot);
     before_apply(&mut plan);
     report.warnings = adoption_warnings(&plan, &snapshot, writer.is_none());
+    // A dry run is where the roster is checked against the hub: say whether the
+    // hub's authenticator may own the admin flag.
+    if writer.is_none() {
+        report.authenticator = reader.authenticator().await;
+        if let Some(warning) = report
+            .authenticator
+            .as_ref()
+            .and_then(|a| a.warning(&snapshot.version))
+        {
+            report.warnings.push(warning);
+        }
+    }
     for warning in &report.warnings {
         tracing::warn!(hub = %spec.name, "{warning}");
     }

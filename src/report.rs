@@ -122,6 +122,8 @@ pub struct HubReport {
     pub version: Option<String>,
     /// How many users the hub listed, when it could be read.
     pub users: Option<usize>,
+    /// The hub's authenticator (`GET /info`), read by dry runs when the token may.
+    pub authenticator: Option<crate::hub::info::AuthenticatorInfo>,
     pub changes: Vec<ChangeReport>,
     pub error: Option<String>,
     /// What kind of error it was (`transport`, `status`, `brake`, ...).
@@ -206,6 +208,7 @@ impl HubReport {
             duration_seconds: 0.2,
             warnings: Vec::new(),
             contested: Vec::new(),
+            authenticator: None,
         }
     }
 }
@@ -289,6 +292,9 @@ impl fmt::Display for HubReport {
         }
         if let Some(n) = self.users {
             write!(f, ", {n} users")?;
+        }
+        if let Some(a) = &self.authenticator {
+            write!(f, ", authenticator {a}")?;
         }
         write!(f, "): {}", self.status)?;
         if self.status == Status::InSync {

@@ -58,6 +58,21 @@ async fn a_roster_with_the_wrong_ids_strips_nobody_until_a_reviewed_plan_is_allo
         "{report}"
     );
     assert_eq!(report["hubs"][0]["brake"]["revocations"], 3, "{report}");
+    // The dry run names the hub's authenticator (GET /info, which the admin token
+    // may read); a token that may only list users leaves it unknown.
+    assert_eq!(
+        report["hubs"][0]["authenticator"]["class"], "jupyterhub.auth.DummyAuthenticator",
+        "{report}"
+    );
+    let out = common::run(
+        &["-c", roster, "--dry-run", "--output", "json"],
+        &[("TOK", hub.auditor_token.as_str())],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", common::show(&out));
+    assert_eq!(
+        common::report(&out)["hubs"][0]["authenticator"],
+        Value::Null
+    );
 
     // Enforce: nobody revoked, no look-alike created, exit 1, and the report says why.
     for _ in 0..2 {
