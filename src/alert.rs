@@ -28,6 +28,9 @@ pub enum AlertKind {
     Expiry,
     /// The daily digest (`--digest-at`).
     Digest,
+    /// Something else keeps changing a user's admin flag back; the daemon has stopped
+    /// changing that user.
+    Contested,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -106,6 +109,42 @@ impl AlertState {
                     "error": report.error,
                     "error_kind": report.error_kind,
                 }),
+            });
+        }
+        // A user whose admin flag something else keeps setting back (fight
+        // detection): fires while any is contested, resolves when none is.
+        let contested = !report.contested.is_empty();
+        if report.version.is_some()
+            && let Some(status) = self.transition(hub, AlertKind::Contested, contested)
+        {
+            let users: Vec<&str> = report.contested.iter().map(|c| c.user.as_str()).collect();
+            let (summary, text) = match status {
+                AlertStatus::Firing => (
+                    format!("admin of {} on hub {hub} is contested", users.join(", ")),
+                    crate::news::cap_text(format!(
+                        "On hub {hub} ({community}), something else keeps changing the admin flag of {} back after jupyterhub-admin-sync changes it, so it has stopped changing them and reports the drift instead. {}",
+                        users.join(", "),
+                        report
+                            .contested
+                            .iter()
+                            .map(|c| c.reason.as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )),
+                ),
+                _ => (
+                    format!("no admin flag is contested on hub {hub}"),
+                    format!("On hub {hub} ({community}), no admin flag is contested any more."),
+                ),
+            };
+            alerts.push(Alert {
+                status,
+                hub: Some(hub.clone()),
+                community: Some(community.clone()),
+                kind: AlertKind::Contested,
+                summary,
+                text,
+                details: serde_json::json!({ "contested": report.contested }),
             });
         }
         // A hub that could not be read says nothing new about drift.
@@ -335,6 +374,7 @@ pub fn body(alert: &Alert, format: AlertFormat, now: SystemTime) -> serde_json::
                 AlertKind::Roster => "JupyterHubAdminRosterInvalid",
                 AlertKind::Expiry => "JupyterHubAdminExpiring",
                 AlertKind::Digest => "JupyterHubAdminDigest",
+                AlertKind::Contested => "JupyterHubAdminContested",
             };
             let mut labels = serde_json::json!({
                 "alertname": name,
@@ -539,5 +579,36 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(!err.contains("SECRET"), "{err}");
+    }
+
+    #[test]
+    fn a_contested_user_fires_once_with_the_cause_and_resolves_when_cleared() {
+        let mut s = AlertState::default();
+        let mut r = report(Status::Drift, &[("mallory", Action::Revoke)]);
+        r.contested = vec![crate::report::ContestedReport {
+            user: "mallory".into(),
+            since: 0,
+            new: true,
+            reason: "The hub's config likely lists mallory in c.Authenticator.admin_users.".into(),
+        }];
+        let fired: Vec<_> = s
+            .observe(&r)
+            .into_iter()
+            .filter(|a| a.kind == AlertKind::Contested)
+            .collect();
+        assert_eq!(fired.len(), 1);
+        assert_eq!(fired[0].status, AlertStatus::Firing);
+        assert!(fired[0].text.contains("admin_users"), "{}", fired[0].text);
+        assert!(
+            s.observe(&r).iter().all(|a| a.kind != AlertKind::Contested),
+            "once"
+        );
+        r.contested.clear();
+        let resolved: Vec<_> = s
+            .observe(&r)
+            .into_iter()
+            .filter(|a| a.kind == AlertKind::Contested)
+            .collect();
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
     }
 }

@@ -56,6 +56,11 @@ pub struct Cli {
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: u32,
 
+    /// --once: let a reviewed plan's revocations through the safety floor once, on hub
+    /// HUB, if the plan still has at most N (repeatable). Read the --dry-run first.
+    #[arg(long, value_name = "HUB=N", value_parser = parse_allowance)]
+    pub allow_revocations: Vec<Allowance>,
+
     /// Append a JSON line per change made and per undeclared admin seen (daemon and --once).
     #[arg(long, value_name = "FILE", env = "JUPYTERHUB_ADMIN_SYNC_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
@@ -97,6 +102,9 @@ pub struct Cli {
     /// Daemon: send the digest even when every hub is in sync and nothing expires.
     #[arg(long, requires = "digest_at")]
     pub digest_always: bool,
+    /// Daemon: keep each hub's fight state (contested users) here across restarts.
+    #[arg(long, value_name = "DIR", env = "JUPYTERHUB_ADMIN_SYNC_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
 
     /// Daemon: how long in-flight runs may take to finish after SIGTERM.
     #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
@@ -220,6 +228,37 @@ pub enum Output {
     Json,
 }
 
+/// `--allow-revocations HUB=N`: the hub and how many revocations a reviewed plan had.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowance {
+    pub hub: String,
+    pub revocations: u32,
+}
+
+/// Why an `--allow-revocations` value is not `HUB=N`.
+#[derive(Debug, thiserror::Error)]
+pub enum AllowanceError {
+    #[error("{0:?}: expected HUB=N (the hub and the revocations of the reviewed plan)")]
+    Shape(String),
+    #[error("{0:?}: N must be a number of revocations")]
+    Number(String),
+}
+
+fn parse_allowance(text: &str) -> Result<Allowance, AllowanceError> {
+    let (hub, n) = text
+        .rsplit_once('=')
+        .filter(|(hub, _)| !hub.trim().is_empty())
+        .ok_or_else(|| AllowanceError::Shape(text.to_string()))?;
+    let revocations = n
+        .trim()
+        .parse()
+        .map_err(|_| AllowanceError::Number(text.to_string()))?;
+    Ok(Allowance {
+        hub: hub.trim().to_string(),
+        revocations,
+    })
+}
+
 /// Durations as `30s`, `2m`, `1h`, `500ms`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim()).map_err(|e| format!("{text:?}: {e}"))?;
@@ -295,6 +334,12 @@ pub async fn run(cli: Cli) -> ExitCode {
         );
         return ExitCode::from(1);
     };
+    if !cli.allow_revocations.is_empty() && !cli.mode.once {
+        eprintln!(
+            "error: --allow-revocations lets one reviewed plan through once: it needs --once"
+        );
+        return ExitCode::from(1);
+    }
     if !(cli.mode.dry_run || cli.mode.once || cli.mode.validate) {
         return daemon(cli, config).await;
     }
@@ -334,13 +379,26 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         _ => None,
     };
-    let targets = match clients(roster.selected(&cli.hubs), &cli.client_options()) {
+    let mut targets = match clients(roster.selected(&cli.hubs), &cli.client_options()) {
         Ok(t) => t,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(1);
         }
     };
+    for allowance in &cli.allow_revocations {
+        let Some((spec, _)) = targets
+            .iter_mut()
+            .find(|(spec, _)| spec.name.is(&allowance.hub))
+        else {
+            eprintln!(
+                "error: --allow-revocations {}={}: no hub {} in this run",
+                allowance.hub, allowance.revocations, allowance.hub
+            );
+            return ExitCode::from(1);
+        };
+        spec.rules.allow_revocations = Some(allowance.revocations);
+    }
     let report = crate::reconcile::run_all(&roster, &targets, mode, cli.concurrency.into()).await;
     let mut audit_failed = false;
     if let Some(log) = audit.as_mut() {
@@ -391,6 +449,7 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
         expiry_warning_days: (cli.expiry_warning.as_secs() / 86_400).max(1) as i64,
         digest_at: cli.digest_at,
         digest_always: cli.digest_always,
+        state_dir: cli.state_dir.clone(),
     };
     let shutdown = CancellationToken::new();
     let reload = Arc::new(Notify::new());

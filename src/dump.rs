@@ -66,10 +66,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                 name: HubName::new(url.host_str().unwrap_or("hub")),
                 community: "CHANGE-ME".to_string(),
                 // Dry runs by default until someone reviews the fragment.
-                rules: HubRules {
-                    policy: Policy::Report,
-                    max_revocations: 5,
-                },
+                rules: HubRules::new(Policy::Report),
                 access: HubAccess {
                     api_url: url,
                     token_source: source,
@@ -85,6 +82,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
     };
     let client = HubClient::new(&spec, options)?;
     let snapshot = client.snapshot(&|_| false).await?;
+    let authenticator = client.read_authenticator().await;
     let mut admins: Vec<UserName> = snapshot
         .users
         .iter()
@@ -164,6 +162,17 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
         admins.len(),
         if admins.len() == 1 { "" } else { "s" }
     );
+    match &authenticator {
+        Some(a) => {
+            out.push_str(&format!("# Authenticator: {a}.\n"));
+            if let Some(warning) = a.warning(&snapshot.version) {
+                out.push_str(&format!("# Warning: {warning}.\n"));
+            }
+        }
+        None => {
+            out.push_str("# Authenticator: unknown (GET /hub/api/info needs an admin token).\n")
+        }
+    }
     if engineers_left_out {
         out.push_str("# Engineers are left out: the roster's engineers list covers them.\n");
     }

@@ -10,7 +10,9 @@
 //! - [`hub`]: the JupyterHub REST API as two traits, [`hub::HubRead`] (into a
 //!   [`snapshot::HubSnapshot`]) and [`hub::HubWrite`] (create, grant, revoke), with an
 //!   HTTP client and an in-memory hub implementing both.
-//! - [`plan`]: the pure planner, from desired and observed admins to a [`plan::Plan`].
+//! - [`plan`]: the pure planner, from desired and observed admins to a [`plan::Plan`],
+//!   with the safety floor ([`plan::floor`]); [`fights`] notices, run after run, when
+//!   something else keeps undoing its changes.
 //! - [`reconcile`]: one reconcile of one hub (read → plan → apply, with no writer for
 //!   a dry run) and one pass over many, producing a [`report::RunReport`] ([`report`]
 //!   renders it as text or JSON; [`outcome`] names error kinds and skip reasons).
@@ -32,6 +34,7 @@ pub mod date;
 pub mod digest;
 pub mod dump;
 pub mod expiry;
+pub mod fights;
 pub mod fragment;
 pub mod hub;
 pub mod import;

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub roster_reloads: Counter,
     pub webhook_failures: Family<RouteLabel, Counter>,
     pub audit_failures: Counter,
+    /// Users something else keeps changing back, left alone by the daemon.
+    pub contested: Family<HubLabel, Gauge>,
 }
 
 fn now_seconds() -> f64 {
@@ -146,6 +148,12 @@ impl Metrics {
             "Alert messages a route's webhook did not accept after every retry, or dropped from a full queue",
             webhook_failures.clone(),
         );
+        let contested = Family::<HubLabel, Gauge>::default();
+        registry.register(
+            "contested",
+            "Users whose admin flag something else keeps changing back (hub config admin_users, the authenticator); the daemon leaves them alone",
+            contested.clone(),
+        );
         let audit_failures = Counter::default();
         registry.register(
             "audit_failures",
@@ -172,6 +180,7 @@ impl Metrics {
             roster_reloads,
             webhook_failures,
             audit_failures,
+            contested,
         }
     }
 
@@ -206,6 +215,11 @@ impl Metrics {
         } else {
             self.last_success.get_or_create(&hub).set(now);
         }
+        if report.version.is_some() {
+            self.contested
+                .get_or_create(&hub)
+                .set(report.contested.len() as i64);
+        }
         // A hub that could not be read keeps its last known drift.
         if report.version.is_some() {
             for (kind, n) in report.drift_by_kind() {
@@ -238,6 +252,7 @@ impl Metrics {
         self.last_success.remove(&hub);
         self.run_duration.remove(&hub);
         self.requests.remove(&hub);
+        self.contested.remove(&hub);
         for kind in DriftKind::ALL {
             self.drift.remove(&DriftLabels {
                 hub: name.to_string(),

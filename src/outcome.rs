@@ -88,6 +88,9 @@ pub enum Skipped {
     PolicyGrant,
     /// The revocation brake held every revocation this run.
     Brake,
+    /// Something else keeps undoing this change (hub config, authenticator): the daemon
+    /// leaves the user alone until the roster changes for them or SIGHUP.
+    Contested,
     /// The daemon was stopping.
     ShuttingDown,
     /// An earlier change found the hub unreachable; the rest wait for the next run.
@@ -101,6 +104,7 @@ impl Skipped {
             Skipped::PolicyReport => "policy report changes nothing",
             Skipped::PolicyGrant => "policy grant does not revoke",
             Skipped::Brake => "held by the brake",
+            Skipped::Contested => "contested: something else keeps undoing it",
             Skipped::ShuttingDown => "shutting down",
             Skipped::HubStoppedAnswering => "not tried: the hub stopped answering",
         }

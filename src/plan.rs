@@ -4,12 +4,12 @@
 //! brake, who is never revoked) lives here and is tested with in-memory values.
 
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::name::{UserName, printable};
 use crate::outcome::Skipped;
-use crate::roster::{Desired, HubRules, Policy, Role};
+use crate::roster::{Desired, HubRules, Policy, Role, Share};
 use crate::snapshot::{HubSnapshot, HubUser, OwnerKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -140,11 +140,85 @@ pub struct Change {
     pub apply: bool,
 }
 
-/// Revocations held back because there were more than `max_revocations`.
+/// The safety floor's limit that held a run's revocations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The run would revoke every current admin who is not an engineer (nor the
+    /// token's own identity): the signature of a wrong roster (the wrong hub, or the
+    /// wrong kind of ids), whatever the counts.
+    EveryAdmin { admins: usize },
+    /// More revocations than `max_revocations`.
+    MaxRevocations(u32),
+    /// More than `max_revocation_share` of the hub's current admins, and more than one.
+    MaxRevocationShare { share: Share, admins: usize },
+    /// More revocations than `--allow-revocations` let through.
+    Allowed(u32),
+}
+
+impl Limit {
+    /// The limit's name, as the roster or the command line spells it (JSON `limit`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::EveryAdmin { .. } => "every_admin",
+            Limit::MaxRevocations(_) => "max_revocations",
+            Limit::MaxRevocationShare { .. } => "max_revocation_share",
+            Limit::Allowed(_) => "allow_revocations",
+        }
+    }
+
+    /// The most revocations the limit lets through.
+    pub fn allowed(self) -> usize {
+        match self {
+            // Every one but the last.
+            Limit::EveryAdmin { admins } => admins.saturating_sub(1),
+            Limit::MaxRevocations(n) | Limit::Allowed(n) => n as usize,
+            Limit::MaxRevocationShare { share, admins } => share.of(admins).max(1),
+        }
+    }
+}
+
+/// Revocations held back because a limit of the safety floor held: none is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Brake {
     pub revocations: usize,
-    pub max_revocations: u32,
+    pub limit: Limit,
+}
+
+impl Brake {
+    /// How many revocations more than the limit allows.
+    pub fn excess(&self) -> usize {
+        self.revocations.saturating_sub(self.limit.allowed())
+    }
+}
+
+impl fmt::Display for Brake {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.revocations;
+        let s = if n == 1 { "" } else { "s" };
+        match self.limit {
+            Limit::EveryAdmin { admins } => write!(
+                f,
+                "{n} revocation{s} would leave the hub without any of its {admins} admin{} who are not engineers (the signature of a wrong roster: the wrong hub, or the wrong kind of ids)",
+                if admins == 1 { "" } else { "s" }
+            ),
+            Limit::MaxRevocations(m) => write!(
+                f,
+                "{n} revocation{s} exceed max_revocations {m} by {}",
+                self.excess()
+            ),
+            Limit::MaxRevocationShare { share, admins } => write!(
+                f,
+                "{n} revocation{s} exceed max_revocation_share {share} of the hub's {admins} admins (at most {}) by {}",
+                self.limit.allowed(),
+                self.excess()
+            ),
+            Limit::Allowed(m) => write!(
+                f,
+                "{n} revocation{s} exceed --allow-revocations {m} by {} (the plan changed since it was reviewed)",
+                self.excess()
+            ),
+        }
+    }
 }
 
 /// Everything that differs on one hub, and what the policy lets this run do about it.
@@ -153,8 +227,11 @@ pub struct Plan {
     pub policy: Policy,
     /// Creates, then grants, then revokes; by name within each.
     pub changes: Vec<Change>,
-    /// Set when the brake held every revocation back this run.
+    /// Set when a limit of the safety floor held every revocation back this run.
     pub brake: Option<Brake>,
+    /// Users whose changes this run leaves alone because something else keeps undoing
+    /// them ([`crate::fights`]); their changes stay as drift.
+    pub contested: BTreeSet<UserName>,
 }
 
 impl Plan {
@@ -168,8 +245,21 @@ impl Plan {
         self.changes.iter().filter(|c| c.apply)
     }
 
+    /// Leaves the changes of `users` undone this run (contested users).
+    pub fn hold(&mut self, users: &BTreeSet<UserName>) {
+        for change in self.changes.iter_mut().filter(|c| users.contains(&c.user)) {
+            if change.apply {
+                change.apply = false;
+                self.contested.insert(change.user.clone());
+            }
+        }
+    }
+
     /// Why the run leaves `change` in place, if it does.
     pub fn why_not_applied(&self, change: &Change) -> Option<Skipped> {
+        if !change.apply && self.contested.contains(&change.user) {
+            return Some(Skipped::Contested);
+        }
         match (change.apply, self.policy, change.action) {
             (true, _, _) => None,
             (false, Policy::Report, _) => Some(Skipped::PolicyReport),
@@ -192,8 +282,10 @@ impl Plan {
 ///   (the sync must not lock itself out). Engineers are declared on every hub, so they
 ///   are never revoked. Users are never deleted: no action can.
 /// - `report` applies nothing, `grant` applies creates and grants, `enforce` also
-///   revokes, unless there are more revocations than `max_revocations`, in which case
-///   none is applied this run.
+///   revokes, unless a limit of the safety floor holds ([`floor`]), in which case
+///   none is applied this run (grants still are; creates too, unless the run would
+///   revoke every admin who is not an engineer, the signature of a wrong roster whose
+///   creates would be look-alike users).
 pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan {
     // Normal form → the hub's spellings of it. Several spellings can share one
     // normal form on a hub whose users were created with mixed case.
@@ -259,14 +351,31 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
     let apply_grants = matches!(rules.policy, Policy::Grant | Policy::Enforce);
     let mut apply_revokes = rules.policy == Policy::Enforce;
     let mut brake = None;
-    if apply_revokes && revokes.len() > rules.max_revocations as usize {
-        apply_revokes = false;
-        brake = Some(Brake {
-            revocations: revokes.len(),
-            max_revocations: rules.max_revocations,
-        });
+    let mut strips_the_hub = false;
+    if apply_revokes {
+        // Admins the floor protects as a group: every admin but the engineers and the
+        // token's own identity, which are never revoked anyway.
+        let engineer = |n: &UserName| desired.get(n).is_some_and(|d| d.role == Role::Engineer);
+        let admins = observed.users.iter().filter(|u| u.admin).count();
+        let others = observed
+            .users
+            .iter()
+            .filter(|u| u.admin)
+            .map(|u| UserName::new(&u.name))
+            .filter(|n| !engineer(n) && owner.as_ref() != Some(n))
+            .count();
+        brake = floor(rules, revokes.len(), admins, others);
+        strips_the_hub = !revokes.is_empty() && revokes.len() >= others;
+        apply_revokes = brake.is_none();
     }
-    for c in creates.iter_mut().chain(grants.iter_mut()) {
+    // A roster that would take every admin the hub has would also create look-alike
+    // users nobody can log in as (the wrong kind of ids): those wait with the
+    // revocations. Grants to users the hub has still apply.
+    let apply_creates = apply_grants && !(brake.is_some() && strips_the_hub);
+    for c in creates.iter_mut() {
+        c.apply = apply_creates;
+    }
+    for c in grants.iter_mut() {
         c.apply = apply_grants;
     }
     for c in revokes.iter_mut() {
@@ -280,6 +389,40 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
         policy: rules.policy,
         changes,
         brake,
+        contested: BTreeSet::new(),
+    }
+}
+
+/// The safety floor: the limit that holds `revocations` on a hub with `admins`
+/// admins, `others` of them neither engineers nor the token's identity, if one does.
+///
+/// `--allow-revocations N` replaces every other limit: an operator has reviewed a plan
+/// with N revocations. Otherwise, in order: revoking every admin who is not an
+/// engineer (whatever the counts), `max_revocations`, then `max_revocation_share`
+/// (which never holds a single revocation: one stray admin is always revocable).
+pub fn floor(rules: &HubRules, revocations: usize, admins: usize, others: usize) -> Option<Brake> {
+    let held = |limit| Some(Brake { revocations, limit });
+    if revocations == 0 {
+        return None;
+    }
+    if let Some(n) = rules.allow_revocations {
+        return if revocations > n as usize {
+            held(Limit::Allowed(n))
+        } else {
+            None
+        };
+    }
+    if revocations >= others {
+        held(Limit::EveryAdmin { admins: others })
+    } else if revocations > rules.max_revocations as usize {
+        held(Limit::MaxRevocations(rules.max_revocations))
+    } else if revocations > 1 && rules.max_revocation_share.exceeded_by(revocations, admins) {
+        held(Limit::MaxRevocationShare {
+            share: rules.max_revocation_share,
+            admins,
+        })
+    } else {
+        None
     }
 }
 
@@ -313,11 +456,7 @@ impl fmt::Display for Plan {
             writeln!(f)?;
         }
         if let Some(brake) = self.brake {
-            writeln!(
-                f,
-                "  brake: {} revocations exceed max_revocations {}; none is made this run",
-                brake.revocations, brake.max_revocations
-            )?;
+            writeln!(f, "  brake: {brake}; none is made this run")?;
         }
         Ok(())
     }
@@ -331,8 +470,8 @@ mod tests {
 
     fn spec(policy: Policy, max_revocations: u32) -> HubRules {
         HubRules {
-            policy,
             max_revocations,
+            ..HubRules::new(policy)
         }
     }
 
@@ -463,8 +602,12 @@ mod tests {
             p.brake,
             Some(Brake {
                 revocations: 3,
-                max_revocations: 2
+                limit: Limit::MaxRevocations(2)
             })
+        );
+        assert_eq!(
+            p.brake.unwrap().to_string(),
+            "3 revocations exceed max_revocations 2 by 1"
         );
         assert_eq!(
             summary(&p),
@@ -485,6 +628,105 @@ mod tests {
         // Zero means "never revoke".
         let p = plan(&spec(Policy::Enforce, 0), &desired(), &s);
         assert!(p.brake.is_some());
+    }
+
+    /// Three admins the roster does not know (the wrong kind of ids) and an engineer.
+    fn wrong_ids() -> HubSnapshot {
+        snapshot(&[
+            ("eng-eve", true),
+            ("ada@uni.edu", true),
+            ("bo@uni.edu", true),
+            ("cy@uni.edu", true),
+            ("zed@uni.edu", false),
+        ])
+    }
+
+    fn revocations_applied(p: &Plan) -> usize {
+        p.to_apply().filter(|c| c.action == Action::Revoke).count()
+    }
+
+    #[test]
+    fn revoking_every_admin_but_the_engineers_holds_whatever_the_counts() {
+        let p = plan(&spec(Policy::Enforce, 100), &desired(), &wrong_ids());
+        let brake = p.brake.expect("held");
+        assert_eq!(brake.limit, Limit::EveryAdmin { admins: 3 });
+        assert_eq!(revocations_applied(&p), 0);
+        // Nor are the look-alike users created.
+        assert_eq!(p.to_apply().count(), 0, "{p}");
+        assert!(
+            p.changes
+                .iter()
+                .all(|c| p.why_not_applied(c) == Some(Skipped::Brake))
+        );
+        assert!(brake.to_string().contains("wrong roster"), "{brake}");
+        // One admin the roster does not know, on a hub where it is the only one: a
+        // grant to a user the hub has still applies, and the next run revokes.
+        let one = snapshot(&[("eng-eve", true), ("stray", true), ("rep-bob", false)]);
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &one);
+        assert_eq!(p.brake.unwrap().limit, Limit::EveryAdmin { admins: 1 });
+        let applied: Vec<_> = p.to_apply().map(|c| c.user.as_str()).collect();
+        assert_eq!(applied, ["rep-bob"]);
+        // Once a declared admin is admin, the stray goes.
+        let later = snapshot(&[("eng-eve", true), ("rep-bob", true), ("stray", true)]);
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &later);
+        assert_eq!((p.brake, revocations_applied(&p)), (None, 1));
+    }
+
+    #[test]
+    fn the_share_holds_more_than_half_but_never_one_stray_admin() {
+        // 6 admins: eng-eve, rep-bob, carol, and undeclared m1..m3.
+        let mut users = vec![("eng-eve", true), ("rep-bob", true), ("carol", true)];
+        users.extend([("m1", true), ("m2", true), ("m3", true)]);
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &snapshot(&users));
+        assert_eq!(
+            (p.brake, revocations_applied(&p)),
+            (None, 3),
+            "half is allowed"
+        );
+        users.push(("m4", true));
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &snapshot(&users));
+        let brake = p.brake.expect("4 of 7 is more than half");
+        assert_eq!(
+            brake.limit,
+            Limit::MaxRevocationShare {
+                share: Share::HALF,
+                admins: 7
+            }
+        );
+        assert_eq!(
+            brake.to_string(),
+            "4 revocations exceed max_revocation_share 0.5 of the hub's 7 admins (at most 3) by 1"
+        );
+        // One of two admins is more than any small share, and still revocable.
+        let two = snapshot(&[("rep-bob", true), ("stray", true)]);
+        let rules = HubRules {
+            max_revocation_share: Share::from_fraction(0.1).unwrap(),
+            ..spec(Policy::Enforce, 5)
+        };
+        let p = plan(&rules, &desired(), &two);
+        assert_eq!((p.brake, revocations_applied(&p)), (None, 1));
+    }
+
+    #[test]
+    fn allow_revocations_lets_exactly_a_reviewed_plan_through() {
+        let allowed = |n| HubRules {
+            allow_revocations: Some(n),
+            ..spec(Policy::Enforce, 5)
+        };
+        let p = plan(&allowed(3), &desired(), &wrong_ids());
+        assert_eq!((p.brake, revocations_applied(&p)), (None, 3));
+        let p = plan(&allowed(2), &desired(), &wrong_ids());
+        assert_eq!(p.brake.unwrap().limit, Limit::Allowed(2));
+        assert_eq!(revocations_applied(&p), 0);
+        // It lets nothing through under a policy that does not revoke.
+        let rules = HubRules {
+            policy: Policy::Grant,
+            ..allowed(3)
+        };
+        assert_eq!(
+            revocations_applied(&plan(&rules, &desired(), &wrong_ids())),
+            0
+        );
     }
 
     #[test]

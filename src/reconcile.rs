@@ -14,8 +14,8 @@ use crate::hub::{Created, HubError, HubRead, HubWrite};
 use crate::name::UserName;
 use crate::outcome::{ErrorKind, Skipped};
 use crate::plan::{Action, Change, Plan, Standing, plan};
-use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
-use crate::roster::{Desired, HubSpec, Policy, Roster};
+use crate::report::{BrakeReport, ChangeReport, HubReport, Mode, RunReport, Status};
+use crate::roster::{Desired, HubSpec, Roster};
 use crate::snapshot::HubSnapshot;
 
 /// An empty report of `spec`'s hub, to be filled in by a run.
@@ -25,6 +25,8 @@ pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
         community: spec.community.clone(),
         policy: spec.rules.policy,
         max_revocations: spec.rules.max_revocations,
+        max_revocation_share: spec.rules.max_revocation_share,
+        brake: None,
         declared,
         status: Status::InSync,
         version: None,
@@ -35,6 +37,8 @@ pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
         requests: 0,
         duration_seconds: 0.0,
         warnings: Vec::new(),
+        contested: Vec::new(),
+        authenticator: None,
     }
 }
 
@@ -49,6 +53,19 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     reader: &R,
     writer: Option<&W>,
     stop: &CancellationToken,
+) -> HubReport {
+    reconcile_with(spec, desired, reader, writer, stop, &mut |_| {}).await
+}
+
+/// [`reconcile`], letting `before_apply` see and amend the plan before anything is
+/// applied: the daemon holds the changes of contested users there ([`crate::fights`]).
+pub async fn reconcile_with<R: HubRead, W: HubWrite>(
+    spec: &HubSpec,
+    desired: &Desired,
+    reader: &R,
+    writer: Option<&W>,
+    stop: &CancellationToken,
+    before_apply: &mut (dyn FnMut(&mut Plan) + Send),
 ) -> HubReport {
     let started = Instant::now();
     let requests_before = reader.requests_sent();
@@ -71,8 +88,21 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     report.version = Some(snapshot.version.clone());
     report.users = Some(snapshot.total_users);
 
-    let plan = plan(&spec.rules, desired, &snapshot);
-    report.warnings = adoption_warnings(&plan, &snapshot, spec, writer.is_none());
+    let mut plan = plan(&spec.rules, desired, &snapshot);
+    before_apply(&mut plan);
+    report.warnings = adoption_warnings(&plan, &snapshot, writer.is_none());
+    // A dry run is where the roster is checked against the hub: say whether the
+    // hub's authenticator may own the admin flag.
+    if writer.is_none() {
+        report.authenticator = reader.authenticator().await;
+        if let Some(warning) = report
+            .authenticator
+            .as_ref()
+            .and_then(|a| a.warning(&snapshot.version))
+        {
+            report.warnings.push(warning);
+        }
+    }
     for warning in &report.warnings {
         tracing::warn!(hub = %spec.name, "{warning}");
     }
@@ -126,12 +156,13 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     }
     report.status = status(&plan, &report.changes);
     // A dry run changes nothing, so the brake cannot fail it: it warns instead.
+    report.brake = plan.brake.map(BrakeReport::from);
     if let Some(brake) = plan.brake.filter(|_| writer.is_some()) {
         let error = format!(
-            "{} revocations exceed max_revocations {}; none was made this run (raise max_revocations, or fix the roster)",
-            brake.revocations, brake.max_revocations
+            "{brake}; none was made this run (check the plan with --dry-run, fix the roster, or let a reviewed plan through once with --once --allow-revocations {}={})",
+            spec.name, brake.revocations
         );
-        tracing::error!(hub = %spec.name, error = %error, "revocation brake");
+        tracing::error!(hub = %spec.name, limit = brake.limit.name(), revocations = brake.revocations, allowed = brake.limit.allowed(), error = %error, "revocation brake");
         report.fail(ErrorKind::Brake, error);
     } else if report.changes.iter().any(|c| c.error.is_some()) {
         report.error_kind = Some(ErrorKind::Apply);
@@ -143,12 +174,7 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
 /// What suggests that the roster does not fit the hub: every admin it has would be
 /// revoked (the wrong hub, or names spelled differently), or a dry run shows more
 /// revocations than the brake allows. The moment a first adoption goes wrong.
-fn adoption_warnings(
-    plan: &Plan,
-    snapshot: &HubSnapshot,
-    spec: &HubSpec,
-    dry_run: bool,
-) -> Vec<String> {
+fn adoption_warnings(plan: &Plan, snapshot: &HubSnapshot, dry_run: bool) -> Vec<String> {
     let mut warnings = Vec::new();
     let revocations = plan
         .changes
@@ -161,13 +187,9 @@ fn adoption_warnings(
             "every admin the hub has now ({admins}) would be revoked: is api_url the right hub, and are the names spelled as the hub spells them? `jupyterhub-admin-sync dump` lists the hub's admins"
         ));
     }
-    if dry_run
-        && spec.rules.policy == Policy::Enforce
-        && revocations > spec.rules.max_revocations as usize
-    {
+    if let Some(brake) = plan.brake.filter(|_| dry_run) {
         warnings.push(format!(
-            "{revocations} revocations exceed max_revocations {}: an enforcing run would revoke none and report an error",
-            spec.rules.max_revocations
+            "{brake}: an enforcing run would revoke none and report an error"
         ));
     }
     warnings

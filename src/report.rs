@@ -8,7 +8,7 @@ use crate::name::printable;
 use crate::name::{HubName, UserName};
 use crate::outcome::{ErrorKind, Skipped};
 use crate::plan::{Action, DriftKind, Standing};
-use crate::roster::Policy;
+use crate::roster::{Policy, Share};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,6 +83,31 @@ impl ChangeReport {
     }
 }
 
+/// Which limit of the safety floor held, and by how much: the typed reason behind a
+/// `brake` error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BrakeReport {
+    /// `every_admin`, `max_revocations`, `max_revocation_share` or `allow_revocations`.
+    pub limit: &'static str,
+    /// The revocations the plan has.
+    pub revocations: usize,
+    /// The most the limit lets through.
+    pub allowed: usize,
+    /// The sentence the report and the error give.
+    pub reason: String,
+}
+
+impl From<crate::plan::Brake> for BrakeReport {
+    fn from(brake: crate::plan::Brake) -> Self {
+        BrakeReport {
+            limit: brake.limit.name(),
+            revocations: brake.revocations,
+            allowed: brake.limit.allowed(),
+            reason: brake.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HubReport {
     pub name: HubName,
@@ -90,6 +115,11 @@ pub struct HubReport {
     pub policy: Policy,
     /// The hub's revocation brake.
     pub max_revocations: u32,
+    /// The brake by share of the hub's admins.
+    pub max_revocation_share: Share,
+    /// The limit of the safety floor that held every revocation, when one did (in a
+    /// dry run: the one that would hold).
+    pub brake: Option<BrakeReport>,
     /// How many admins the roster declares for the hub.
     pub declared: usize,
     pub status: Status,
@@ -97,6 +127,8 @@ pub struct HubReport {
     pub version: Option<String>,
     /// How many users the hub listed, when it could be read.
     pub users: Option<usize>,
+    /// The hub's authenticator (`GET /info`), read by dry runs when the token may.
+    pub authenticator: Option<crate::hub::info::AuthenticatorInfo>,
     pub changes: Vec<ChangeReport>,
     pub error: Option<String>,
     /// What kind of error it was (`transport`, `status`, `brake`, ...).
@@ -107,6 +139,22 @@ pub struct HubReport {
     /// Signs that the roster may not fit the hub (an adoption gone wrong), worth a
     /// look before an enforcing run.
     pub warnings: Vec<String>,
+    /// Daemon: users something else keeps changing back, whom the daemon leaves alone
+    /// ([`crate::fights`]).
+    pub contested: Vec<ContestedReport>,
+}
+
+/// A contested user: who, since when, and what to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ContestedReport {
+    /// The user in normal form.
+    pub user: String,
+    /// Seconds since the Unix epoch.
+    pub since: u64,
+    /// True in the run that found it contested.
+    pub new: bool,
+    /// The likely cause and what to change.
+    pub reason: String,
 }
 
 impl HubReport {
@@ -152,6 +200,8 @@ impl HubReport {
             community: "climate-lab".into(),
             policy: Policy::Grant,
             max_revocations: 5,
+            max_revocation_share: Share::HALF,
+            brake: None,
             declared: 2,
             status,
             version: Some("6.1.1".into()),
@@ -162,6 +212,8 @@ impl HubReport {
             requests: 4,
             duration_seconds: 0.2,
             warnings: Vec::new(),
+            contested: Vec::new(),
+            authenticator: None,
         }
     }
 }
@@ -238,13 +290,20 @@ impl fmt::Display for HubReport {
             self.name, self.community, self.policy
         )?;
         if self.policy == Policy::Enforce {
-            write!(f, ", max_revocations {}", self.max_revocations)?;
+            write!(
+                f,
+                ", max_revocations {}, max_revocation_share {}",
+                self.max_revocations, self.max_revocation_share
+            )?;
         }
         if let Some(v) = &self.version {
             write!(f, ", JupyterHub {v}")?;
         }
         if let Some(n) = self.users {
             write!(f, ", {n} users")?;
+        }
+        if let Some(a) = &self.authenticator {
+            write!(f, ", authenticator {a}")?;
         }
         write!(f, "): {}", self.status)?;
         if self.status == Status::InSync {
@@ -261,6 +320,9 @@ impl fmt::Display for HubReport {
         }
         for warning in &self.warnings {
             writeln!(f, "  warning: {warning}")?;
+        }
+        for contested in &self.contested {
+            writeln!(f, "  contested: {}", contested.reason)?;
         }
         if let Some(error) = &self.error {
             writeln!(f, "  error: {error}")?;

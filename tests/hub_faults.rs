@@ -1068,8 +1068,15 @@ impl Respond for EchoAuthorization {
 
 #[tokio::test]
 async fn a_403_on_patch_is_reported_on_each_change_without_the_token() {
-    // rep-bob needs a grant, mallory a revoke; the hub refuses both.
-    let server = started_hub(&[("eng-eve", true), ("mallory", true), ("rep-bob", false)]).await;
+    // rep-bob needs a grant, mallory a revoke; the hub refuses both. Administrator
+    // carol is admin, so the revocation does not take every admin (the safety floor).
+    let server = started_hub(&[
+        ("eng-eve", true),
+        ("carol", true),
+        ("mallory", true),
+        ("rep-bob", false),
+    ])
+    .await;
     Mock::given(method("PATCH"))
         .respond_with(EchoAuthorization {
             status: 403,
@@ -1078,7 +1085,7 @@ async fn a_403_on_patch_is_reported_on_each_change_without_the_token() {
         .with_priority(1)
         .mount(&server)
         .await;
-    let f = fixture(&server.uri());
+    let f = fixture_with(&server.uri(), &["carol"], &options());
 
     let report = f.reconcile().await;
 

@@ -579,6 +579,7 @@ fn debug_of_library_types_never_shows_secrets() {
         expiry_warning_days: 7,
         digest_at: None,
         digest_always: false,
+        state_dir: None,
     };
     secrets.assert_absent(
         "DaemonOptions Debug",

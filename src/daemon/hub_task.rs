@@ -8,9 +8,13 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::{Connect, Shared};
+use crate::fights::{FightEvent, Fights, explain, state_path};
 use crate::hub::HubError;
 use crate::name::HubName;
-use crate::reconcile::{mark_expired, reconcile, setup_failure};
+use crate::name::UserName;
+use crate::plan::Action;
+use crate::reconcile::{mark_expired, reconcile_with, setup_failure};
+use crate::report::{ContestedReport, HubReport};
 use crate::roster::{HubAccess, Roster};
 
 /// True when a client built for `a` serves `b` as well.
@@ -46,6 +50,20 @@ pub(super) async fn run<C: Connect>(
         _ = stop.cancelled() => return,
     }
     let mut client: Option<(HubAccess, C::Hub)> = None;
+    let state_file = shared
+        .options
+        .state_dir
+        .as_deref()
+        .map(|dir| state_path(dir, name.as_str()));
+    let mut fights = match state_file.as_deref().map(Fights::load) {
+        None => Fights::default(),
+        Some(Ok(fights)) => fights,
+        Some(Err(error)) => {
+            tracing::warn!(hub = %name, %error, "cannot read the fight state; starting afresh");
+            Fights::default()
+        }
+    };
+    let mut epoch = shared.fights_epoch.load(Ordering::SeqCst);
     loop {
         let roster = roster_rx.borrow_and_update().clone();
         // The supervisor retires a hub that left the roster; until then, nothing to do.
@@ -69,11 +87,35 @@ pub(super) async fn run<C: Connect>(
             permit = shared.permits.acquire() => permit,
             _ = stop.cancelled() => return,
         };
+        let now_epoch = shared.fights_epoch.load(Ordering::SeqCst);
+        if now_epoch != epoch {
+            epoch = now_epoch;
+            if !fights.users.is_empty() {
+                tracing::info!(hub = %name, "SIGHUP: contested users and fight history cleared");
+            }
+            fights.clear();
+        }
+        let before = fights.clone();
         let report = match &client {
             Some((_, hub)) => {
                 let today = shared.clock.today();
                 let desired = roster.desired_on(spec, today);
-                let mut report = reconcile(spec, &desired, hub, Some(hub), stop).await;
+                let now = unix_now();
+                let mut events = Vec::new();
+                let mut report =
+                    reconcile_with(spec, &desired, hub, Some(hub), stop, &mut |plan| {
+                        events = fights.before_apply(now, &desired, plan);
+                        plan.hold(&fights.contested());
+                    })
+                    .await;
+                let applied: Vec<(UserName, Action)> = report
+                    .changes
+                    .iter()
+                    .filter(|c| c.applied)
+                    .map(|c| (UserName::new(&c.user), c.action))
+                    .collect();
+                fights.after_apply(&desired, applied.iter().map(|(u, a)| (u, *a)));
+                record_fights(&mut report, &fights, &events);
                 mark_expired(&mut report, &roster.expired_on(spec, today));
                 report
             }
@@ -83,6 +125,12 @@ pub(super) async fn run<C: Connect>(
             ),
         };
         drop(permit);
+        if fights != before
+            && let Some(path) = &state_file
+            && let Err(error) = fights.save(path)
+        {
+            tracing::warn!(hub = %name, %error, "cannot keep the fight state (only memory of past runs is lost)");
+        }
         if stop.is_cancelled() {
             // A run cut short by shutdown says nothing about the hub: what it changed
             // is audited, but it fires no alert, moves no metric, and makes nothing
@@ -101,4 +149,58 @@ pub(super) async fn run<C: Connect>(
             _ = stop.cancelled() => return,
         }
     }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// Logs a run's fight events and lists the contested users in its report.
+fn record_fights(report: &mut HubReport, fights: &Fights, events: &[FightEvent]) {
+    let hub = report.name.to_string();
+    let mut newly = std::collections::BTreeMap::new();
+    for event in events {
+        match event {
+            FightEvent::Reversed {
+                user,
+                action,
+                count,
+            } => {
+                tracing::warn!(hub = %hub, user = %user, action = %action, reversals = count, "something else undid the last change to this user");
+            }
+            FightEvent::Contested { user, action } => {
+                let reason = explain(&hub, user.as_str(), *action);
+                tracing::error!(hub = %hub, user = %user, "{reason}");
+                newly.insert(user.as_str().to_string(), reason);
+            }
+            FightEvent::Cleared { user } => {
+                tracing::info!(hub = %hub, user = %user, "the roster changed for a contested user: no longer contested");
+            }
+        }
+    }
+    report.contested = fights
+        .users
+        .iter()
+        .filter_map(|(user, fight)| {
+            let since = fight.contested_since?;
+            let new = newly.contains_key(user);
+            let reason = newly.remove(user).unwrap_or_else(|| {
+                let action = report
+                    .changes
+                    .iter()
+                    .find(|c| UserName::new(&c.user).as_str() == user)
+                    .map_or(Action::Revoke, |c| c.action);
+                explain(&hub, user, action)
+            });
+            Some(ContestedReport {
+                user: user.clone(),
+                since,
+                new,
+                reason,
+            })
+        })
+        .collect();
 }

@@ -67,6 +67,8 @@ pub struct DaemonOptions {
     pub digest_at: Option<TimeOfDay>,
     /// Send the digest even when every hub is in sync.
     pub digest_always: bool,
+    /// Where each hub's fight state is kept across restarts (none: in memory only).
+    pub state_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +137,8 @@ struct Shared<C> {
     first_runs_left: AtomicUsize,
     /// Cancelled at shutdown; the parent of every hub task's token.
     stopping: CancellationToken,
+    /// Bumped at each SIGHUP: hub tasks then forget their fights.
+    fights_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl<C> Shared<C> {
@@ -304,6 +308,7 @@ impl<C: Connect> Supervisor<C> {
             digest: options
                 .digest_at
                 .map(|at| Mutex::new(Digest::new(at, options.digest_always))),
+            fights_epoch: std::sync::atomic::AtomicU64::new(0),
             options,
             connect,
             clock,
@@ -501,6 +506,9 @@ impl<C: Connect> Supervisor<C> {
     async fn reload(&mut self, forced: bool) {
         let current = self.roster_tx.borrow().clone();
         let now = fingerprint(&self.shared.options, &current);
+        if forced {
+            self.shared.fights_epoch.fetch_add(1, Ordering::SeqCst);
+        }
         if !forced && now == self.fingerprint {
             return;
         }

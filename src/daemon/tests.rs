@@ -84,11 +84,14 @@ fn options(config: &Path) -> DaemonOptions {
         expiry_warning_days: 7,
         digest_at: None,
         digest_always: false,
+        state_dir: None,
     }
 }
 
 /// Starts the daemon over memory hubs named `hubs`, each with `mallory` as an
-/// undeclared admin, and the roster declaring `administrators`.
+/// undeclared admin next to representative `rep-bob` (so revoking mallory does not
+/// strip the hub of its admins, which the safety floor holds), and the roster
+/// declaring `administrators`.
 async fn start(administrators: &[&str], hubs: &[&str]) -> Running {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_owned();
@@ -98,7 +101,7 @@ async fn start(administrators: &[&str], hubs: &[&str]) -> Running {
     let mut connect = MemoryConnect::default();
     for h in hubs {
         let hub = MemoryHub::new();
-        hub.set_user("mallory", true);
+        hub.set_user("mallory", true).set_user("rep-bob", true);
         connect.hubs.insert(h.to_string(), hub);
     }
     let hubs = connect.hubs.clone();
@@ -474,4 +477,47 @@ async fn expiring_notices_and_the_digest_reach_their_routes() {
         1,
         "the fleet's digest, once"
     );
+}
+
+/// What the hub's config does with `admin_users` at each start: mallory is admin again.
+#[tokio::test(start_paused = true)]
+async fn a_user_something_else_keeps_making_admin_is_contested_and_left_alone() {
+    let d = start(&[], &["h1"]).await;
+    let hub = d.hub("h1");
+    let contested = || {
+        d.metrics
+            .contested
+            .get_or_create(&crate::metrics::HubLabel { hub: "h1".into() })
+            .get()
+    };
+    sleep(3).await;
+    assert_eq!(hub.admins(), ["rep-bob"], "run 1 revokes mallory");
+    // The hub re-grants; the next run revokes again (reversal 1).
+    hub.set_user("mallory", true);
+    sleep(70).await;
+    assert_eq!(hub.admins(), ["rep-bob"], "run 2 revokes again");
+    assert_eq!(contested(), 0);
+    // Reversal 2: contested, left alone, still drift.
+    hub.set_user("mallory", true);
+    sleep(70).await;
+    assert_eq!(
+        hub.admins(),
+        ["mallory", "rep-bob"],
+        "not revoked a third time"
+    );
+    assert_eq!(contested(), 1);
+    let writes = hub.writes().len();
+    sleep(70).await;
+    assert_eq!(hub.writes().len(), writes, "no change to a contested user");
+    assert!(
+        d.metrics
+            .render()
+            .contains("jupyterhub_admin_sync_drift{hub=\"h1\",kind=\"undeclared\"} 1")
+    );
+    // SIGHUP clears it: the next run revokes.
+    d.reload.notify_one();
+    sleep(3).await;
+    assert_eq!(hub.admins(), ["rep-bob"], "revoked after SIGHUP");
+    assert_eq!(contested(), 0);
+    d.stop().await;
 }

@@ -11,6 +11,7 @@
 //! the method, the path and the status, and never the token.
 
 mod client;
+pub mod info;
 pub mod memory;
 mod read;
 mod write;
@@ -43,6 +44,11 @@ pub trait HubRead: Send + Sync {
         &self,
         keep: &(dyn Fn(&UserName) -> bool + Sync),
     ) -> impl Future<Output = Result<HubSnapshot, HubError>> + Send;
+
+    /// `GET /info`: the hub's authenticator, when the token may read it.
+    fn authenticator(&self) -> impl Future<Output = Option<info::AuthenticatorInfo>> + Send {
+        std::future::ready(None)
+    }
 
     /// How many requests this reader has sent (retries included), for reports.
     fn requests_sent(&self) -> u64 {

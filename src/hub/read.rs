@@ -90,6 +90,10 @@ impl HubRead for HubClient {
         Ok(root.version)
     }
 
+    async fn authenticator(&self) -> Option<crate::hub::info::AuthenticatorInfo> {
+        self.read_authenticator().await
+    }
+
     /// `GET /user`: whom the token belongs to.
     async fn token_owner(&self) -> Result<TokenOwner, HubError> {
         let answer = self

@@ -121,6 +121,73 @@ pub struct HubRules {
     pub policy: Policy,
     /// The revocation brake: more revocations than this in one run, and none is made.
     pub max_revocations: u32,
+    /// The brake by share: a run that would revoke more than this share of the hub's
+    /// current admins (and more than one of them) revokes none.
+    pub max_revocation_share: Share,
+    /// `--once --allow-revocations HUB=N`: an operator reviewed a plan with N
+    /// revocations; up to N are made whatever the other limits say, more are held.
+    pub allow_revocations: Option<u32>,
+}
+
+impl HubRules {
+    /// The default limits under `policy`.
+    pub fn new(policy: Policy) -> HubRules {
+        HubRules {
+            policy,
+            max_revocations: DEFAULT_MAX_REVOCATIONS,
+            max_revocation_share: Share::HALF,
+            allow_revocations: None,
+        }
+    }
+}
+
+/// `max_revocations` unless the roster says otherwise.
+pub const DEFAULT_MAX_REVOCATIONS: u32 = 5;
+
+/// A share from 0 to 1, kept in basis points (1/10,000) so rules stay `Eq` and the
+/// comparisons exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Share(u16);
+
+impl Share {
+    pub const HALF: Share = Share(5_000);
+    pub const ALL: Share = Share(10_000);
+
+    /// A fraction from 0 to 1 (rounded to 1/10,000), or `None` outside that range.
+    pub fn from_fraction(fraction: f64) -> Option<Share> {
+        (fraction.is_finite() && (0.0..=1.0).contains(&fraction))
+            .then(|| Share((fraction * 10_000.0).round() as u16))
+    }
+
+    pub fn from_basis_points(bp: u16) -> Share {
+        Share(bp.min(10_000))
+    }
+
+    pub fn as_fraction(self) -> f64 {
+        f64::from(self.0) / 10_000.0
+    }
+
+    /// The most of `n` that is not more than this share of it.
+    pub fn of(self, n: usize) -> usize {
+        n * usize::from(self.0) / 10_000
+    }
+
+    /// True when `part` is more than this share of `whole`.
+    pub fn exceeded_by(self, part: usize, whole: usize) -> bool {
+        part * 10_000 > whole * usize::from(self.0)
+    }
+}
+
+impl fmt::Display for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.as_fraction())
+    }
+}
+
+impl Serialize for Share {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.as_fraction())
+    }
 }
 
 /// How to reach a hub: its address and credentials, read once at validation.

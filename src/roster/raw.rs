@@ -80,18 +80,23 @@ pub(super) struct RawRoster {
 #[derive(Debug, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "defaults: a mapping with policy, max_revocations and login"
+    expecting = "defaults: a mapping with policy, max_revocations, max_revocation_share and login"
 )]
 pub(super) struct RawDefaults {
     pub policy: Option<Policy>,
     pub max_revocations: Option<u32>,
+    /// A fraction from 0 to 1.
+    pub max_revocation_share: Option<f64>,
     /// The `people[].ids` key hubs log in by, unless a hub says otherwise.
     pub login: Option<String>,
 }
 
 impl RawDefaults {
     pub fn is_empty(&self) -> bool {
-        self.policy.is_none() && self.max_revocations.is_none() && self.login.is_none()
+        self.policy.is_none()
+            && self.max_revocations.is_none()
+            && self.max_revocation_share.is_none()
+            && self.login.is_none()
     }
 }
 
@@ -178,6 +183,8 @@ pub(super) struct RawHub {
     pub token_file: Option<PathBuf>,
     pub policy: Option<Policy>,
     pub max_revocations: Option<u32>,
+    /// A fraction from 0 to 1 (overrides `defaults.max_revocation_share`).
+    pub max_revocation_share: Option<f64>,
     /// PEM file with the CA that signed an https hub's certificate (private CAs).
     pub ca_file: Option<PathBuf>,
     /// The `people[].ids` key this hub's usernames are (overrides `defaults.login`).

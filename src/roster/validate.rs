@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::people::{NoId, People};
 use super::raw::{RawAdministrator, RawCommunity, RawHub, RawRoster};
 use super::{
-    Administrator, Community, Declared, Desired, HubAccess, HubRules, HubSpec, Policy, Problem,
-    Role, Roster, RosterError,
+    Administrator, Community, DEFAULT_MAX_REVOCATIONS, Declared, Desired, HubAccess, HubRules,
+    HubSpec, Policy, Problem, Role, Roster, RosterError, Share,
 };
 use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
@@ -21,7 +21,6 @@ use crate::tls::CaBundle;
 use crate::token::{self, TokenSource};
 
 const DEFAULT_POLICY: Policy = Policy::Enforce;
-const DEFAULT_MAX_REVOCATIONS: u32 = 5;
 
 /// Validates the documents of the roster at `path` (one, or one per file of a
 /// directory, in merge order).
@@ -39,10 +38,7 @@ pub(super) fn validate(
         warnings: Vec::new(),
         people: People::default(),
         engineers: Vec::new(),
-        defaults: HubRules {
-            policy: DEFAULT_POLICY,
-            max_revocations: DEFAULT_MAX_REVOCATIONS,
-        },
+        defaults: HubRules::new(DEFAULT_POLICY),
         default_login: None,
         community_names: BTreeSet::new(),
         hub_names: BTreeMap::new(),
@@ -187,11 +183,29 @@ impl Validator<'_> {
             }
         }
         let d = &raw.defaults;
+        let share = self.share("defaults", d.max_revocation_share);
         self.defaults = HubRules {
             policy: d.policy.unwrap_or(DEFAULT_POLICY),
             max_revocations: d.max_revocations.unwrap_or(DEFAULT_MAX_REVOCATIONS),
+            max_revocation_share: share.unwrap_or(Share::HALF),
+            allow_revocations: None,
         };
         self.default_login = d.login.as_deref().and_then(|l| self.login("defaults", l));
+    }
+
+    /// `max_revocation_share`, which must be a fraction from 0 to 1.
+    fn share(&mut self, subject: &str, raw: Option<f64>) -> Option<Share> {
+        let raw = raw?;
+        let share = Share::from_fraction(raw);
+        if share.is_none() {
+            self.problem(
+                subject,
+                format!(
+                    "max_revocation_share {raw} is not a fraction from 0 to 1 (0.5 = at most half of the hub's admins in one run)"
+                ),
+            );
+        }
+        share
     }
 
     /// A login name (`github`, `google`, …), in lowercase.
@@ -416,6 +430,7 @@ impl Validator<'_> {
             None => self.default_login.clone(),
         };
         let engineers = raw.engineers.unwrap_or(true);
+        let share = self.share(&who, raw.max_revocation_share);
         let admins = self.hub_admins(&who, &name, community, raw, login.as_deref(), engineers);
 
         let ok = self.problems.len() == problems_before;
@@ -426,6 +441,8 @@ impl Validator<'_> {
                 rules: HubRules {
                     policy: raw.policy.unwrap_or(self.defaults.policy),
                     max_revocations: raw.max_revocations.unwrap_or(self.defaults.max_revocations),
+                    max_revocation_share: share.unwrap_or(self.defaults.max_revocation_share),
+                    allow_revocations: None,
                 },
                 access: HubAccess {
                     api_url,
@@ -770,7 +787,7 @@ fn join(names: &[UserName]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Role, Roster, RosterError};
+    use super::super::{Role, Roster, RosterError, Share};
     use crate::name::UserName;
     use std::path::Path;
 
@@ -1178,6 +1195,39 @@ communities:
         assert_eq!(
             err.to_string(),
             "r.yaml: the roster is not valid UTF-8 (byte 3)"
+        );
+    }
+
+    #[test]
+    fn max_revocation_share_defaults_to_half_and_must_be_a_fraction() {
+        let hub = "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs: [{name: h, api_url: 'http://h.invalid/hub/api', token_env: T";
+        let roster = parse(&format!("{hub}}}]\n")).unwrap();
+        assert_eq!(roster.hubs[0].rules.max_revocation_share, Share::HALF);
+        let roster = parse(&format!(
+            "defaults: {{max_revocation_share: 0.25}}\n{hub}}}]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            roster.hubs[0].rules.max_revocation_share.to_string(),
+            "0.25"
+        );
+        let roster = parse(&format!(
+            "defaults: {{max_revocation_share: 0.25}}\n{hub}, max_revocation_share: 1}}]\n"
+        ))
+        .unwrap();
+        assert_eq!(roster.hubs[0].rules.max_revocation_share, Share::ALL);
+        let p = problems(&format!("{hub}, max_revocation_share: 1.5}}]\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].contains("max_revocation_share 1.5 is not a fraction from 0 to 1"),
+            "{p:?}"
+        );
+        let p = problems(&format!(
+            "defaults: {{max_revocation_share: -1}}\n{hub}}}]\n"
+        ));
+        assert!(
+            p[0].starts_with("defaults: max_revocation_share -1"),
+            "{p:?}"
         );
     }
 
