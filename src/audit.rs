@@ -40,6 +40,22 @@ struct Line<'a> {
     mode: Mode,
 }
 
+/// A line about the hub rather than a change: a change the daemon made that something
+/// else undid (`reversed`), or a user it has stopped changing (`contested`).
+#[derive(Debug, Serialize)]
+struct EventLine<'a> {
+    time: &'a str,
+    hub: &'a str,
+    community: &'a str,
+    user: &'a str,
+    event: &'static str,
+    /// The change that was undone (and that the daemon makes again, until contested).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action: Option<Action>,
+    result: String,
+    mode: Mode,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("audit log {}: {source}", path.display())]
 pub struct AuditError {
@@ -107,6 +123,24 @@ impl AuditLog {
         let mut lines = Vec::new();
         let mut seen_now = BTreeSet::new();
         let seen_before = self.seen.get(&report.name);
+        // What this run found undone comes before what it did about it.
+        for r in &report.reversals {
+            let line = EventLine {
+                time: &time,
+                hub: report.name.as_str(),
+                community: &report.community,
+                user: &r.user,
+                event: "reversed",
+                action: Some(r.action),
+                result: format!(
+                    "something else undid the last change ({} reversal{} within a day)",
+                    r.count,
+                    if r.count == 1 { "" } else { "s" }
+                ),
+                mode,
+            };
+            lines.push(serde_json::to_string(&line).map_err(|e| self.err(e.into()))? + "\n");
+        }
         for change in &report.changes {
             let (event, result) = if change.applied {
                 ("applied", "ok".to_string())
@@ -146,6 +180,19 @@ impl AuditLog {
             let mut text = serde_json::to_string(&line).map_err(|e| self.err(e.into()))?;
             text.push('\n');
             lines.push(text);
+        }
+        for c in report.contested.iter().filter(|c| c.new) {
+            let line = EventLine {
+                time: &time,
+                hub: report.name.as_str(),
+                community: &report.community,
+                user: &c.user,
+                event: "contested",
+                action: None,
+                result: c.reason.clone(),
+                mode,
+            };
+            lines.push(serde_json::to_string(&line).map_err(|e| self.err(e.into()))? + "\n");
         }
         // A hub that could not be read says nothing about who is admin now.
         if report.version.is_some() {

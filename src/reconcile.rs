@@ -38,6 +38,7 @@ pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
         duration_seconds: 0.0,
         warnings: Vec::new(),
         contested: Vec::new(),
+        reversals: Vec::new(),
         authenticator: None,
     }
 }

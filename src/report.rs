@@ -142,6 +142,20 @@ pub struct HubReport {
     /// Daemon: users something else keeps changing back, whom the daemon leaves alone
     /// ([`crate::fights`]).
     pub contested: Vec<ContestedReport>,
+    /// Changes of earlier runs that something else undid, found this run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reversals: Vec<ReversalReport>,
+}
+
+/// A change the daemon made that something else undid since (fight detection).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReversalReport {
+    /// The user in normal form.
+    pub user: String,
+    /// The change the daemon is about to make again (the one that was undone).
+    pub action: Action,
+    /// Reversals of this user within the last day.
+    pub count: usize,
 }
 
 /// A contested user: who, since when, and what to change.
@@ -213,6 +227,7 @@ impl HubReport {
             duration_seconds: 0.2,
             warnings: Vec::new(),
             contested: Vec::new(),
+            reversals: Vec::new(),
             authenticator: None,
         }
     }

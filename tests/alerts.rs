@@ -215,7 +215,9 @@ async fn a_failing_or_hanging_route_delays_nothing_else() {
         },
     ];
     for (i, case) in cases.iter().enumerate() {
-        let user = format!("ff-{i}-frank");
+        // One user per round: the same user made admin again and again would be, by
+        // design, contested after two reversals (fight detection) and left alone.
+        let users: Vec<String> = (0..3).map(|r| format!("ff-{i}-{r}-frank")).collect();
         let healthy = receiver(200, Duration::ZERO).await;
         let broken = receiver(case.status, case.delay).await;
         let (global, lab) = if case.broken_is_global {
@@ -223,7 +225,8 @@ async fn a_failing_or_hanging_route_delays_nothing_else() {
         } else {
             (&healthy, &broken)
         };
-        hub.create_users(&[user.as_str()], false).await;
+        let names: Vec<&str> = users.iter().map(String::as_str).collect();
+        hub.create_users(&names, false).await;
         let dir = tempfile::tempdir().unwrap();
         let path = roster(&hub.api_url, "enforce", "al-rep", &[]).write(dir.path());
         let mut daemon = start(
@@ -236,20 +239,20 @@ async fn a_failing_or_hanging_route_delays_nothing_else() {
         daemon.wait_ready(30).await;
         // Several messages queue on the broken route (the first run's news, then
         // these); none holds up the next run or the healthy route.
-        for round in 0..3 {
-            hub.set_admin(&user, true).await;
+        for user in &users {
+            hub.set_admin(user, true).await;
             wait_until(
                 5,
                 &format!("{}: {user} revoked within a few intervals", case.name),
                 || daemon.context(),
-                || async { !hub.admins().await.contains(&user) },
+                || async { !hub.admins().await.contains(user) },
             )
             .await;
             wait_until(
                 5,
                 &format!("{}: the healthy route got the news", case.name),
                 || daemon.context(),
-                || async { about(&healthy, "remediated", &user).await.len() > round },
+                || async { !about(&healthy, "remediated", user).await.is_empty() },
             )
             .await;
         }

@@ -88,6 +88,26 @@ async fn a_hub_that_regrants_admin_users_at_each_start_ends_with_the_user_contes
         .filter(|l| l["user"] == STRAY && l["action"] == "revoke" && l["event"] == "applied")
         .count();
     assert_eq!(revokes, 2, "{lines:?}");
+    // Each step: the reversals the daemon found, then the contest, with its cause.
+    let events: Vec<&str> = lines
+        .iter()
+        .filter(|l| l["user"] == STRAY)
+        .filter_map(|l| l["event"].as_str())
+        .filter(|e| *e != "seen")
+        .collect();
+    assert_eq!(
+        events,
+        ["applied", "reversed", "applied", "reversed", "contested"],
+        "{lines:?}"
+    );
+    let contested = lines.iter().find(|l| l["event"] == "contested").unwrap();
+    assert!(
+        contested["result"]
+            .as_str()
+            .unwrap()
+            .contains("admin_users"),
+        "{contested}"
+    );
     // The state is on disk, for a restart of the daemon.
     let kept = std::fs::read_to_string(state.join("fights-fhub.json")).unwrap();
     assert!(kept.contains("contested_since"), "{kept}");

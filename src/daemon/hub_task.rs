@@ -14,7 +14,7 @@ use crate::name::HubName;
 use crate::name::UserName;
 use crate::plan::Action;
 use crate::reconcile::{mark_expired, reconcile_with, setup_failure};
-use crate::report::{ContestedReport, HubReport};
+use crate::report::{ContestedReport, HubReport, ReversalReport};
 use crate::roster::{HubAccess, Roster};
 
 /// True when a client built for `a` serves `b` as well.
@@ -170,6 +170,11 @@ fn record_fights(report: &mut HubReport, fights: &Fights, events: &[FightEvent])
                 count,
             } => {
                 tracing::warn!(hub = %hub, user = %user, action = %action, reversals = count, "something else undid the last change to this user");
+                report.reversals.push(ReversalReport {
+                    user: user.to_string(),
+                    action: *action,
+                    count: *count,
+                });
             }
             FightEvent::Contested { user, action } => {
                 let reason = explain(&hub, user.as_str(), *action);
