@@ -101,6 +101,30 @@ pub enum Command {
     Dump(DumpArgs),
     /// Print a roster fragment for one hub from its Zero to JupyterHub Helm values.
     Import(ImportArgs),
+    /// Compare two rosters offline: who gains and loses admin on which hub, and why.
+    /// Reads no token and contacts no hub. Exit 0 no change, 2 changes, 1 either
+    /// roster invalid.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The roster before the change (a file or a directory), e.g. the main branch's.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub base: PathBuf,
+    /// The roster after the change (a file or a directory), e.g. the pull request's.
+    #[arg(long, short = 'c', value_name = "FILE|DIR")]
+    pub config: PathBuf,
+    /// The diff's format: text, markdown (a pull-request comment) or json.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// The day `expires` dates are judged on (YYYY-MM-DD, UTC); default: today.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub today: Option<crate::date::Date>,
+}
+
+fn parse_date(text: &str) -> Result<crate::date::Date, crate::date::DateError> {
+    crate::date::Date::parse(text)
 }
 
 #[derive(Debug, Args)]
@@ -210,6 +234,8 @@ impl std::fmt::Debug for SecretArg {
 pub enum Output {
     Text,
     Json,
+    /// A pull-request comment: a table per hub, every name in an inert code span.
+    Markdown,
 }
 
 /// Durations as `30s`, `2m`, `1h`, `500ms`.
@@ -279,6 +305,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Some(Command::Dump(args)) => return dump(args).await,
         Some(Command::Import(args)) => return import(args),
+        Some(Command::Diff(args)) => return diff(args),
         None => {}
     }
     let Some(config) = cli.roster.config.clone() else {
@@ -346,6 +373,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.output {
         Output::Text => print!("{report}"),
         Output::Json => println!("{}", report.to_json()),
+        Output::Markdown => print!("{}", crate::markdown::report(&report)),
     }
     if audit_failed {
         return ExitCode::from(1);
@@ -434,6 +462,53 @@ async fn dump(args: &DumpArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `diff`: loads both rosters without their secrets and prints who gains and loses
+/// admin. An invalid side's problems go to stderr (and, as markdown, to stdout, so
+/// the pull-request comment shows them).
+fn diff(args: &DiffArgs) -> ExitCode {
+    use crate::date::Clock;
+    let mut sides = Vec::new();
+    let mut invalid = Vec::new();
+    for (side, path) in [("base", &args.base), ("new", &args.config)] {
+        match Roster::load_offline(path) {
+            Ok(roster) => {
+                for warning in roster.warnings() {
+                    tracing::warn!("{warning}");
+                }
+                sides.push(roster);
+            }
+            Err(error) => {
+                eprintln!("error: the {side} roster: {error}");
+                invalid.push((side, error.to_string()));
+            }
+        }
+    }
+    if !invalid.is_empty() {
+        match args.output {
+            Output::Markdown => print!("{}", crate::markdown::invalid(&invalid)),
+            Output::Json => {
+                let sides: serde_json::Map<String, serde_json::Value> = invalid
+                    .into_iter()
+                    .map(|(side, error)| (side.to_string(), error.into()))
+                    .collect();
+                println!("{}", serde_json::json!({ "invalid": sides }));
+            }
+            Output::Text => {}
+        }
+        return ExitCode::from(1);
+    }
+    let today = args
+        .today
+        .unwrap_or_else(|| crate::date::SystemClock.today());
+    let d = crate::diff::diff(&sides[0], &sides[1], today);
+    match args.output {
+        Output::Text => print!("{d}"),
+        Output::Json => println!("{}", d.to_json()),
+        Output::Markdown => print!("{}", crate::markdown::diff(&d)),
+    }
+    ExitCode::from(d.exit_code())
 }
 
 /// `import`: prints the fragment on stdout and its warnings on stderr.

@@ -21,6 +21,9 @@
 //! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
 //!   log setup; [`import`] is the other adoption helper, reading a hub's admins from its
 //!   Zero to JupyterHub Helm values instead of from the live hub.
+//! - [`diff`] compares two rosters offline (who gains and loses admin where, and
+//!   why) for review; [`markdown`] renders a diff or a run's report as a
+//!   pull-request comment, every name inert.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
@@ -29,12 +32,14 @@ pub mod audit;
 pub mod cli;
 pub mod daemon;
 pub mod date;
+pub mod diff;
 pub mod dump;
 pub mod expiry;
 pub mod fragment;
 pub mod hub;
 pub mod import;
 pub mod logging;
+pub mod markdown;
 pub mod metrics;
 pub mod name;
 pub mod news;

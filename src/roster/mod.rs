@@ -23,6 +23,7 @@ use crate::name::{HubName, UserName};
 use crate::tls::CaBundle;
 use crate::token::{Token, TokenSource};
 
+use validate::Credentials;
 pub use validate::{ApiUrlError, parse_api_url};
 
 /// The `added_by` that `dump` writes for admins the roster does not know yet; the
@@ -248,7 +249,7 @@ impl Roster {
             .into_iter()
             .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
             .collect::<Result<Vec<_>, _>>()?;
-        validate::validate(path, documents, env, only)
+        validate::validate(path, documents, env, only, Credentials::Resolve)
     }
 
     /// Parses and validates roster bytes; `path` is only named in messages, and `env`
@@ -269,7 +270,25 @@ impl Roster {
         only: &[String],
     ) -> Result<Roster, RosterError> {
         let raw = parse_document(path, bytes)?;
-        validate::validate(path, vec![(path.to_owned(), raw)], env, only)
+        validate::validate(
+            path,
+            vec![(path.to_owned(), raw)],
+            env,
+            only,
+            Credentials::Resolve,
+        )
+    }
+
+    /// Reads and validates the roster at `path` by every rule except those that read
+    /// secrets: no token, `ca_file` or webhook is read, and no variable looked up, so
+    /// a roster from an untrusted pull request can be checked and compared
+    /// ([`crate::diff`]). The result cannot be run against a hub.
+    pub fn load_offline(path: &Path) -> Result<OfflineRoster, RosterError> {
+        let documents = files::read(path)?
+            .into_iter()
+            .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
+            .collect::<Result<Vec<_>, _>>()?;
+        validate::validate(path, documents, &|_| None, &[], Credentials::Skip).map(OfflineRoster)
     }
 
     pub fn community(&self, name: &str) -> Option<&Community> {
@@ -320,6 +339,38 @@ impl Roster {
     /// The person of `people` called `name`, if there is one.
     pub fn person(&self, name: &UserName) -> Option<&Person> {
         self.people.iter().find(|p| &p.name == name)
+    }
+}
+
+/// A roster validated without its secrets ([`Roster::load_offline`]): who is declared
+/// where, but no way to reach a hub (its hubs' tokens are empty, they have no CA
+/// bundle and communities no alert route), so it is not a [`Roster`].
+#[derive(Debug, Clone)]
+pub struct OfflineRoster(Roster);
+
+impl OfflineRoster {
+    /// The file or directory it was read from.
+    pub fn source(&self) -> &Path {
+        &self.0.source
+    }
+
+    /// Every hub, in file order. Their `access` carries no credentials.
+    pub fn hubs(&self) -> &[HubSpec] {
+        &self.0.hubs
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.0.warnings
+    }
+
+    /// See [`Roster::desired_on`].
+    pub fn desired_on(&self, hub: &HubSpec, today: Date) -> Desired {
+        self.0.desired_on(hub, today)
+    }
+
+    /// See [`Roster::expired_on`].
+    pub fn expired_on(&self, hub: &HubSpec, today: Date) -> Desired {
+        self.0.expired_on(hub, today)
     }
 }
 
