@@ -17,6 +17,7 @@ use crate::logging::LogFormat;
 use crate::report::Mode;
 use crate::retry::RetryPolicy;
 use crate::roster::{HubSpec, Roster};
+use crate::saved_plan::SavedPlan;
 
 /// Keep JupyterHub admins equal to a declared roster, and say who added whom.
 #[derive(Debug, Parser)]
@@ -39,6 +40,16 @@ pub struct Cli {
     /// The report on stdout.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+
+    /// With --dry-run: also write the plan, with a digest of each hub's admins as
+    /// read, to FILE (JSON), for --once --plan.
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub plan_out: Option<PathBuf>,
+
+    /// With --once: make only the changes of this saved plan, and only on hubs whose
+    /// admins are still as the plan saw them (else the hub fails, untouched).
+    #[arg(long, value_name = "FILE", requires = "once")]
+    pub plan: Option<PathBuf>,
 
     /// The logs on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "JUPYTERHUB_ADMIN_SYNC_LOG_FORMAT")]
@@ -353,6 +364,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         _ => None,
     };
+    let saved = match cli.plan.as_deref().map(SavedPlan::read).transpose() {
+        Ok(saved) => saved,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(1);
+        }
+    };
     let targets = match clients(roster.selected(&cli.hubs), &cli.client_options()) {
         Ok(t) => t,
         Err(error) => {
@@ -360,7 +378,21 @@ pub async fn run(cli: Cli) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let report = crate::reconcile::run_all(&roster, &targets, mode, cli.concurrency.into()).await;
+    let concurrency = cli.concurrency.into();
+    let report = match (&cli.plan_out, &saved) {
+        (Some(path), _) => {
+            let (report, plan) = crate::saved_plan::plan_all(&roster, &targets, concurrency).await;
+            if let Err(error) = plan.write(path) {
+                eprintln!("error: {error}");
+                return ExitCode::from(1);
+            }
+            report
+        }
+        (None, Some(plan)) => {
+            crate::saved_plan::apply_all(&roster, &targets, plan, concurrency).await
+        }
+        (None, None) => crate::reconcile::run_all(&roster, &targets, mode, concurrency).await,
+    };
     let mut audit_failed = false;
     if let Some(log) = audit.as_mut() {
         for hub in &report.hubs {

@@ -23,7 +23,8 @@
 //!   Zero to JupyterHub Helm values instead of from the live hub.
 //! - [`diff`] compares two rosters offline (who gains and loses admin where, and
 //!   why) for review; [`markdown`] renders a diff or a run's report as a
-//!   pull-request comment, every name inert.
+//!   pull-request comment, every name inert; [`saved_plan`] writes a dry run's plan
+//!   and applies exactly that plan, on hubs that have not changed since.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
@@ -50,6 +51,7 @@ pub mod report;
 pub mod retry;
 pub mod roster;
 pub mod route;
+pub mod saved_plan;
 pub mod server;
 pub mod snapshot;
 pub mod tls;
