@@ -116,6 +116,8 @@ pub enum Command {
     /// Reads no token and contacts no hub. Exit 0 no change, 2 changes, 1 either
     /// roster invalid.
     Diff(DiffArgs),
+    /// Print the roster's JSON Schema (config/roster.schema.json), for editors and CI.
+    Schema,
 }
 
 #[derive(Debug, Args)]
@@ -317,6 +319,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Some(Command::Dump(args)) => return dump(args).await,
         Some(Command::Import(args)) => return import(args),
         Some(Command::Diff(args)) => return diff(args),
+        Some(Command::Schema) => {
+            print!("{}", schema_text());
+            return ExitCode::SUCCESS;
+        }
         None => {}
     }
     let Some(config) = cli.roster.config.clone() else {
@@ -541,6 +547,14 @@ fn diff(args: &DiffArgs) -> ExitCode {
         Output::Markdown => print!("{}", crate::markdown::diff(&d)),
     }
     ExitCode::from(d.exit_code())
+}
+
+/// The roster's JSON Schema as shipped in `config/roster.schema.json`: pretty, with a
+/// final newline.
+pub fn schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&crate::roster::json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// `import`: prints the fragment on stdout and its warnings on stderr.

@@ -34,7 +34,7 @@ pub const ADDED_BY_PLACEHOLDER: &str = "FILL-IN";
 pub const MAX_ROSTER_BYTES: u64 = 4 * 1024 * 1024;
 
 /// What the sync may do on a hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Change nothing; report every difference.
@@ -372,6 +372,20 @@ impl OfflineRoster {
     pub fn expired_on(&self, hub: &HubSpec, today: Date) -> Desired {
         self.0.expired_on(hub, today)
     }
+}
+
+/// The roster file's JSON Schema (for editors and CI), generated from the types that
+/// parse it, so the two cannot drift apart. It checks the shape (keys, types, unknown
+/// keys refused), not the rules `--validate` checks.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(raw::RawRoster).to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.insert(
+            "title".into(),
+            "jupyterhub-admin-sync roster (version 1)".into(),
+        );
+    }
+    schema
 }
 
 /// One YAML document of the roster, parsed but not validated.
