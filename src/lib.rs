@@ -23,6 +23,10 @@
 //! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
 //!   log setup; [`import`] is the other adoption helper, reading a hub's admins from its
 //!   Zero to JupyterHub Helm values instead of from the live hub.
+//! - [`diff`] compares two rosters offline (who gains and loses admin where, and
+//!   why) for review; [`markdown`] renders a diff or a run's report as a
+//!   pull-request comment, every name inert; [`saved_plan`] writes a dry run's plan
+//!   and applies exactly that plan, on hubs that have not changed since.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
@@ -31,6 +35,7 @@ pub mod audit;
 pub mod cli;
 pub mod daemon;
 pub mod date;
+pub mod diff;
 pub mod digest;
 pub mod dump;
 pub mod expiry;
@@ -39,6 +44,7 @@ pub mod fragment;
 pub mod hub;
 pub mod import;
 pub mod logging;
+pub mod markdown;
 pub mod metrics;
 pub mod name;
 pub mod news;
@@ -49,6 +55,7 @@ pub mod report;
 pub mod retry;
 pub mod roster;
 pub mod route;
+pub mod saved_plan;
 pub mod server;
 pub mod snapshot;
 pub mod tls;

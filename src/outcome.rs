@@ -34,10 +34,13 @@ pub enum ErrorKind {
     Brake,
     /// Some changes failed.
     Apply,
+    /// `--plan`: the hub's admins are not what they were when the plan was made, or a
+    /// change is not in the plan.
+    PlanChanged,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Transport,
         ErrorKind::Timeout,
         ErrorKind::Status,
@@ -50,6 +53,7 @@ impl ErrorKind {
         ErrorKind::NotAdmin,
         ErrorKind::Brake,
         ErrorKind::Apply,
+        ErrorKind::PlanChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -66,6 +70,7 @@ impl ErrorKind {
             ErrorKind::NotAdmin => "not_admin",
             ErrorKind::Brake => "brake",
             ErrorKind::Apply => "apply",
+            ErrorKind::PlanChanged => "plan_changed",
         }
     }
 }

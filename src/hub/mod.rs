@@ -157,6 +157,10 @@ pub enum HubError {
     TooOld { version: String },
     #[error("cannot set up the client: {0}")]
     Setup(String),
+    /// `--plan` (see [`crate::saved_plan`]): the hub is not as planned, or a change is
+    /// not in the plan; nothing was sent to the hub for it.
+    #[error("{0}")]
+    PlanChanged(String),
 }
 
 fn hint(status: StatusCode) -> &'static str {
@@ -180,6 +184,7 @@ impl HubError {
             HubError::Incomplete(_) => ErrorKind::Incomplete,
             HubError::TooOld { .. } => ErrorKind::TooOld,
             HubError::Setup(_) => ErrorKind::Setup,
+            HubError::PlanChanged(_) => ErrorKind::PlanChanged,
         }
     }
 

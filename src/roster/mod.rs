@@ -23,6 +23,7 @@ use crate::name::{HubName, UserName};
 use crate::tls::CaBundle;
 use crate::token::{Token, TokenSource};
 
+use validate::Credentials;
 pub use validate::{ApiUrlError, parse_api_url};
 
 /// The `added_by` that `dump` writes for admins the roster does not know yet; the
@@ -33,7 +34,7 @@ pub const ADDED_BY_PLACEHOLDER: &str = "FILL-IN";
 pub const MAX_ROSTER_BYTES: u64 = 4 * 1024 * 1024;
 
 /// What the sync may do on a hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Change nothing; report every difference.
@@ -315,7 +316,7 @@ impl Roster {
             .into_iter()
             .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
             .collect::<Result<Vec<_>, _>>()?;
-        validate::validate(path, documents, env, only)
+        validate::validate(path, documents, env, only, Credentials::Resolve)
     }
 
     /// Parses and validates roster bytes; `path` is only named in messages, and `env`
@@ -336,7 +337,25 @@ impl Roster {
         only: &[String],
     ) -> Result<Roster, RosterError> {
         let raw = parse_document(path, bytes)?;
-        validate::validate(path, vec![(path.to_owned(), raw)], env, only)
+        validate::validate(
+            path,
+            vec![(path.to_owned(), raw)],
+            env,
+            only,
+            Credentials::Resolve,
+        )
+    }
+
+    /// Reads and validates the roster at `path` by every rule except those that read
+    /// secrets: no token, `ca_file` or webhook is read, and no variable looked up, so
+    /// a roster from an untrusted pull request can be checked and compared
+    /// ([`crate::diff`]). The result cannot be run against a hub.
+    pub fn load_offline(path: &Path) -> Result<OfflineRoster, RosterError> {
+        let documents = files::read(path)?
+            .into_iter()
+            .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
+            .collect::<Result<Vec<_>, _>>()?;
+        validate::validate(path, documents, &|_| None, &[], Credentials::Skip).map(OfflineRoster)
     }
 
     pub fn community(&self, name: &str) -> Option<&Community> {
@@ -388,6 +407,52 @@ impl Roster {
     pub fn person(&self, name: &UserName) -> Option<&Person> {
         self.people.iter().find(|p| &p.name == name)
     }
+}
+
+/// A roster validated without its secrets ([`Roster::load_offline`]): who is declared
+/// where, but no way to reach a hub (its hubs' tokens are empty, they have no CA
+/// bundle and communities no alert route), so it is not a [`Roster`].
+#[derive(Debug, Clone)]
+pub struct OfflineRoster(Roster);
+
+impl OfflineRoster {
+    /// The file or directory it was read from.
+    pub fn source(&self) -> &Path {
+        &self.0.source
+    }
+
+    /// Every hub, in file order. Their `access` carries no credentials.
+    pub fn hubs(&self) -> &[HubSpec] {
+        &self.0.hubs
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.0.warnings
+    }
+
+    /// See [`Roster::desired_on`].
+    pub fn desired_on(&self, hub: &HubSpec, today: Date) -> Desired {
+        self.0.desired_on(hub, today)
+    }
+
+    /// See [`Roster::expired_on`].
+    pub fn expired_on(&self, hub: &HubSpec, today: Date) -> Desired {
+        self.0.expired_on(hub, today)
+    }
+}
+
+/// The roster file's JSON Schema (for editors and CI), generated from the types that
+/// parse it, so the two cannot drift apart. It checks the shape (keys, types, unknown
+/// keys refused), not the rules `--validate` checks.
+pub fn json_schema() -> serde_json::Value {
+    let mut schema = schemars::schema_for!(raw::RawRoster).to_value();
+    if let Some(object) = schema.as_object_mut() {
+        object.insert(
+            "title".into(),
+            "jupyterhub-admin-sync roster (version 1)".into(),
+        );
+    }
+    schema
 }
 
 /// One YAML document of the roster, parsed but not validated.

@@ -3,6 +3,7 @@
 //! Nothing outside [`crate::roster`] sees these types; [`super::validate`] turns them
 //! into a [`super::Roster`] or a list of every problem found.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde::de::{Deserializer, Error as _, SeqAccess, Visitor};
 use std::cell::Cell;
@@ -57,11 +58,12 @@ where
     deserializer.deserialize_seq(Bounded(PhantomData))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a roster: a mapping with communities (and optionally version, people, engineers, defaults)"
 )]
+#[schemars(rename = "Roster")]
 pub(super) struct RawRoster {
     /// Optional schema version; only 1 exists.
     #[serde(default)]
@@ -77,11 +79,12 @@ pub(super) struct RawRoster {
     pub communities: Vec<RawCommunity>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "defaults: a mapping with policy, max_revocations, max_revocation_share and login"
 )]
+#[schemars(rename = "Defaults")]
 pub(super) struct RawDefaults {
     pub policy: Option<Policy>,
     pub max_revocations: Option<u32>,
@@ -100,11 +103,12 @@ impl RawDefaults {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a person: a mapping with a name and ids (`- {name: ada, ids: {github: ada-l}}`)"
 )]
+#[schemars(rename = "Person")]
 pub(super) struct RawPerson {
     pub name: String,
     /// Login kind (`github`, `google`, `orcid`, …) → the username a hub of that kind
@@ -113,29 +117,32 @@ pub(super) struct RawPerson {
     pub ids: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "an engineer: a mapping with a name (`- name: ada`)"
 )]
+#[schemars(rename = "Engineer")]
 pub(super) struct RawEngineer {
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a representative: a mapping with a name (`- name: ada`)"
 )]
+#[schemars(rename = "Representative")]
 pub(super) struct RawRepresentative {
     pub name: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "an administrator: a mapping with name, added_by and optionally expires"
 )]
+#[schemars(rename = "Administrator")]
 pub(super) struct RawAdministrator {
     pub name: String,
     pub added_by: String,
@@ -144,11 +151,12 @@ pub(super) struct RawAdministrator {
     pub expires: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a community: a mapping with name, representatives, administrators and hubs"
 )]
+#[schemars(rename = "Community")]
 pub(super) struct RawCommunity {
     pub name: String,
     #[serde(default, deserialize_with = "bounded")]
@@ -161,21 +169,23 @@ pub(super) struct RawCommunity {
     pub alerts: Option<RawAlerts>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "alerts: a mapping with webhook_env or webhook_file (never the URL itself)"
 )]
+#[schemars(rename = "Alerts")]
 pub(super) struct RawAlerts {
     pub webhook_env: Option<String>,
     pub webhook_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a hub: a mapping with name, api_url, token_env or token_file, and optionally policy, login, engineers, administrators"
 )]
+#[schemars(rename = "Hub")]
 pub(super) struct RawHub {
     pub name: String,
     pub api_url: String,

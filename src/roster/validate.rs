@@ -18,7 +18,7 @@ use super::{
 use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
 use crate::tls::CaBundle;
-use crate::token::{self, TokenSource};
+use crate::token::{self, Token, TokenSource};
 
 const DEFAULT_POLICY: Policy = Policy::Enforce;
 
@@ -29,10 +29,12 @@ pub(super) fn validate(
     documents: Vec<(PathBuf, RawRoster)>,
     env: &dyn Fn(&str) -> Option<String>,
     only: &[String],
+    credentials: Credentials,
 ) -> Result<Roster, RosterError> {
     let mut v = Validator {
         env,
         only,
+        credentials,
         file: path.to_owned(),
         problems: Vec::new(),
         warnings: Vec::new(),
@@ -119,9 +121,22 @@ pub(super) fn validate(
     }
 }
 
+/// Whether validation reads the secrets a hub run needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Credentials {
+    /// Resolve every selected hub's token, read its `ca_file` and resolve the
+    /// community alert routes: a roster to run with.
+    Resolve,
+    /// Check that each hub names exactly one token source, but read no token, no
+    /// `ca_file` and no webhook: a roster from an untrusted pull request, for `diff`.
+    /// The hubs get an empty token and no CA bundle.
+    Skip,
+}
+
 /// The state of one validation: what has been seen so far, and what is wrong.
 struct Validator<'a> {
     env: &'a dyn Fn(&str) -> Option<String>,
+    credentials: Credentials,
     /// `--hub` names (empty: every hub).
     only: &'a [String],
     /// The file being read, named in problems.
@@ -326,7 +341,7 @@ impl Validator<'_> {
                 let hub = HubName::new(h.name.trim());
                 self.only.iter().any(|n| hub.is(n))
             });
-        if !selected {
+        if !selected || self.credentials == Credentials::Skip {
             return None;
         }
         match crate::route::resolve(&source, self.env) {
@@ -401,6 +416,7 @@ impl Validator<'_> {
         // A hub left out of this run (--hub) needs no token here.
         let token = match source.as_ref().filter(|_| selected) {
             None => None,
+            Some(_) if self.credentials == Credentials::Skip => Some(Token::new("")),
             Some(source) => match token::resolve(source, self.env) {
                 Ok(resolved) => {
                     self.warnings
@@ -419,9 +435,11 @@ impl Validator<'_> {
             if api_url.as_ref().is_some_and(|u| u.scheme() != "https") {
                 self.problem(&who, "ca_file is set but api_url is not https");
             }
-            match CaBundle::read(path) {
-                Ok(bundle) => ca = Some(Arc::new(bundle)),
-                Err(why) => self.problem(&who, why.to_string()),
+            if self.credentials == Credentials::Resolve {
+                match CaBundle::read(path) {
+                    Ok(bundle) => ca = Some(Arc::new(bundle)),
+                    Err(why) => self.problem(&who, why.to_string()),
+                }
             }
         }
 
@@ -1450,6 +1468,38 @@ communities:
             roster.warnings[0].contains("administrator x: expires 2001-01-31 has passed"),
             "{:?}",
             roster.warnings
+        );
+    }
+
+    #[test]
+    fn offline_validation_reads_no_secret_but_keeps_every_other_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roster.yaml");
+        let text = "communities:\n  - name: c\n    representatives: [{name: r}]\n    alerts: {webhook_file: /nonexistent/hook}\n    hubs:\n      - {name: a, api_url: https://a.example.org/hub/api, token_env: UNSET_TOKEN_VAR, ca_file: /nonexistent/ca.pem}\n      - {name: b, api_url: http://b/hub/api, token_file: /nonexistent/token}\n";
+        std::fs::write(&path, text).unwrap();
+        let roster = Roster::load_offline(&path).unwrap();
+        assert_eq!(roster.hubs().len(), 2);
+        assert!(
+            roster
+                .hubs()
+                .iter()
+                .all(|h| h.access.token.expose().is_empty())
+        );
+        assert!(roster.hubs().iter().all(|h| h.access.ca.is_none()));
+        assert!(
+            Roster::load(&path).is_err(),
+            "online validation still reads secrets"
+        );
+
+        std::fs::write(
+            &path,
+            "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs:\n      - {name: a, api_url: http://a/hub/api}\n",
+        )
+        .unwrap();
+        let err = Roster::load_offline(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("has no token: set token_env or token_file"),
+            "{err}"
         );
     }
 }

@@ -1,0 +1,431 @@
+//! What a roster change does to who is admin where, worked out offline.
+//!
+//! [`diff`] compares the desired admins of every hub in two validated rosters on one
+//! day: who gains admin, who loses it (no longer declared, an `expires` date passed,
+//! the hub opted out of its engineers), who stays admin for another reason (a new
+//! role, another `added_by`, the hub moved to another community), and which hubs were
+//! added or removed (a renamed hub is one of each). No hub is contacted and no secret
+//! is read ([`crate::roster::Roster::load_offline`]), so it runs on untrusted pull
+//! requests. The result renders as text ([`fmt::Display`]), JSON, or markdown
+//! ([`crate::markdown`]).
+
+use serde::Serialize;
+use std::fmt;
+
+use crate::date::Date;
+use crate::name::{HubName, UserName, printable};
+use crate::roster::{Declared, Desired, HubSpec, OfflineRoster, Role};
+
+/// Why a person is admin on a hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Why {
+    pub role: Role,
+    /// The hub's community (not named for engineers, who are admin everywhere).
+    pub community: Option<String>,
+    pub added_by: Option<UserName>,
+}
+
+impl Why {
+    fn of(declared: &Declared, community: &str) -> Why {
+        Why {
+            role: declared.role,
+            community: (declared.role != Role::Engineer).then(|| community.to_string()),
+            added_by: declared.added_by.clone(),
+        }
+    }
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.role)?;
+        if let Some(community) = &self.community {
+            write!(f, " of {}", printable(community))?;
+        }
+        if let Some(by) = &self.added_by {
+            write!(f, ", added by {by}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a person who was admin is no longer declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "on")]
+pub enum Loss {
+    /// The new roster no longer declares them on the hub.
+    Undeclared,
+    /// Their administrator entry's `expires` date has passed.
+    Expired(Date),
+    /// An engineer, on a hub that now sets `engineers: false`.
+    EngineersOff,
+}
+
+/// What happens to one person's admin on one hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "change")]
+pub enum Entry {
+    Gains {
+        now: Why,
+    },
+    Loses {
+        was: Why,
+        loss: Loss,
+    },
+    /// Admin before and after, for another reason.
+    Stays {
+        was: Why,
+        now: Why,
+    },
+}
+
+impl Entry {
+    /// Orders gains, then losses, then the rest.
+    fn rank(&self) -> u8 {
+        match self {
+            Entry::Gains { .. } => 0,
+            Entry::Loses { .. } => 1,
+            Entry::Stays { .. } => 2,
+        }
+    }
+}
+
+/// One person whose admin on a hub changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PersonChange {
+    /// The username the hub knows them by (normal form).
+    pub user: UserName,
+    /// Their roster name, when the hub knows them by another username.
+    pub person: Option<UserName>,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+impl PersonChange {
+    /// `ada-l (ada)`, as the reports name people.
+    pub fn who(&self) -> String {
+        match &self.person {
+            Some(person) => format!("{} ({person})", self.user),
+            None => self.user.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for PersonChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let who = self.who();
+        match &self.entry {
+            Entry::Gains { now } => write!(f, "+ {who} gains admin: {now}"),
+            Entry::Loses { was, loss } => {
+                write!(f, "- {who} loses admin: was {was}; ")?;
+                match loss {
+                    Loss::Undeclared => write!(f, "no longer declared"),
+                    Loss::Expired(day) => write!(f, "the entry expired on {day}"),
+                    Loss::EngineersOff => write!(f, "the hub now sets engineers: false"),
+                }
+            }
+            Entry::Stays { was, now } => write!(f, "~ {who} stays admin: was {was}; now {now}"),
+        }
+    }
+}
+
+/// How a hub differs between the rosters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HubStatus {
+    Added,
+    Removed,
+    Changed,
+}
+
+/// One hub that differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HubDiff {
+    pub name: HubName,
+    /// Its community (in the new roster; in the old one for a removed hub).
+    pub community: String,
+    /// Its community in the old roster, when it moved to another.
+    pub was_community: Option<String>,
+    pub status: HubStatus,
+    /// For a removed hub: how many admins it declared (they stay as they are on the
+    /// hub, which is no longer kept in sync).
+    pub declared_before: usize,
+    pub changes: Vec<PersonChange>,
+}
+
+impl fmt::Display for HubDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "hub {} (community {}",
+            printable(self.name.as_str()),
+            printable(&self.community)
+        )?;
+        if let Some(was) = &self.was_community {
+            write!(f, ", was {}", printable(was))?;
+        }
+        match self.status {
+            HubStatus::Added => writeln!(f, "): added, {}", admins(self.changes.len()))?,
+            HubStatus::Removed => writeln!(
+                f,
+                "): removed from the roster, no longer kept in sync ({} declared stay as they are on the hub)",
+                admins(self.declared_before)
+            )?,
+            HubStatus::Changed => writeln!(
+                f,
+                "): {} change{}",
+                self.changes.len(),
+                if self.changes.len() == 1 { "" } else { "s" }
+            )?,
+        }
+        for change in &self.changes {
+            writeln!(f, "  {change}")?;
+        }
+        Ok(())
+    }
+}
+
+fn admins(n: usize) -> String {
+    format!("{n} admin{}", if n == 1 { "" } else { "s" })
+}
+
+/// Every hub that differs between two rosters, on one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RosterDiff {
+    /// The day expiry was judged on.
+    pub on: Date,
+    /// Hubs in both rosters, compared.
+    pub compared: usize,
+    pub hubs: Vec<HubDiff>,
+}
+
+impl RosterDiff {
+    pub fn is_empty(&self) -> bool {
+        self.hubs.is_empty()
+    }
+
+    /// 0 when no one's admin changes, 2 when it does.
+    pub fn exit_code(&self) -> u8 {
+        if self.is_empty() { 0 } else { 2 }
+    }
+
+    /// How many (gain, lose, stay for another reason) entries there are in all.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let mut n = (0, 0, 0);
+        for change in self.hubs.iter().flat_map(|h| &h.changes) {
+            match change.entry {
+                Entry::Gains { .. } => n.0 += 1,
+                Entry::Loses { .. } => n.1 += 1,
+                Entry::Stays { .. } => n.2 += 1,
+            }
+        }
+        n
+    }
+
+    fn count(&self, status: HubStatus) -> usize {
+        self.hubs.iter().filter(|h| h.status == status).count()
+    }
+
+    /// One line: `3 hubs differ (1 added, 1 removed, 1 changed): 2 gain admin, ...`.
+    pub fn summary(&self) -> String {
+        if self.is_empty() {
+            return format!(
+                "no change to who is admin ({} hub{} compared, on {})",
+                self.compared,
+                if self.compared == 1 { "" } else { "s" },
+                self.on
+            );
+        }
+        let (gain, lose, stay) = self.counts();
+        format!(
+            "{} hub{} differ{} ({} added, {} removed, {} changed): {gain} gain admin, {lose} lose admin, {stay} stay admin for another reason (on {})",
+            self.hubs.len(),
+            if self.hubs.len() == 1 { "" } else { "s" },
+            if self.hubs.len() == 1 { "s" } else { "" },
+            self.count(HubStatus::Added),
+            self.count(HubStatus::Removed),
+            self.count(HubStatus::Changed),
+            self.on
+        )
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+}
+
+impl fmt::Display for RosterDiff {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for hub in &self.hubs {
+            write!(f, "{hub}")?;
+        }
+        writeln!(f, "diff: {}", self.summary())
+    }
+}
+
+/// Compares the desired admins of every hub of `base` and `new` on `today`. Hubs are
+/// matched by name (ignoring case): new hubs in the new roster's order, then removed
+/// ones in the old roster's.
+pub fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDiff {
+    let mut hubs = Vec::new();
+    let mut compared = 0;
+    for hub in new.hubs() {
+        let now = new.desired_on(hub, today);
+        match base.hubs().iter().find(|h| h.name == hub.name) {
+            None => {
+                let changes = now
+                    .iter()
+                    .map(|(user, d)| PersonChange {
+                        user: user.clone(),
+                        person: d.person.clone(),
+                        entry: Entry::Gains {
+                            now: Why::of(d, &hub.community),
+                        },
+                    })
+                    .collect();
+                hubs.push(HubDiff {
+                    name: hub.name.clone(),
+                    community: hub.community.clone(),
+                    was_community: None,
+                    status: HubStatus::Added,
+                    declared_before: 0,
+                    changes,
+                });
+            }
+            Some(old) => {
+                compared += 1;
+                let was = base.desired_on(old, today);
+                let expired = new.expired_on(hub, today);
+                let changes = compare(old, &was, hub, &now, &expired);
+                if !changes.is_empty() {
+                    hubs.push(HubDiff {
+                        name: hub.name.clone(),
+                        community: hub.community.clone(),
+                        was_community: (old.community != hub.community)
+                            .then(|| old.community.clone()),
+                        status: HubStatus::Changed,
+                        declared_before: was.len(),
+                        changes,
+                    });
+                }
+            }
+        }
+    }
+    for old in base.hubs() {
+        if !new.hubs().iter().any(|h| h.name == old.name) {
+            hubs.push(HubDiff {
+                name: old.name.clone(),
+                community: old.community.clone(),
+                was_community: None,
+                status: HubStatus::Removed,
+                declared_before: base.desired_on(old, today).len(),
+                changes: Vec::new(),
+            });
+        }
+    }
+    RosterDiff {
+        on: today,
+        compared,
+        hubs,
+    }
+}
+
+/// The people whose admin on one hub differs, gains first, each kind by username.
+fn compare(
+    old: &HubSpec,
+    was: &Desired,
+    hub: &HubSpec,
+    now: &Desired,
+    expired: &Desired,
+) -> Vec<PersonChange> {
+    let mut changes = Vec::new();
+    for (user, d) in now {
+        let after = Why::of(d, &hub.community);
+        let entry = match was.get(user) {
+            None => Entry::Gains { now: after },
+            Some(before) => {
+                let before = Why::of(before, &old.community);
+                if before == after {
+                    continue;
+                }
+                Entry::Stays {
+                    was: before,
+                    now: after,
+                }
+            }
+        };
+        changes.push(PersonChange {
+            user: user.clone(),
+            person: d.person.clone(),
+            entry,
+        });
+    }
+    for (user, d) in was {
+        if now.contains_key(user) {
+            continue;
+        }
+        let loss = if let Some(day) = expired.get(user).and_then(|e| e.expires) {
+            Loss::Expired(day)
+        } else if d.role == Role::Engineer && old.engineers && !hub.engineers {
+            Loss::EngineersOff
+        } else {
+            Loss::Undeclared
+        };
+        changes.push(PersonChange {
+            user: user.clone(),
+            person: d.person.clone(),
+            entry: Entry::Loses {
+                was: Why::of(d, &old.community),
+                loss,
+            },
+        });
+    }
+    changes.sort_by(|a, b| (a.entry.rank(), &a.user).cmp(&(b.entry.rank(), &b.user)));
+    changes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::roster::Roster;
+
+    fn load(dir: &std::path::Path, name: &str, text: &str) -> OfflineRoster {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        Roster::load_offline(&path).unwrap()
+    }
+
+    const BASE: &str = "engineers: [{name: eng}]\ncommunities:\n  - name: c\n    representatives: [{name: r}]\n    administrators: [{name: a, added_by: r}, {name: b, added_by: r}]\n    hubs: [{name: h, api_url: http://h/hub/api, token_env: T}]\n";
+
+    #[test]
+    fn no_change_is_empty_and_exits_0() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = load(dir.path(), "a.yaml", BASE);
+        let new = load(dir.path(), "b.yaml", BASE);
+        let d = diff(&base, &new, Date::parse("2026-01-01").unwrap());
+        assert!(d.is_empty());
+        assert_eq!(d.exit_code(), 0);
+        assert_eq!(
+            d.to_string(),
+            "diff: no change to who is admin (1 hub compared, on 2026-01-01)\n"
+        );
+    }
+
+    #[test]
+    fn gains_losses_and_new_reasons_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = load(dir.path(), "a.yaml", BASE);
+        let new = load(
+            dir.path(),
+            "b.yaml",
+            &BASE
+                .replace("{name: a, added_by: r}", "{name: z, added_by: r}")
+                .replace("{name: b, added_by: r}", "{name: b, added_by: eng}"),
+        );
+        let d = diff(&base, &new, Date::parse("2026-01-01").unwrap());
+        assert_eq!(d.exit_code(), 2);
+        assert_eq!(
+            d.to_string(),
+            "hub h (community c): 3 changes\n  + z gains admin: administrator of c, added by r\n  - a loses admin: was administrator of c, added by r; no longer declared\n  ~ b stays admin: was administrator of c, added by r; now administrator of c, added by eng\ndiff: 1 hub differs (0 added, 0 removed, 1 changed): 1 gain admin, 1 lose admin, 1 stay admin for another reason (on 2026-01-01)\n"
+        );
+    }
+}
