@@ -19,10 +19,13 @@
 //! - [`daemon`]: the long-running mode: a supervisor of one task per hub, roster
 //!   reloads, shutdown. It feeds [`metrics`], [`alert`] (state alerts and the
 //!   webhook sender), [`news`] (messages about drift fixed), [`route`] (the global and
-//!   per-community alert routes), [`audit`] (JSON lines) and [`server`] (probes).
+//!   per-community alert routes), [`expiry`] (administrators whose entry runs out
+//!   soon), [`digest`] (the daily digest), [`audit`] (JSON lines) and [`server`]
+//!   (probes). [`date`] is the calendar and the clock they read.
 //! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
 //!   log setup; [`import`] is the other adoption helper, reading a hub's admins from its
-//!   Zero to JupyterHub Helm values instead of from the live hub.
+//!   Zero to JupyterHub Helm values instead of from the live hub; both print a
+//!   [`fragment`].
 //! - [`diff`] compares two rosters offline (who gains and loses admin where, and
 //!   why) for review; [`markdown`] renders a diff or a run's report as a
 //!   pull-request comment, every name inert; [`saved_plan`] writes a dry run's plan

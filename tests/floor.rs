@@ -8,22 +8,6 @@ use common::{Community, HubEntry, RosterBuilder};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
-/// The `(action, user, applied)` of every change of the report's first hub.
-fn changes(report: &Value) -> BTreeSet<(String, String, bool)> {
-    report["hubs"][0]["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["action"].as_str().unwrap().to_string(),
-                c["user"].as_str().unwrap().to_string(),
-                c["applied"].as_bool().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_roster_with_the_wrong_ids_strips_nobody_until_a_reviewed_plan_is_allowed() {
     let hub = common::start_hub();
@@ -90,7 +74,11 @@ async fn a_roster_with_the_wrong_ids_strips_nobody_until_a_reviewed_plan_is_allo
             error.contains("--allow-revocations floor-hub=3"),
             "the error says how to let it through: {error}"
         );
-        assert!(changes(&report).iter().all(|(_, _, applied)| !applied));
+        assert!(
+            common::changes(&report, "floor-hub")
+                .iter()
+                .all(|(_, _, applied)| !applied)
+        );
         assert_eq!(hub.users().await, before, "the hub changed");
     }
     // The text report says the same to a person.

@@ -20,28 +20,6 @@ async fn shared_hub() -> (
     (guard, common::hub(), tempfile::tempdir().unwrap())
 }
 
-/// The `(action, user, applied)` of every change the report lists for `hub`.
-fn changes(report: &Value, hub: &str) -> BTreeSet<(String, String, bool)> {
-    let hub = report["hubs"]
-        .as_array()
-        .expect("hubs")
-        .iter()
-        .find(|h| h["name"] == hub)
-        .unwrap_or_else(|| panic!("no hub {hub} in {report}"));
-    hub["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|c| {
-            (
-                c["action"].as_str().unwrap().to_string(),
-                c["user"].as_str().unwrap().to_string(),
-                c["applied"].as_bool().unwrap(),
-            )
-        })
-        .collect()
-}
-
 fn status(report: &Value, hub: &str) -> String {
     report["hubs"]
         .as_array()
@@ -117,7 +95,7 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
     assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
     let report = common::report(&out);
     assert_eq!(report["mode"], "dry-run");
-    let a_changes = changes(&report, "alpha-hub");
+    let a_changes = common::changes(&report, "alpha-hub");
     for expected in [
         ("create", "conv-eng"),
         ("create", "conv-carol"),
@@ -131,7 +109,7 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
         );
     }
     assert_eq!(
-        changes(&report, "beta-hub"),
+        common::changes(&report, "beta-hub"),
         set([
             ("create", "conv-eng", false),
             ("revoke", "conv-beta-mallory", false)
@@ -190,7 +168,7 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
     let report = common::report(&out);
     for hub in ["alpha-hub", "beta-hub"] {
         assert_eq!(status(&report, hub), "in_sync", "{report}");
-        assert!(changes(&report, hub).is_empty());
+        assert!(common::changes(&report, hub).is_empty());
     }
     assert_eq!(a.users().await, a_after);
     let out = common::run(&["--config", roster, "--dry-run"], &env);
@@ -261,7 +239,7 @@ async fn policy_grant_leaves_undeclared_admins_and_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
     let report = common::report(&out);
     assert_eq!(status(&report, "ghub"), "drift");
-    let c = changes(&report, "ghub");
+    let c = common::changes(&report, "ghub");
     assert!(
         c.contains(&("grant".into(), "grant-dave".into(), true)),
         "{c:?}"
@@ -460,7 +438,11 @@ async fn list_users_token_is_enough_for_a_dry_run_but_not_to_sync() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
     let report = common::report(&out);
-    assert!(changes(&report, "ahub").contains(&("grant".into(), "audit-dave".into(), false)));
+    assert!(common::changes(&report, "ahub").contains(&(
+        "grant".into(),
+        "audit-dave".into(),
+        false
+    )));
 
     let out = common::run(&["-c", roster.to_str().unwrap(), "--once"], &env);
     assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
@@ -486,7 +468,7 @@ async fn a_user_created_with_capitals_is_matched_in_normal_form() {
         &[("TOK", &a.admin_sync_token)],
     );
     let report = common::report(&out);
-    let c = changes(&report, "chub");
+    let c = common::changes(&report, "chub");
     assert!(
         c.contains(&("grant".into(), "Case-Frank".into(), true)),
         "the report names the user as the hub spells them: {c:?}\n{}",

@@ -24,7 +24,7 @@ pub use hub::{
 };
 pub use poll::{wait_until, wait_until_blocking};
 pub use roster::{Community, HubEntry, RosterBuilder};
-pub use run::{command, last_lines, output_text, report, run, run_async, show};
+pub use run::{changes, command, last_lines, output_text, report, run, run_async, show};
 
 use std::fs;
 use std::net::TcpListener;

@@ -72,6 +72,31 @@ pub fn report(out: &Output) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{}", show(out)))
 }
 
+/// The `(action, user, applied)` of every change a JSON report lists for `hub`.
+pub fn changes(
+    report: &serde_json::Value,
+    hub: &str,
+) -> std::collections::BTreeSet<(String, String, bool)> {
+    let hub = report["hubs"]
+        .as_array()
+        .expect("hubs")
+        .iter()
+        .find(|h| h["name"] == hub)
+        .unwrap_or_else(|| panic!("no hub {hub} in {report}"));
+    hub["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            (
+                c["action"].as_str().unwrap().to_string(),
+                c["user"].as_str().unwrap().to_string(),
+                c["applied"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// The last `n` lines of `text`.
 pub fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
