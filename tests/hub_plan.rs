@@ -24,13 +24,20 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
     let dir = tempfile::tempdir().unwrap();
     hub.create_users(&["plan-mallory"], true).await;
     hub.create_users(&["plan-dave"], false).await;
+    // The representative is admin already, and the share limit is off: the plans here
+    // revoke hand-made admins, which the safety floor would otherwise hold.
+    hub.create_users(&["plan-rep"], true).await;
 
     let community = || {
         Community::new("plan-lab")
             .rep("plan-rep")
             .admin("plan-carol", "plan-rep")
             .admin("plan-dave", "plan-carol")
-            .hub(HubEntry::new("plan-hub", &hub.api_url, "PLAN_TOKEN").set("max_revocations", 50))
+            .hub(
+                HubEntry::new("plan-hub", &hub.api_url, "PLAN_TOKEN")
+                    .set("max_revocations", 50)
+                    .set("max_revocation_share", 1),
+            )
     };
     let roster_path = RosterBuilder::new()
         .community(community())
