@@ -284,6 +284,47 @@ fn log_applied(spec: &HubSpec, change: &Change, created: Option<Created>) {
     }
 }
 
+/// Runs `each` for every target, at most `concurrency` at a time, and returns the
+/// results in the order of `targets`. Unordered while running, so that one slow hub
+/// does not hold back the start of the others.
+pub async fn each_hub<'a, C, T, F, Fut>(
+    targets: &'a [(HubSpec, C)],
+    concurrency: usize,
+    each: F,
+) -> Vec<T>
+where
+    F: Fn(&'a HubSpec, &'a C) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let mut done: Vec<(usize, T)> = futures::stream::iter(targets.iter().enumerate())
+        .map(|(i, (spec, client))| {
+            let run = each(spec, client);
+            async move { (i, run.await) }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, t)| t).collect()
+}
+
+/// [`reconcile`] against the roster as it stands today (by the machine's clock):
+/// administrators whose entry expired are not declared, and their revocations are
+/// marked as expired.
+pub async fn reconcile_today<R: HubRead, W: HubWrite>(
+    roster: &Roster,
+    spec: &HubSpec,
+    reader: &R,
+    writer: Option<&W>,
+    stop: &CancellationToken,
+) -> HubReport {
+    let today = SystemClock.today();
+    let desired = roster.desired_on(spec, today);
+    let mut report = reconcile(spec, &desired, reader, writer, stop).await;
+    mark_expired(&mut report, &roster.expired_on(spec, today));
+    report
+}
+
 /// Reconciles every hub in `targets` (a dry run when `mode` is [`Mode::DryRun`]), at
 /// most `concurrency` at a time; the report keeps the order of `targets`.
 pub async fn run_all<C: HubRead + HubWrite>(
@@ -293,27 +334,13 @@ pub async fn run_all<C: HubRead + HubWrite>(
     concurrency: usize,
 ) -> RunReport {
     let never = CancellationToken::new();
-    // Unordered, so that one slow hub does not hold back the start of the others.
-    let mut done: Vec<(usize, HubReport)> = futures::stream::iter(targets.iter().enumerate())
-        .map(|(i, (spec, client))| {
-            let never = &never;
-            let writer = (mode != Mode::DryRun).then_some(client);
-            async move {
-                let today = SystemClock.today();
-                let desired = roster.desired_on(spec, today);
-                let mut report = reconcile(spec, &desired, client, writer, never).await;
-                mark_expired(&mut report, &roster.expired_on(spec, today));
-                (i, report)
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    done.sort_by_key(|(i, _)| *i);
-    RunReport {
-        mode,
-        hubs: done.into_iter().map(|(_, report)| report).collect(),
-    }
+    let never = &never;
+    let hubs = each_hub(targets, concurrency, |spec, client| async move {
+        let writer = (mode != Mode::DryRun).then_some(client);
+        reconcile_today(roster, spec, client, writer, never).await
+    })
+    .await;
+    RunReport { mode, hubs }
 }
 
 /// Marks the revocations of administrators whose `expires` date has passed: the

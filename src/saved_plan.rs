@@ -19,15 +19,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use crate::date::{Clock, SystemClock};
 use crate::hub::{Created, HubError, HubRead, HubWrite};
 use crate::name::{HubName, UserName};
 use crate::outcome::ErrorKind;
 use crate::plan::Action;
-use crate::reconcile::{blank_report, mark_expired, reconcile};
+use crate::reconcile::{blank_report, each_hub, reconcile_today};
 use crate::report::{HubReport, Mode, RunReport};
 use crate::roster::{HubSpec, Roster};
 use crate::snapshot::{HubSnapshot, TokenOwner};
@@ -298,28 +296,17 @@ pub async fn plan_all<C: HubRead>(
     concurrency: usize,
 ) -> (RunReport, SavedPlan) {
     let never = CancellationToken::new();
-    let mut done: Vec<(usize, HubReport, Option<Vec<UserName>>)> =
-        futures::stream::iter(targets.iter().enumerate())
-            .map(|(i, (spec, client))| {
-                let never = &never;
-                async move {
-                    let today = SystemClock.today();
-                    let desired = roster.desired_on(spec, today);
-                    let reader = Recording::new(client);
-                    let mut report =
-                        reconcile(spec, &desired, &reader, None::<&NoWriter>, never).await;
-                    mark_expired(&mut report, &roster.expired_on(spec, today));
-                    (i, report, reader.admins())
-                }
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
-    done.sort_by_key(|(i, _, _)| *i);
-    let observed: Vec<Option<Vec<UserName>>> = done.iter().map(|(_, _, a)| a.clone()).collect();
+    let never = &never;
+    let done = each_hub(targets, concurrency, |spec, client| async move {
+        let reader = Recording::new(client);
+        let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, never).await;
+        (report, reader.admins())
+    })
+    .await;
+    let observed: Vec<Option<Vec<UserName>>> = done.iter().map(|(_, a)| a.clone()).collect();
     let report = RunReport {
         mode: Mode::DryRun,
-        hubs: done.into_iter().map(|(_, r, _)| r).collect(),
+        hubs: done.into_iter().map(|(r, _)| r).collect(),
     };
     let plan = SavedPlan::from_run(&report, &observed);
     (report, plan)
@@ -334,33 +321,23 @@ pub async fn apply_all<C: HubRead + HubWrite>(
     concurrency: usize,
 ) -> RunReport {
     let never = CancellationToken::new();
-    let mut done: Vec<(usize, HubReport)> = futures::stream::iter(targets.iter().enumerate())
-        .map(|(i, (spec, client))| {
-            let never = &never;
-            async move {
-                let today = SystemClock.today();
-                let desired = roster.desired_on(spec, today);
-                let Some(hub_plan) = plan.hub(&spec.name) else {
-                    let mut report = blank_report(spec, desired.len());
-                    report.fail(
-                        ErrorKind::PlanChanged,
-                        "the hub is not in the saved plan (it could not be read then, or was not selected); plan again",
-                    );
-                    return (i, report);
-                };
-                let guarded = Guarded::new(client, hub_plan);
-                let mut report = reconcile(spec, &desired, &guarded, Some(&guarded), never).await;
-                mark_expired(&mut report, &roster.expired_on(spec, today));
-                (i, report)
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
-    done.sort_by_key(|(i, _)| *i);
+    let never = &never;
+    let hubs = each_hub(targets, concurrency, |spec, client| async move {
+        let Some(hub_plan) = plan.hub(&spec.name) else {
+            let mut report = blank_report(spec, roster.desired(spec).len());
+            report.fail(
+                ErrorKind::PlanChanged,
+                "the hub is not in the saved plan (it could not be read then, or was not selected); plan again",
+            );
+            return report;
+        };
+        let guarded = Guarded::new(client, hub_plan);
+        reconcile_today(roster, spec, &guarded, Some(&guarded), never).await
+    })
+    .await;
     RunReport {
         mode: Mode::Once,
-        hubs: done.into_iter().map(|(_, r)| r).collect(),
+        hubs,
     }
 }
 
