@@ -5,8 +5,10 @@
 
 mod common;
 
+use common::webhook::{messages, receiver};
 use common::{Daemon, HubEntry, RosterBuilder};
 use serde_json::Value;
+use std::time::Duration;
 
 const STRAY: &str = "fight-stray";
 
@@ -25,6 +27,8 @@ async fn a_hub_that_regrants_admin_users_at_each_start_ends_with_the_user_contes
     let audit = dir.path().join("audit.jsonl");
     let state = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
+    let alerts = receiver(200, Duration::ZERO).await;
+    let webhook = format!("{}/hook", alerts.uri());
     let daemon = Daemon::start(
         &roster,
         dir.path(),
@@ -38,7 +42,10 @@ async fn a_hub_that_regrants_admin_users_at_each_start_ends_with_the_user_contes
             "--state-dir",
             state.to_str().unwrap(),
         ],
-        &[("TOK", hub.admin_sync_token.as_str())],
+        &[
+            ("TOK", hub.admin_sync_token.as_str()),
+            ("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", webhook.as_str()),
+        ],
     );
     wait_not_admin(&hub, &daemon, "the first revoke").await;
 
@@ -107,6 +114,18 @@ async fn a_hub_that_regrants_admin_users_at_each_start_ends_with_the_user_contes
             .unwrap()
             .contains("admin_users"),
         "{contested}"
+    );
+    // One contested alert, naming the likely cause.
+    let contests: Vec<Value> = messages(&alerts)
+        .await
+        .into_iter()
+        .filter(|m| m["kind"] == "contested" && m["status"] == "firing")
+        .collect();
+    assert_eq!(contests.len(), 1, "{contests:#?}");
+    let text = contests[0]["text"].as_str().unwrap();
+    assert!(
+        text.contains(STRAY) && text.contains("admin_users"),
+        "{text}"
     );
     // The state is on disk, for a restart of the daemon.
     let kept = std::fs::read_to_string(state.join("fights-fhub.json")).unwrap();
