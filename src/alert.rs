@@ -5,13 +5,14 @@
 //! its own task, with retries, so a slow or failing receiver never delays
 //! reconciliation. The webhook URL is a secret: it is never logged or printed.
 
-use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::collections::HashMap;
-use std::fmt;
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
+
+pub use crate::webhook_url::{UrlError, WebhookUrl};
 
 use crate::metrics::Metrics;
 use crate::plan::DriftKind;
@@ -59,6 +60,19 @@ pub struct Alert {
     pub details: serde_json::Value,
 }
 
+/// Slack truncates (and may refuse) a `text` longer than this; ours stay under it.
+pub const MAX_TEXT_CHARS: usize = 3_000;
+
+/// Cuts `text` to fewer than [`MAX_TEXT_CHARS`] characters, on a character boundary.
+pub fn cap_text(text: String) -> String {
+    if text.chars().count() < MAX_TEXT_CHARS {
+        return text;
+    }
+    let mut cut: String = text.chars().take(MAX_TEXT_CHARS - 2).collect();
+    cut.push('…');
+    cut
+}
+
 /// Which alerts are firing, to send only transitions.
 #[derive(Debug, Default)]
 pub struct AlertState {
@@ -78,11 +92,10 @@ impl AlertState {
         }
     }
 
-    /// The alerts one hub's run starts or resolves, and the news of the drift it
-    /// fixed.
+    /// The alerts one hub's run starts or resolves (the news of drift it fixed is
+    /// [`crate::news::remediated`]).
     pub fn observe(&mut self, report: &HubReport) -> Vec<Alert> {
         let mut alerts = Vec::new();
-        alerts.extend(crate::news::remediated(report));
         let hub = &report.name.to_string();
         let community = &report.community;
         let errored = report.status == Status::Error;
@@ -121,7 +134,7 @@ impl AlertState {
             let (summary, text) = match status {
                 AlertStatus::Firing => (
                     format!("admin of {} on hub {hub} is contested", users.join(", ")),
-                    crate::news::cap_text(format!(
+                    cap_text(format!(
                         "On hub {hub} ({community}), something else keeps changing the admin flag of {} back after jupyterhub-admin-sync changes it, so it has stopped changing them and reports the drift instead. {}",
                         users.join(", "),
                         report
@@ -241,51 +254,14 @@ impl AlertState {
 /// Why the webhook cannot be used, or did not take an alert. Never holds the URL.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
-    #[error("the alert webhook URL is not a URL ({0})")]
-    NotAUrl(String),
-    #[error("the alert webhook URL must be http or https")]
-    NotHttp,
+    #[error(transparent)]
+    Url(#[from] UrlError),
     #[error("cannot set up the webhook client: {0}")]
     Client(String),
     #[error("cannot reach the webhook: {0}")]
     Unreachable(String),
     #[error("the webhook answered HTTP {0}")]
     Refused(reqwest::StatusCode),
-}
-
-/// A webhook URL. Its `Debug` and `Display` never show it: webhook URLs (Slack's,
-/// for one) are credentials.
-#[derive(Clone)]
-pub struct WebhookUrl(SecretString);
-
-impl WebhookUrl {
-    pub fn parse(text: &str) -> Result<WebhookUrl, WebhookError> {
-        let url = url::Url::parse(text.trim()).map_err(|e| WebhookError::NotAUrl(e.to_string()))?;
-        if url.scheme() != "http" && url.scheme() != "https" {
-            return Err(WebhookError::NotHttp);
-        }
-        Ok(WebhookUrl(SecretString::from(url.to_string())))
-    }
-}
-
-impl WebhookUrl {
-    /// True when both are the same URL (compared without printing either).
-    pub fn same(&self, other: &WebhookUrl) -> bool {
-        self.0.expose_secret() == other.0.expose_secret()
-    }
-}
-
-impl fmt::Debug for WebhookUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("WebhookUrl([REDACTED])")
-    }
-}
-
-impl std::str::FromStr for WebhookUrl {
-    type Err = WebhookError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        WebhookUrl::parse(s)
-    }
 }
 
 /// The body POSTed to a webhook.
@@ -430,7 +406,7 @@ async fn send(
         &never,
         || async {
             let response = client
-                .post(url.0.expose_secret())
+                .post(url.expose())
                 .json(body)
                 .send()
                 .await

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::SystemTime;
 
+use crate::alert::cap_text;
 use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::date::Date;
-use crate::news::cap_text;
 use crate::report::{HubReport, Status};
 
 /// A time of day, UTC (`09:00`).

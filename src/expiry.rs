@@ -4,10 +4,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::alert::cap_text;
 use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::date::Date;
 use crate::name::UserName;
-use crate::news::cap_text;
 use crate::roster::Roster;
 
 /// Who has been told about which entry, on which day.

@@ -63,4 +63,5 @@ pub mod server;
 pub mod snapshot;
 pub mod tls;
 pub mod token;
+pub mod webhook_url;
 pub mod yaml;

@@ -7,12 +7,9 @@
 
 use serde::Serialize;
 
-use crate::alert::{Alert, AlertKind, AlertStatus};
+use crate::alert::{Alert, AlertKind, AlertStatus, cap_text};
 use crate::plan::{Action, Standing};
 use crate::report::{ChangeReport, HubReport};
-
-/// Slack truncates (and may refuse) a `text` longer than this; ours stay under it.
-pub const MAX_TEXT_CHARS: usize = 3_000;
 
 /// At most this many names in one sentence; the rest are counted.
 const MAX_NAMES: usize = 10;
@@ -64,16 +61,6 @@ fn names(list: &[String]) -> String {
         ),
         (all, more) => format!("{} and {more} more", all.join(", ")),
     }
-}
-
-/// Cuts `text` to fewer than [`MAX_TEXT_CHARS`] characters, on a character boundary.
-pub fn cap_text(text: String) -> String {
-    if text.chars().count() < MAX_TEXT_CHARS {
-        return text;
-    }
-    let mut cut: String = text.chars().take(MAX_TEXT_CHARS - 2).collect();
-    cut.push('…');
-    cut
 }
 
 /// The `remediated` message of a run that fixed drift, if it fixed any.
@@ -167,6 +154,7 @@ pub fn remediated(report: &HubReport) -> Option<Alert> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alert::MAX_TEXT_CHARS;
     use crate::name::UserName;
     use crate::report::Status;
     use crate::roster::Policy;

@@ -35,8 +35,9 @@ use crate::hub::{ClientOptions, HttpClients, HubClient, HubError, HubRead, HubWr
 use crate::metrics::Metrics;
 use crate::name::HubName;
 use crate::report::{HubReport, Mode, Status};
+use crate::roster::WebhookSource;
 use crate::roster::{HubSpec, Roster};
-use crate::route::{Routes, WebhookSource};
+use crate::route::Routes;
 use crate::server::{self, Health};
 use crate::token::TokenSource;
 
@@ -150,11 +151,14 @@ impl<C> Shared<C> {
         {
             digest.observe(report);
         }
-        let alerts = self
-            .alerts
-            .lock()
-            .map(|mut state| state.observe(report))
-            .unwrap_or_default();
+        // The news of drift this run fixed, then the state alerts it starts or ends.
+        let mut alerts: Vec<Alert> = crate::news::remediated(report).into_iter().collect();
+        alerts.extend(
+            self.alerts
+                .lock()
+                .map(|mut state| state.observe(report))
+                .unwrap_or_default(),
+        );
         self.send_alerts(alerts);
         self.audit(report);
         match report.status {

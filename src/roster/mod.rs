@@ -7,6 +7,7 @@
 //! to the usernames the hub knows them by ([`people`]). Code past this module never
 //! sees an unvalidated roster.
 
+mod alerts;
 pub mod files;
 mod people;
 mod raw;
@@ -23,6 +24,7 @@ use crate::name::{HubName, UserName};
 use crate::tls::CaBundle;
 use crate::token::{Token, TokenSource};
 
+pub use alerts::{AlertRoute, RouteError, WebhookSource};
 use validate::Credentials;
 pub use validate::{ApiUrlError, parse_api_url};
 
@@ -113,7 +115,7 @@ pub struct Community {
     pub representatives: Vec<UserName>,
     pub administrators: Vec<Administrator>,
     /// The community's own alert route, resolved when one of its hubs is selected.
-    pub alerts: Option<crate::route::AlertRoute>,
+    pub alerts: Option<AlertRoute>,
 }
 
 /// What a run may do on a hub: all the planner needs to know of it.

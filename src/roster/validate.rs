@@ -320,8 +320,8 @@ impl Validator<'_> {
 
     /// The community's alert route: one source, resolved (its variable set, its file
     /// readable, a URL) when one of its hubs is selected.
-    fn alerts(&mut self, subject: &str, raw: &RawCommunity) -> Option<crate::route::AlertRoute> {
-        use crate::route::WebhookSource;
+    fn alerts(&mut self, subject: &str, raw: &RawCommunity) -> Option<super::AlertRoute> {
+        use super::WebhookSource;
         let alerts = raw.alerts.as_ref()?;
         let who = format!("{subject}: alerts");
         let source = match (&alerts.webhook_env, &alerts.webhook_file) {
@@ -344,7 +344,7 @@ impl Validator<'_> {
         if !selected || self.credentials == Credentials::Skip {
             return None;
         }
-        match crate::route::resolve(&source, self.env) {
+        match super::alerts::resolve(&source, self.env) {
             Ok(route) => Some(route),
             Err(why) => {
                 self.problem(&who, why.to_string());
