@@ -10,8 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{Connect, Shared};
 use crate::fights::{FightEvent, Fights, explain, state_path};
 use crate::hub::HubError;
-use crate::name::HubName;
-use crate::name::UserName;
+use crate::name::{HubName, UserName};
 use crate::plan::Action;
 use crate::reconcile::{mark_expired, reconcile_with, setup_failure};
 use crate::report::{ContestedReport, HubReport, ReversalReport};
@@ -100,7 +99,8 @@ pub(super) async fn run<C: Connect>(
             Some((_, hub)) => {
                 let today = shared.clock.today();
                 let desired = roster.desired_on(spec, today);
-                let now = unix_now();
+                // Fight windows are read on the same clock as expiry.
+                let now = unix_seconds(shared.clock.now());
                 let mut events = Vec::new();
                 let mut report =
                     reconcile_with(spec, &desired, hub, Some(hub), stop, &mut |plan| {
@@ -151,9 +151,8 @@ pub(super) async fn run<C: Connect>(
     }
 }
 
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+fn unix_seconds(now: std::time::SystemTime) -> u64 {
+    now.duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
 }
