@@ -6,7 +6,8 @@
 //! - [`roster`]: reads and validates the roster file into a [`roster::Roster`], and
 //!   gives the desired admins of each hub. [`name`] holds the name types (a user name
 //!   in normal form, a hub name); [`token`] and [`tls`] read a hub's token and CA
-//!   bundle once, at validation, and keep secrets out of every output.
+//!   bundle once, at validation, and keep secrets out of every output, as
+//!   [`webhook_url`] keeps alert webhook URLs.
 //! - [`hub`]: the JupyterHub REST API as two traits, [`hub::HubRead`] (into a
 //!   [`snapshot::HubSnapshot`]) and [`hub::HubWrite`] (create, grant, revoke), with an
 //!   HTTP client and an in-memory hub implementing both.

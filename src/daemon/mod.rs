@@ -2,7 +2,7 @@
 //! roster reloaded when it changes, and probes, metrics, alerts and the audit trail
 //! kept up to date.
 //!
-//! A [`Supervisor`] owns one task per hub ([`hub_task`]) and does four things, each a
+//! A [`Supervisor`] owns one task per hub (`hub_task`) and does four things, each a
 //! method: load or reload the roster (polled, since a Kubernetes ConfigMap update is
 //! a symlink swap that a poll sees where a file watch may not; SIGHUP forces it and
 //! runs every hub at once), start tasks for new hubs, retire the tasks of removed hubs

@@ -4,7 +4,7 @@
 //! into one roster ([`files`]), checks every rule at once and returns either a
 //! validated [`Roster`] or a [`RosterError`] listing each problem with the file and the
 //! person or hub it concerns. Each hub's declared admins are worked out then, mapped
-//! to the usernames the hub knows them by ([`people`]). Code past this module never
+//! to the usernames the hub knows them by (`people.rs`). Code past this module never
 //! sees an unvalidated roster.
 
 mod alerts;
