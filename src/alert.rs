@@ -95,125 +95,38 @@ impl AlertState {
     /// The alerts one hub's run starts or resolves (the news of drift it fixed is
     /// [`crate::news::remediated`]).
     pub fn observe(&mut self, report: &HubReport) -> Vec<Alert> {
+        let hub = report.name.to_string();
+        // A hub that could not be read says nothing new about contests or drift.
+        let read = report.version.is_some();
+        let firing = [
+            (AlertKind::Error, Some(report.status == Status::Error)),
+            // A user whose admin flag something else keeps setting back (fight
+            // detection): fires while any is contested, resolves when none is.
+            (
+                AlertKind::Contested,
+                read.then_some(!report.contested.is_empty()),
+            ),
+            (AlertKind::Drift, read.then_some(report.drift() > 0)),
+        ];
         let mut alerts = Vec::new();
-        let hub = &report.name.to_string();
-        let community = &report.community;
-        let errored = report.status == Status::Error;
-        if let Some(status) = self.transition(hub, AlertKind::Error, errored) {
-            let error = report.error.clone().unwrap_or_default();
-            let (summary, text) = match status {
-                AlertStatus::Firing => (
-                    format!("cannot sync hub {hub}"),
-                    format!("jupyterhub-admin-sync cannot sync hub {hub} ({community}): {error}"),
-                ),
-                _resolved => (
-                    format!("hub {hub} syncs again"),
-                    format!("jupyterhub-admin-sync syncs hub {hub} ({community}) again."),
-                ),
+        for (kind, now) in firing {
+            let Some(status) = now.and_then(|now| self.transition(&hub, kind, now)) else {
+                continue;
+            };
+            let (summary, text, details) = match kind {
+                AlertKind::Error => error_words(report, status),
+                AlertKind::Contested => contested_words(report, status),
+                _drift => drift_words(report, status),
             };
             alerts.push(Alert {
                 status,
                 hub: Some(hub.clone()),
-                community: Some(community.clone()),
-                kind: AlertKind::Error,
+                community: Some(report.community.clone()),
+                kind,
                 summary,
                 text,
-                details: serde_json::json!({
-                    "error": report.error,
-                    "error_kind": report.error_kind,
-                }),
+                details,
             });
-        }
-        // A user whose admin flag something else keeps setting back (fight
-        // detection): fires while any is contested, resolves when none is.
-        let contested = !report.contested.is_empty();
-        if report.version.is_some()
-            && let Some(status) = self.transition(hub, AlertKind::Contested, contested)
-        {
-            let users: Vec<&str> = report.contested.iter().map(|c| c.user.as_str()).collect();
-            let (summary, text) = match status {
-                AlertStatus::Firing => (
-                    format!("admin of {} on hub {hub} is contested", users.join(", ")),
-                    cap_text(format!(
-                        "On hub {hub} ({community}), something else keeps changing the admin flag of {} back after jupyterhub-admin-sync changes it, so it has stopped changing them and reports the drift instead. {}",
-                        users.join(", "),
-                        report
-                            .contested
-                            .iter()
-                            .map(|c| c.reason.as_str())
-                            .collect::<Vec<_>>()
-                            .join(" ")
-                    )),
-                ),
-                _ => (
-                    format!("no admin flag is contested on hub {hub}"),
-                    format!("On hub {hub} ({community}), no admin flag is contested any more."),
-                ),
-            };
-            alerts.push(Alert {
-                status,
-                hub: Some(hub.clone()),
-                community: Some(community.clone()),
-                kind: AlertKind::Contested,
-                summary,
-                text,
-                details: serde_json::json!({ "contested": report.contested }),
-            });
-        }
-        // A hub that could not be read says nothing new about drift.
-        if report.version.is_some() {
-            let drift = report.drift();
-            if let Some(status) = self.transition(hub, AlertKind::Drift, drift > 0) {
-                let (missing, not_admin, undeclared) = (
-                    report.outstanding(DriftKind::Missing),
-                    report.outstanding(DriftKind::NotAdmin),
-                    report.outstanding(DriftKind::Undeclared),
-                );
-                let (summary, text) = match status {
-                    AlertStatus::Firing => {
-                        let mut parts = Vec::new();
-                        for (kind, list) in [
-                            (DriftKind::Missing, &missing),
-                            (DriftKind::NotAdmin, &not_admin),
-                            (DriftKind::Undeclared, &undeclared),
-                        ] {
-                            let label = kind.label();
-                            if !list.is_empty() {
-                                parts.push(format!("{} {label} ({})", list.len(), list.join(", ")));
-                            }
-                        }
-                        (
-                            format!(
-                                "admins of hub {hub} drifted: {drift} difference{}",
-                                if drift == 1 { "" } else { "s" }
-                            ),
-                            format!(
-                                "Admins of hub {hub} ({community}) drifted from the roster: {} [policy {}].",
-                                parts.join(", "),
-                                report.policy
-                            ),
-                        )
-                    }
-                    _resolved => (
-                        format!("admins of hub {hub} match the roster"),
-                        format!("Admins of hub {hub} ({community}) match the roster again."),
-                    ),
-                };
-                alerts.push(Alert {
-                    status,
-                    hub: Some(hub.clone()),
-                    community: Some(community.clone()),
-                    kind: AlertKind::Drift,
-                    summary,
-                    text,
-                    details: serde_json::json!({
-                        "policy": report.policy,
-                        "missing": missing,
-                        "not_admin": not_admin,
-                        "undeclared": undeclared,
-                    }),
-                });
-            }
         }
         alerts
     }
@@ -249,6 +162,97 @@ impl AlertState {
     pub fn forget_hub(&mut self, hub: &str) {
         self.firing.retain(|(h, _), _| h != hub);
     }
+}
+
+/// What an alert says: its summary, its text and its details.
+type Words = (String, String, serde_json::Value);
+
+fn error_words(report: &HubReport, status: AlertStatus) -> Words {
+    let (hub, community) = (&report.name, &report.community);
+    let (summary, text) = match status {
+        AlertStatus::Firing => (
+            format!("cannot sync hub {hub}"),
+            format!(
+                "jupyterhub-admin-sync cannot sync hub {hub} ({community}): {}",
+                report.error.as_deref().unwrap_or_default()
+            ),
+        ),
+        _resolved => (
+            format!("hub {hub} syncs again"),
+            format!("jupyterhub-admin-sync syncs hub {hub} ({community}) again."),
+        ),
+    };
+    let details = serde_json::json!({
+        "error": report.error,
+        "error_kind": report.error_kind,
+    });
+    (summary, text, details)
+}
+
+fn contested_words(report: &HubReport, status: AlertStatus) -> Words {
+    let (hub, community) = (&report.name, &report.community);
+    let users: Vec<&str> = report.contested.iter().map(|c| c.user.as_str()).collect();
+    let (summary, text) = match status {
+        AlertStatus::Firing => (
+            format!("admin of {} on hub {hub} is contested", users.join(", ")),
+            cap_text(format!(
+                "On hub {hub} ({community}), something else keeps changing the admin flag of {} back after jupyterhub-admin-sync changes it, so it has stopped changing them and reports the drift instead. {}",
+                users.join(", "),
+                report
+                    .contested
+                    .iter()
+                    .map(|c| c.reason.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )),
+        ),
+        _resolved => (
+            format!("no admin flag is contested on hub {hub}"),
+            format!("On hub {hub} ({community}), no admin flag is contested any more."),
+        ),
+    };
+    let details = serde_json::json!({ "contested": report.contested });
+    (summary, text, details)
+}
+
+fn drift_words(report: &HubReport, status: AlertStatus) -> Words {
+    let (hub, community) = (&report.name, &report.community);
+    let [missing, not_admin, undeclared] = DriftKind::ALL.map(|kind| report.outstanding(kind));
+    let (summary, text) = match status {
+        AlertStatus::Firing => {
+            let drift = report.drift();
+            let parts: Vec<String> = DriftKind::ALL
+                .iter()
+                .zip([&missing, &not_admin, &undeclared])
+                .filter(|(_, list)| !list.is_empty())
+                .map(|(kind, list)| {
+                    format!("{} {} ({})", list.len(), kind.label(), list.join(", "))
+                })
+                .collect();
+            (
+                format!(
+                    "admins of hub {hub} drifted: {drift} difference{}",
+                    if drift == 1 { "" } else { "s" }
+                ),
+                format!(
+                    "Admins of hub {hub} ({community}) drifted from the roster: {} [policy {}].",
+                    parts.join(", "),
+                    report.policy
+                ),
+            )
+        }
+        _resolved => (
+            format!("admins of hub {hub} match the roster"),
+            format!("Admins of hub {hub} ({community}) match the roster again."),
+        ),
+    };
+    let details = serde_json::json!({
+        "policy": report.policy,
+        "missing": missing,
+        "not_admin": not_admin,
+        "undeclared": undeclared,
+    });
+    (summary, text, details)
 }
 
 /// Why the webhook cannot be used, or did not take an alert. Never holds the URL.

@@ -921,19 +921,16 @@ mod tests {
 
     #[test]
     fn without_a_class_the_most_specific_section_wins() {
-        let only_bases = file(
-            "v.yaml",
-            "hub: {config: {Authenticator: {admin_users: [base]}, OAuthenticator: {admin_users: [oauth]}}}",
-        );
-        let imported = import(&[only_bases], None).unwrap();
-        assert_eq!(imported.admins, ["oauth"]);
-        assert!(imported.warnings.is_empty());
+        let values = |sections: &str| {
+            let text =
+                format!("hub: {{config: {{Authenticator: {{admin_users: [base]}}, {sections}}}}}");
+            import(&[file("v.yaml", &text)], None).unwrap()
+        };
+        let only_bases = values("OAuthenticator: {admin_users: [oauth]}");
+        assert_eq!(only_bases.admins, ["oauth"]);
+        assert!(only_bases.warnings.is_empty());
 
-        let one_specific = file(
-            "v.yaml",
-            "hub: {config: {Authenticator: {admin_users: [base]}, GitHubOAuthenticator: {admin_users: [gh]}}}",
-        );
-        let imported = import(&[one_specific], None).unwrap();
+        let imported = values("GitHubOAuthenticator: {admin_users: [gh]}");
         assert_eq!(imported.admins, ["gh"]);
         assert!(imported.warnings.is_empty());
         assert_eq!(

@@ -65,4 +65,5 @@ pub mod snapshot;
 pub mod tls;
 pub mod token;
 pub mod webhook_url;
+pub mod word;
 pub mod yaml;

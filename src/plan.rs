@@ -11,62 +11,35 @@ use crate::name::{UserName, printable};
 use crate::outcome::Skipped;
 use crate::roster::{Desired, HubRules, Policy, Role, Share};
 use crate::snapshot::{HubSnapshot, HubUser, OwnerKind};
+use crate::word::words;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Action {
-    /// A declared admin has no user on the hub: create it as admin.
-    Create,
-    /// A declared admin's user exists but is not admin.
-    Grant,
-    /// An admin the roster does not declare.
-    Revoke,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Create => "create",
-            Action::Grant => "grant",
-            Action::Revoke => "revoke",
-        }
+words! {
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Action {
+        /// A declared admin has no user on the hub: create it as admin.
+        Create => "create",
+        /// A declared admin's user exists but is not admin.
+        Grant => "grant",
+        /// An admin the roster does not declare.
+        Revoke => "revoke",
     }
 }
 
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
+words! {
+    /// A difference left on a hub, by what is wrong: the word the report, the metrics'
+    /// `kind` label and the alerts share.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum DriftKind {
+        /// A declared admin has no user on the hub.
+        Missing => "missing",
+        /// A declared admin's user is not admin.
+        NotAdmin => "not_admin",
+        /// An admin the roster does not declare.
+        Undeclared => "undeclared",
     }
-}
-
-/// A difference left on a hub, by what is wrong: the word the report, the metrics'
-/// `kind` label and the alerts share.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DriftKind {
-    /// A declared admin has no user on the hub.
-    Missing,
-    /// A declared admin's user is not admin.
-    NotAdmin,
-    /// An admin the roster does not declare.
-    Undeclared,
 }
 
 impl DriftKind {
-    pub const ALL: [DriftKind; 3] = [
-        DriftKind::Missing,
-        DriftKind::NotAdmin,
-        DriftKind::Undeclared,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DriftKind::Missing => "missing",
-            DriftKind::NotAdmin => "not_admin",
-            DriftKind::Undeclared => "undeclared",
-        }
-    }
-
     /// The words an alert lists people under.
     pub fn label(self) -> &'static str {
         match self {
@@ -78,8 +51,6 @@ impl DriftKind {
 }
 
 impl Action {
-    pub const ALL: [Action; 3] = [Action::Create, Action::Grant, Action::Revoke];
-
     /// The drift a change of this kind would fix.
     pub fn drift_kind(self) -> DriftKind {
         match self {
@@ -548,42 +519,37 @@ mod tests {
     }
 
     #[test]
-    fn enforce_applies_everything() {
+    fn each_policy_applies_what_it_allows_and_leaves_the_rest_as_drift() {
+        let changes = [
+            (Action::Create, "carol"),
+            (Action::Grant, "dave"),
+            (Action::Revoke, "mallory"),
+        ];
+        for (policy, applied) in [
+            (Policy::Enforce, [true, true, true]),
+            (Policy::Grant, [true, true, false]),
+            (Policy::Report, [false, false, false]),
+        ] {
+            let p = plan(&spec(policy, 5), &desired(), &drifted());
+            let want: Vec<_> = changes
+                .iter()
+                .zip(applied)
+                .map(|(&(action, user), apply)| (action, user, apply))
+                .collect();
+            assert_eq!(summary(&p), want, "policy {policy}");
+            let left = applied.iter().filter(|a| !**a).count();
+            assert_eq!(p.left_as_drift().count(), left, "policy {policy}");
+            assert_eq!(p.brake, None, "policy {policy}");
+        }
+    }
+
+    #[test]
+    fn changes_name_the_standing_and_who_added_whom() {
         let p = plan(&spec(Policy::Enforce, 5), &desired(), &drifted());
-        assert_eq!(
-            summary(&p),
-            [
-                (Action::Create, "carol", true),
-                (Action::Grant, "dave", true),
-                (Action::Revoke, "mallory", true),
-            ]
-        );
-        assert_eq!(p.brake, None);
         let carol = &p.changes[0];
         assert_eq!(carol.role, Standing::Administrator);
         assert_eq!(carol.added_by, Some(UserName::new("rep-bob")));
         assert_eq!(p.changes[2].role, Standing::Undeclared);
-    }
-
-    #[test]
-    fn grant_leaves_undeclared_admins_as_drift() {
-        let p = plan(&spec(Policy::Grant, 5), &desired(), &drifted());
-        assert_eq!(
-            summary(&p),
-            [
-                (Action::Create, "carol", true),
-                (Action::Grant, "dave", true),
-                (Action::Revoke, "mallory", false),
-            ]
-        );
-        assert_eq!(p.left_as_drift().count(), 1);
-    }
-
-    #[test]
-    fn report_applies_nothing() {
-        let p = plan(&spec(Policy::Report, 5), &desired(), &drifted());
-        assert_eq!(p.to_apply().count(), 0);
-        assert_eq!(p.changes.len(), 3);
     }
 
     #[test]

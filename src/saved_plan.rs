@@ -2,10 +2,10 @@
 //! applied by `--once --plan FILE`.
 //!
 //! The saved plan holds, per hub, the changes the dry run planned and a digest of the
-//! admins it observed. Applying it reconciles each hub through a [`Guarded`] reader
-//! and writer: the read fails with "the hub changed since the plan; plan again" when
-//! the hub's admins no longer match the digest (so nothing is changed on that hub),
-//! and the writer refuses any change that is not in the saved plan, so a run never
+//! admins it observed. Applying it reconciles each hub through a guarded [`PlanView`]
+//! (reader and writer): the read fails with "the hub changed since the plan; plan
+//! again" when the hub's admins no longer match the digest (so nothing is changed on
+//! that hub), and the writer refuses any change that is not in the saved plan, so a run never
 //! does more than the plan, even when the roster changed in between; the fresh plan's
 //! policy and brake still apply, so it may do less.
 //!
@@ -117,7 +117,7 @@ impl SavedPlan {
     }
 
     /// The plan of a dry run: each hub that was read, with its changes and the digest
-    /// of the admins its reader ([`Recording`]) saw. A hub that could not be read is
+    /// of the admins its reader (a recording [`PlanView`]) saw. A hub that could not be read is
     /// left out (applying the plan then fails on it).
     pub fn from_run(report: &RunReport, observed: &[Option<Vec<UserName>>]) -> SavedPlan {
         let hubs = report
@@ -175,69 +175,50 @@ pub fn digest(admins: &[UserName]) -> String {
     format!("fnv1a64:{hash:016x}")
 }
 
-/// A reader that keeps the admins of the snapshot it read, for the saved plan.
+/// A hub seen through the saved plan. Recording (`--plan-out`), it keeps the admins of
+/// the snapshot it read. Guarded (`--plan`), its snapshot fails unless its admins match
+/// the plan's digest, and its writer makes only changes the plan holds.
 #[derive(Debug)]
-pub struct Recording<'a, R> {
-    inner: &'a R,
-    admins: Mutex<Option<Vec<UserName>>>,
-}
-
-impl<'a, R: HubRead> Recording<'a, R> {
-    pub fn new(inner: &'a R) -> Self {
-        Recording {
-            inner,
-            admins: Mutex::new(None),
-        }
-    }
-
-    /// The admins of the last snapshot read, if one was.
-    pub fn admins(&self) -> Option<Vec<UserName>> {
-        self.admins.lock().map(|a| a.clone()).unwrap_or(None)
-    }
-}
-
-impl<R: HubRead> HubRead for Recording<'_, R> {
-    async fn version(&self) -> Result<String, HubError> {
-        self.inner.version().await
-    }
-
-    async fn token_owner(&self) -> Result<TokenOwner, HubError> {
-        self.inner.token_owner().await
-    }
-
-    async fn snapshot(
-        &self,
-        keep: &(dyn Fn(&UserName) -> bool + Sync),
-    ) -> Result<HubSnapshot, HubError> {
-        let snapshot = self.inner.snapshot(keep).await?;
-        if let Ok(mut slot) = self.admins.lock() {
-            *slot = Some(admins(&snapshot));
-        }
-        Ok(snapshot)
-    }
-
-    fn requests_sent(&self) -> u64 {
-        self.inner.requests_sent()
-    }
-}
-
-/// A hub seen through a saved plan: its snapshot fails unless its admins match the
-/// plan's digest, and its writer makes only changes the plan holds.
-#[derive(Debug)]
-pub struct Guarded<'a, C> {
+pub struct PlanView<'a, C> {
     inner: &'a C,
-    plan: &'a HubPlan,
+    watch: Watch<'a>,
 }
 
-impl<'a, C> Guarded<'a, C> {
-    pub fn new(inner: &'a C, plan: &'a HubPlan) -> Self {
-        Guarded { inner, plan }
+#[derive(Debug)]
+enum Watch<'a> {
+    Record(Mutex<Option<Vec<UserName>>>),
+    Guard(&'a HubPlan),
+}
+
+impl<'a, C> PlanView<'a, C> {
+    pub fn recording(inner: &'a C) -> Self {
+        PlanView {
+            inner,
+            watch: Watch::Record(Mutex::new(None)),
+        }
+    }
+
+    pub fn guarded(inner: &'a C, plan: &'a HubPlan) -> Self {
+        PlanView {
+            inner,
+            watch: Watch::Guard(plan),
+        }
+    }
+
+    /// Recording: the admins of the last snapshot read, if one was.
+    pub fn admins(&self) -> Option<Vec<UserName>> {
+        match &self.watch {
+            Watch::Record(slot) => slot.lock().map(|a| a.clone()).unwrap_or(None),
+            Watch::Guard(_) => None,
+        }
     }
 
     fn allow(&self, name: &str, makes_admin: bool) -> Result<(), HubError> {
+        let Watch::Guard(plan) = self.watch else {
+            return Ok(());
+        };
         let user = UserName::new(name);
-        if self
-            .plan
+        if plan
             .changes
             .iter()
             .any(|c| UserName::new(&c.user) == user && c.admin == makes_admin)
@@ -251,7 +232,7 @@ impl<'a, C> Guarded<'a, C> {
     }
 }
 
-impl<C: HubRead> HubRead for Guarded<'_, C> {
+impl<C: HubRead> HubRead for PlanView<'_, C> {
     async fn version(&self) -> Result<String, HubError> {
         self.inner.version().await
     }
@@ -265,8 +246,17 @@ impl<C: HubRead> HubRead for Guarded<'_, C> {
         keep: &(dyn Fn(&UserName) -> bool + Sync),
     ) -> Result<HubSnapshot, HubError> {
         let snapshot = self.inner.snapshot(keep).await?;
-        if digest(&admins(&snapshot)) != self.plan.admins_digest {
-            return Err(HubError::PlanChanged(CHANGED.to_string()));
+        match &self.watch {
+            Watch::Record(slot) => {
+                if let Ok(mut slot) = slot.lock() {
+                    *slot = Some(admins(&snapshot));
+                }
+            }
+            Watch::Guard(plan) => {
+                if digest(&admins(&snapshot)) != plan.admins_digest {
+                    return Err(HubError::PlanChanged(CHANGED.to_string()));
+                }
+            }
         }
         Ok(snapshot)
     }
@@ -276,7 +266,7 @@ impl<C: HubRead> HubRead for Guarded<'_, C> {
     }
 }
 
-impl<C: HubWrite> HubWrite for Guarded<'_, C> {
+impl<C: HubWrite> HubWrite for PlanView<'_, C> {
     async fn create_admin(&self, name: &str) -> Result<Created, HubError> {
         self.allow(name, true)?;
         self.inner.create_admin(name).await
@@ -298,7 +288,7 @@ pub async fn plan_all<C: HubRead>(
     let never = CancellationToken::new();
     let never = &never;
     let done = each_hub(targets, concurrency, |spec, client| async move {
-        let reader = Recording::new(client);
+        let reader = PlanView::recording(client);
         let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, never).await;
         (report, reader.admins())
     })
@@ -312,7 +302,7 @@ pub async fn plan_all<C: HubRead>(
     (report, plan)
 }
 
-/// `--once --plan`: each hub reconciled through [`Guarded`]; a hub the plan does not
+/// `--once --plan`: each hub reconciled through a guarded [`PlanView`]; a hub the plan does not
 /// hold fails untouched.
 pub async fn apply_all<C: HubRead + HubWrite>(
     roster: &Roster,
@@ -331,7 +321,7 @@ pub async fn apply_all<C: HubRead + HubWrite>(
             );
             return report;
         };
-        let guarded = Guarded::new(client, hub_plan);
+        let guarded = PlanView::guarded(client, hub_plan);
         reconcile_today(roster, spec, &guarded, Some(&guarded), never).await
     })
     .await;

@@ -58,28 +58,13 @@ pub fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
     Router::new()
         .route(
             "/healthz",
-            get(move || async move {
-                if live.is_alive() {
-                    (StatusCode::OK, "ok\n")
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the reconcile loop is stuck\n",
-                    )
-                }
-            }),
+            get(move || async move { probe(live.is_alive(), "ok", "the reconcile loop is stuck") }),
         )
         .route(
             "/readyz",
             get(move || async move {
-                if health.is_ready() {
-                    (StatusCode::OK, "ready\n")
-                } else {
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "not ready: the first run over every hub has not finished\n",
-                    )
-                }
+                let not_ready = "not ready: the first run over every hub has not finished";
+                probe(health.is_ready(), "ready", not_ready)
             }),
         )
         .route(
@@ -95,6 +80,15 @@ pub fn router(metrics: Arc<Metrics>, health: Arc<Health>) -> Router {
                     .into_response()
             }),
         )
+}
+
+/// A probe's answer: 200 with `ok`, or 503 saying what is wrong.
+fn probe(healthy: bool, ok: &'static str, wrong: &'static str) -> (StatusCode, String) {
+    if healthy {
+        (StatusCode::OK, format!("{ok}\n"))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, format!("{wrong}\n"))
+    }
 }
 
 /// Serves until `shutdown` is cancelled.

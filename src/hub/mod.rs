@@ -215,9 +215,13 @@ mod tests {
 
     #[test]
     fn segments_are_percent_encoded() {
-        assert_eq!(encode_segment("alice@uni.edu"), "alice%40uni.edu");
-        assert_eq!(encode_segment("a b/c"), "a%20b%2Fc");
-        assert_eq!(encode_segment("x-y_z.~"), "x-y_z.~");
-        assert_eq!(encode_segment("zoë"), "zo%C3%AB");
+        for (name, encoded) in [
+            ("alice@uni.edu", "alice%40uni.edu"),
+            ("a b/c", "a%20b%2Fc"),
+            ("x-y_z.~", "x-y_z.~"),
+            ("zoë", "zo%C3%AB"),
+        ] {
+            assert_eq!(encode_segment(name), encoded, "{name}");
+        }
     }
 }

@@ -1,0 +1,67 @@
+//! Enums whose every variant is a word: the labels that report, JSON, metrics, alerts
+//! and the audit trail share. [`words!`](crate::word::words) writes the variant list
+//! once and derives the rest from it, so a new variant cannot miss its word.
+
+/// Defines a fieldless enum from `Variant => "word"` lines, with `ALL` (every variant,
+/// in order), `as_str` (the word), `Display` (the word, padded like a `str`) and
+/// `Serialize` (the word).
+macro_rules! words {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $( $(#[$variant_meta:meta])* $variant:ident => $word:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        $vis enum $name {
+            $( $(#[$variant_meta])* $variant, )+
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$(stringify!($variant)),+].len()] = [$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( $name::$variant => $word, )+
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.pad(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+pub(crate) use words;
+
+#[cfg(test)]
+mod tests {
+    words! {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Colour {
+            /// A doc comment on a variant is kept.
+            Red => "red",
+            DarkBlue => "dark_blue",
+        }
+    }
+
+    #[test]
+    fn every_variant_has_its_word_everywhere() {
+        assert_eq!(Colour::ALL, [Colour::Red, Colour::DarkBlue]);
+        assert_eq!(Colour::DarkBlue.as_str(), "dark_blue");
+        assert_eq!(format!("[{:>5}]", Colour::Red), "[  red]");
+        assert_eq!(
+            serde_json::to_string(&Colour::ALL).unwrap(),
+            r#"["red","dark_blue"]"#
+        );
+    }
+}
