@@ -15,7 +15,8 @@ use crate::roster::{
     ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
     RosterError, parse_api_url,
 };
-use crate::token::{self, TokenError, TokenSource};
+use crate::secret_source::{Secret, SecretSource};
+use crate::token::{self, TokenError};
 use crate::yaml::YamlError;
 
 /// Why `dump` could not write a fragment.
@@ -60,7 +61,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
         }
         Target::Direct { api_url, token_env } => {
             let url = parse_api_url(api_url)?;
-            let source = TokenSource::Env(token_env.clone());
+            let source = SecretSource::env(Secret::Token, token_env);
             let resolved = token::resolve(&source, &|v| std::env::var(v).ok())?;
             let spec = HubSpec {
                 name: HubName::new(url.host_str().unwrap_or("hub")),
@@ -131,10 +132,11 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             }
         }
     }
-    let (token_env, token_file) = match &spec.access.token_source {
-        TokenSource::Env(v) => (Some(v.clone()), None),
-        TokenSource::File(p) => (None, Some(p.clone())),
-    };
+    let source = &spec.access.token_source;
+    let (token_env, token_file) = (
+        source.var().map(str::to_owned),
+        source.path().map(std::path::Path::to_path_buf),
+    );
     let fragment = Fragment::one_hub(FragmentCommunity {
         name: spec.community.clone(),
         representatives,

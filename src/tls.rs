@@ -16,6 +16,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::small_file::{self, ReadError};
+
 /// A CA bundle is small: more than this is a mistaken path.
 const MAX_CA_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -51,28 +53,17 @@ impl fmt::Debug for CaBundle {
 impl CaBundle {
     /// Reads and parses the PEM file at `path`.
     pub fn read(path: &Path) -> Result<CaBundle, CaError> {
-        use std::io::Read;
-        let read = |e: std::io::Error| CaError::Read {
-            path: path.to_owned(),
-            message: e.to_string(),
-        };
-        let meta = std::fs::metadata(path).map_err(read)?;
-        if !meta.is_file() {
-            return Err(CaError::Read {
+        let pem = small_file::read_regular(path, MAX_CA_FILE_BYTES).map_err(|e| {
+            let message = match e {
+                ReadError::Io(e) => e.to_string(),
+                ReadError::NotRegular => "not a regular file".into(),
+                ReadError::TooLarge { .. } => format!("larger than {MAX_CA_FILE_BYTES} bytes"),
+            };
+            CaError::Read {
                 path: path.to_owned(),
-                message: "not a regular file".into(),
-            });
-        }
-        let mut pem = Vec::new();
-        std::fs::File::open(path)
-            .and_then(|f| f.take(MAX_CA_FILE_BYTES + 1).read_to_end(&mut pem))
-            .map_err(read)?;
-        if pem.len() as u64 > MAX_CA_FILE_BYTES {
-            return Err(CaError::Read {
-                path: path.to_owned(),
-                message: format!("larger than {MAX_CA_FILE_BYTES} bytes"),
-            });
-        }
+                message,
+            }
+        })?;
         CaBundle::from_pem(path, &pem)
     }
 

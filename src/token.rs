@@ -2,7 +2,10 @@
 
 use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::secret_source::{Place, SecretSource};
+use crate::small_file::{self, ReadError};
 
 /// A hub API token. Its `Debug` shows `[REDACTED]`; the only way to the value is
 /// [`Token::expose`], used once, where the `Authorization` header is built.
@@ -25,35 +28,19 @@ impl fmt::Debug for Token {
     }
 }
 
-/// Where a hub's token is read from: `token_env` or `token_file` in the roster.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenSource {
-    Env(String),
-    File(PathBuf),
-}
-
-impl fmt::Display for TokenSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TokenSource::Env(var) => write!(f, "token_env {var}"),
-            TokenSource::File(path) => write!(f, "token_file {}", path.display()),
-        }
-    }
-}
-
 /// Why a token cannot be had. Messages say which source failed and why, never what
 /// it held.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
     #[error("{0} is not set")]
-    NotSet(TokenSource),
+    NotSet(SecretSource),
     #[error("{0} is empty")]
-    Empty(TokenSource),
+    Empty(SecretSource),
     #[error("{0} holds white space or control characters inside the token")]
-    BadCharacters(TokenSource),
+    BadCharacters(SecretSource),
     #[error("{from} {problem}")]
     File {
-        from: TokenSource,
+        from: SecretSource,
         problem: FileProblem,
     },
 }
@@ -82,16 +69,16 @@ pub struct Resolved {
 /// what it held. `env` looks up environment variables (a parameter so tests need not
 /// touch the process environment).
 pub fn resolve(
-    source: &TokenSource,
+    source: &SecretSource,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Resolved, TokenError> {
     let mut warnings = Vec::new();
-    let value = match source {
-        TokenSource::Env(var) => match env(var) {
+    let value = match &source.place {
+        Place::Env(var) => match env(var) {
             Some(value) => value,
             None => return Err(TokenError::NotSet(source.clone())),
         },
-        TokenSource::File(path) => {
+        Place::File(path) => {
             let value = read_token_file(path).map_err(|problem| TokenError::File {
                 from: source.clone(),
                 problem,
@@ -121,19 +108,11 @@ const MAX_TOKEN_FILE_BYTES: u64 = 64 * 1024;
 /// Reads a token file: a regular file (a FIFO or a device would block or never end)
 /// of at most [`MAX_TOKEN_FILE_BYTES`]. The error is what is wrong with the file.
 fn read_token_file(path: &Path) -> Result<String, FileProblem> {
-    use std::io::Read;
-    let unreadable = |e: std::io::Error| FileProblem::Unreadable(e.to_string());
-    let meta = std::fs::metadata(path).map_err(unreadable)?;
-    if !meta.is_file() {
-        return Err(FileProblem::NotRegular);
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_TOKEN_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(unreadable)?;
-    if bytes.len() as u64 > MAX_TOKEN_FILE_BYTES {
-        return Err(FileProblem::TooLarge);
-    }
+    let bytes = small_file::read_regular(path, MAX_TOKEN_FILE_BYTES).map_err(|e| match e {
+        ReadError::Io(e) => FileProblem::Unreadable(e.to_string()),
+        ReadError::NotRegular => FileProblem::NotRegular,
+        ReadError::TooLarge { .. } => FileProblem::TooLarge,
+    })?;
     String::from_utf8(bytes).map_err(|_| FileProblem::NotUtf8)
 }
 
@@ -158,6 +137,7 @@ fn readable_by_others(_path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret_source::Secret;
 
     #[test]
     fn debug_never_shows_the_value() {
@@ -168,9 +148,9 @@ mod tests {
     #[test]
     fn env_source() {
         let env = |k: &str| (k == "T").then(|| " abcdefgh\n".to_string());
-        let r = resolve(&TokenSource::Env("T".into()), &env).unwrap();
+        let r = resolve(&SecretSource::env(Secret::Token, "T"), &env).unwrap();
         assert_eq!(r.token.expose(), "abcdefgh");
-        let err = resolve(&TokenSource::Env("U".into()), &env).unwrap_err();
+        let err = resolve(&SecretSource::env(Secret::Token, "U"), &env).unwrap_err();
         assert_eq!(err.to_string(), "token_env U is not set");
     }
 
@@ -178,13 +158,13 @@ mod tests {
     fn empty_and_inner_space_are_errors() {
         let env = |_: &str| Some("  ".to_string());
         assert_eq!(
-            resolve(&TokenSource::Env("T".into()), &env)
+            resolve(&SecretSource::env(Secret::Token, "T"), &env)
                 .unwrap_err()
                 .to_string(),
             "token_env T is empty"
         );
         let env = |_: &str| Some("ab cd".to_string());
-        let err = resolve(&TokenSource::Env("T".into()), &env)
+        let err = resolve(&SecretSource::env(Secret::Token, "T"), &env)
             .unwrap_err()
             .to_string();
         assert!(err.contains("white space"), "{err}");
@@ -199,15 +179,15 @@ mod tests {
         let path = dir.path().join("tok");
         std::fs::write(&path, "abcdefgh12\n").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let r = resolve(&TokenSource::File(path.clone()), &|_| None).unwrap();
+        let r = resolve(&SecretSource::file(Secret::Token, &path), &|_| None).unwrap();
         assert_eq!(r.token.expose(), "abcdefgh12");
         assert!(r.warnings.is_empty());
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let r = resolve(&TokenSource::File(path.clone()), &|_| None).unwrap();
+        let r = resolve(&SecretSource::file(Secret::Token, &path), &|_| None).unwrap();
         assert_eq!(r.warnings.len(), 1);
         assert!(r.warnings[0].contains("readable by every user"));
         let missing = dir.path().join("nope");
-        let err = resolve(&TokenSource::File(missing), &|_| None)
+        let err = resolve(&SecretSource::file(Secret::Token, &missing), &|_| None)
             .unwrap_err()
             .to_string();
         assert!(err.starts_with("token_file "), "{err}");

@@ -35,11 +35,9 @@ use crate::hub::{ClientOptions, HttpClients, HubClient, HubError, HubRead, HubWr
 use crate::metrics::Metrics;
 use crate::name::HubName;
 use crate::report::{HubReport, Mode, Status};
-use crate::roster::WebhookSource;
 use crate::roster::{HubSpec, Roster};
 use crate::route::Routes;
 use crate::server::{self, Health};
-use crate::token::TokenSource;
 
 /// Everything the daemon is told on the command line.
 #[derive(Debug, Clone)]
@@ -607,7 +605,7 @@ fn fingerprint(options: &DaemonOptions, roster: &Roster) -> u64 {
         Err(e) => e.to_string().hash(&mut h),
     }
     for hub in &roster.hubs {
-        if let TokenSource::File(path) = &hub.access.token_source {
+        if let Some(path) = hub.access.token_source.path() {
             file_identity(path).hash(&mut h);
         }
         if let Some(ca) = &hub.access.ca {
@@ -616,7 +614,7 @@ fn fingerprint(options: &DaemonOptions, roster: &Roster) -> u64 {
     }
     for community in &roster.communities {
         if let Some(route) = &community.alerts
-            && let WebhookSource::File(path) = &route.source
+            && let Some(path) = route.source.path()
         {
             file_identity(path).hash(&mut h);
         }

@@ -2,35 +2,18 @@
 //! where its URL is read from, read once at validation. The URL is never written in
 //! the roster and never prints.
 
-use std::fmt;
-use std::path::PathBuf;
-
+use crate::secret_source::{Place, SecretSource};
+use crate::small_file::{self, ReadError};
 use crate::webhook_url::{UrlError, WebhookUrl};
 
 /// Webhook files larger than this are refused: a URL is short.
 const MAX_WEBHOOK_FILE_BYTES: u64 = 8 * 1024;
 
-/// Where a community's webhook URL is read from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookSource {
-    Env(String),
-    File(PathBuf),
-}
-
-impl fmt::Display for WebhookSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            WebhookSource::Env(var) => write!(f, "webhook_env {var}"),
-            WebhookSource::File(path) => write!(f, "webhook_file {}", path.display()),
-        }
-    }
-}
-
 /// A community's alert route: where its URL came from, and the URL (which never
 /// prints).
 #[derive(Debug, Clone)]
 pub struct AlertRoute {
-    pub source: WebhookSource,
+    pub source: SecretSource,
     pub url: WebhookUrl,
 }
 
@@ -38,40 +21,36 @@ pub struct AlertRoute {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RouteError {
     #[error("{0} is not set")]
-    NotSet(WebhookSource),
+    NotSet(SecretSource),
     #[error("{from} cannot be read: {problem}")]
-    Unreadable {
-        from: WebhookSource,
-        problem: String,
-    },
+    Unreadable { from: SecretSource, problem: String },
     #[error("{0} is larger than {MAX_WEBHOOK_FILE_BYTES} bytes: not a URL")]
-    TooLarge(WebhookSource),
+    TooLarge(SecretSource),
     #[error("{from}: {error}")]
-    Invalid {
-        from: WebhookSource,
-        error: UrlError,
-    },
+    Invalid { from: SecretSource, error: UrlError },
 }
 
 /// Reads the webhook URL at `source` (`env` looks up variables).
 pub fn resolve(
-    source: &WebhookSource,
+    source: &SecretSource,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AlertRoute, RouteError> {
-    let text = match source {
-        WebhookSource::Env(var) => env(var)
+    let text = match &source.place {
+        Place::Env(var) => env(var)
             .filter(|v| !v.trim().is_empty())
             .ok_or_else(|| RouteError::NotSet(source.clone()))?,
-        WebhookSource::File(path) => {
-            let unreadable = |e: std::io::Error| RouteError::Unreadable {
+        Place::File(path) => {
+            let unreadable = |problem: String| RouteError::Unreadable {
                 from: source.clone(),
-                problem: e.kind().to_string(),
+                problem,
             };
-            let meta = std::fs::metadata(path).map_err(unreadable)?;
-            if meta.len() > MAX_WEBHOOK_FILE_BYTES {
-                return Err(RouteError::TooLarge(source.clone()));
-            }
-            std::fs::read_to_string(path).map_err(unreadable)?
+            let bytes =
+                small_file::read_regular(path, MAX_WEBHOOK_FILE_BYTES).map_err(|e| match e {
+                    ReadError::Io(e) => unreadable(e.kind().to_string()),
+                    ReadError::NotRegular => unreadable("not a regular file".into()),
+                    ReadError::TooLarge { .. } => RouteError::TooLarge(source.clone()),
+                })?;
+            String::from_utf8(bytes).map_err(|_| unreadable("not UTF-8 text".into()))?
         }
     };
     let url = WebhookUrl::parse(&text).map_err(|error| RouteError::Invalid {
@@ -87,15 +66,16 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret_source::Secret;
 
     #[test]
     fn sources_resolve_without_printing_the_url() {
         let secret = "https://hooks.example.org/services/T0/B0/SECRETSECRET";
         let env = |v: &str| (v == "HOOK").then(|| secret.to_string());
-        let route = resolve(&WebhookSource::Env("HOOK".into()), &env).unwrap();
+        let route = resolve(&SecretSource::env(Secret::Webhook, "HOOK"), &env).unwrap();
         assert!(!format!("{route:?}").contains("SECRET"), "{route:?}");
         assert_eq!(
-            resolve(&WebhookSource::Env("NOPE".into()), &env)
+            resolve(&SecretSource::env(Secret::Webhook, "NOPE"), &env)
                 .unwrap_err()
                 .to_string(),
             "webhook_env NOPE is not set"
@@ -103,12 +83,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("hook");
         std::fs::write(&file, format!("{secret}\n")).unwrap();
-        let from_file = resolve(&WebhookSource::File(file.clone()), &env).unwrap();
+        let from_file = resolve(&SecretSource::file(Secret::Webhook, &file), &env).unwrap();
         assert!(from_file.url.same(&route.url));
-        let missing = resolve(&WebhookSource::File(dir.path().join("x")), &env).unwrap_err();
+        let missing = resolve(
+            &SecretSource::file(Secret::Webhook, &dir.path().join("x")),
+            &env,
+        )
+        .unwrap_err();
         assert!(missing.to_string().contains("cannot be read"), "{missing}");
+        // A FIFO or a directory would block or mean nothing: refused, not read.
+        let dir_source = SecretSource::file(Secret::Webhook, dir.path());
+        let not_a_file = resolve(&dir_source, &env).unwrap_err().to_string();
+        assert!(not_a_file.ends_with("not a regular file"), "{not_a_file}");
         std::fs::write(&file, "not a url SECRET").unwrap();
-        let bad = resolve(&WebhookSource::File(file), &env)
+        let bad = resolve(&SecretSource::file(Secret::Webhook, &file), &env)
             .unwrap_err()
             .to_string();
         assert!(!bad.contains("SECRET"), "{bad}");

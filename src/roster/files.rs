@@ -5,10 +5,10 @@
 //! (its keys as symlinks into a hidden `..data` directory) reads as its keys. This
 //! lets each community keep its own file, with its own reviewers.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::{MAX_ROSTER_BYTES, RosterError};
+use crate::small_file::{self, ReadError};
 
 /// At most this many files in a roster directory.
 pub const MAX_FILES: usize = 1000;
@@ -67,31 +67,19 @@ pub fn read(path: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>, RosterError> {
     Ok(out)
 }
 
-/// Reads one file, refusing more than [`MAX_ROSTER_BYTES`] (the size in its metadata
-/// is not trusted: a FIFO, a file still growing).
+/// Reads one file, refusing more than [`MAX_ROSTER_BYTES`] (a FIFO is read, bounded).
 fn read_bounded(path: &Path) -> Result<Vec<u8>, RosterError> {
-    let read_err = |source| RosterError::Read {
-        path: path.to_owned(),
-        source,
-    };
-    let size = std::fs::metadata(path).map_err(read_err)?.len();
-    if size > MAX_ROSTER_BYTES {
-        return Err(RosterError::TooLarge {
+    small_file::read(path, MAX_ROSTER_BYTES).map_err(|e| match e {
+        ReadError::TooLarge { size } => RosterError::TooLarge {
             path: path.to_owned(),
             size,
-        });
-    }
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_ROSTER_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(read_err)?;
-    if bytes.len() as u64 > MAX_ROSTER_BYTES {
-        return Err(RosterError::TooLarge {
+        },
+        ReadError::Io(source) => RosterError::Read {
             path: path.to_owned(),
-            size: bytes.len() as u64,
-        });
-    }
-    Ok(bytes)
+            source,
+        },
+        ReadError::NotRegular => unreachable!("small_file::read reads any file"),
+    })
 }
 
 #[cfg(test)]

@@ -21,10 +21,11 @@ use std::sync::Arc;
 
 use crate::date::{Clock, Date};
 use crate::name::{HubName, UserName};
+use crate::secret_source::SecretSource;
 use crate::tls::CaBundle;
-use crate::token::{Token, TokenSource};
+use crate::token::Token;
 
-pub use alerts::{AlertRoute, RouteError, WebhookSource};
+pub use alerts::{AlertRoute, RouteError};
 use validate::Credentials;
 pub use validate::{ApiUrlError, parse_api_url};
 
@@ -198,7 +199,7 @@ impl Serialize for Share {
 pub struct HubAccess {
     /// The hub's API base, without a trailing slash (`http://hub:8081/hub/api`).
     pub api_url: url::Url,
-    pub token_source: TokenSource,
+    pub token_source: SecretSource,
     pub token: Token,
     /// The hub's own CA bundle (`ca_file`), when it has one.
     pub ca: Option<Arc<CaBundle>>,

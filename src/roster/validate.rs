@@ -17,8 +17,9 @@ use super::{
 };
 use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
+use crate::secret_source::{Secret, SecretSource};
 use crate::tls::CaBundle;
-use crate::token::{self, Token, TokenSource};
+use crate::token::{self, Token};
 
 const DEFAULT_POLICY: Policy = Policy::Enforce;
 
@@ -321,21 +322,15 @@ impl Validator<'_> {
     /// The community's alert route: one source, resolved (its variable set, its file
     /// readable, a URL) when one of its hubs is selected.
     fn alerts(&mut self, subject: &str, raw: &RawCommunity) -> Option<super::AlertRoute> {
-        use super::WebhookSource;
         let alerts = raw.alerts.as_ref()?;
         let who = format!("{subject}: alerts");
-        let source = match (&alerts.webhook_env, &alerts.webhook_file) {
-            (Some(var), None) => WebhookSource::Env(var.clone()),
-            (None, Some(file)) => WebhookSource::File(file.clone()),
-            (None, None) => {
-                self.problem(&who, "has no webhook: set webhook_env or webhook_file");
-                return None;
-            }
-            (Some(_), Some(_)) => {
-                self.problem(&who, "has both webhook_env and webhook_file; keep one");
-                return None;
-            }
-        };
+        let source = SecretSource::choose(
+            Secret::Webhook,
+            alerts.webhook_env.as_ref(),
+            alerts.webhook_file.as_ref(),
+        )
+        .map_err(|why| self.problem(&who, why.to_string()))
+        .ok()?;
         let selected = self.only.is_empty()
             || raw.hubs.iter().any(|h| {
                 let hub = HubName::new(h.name.trim());
@@ -401,18 +396,13 @@ impl Validator<'_> {
             );
         }
 
-        let source = match (&raw.token_env, &raw.token_file) {
-            (Some(var), None) => Some(TokenSource::Env(var.clone())),
-            (None, Some(file)) => Some(TokenSource::File(file.clone())),
-            (None, None) => {
-                self.problem(&who, "has no token: set token_env or token_file");
-                None
-            }
-            (Some(_), Some(_)) => {
-                self.problem(&who, "has both token_env and token_file; keep one");
-                None
-            }
-        };
+        let source = SecretSource::choose(
+            Secret::Token,
+            raw.token_env.as_ref(),
+            raw.token_file.as_ref(),
+        )
+        .map_err(|why| self.problem(&who, why.to_string()))
+        .ok();
         // A hub left out of this run (--hub) needs no token here.
         let token = match source.as_ref().filter(|_| selected) {
             None => None,
@@ -1062,63 +1052,69 @@ communities:
         assert!(!creds.contains("hunter2"), "{creds}");
     }
 
-    #[test]
-    fn token_rules() {
-        let hub = |tok: &str| {
-            format!(
-                "communities:\n  - name: c\n    representatives: [{{name: r}}]\n    hubs: [{{name: h, api_url: 'http://h/hub/api', {tok}}}]\n"
-            )
+    /// A roster whose one hub's token, or whose community's webhook, is given by
+    /// `entries` (`{key}_env: …` and so on), and who is named in that entry's problems.
+    fn with_secret(key: &str, entries: &str) -> (String, &'static str) {
+        let (alerts, hub_token) = match key {
+            "token" if entries.is_empty() => (String::new(), String::new()),
+            "token" => (String::new(), format!(", {entries}")),
+            _webhook => (
+                format!("    alerts: {{{entries}}}\n"),
+                ", token_env: T".to_string(),
+            ),
         };
-        assert_eq!(
-            problems(&hub("policy: grant")),
-            ["community c: hub h: has no token: set token_env or token_file"]
+        let roster = format!(
+            "communities:\n  - name: c\n    representatives: [{{name: r}}]\n{alerts}    hubs: [{{name: h, api_url: 'http://h/hub/api'{hub_token}}}]\n"
         );
-        assert_eq!(
-            problems(&hub("token_env: T, token_file: /x")),
-            ["community c: hub h: has both token_env and token_file; keep one"]
-        );
-        assert_eq!(
-            problems(&hub("token_env: MISSING")),
-            ["community c: hub h: token_env MISSING is not set"]
-        );
-        let p = problems(&hub("token_file: /nonexistent/tok"));
-        assert!(
-            p[0].starts_with("community c: hub h: token_file /nonexistent/tok cannot be read"),
-            "{p:?}"
-        );
+        let who = match key {
+            "token" => "community c: hub h",
+            _webhook => "community c: alerts",
+        };
+        (roster, who)
     }
 
     #[test]
-    fn alert_route_rules() {
-        let with = |alerts: &str| {
-            format!(
-                "communities:\n  - name: c\n    representatives: [{{name: r}}]\n    alerts: {alerts}\n    hubs: [{{name: h, api_url: 'http://h/hub/api', token_env: T}}]\n"
-            )
-        };
-        assert_eq!(
-            problems(&with("{}")),
-            ["community c: alerts: has no webhook: set webhook_env or webhook_file"]
-        );
-        assert_eq!(
-            problems(&with("{webhook_env: T, webhook_file: /x}")),
-            ["community c: alerts: has both webhook_env and webhook_file; keep one"]
-        );
-        assert_eq!(
-            problems(&with("{webhook_env: MISSING}")),
-            ["community c: alerts: webhook_env MISSING is not set"]
-        );
-        let p = problems(&with("{webhook_file: /nonexistent/hook}"));
-        assert!(
-            p[0].starts_with("community c: alerts: webhook_file /nonexistent/hook cannot be read"),
-            "{p:?}"
-        );
+    fn tokens_and_webhooks_come_from_exactly_one_readable_source() {
+        for key in ["token", "webhook"] {
+            let problems_of = |entries: &str| {
+                let (roster, who) = with_secret(key, entries);
+                let p = problems(&roster);
+                assert_eq!(p.len(), 1, "{key} {entries}: {p:?}");
+                p[0].strip_prefix(&format!("{who}: "))
+                    .unwrap_or_else(|| panic!("{key} {entries}: not about {who}: {p:?}"))
+                    .to_string()
+            };
+            assert_eq!(
+                problems_of(""),
+                format!("has no {key}: set {key}_env or {key}_file")
+            );
+            assert_eq!(
+                problems_of(&format!("{key}_env: T, {key}_file: /x")),
+                format!("has both {key}_env and {key}_file; keep one")
+            );
+            assert_eq!(
+                problems_of(&format!("{key}_env: MISSING")),
+                format!("{key}_env MISSING is not set")
+            );
+            let unreadable = problems_of(&format!("{key}_file: /nonexistent/{key}"));
+            assert!(
+                unreadable.starts_with(&format!("{key}_file /nonexistent/{key} cannot be read")),
+                "{unreadable}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_webhook_is_a_url_never_written_in_the_roster() {
         // T holds a token, not a URL; the message does not show it.
-        let p = problems(&with("{webhook_env: T}"));
+        let (roster, _) = with_secret("webhook", "webhook_env: T");
+        let p = problems(&roster);
         assert!(
             p[0].contains("is not a URL") && !p[0].contains("abcdefgh"),
             "{p:?}"
         );
-        let err = parse(&with("{url: 'https://hooks.example.org/x'}")).unwrap_err();
+        let (roster, _) = with_secret("webhook", "url: 'https://hooks.example.org/x'");
+        let err = parse(&roster).unwrap_err();
         assert!(
             err.to_string().contains("unknown field `url`"),
             "the URL itself is not accepted: {err}"
