@@ -444,17 +444,7 @@ mod tests {
     fn report(status: Status, drift: &[(&str, Action)]) -> HubReport {
         let changes = drift
             .iter()
-            .map(|(u, a)| ChangeReport {
-                person: None,
-                action: *a,
-                user: u.to_string(),
-                role: Standing::Undeclared,
-                added_by: None,
-                applied: false,
-                skipped: None,
-                error: None,
-                expired: None,
-            })
+            .map(|(u, a)| ChangeReport::sample(*a, u, Standing::Undeclared, false))
             .collect();
         let mut report = HubReport::sample(status, changes);
         report.error = (status == Status::Error).then(|| "GET /users: HTTP 503".to_string());

@@ -234,20 +234,6 @@ mod tests {
         HubReport::sample(Status::Drift, changes)
     }
 
-    fn change(action: Action, user: &str, role: Standing, applied: bool) -> ChangeReport {
-        ChangeReport {
-            person: None,
-            action,
-            user: user.to_string(),
-            role,
-            added_by: (role == Standing::Administrator).then(|| UserName::new("rep-bob")),
-            applied,
-            skipped: (!applied).then_some(crate::outcome::Skipped::PolicyGrant),
-            error: None,
-            expired: None,
-        }
-    }
-
     fn read_lines(path: &Path) -> Vec<serde_json::Value> {
         std::fs::read_to_string(path)
             .unwrap()
@@ -263,12 +249,12 @@ mod tests {
         std::fs::write(&path, "{\"earlier\":true}\n").unwrap();
         let mut log = AuditLog::open(&path).unwrap();
         let r = report(vec![
-            change(Action::Grant, "carol", Standing::Administrator, true),
-            change(Action::Revoke, "mallory", Standing::Undeclared, false),
+            ChangeReport::sample(Action::Grant, "carol", Standing::Administrator, true),
+            ChangeReport::sample(Action::Revoke, "mallory", Standing::Undeclared, false),
         ]);
         assert_eq!(log.record(Mode::Daemon, &r).unwrap(), 2);
         // The same undeclared admin next run: not written again.
-        let r2 = report(vec![change(
+        let r2 = report(vec![ChangeReport::sample(
             Action::Revoke,
             "mallory",
             Standing::Undeclared,
@@ -299,7 +285,7 @@ mod tests {
         std::fs::create_dir(&sub).unwrap();
         let path = sub.join("audit.jsonl");
         let mut log = AuditLog::open(&path).unwrap();
-        let r = report(vec![change(
+        let r = report(vec![ChangeReport::sample(
             Action::Grant,
             "carol",
             Standing::Administrator,

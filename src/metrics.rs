@@ -294,17 +294,7 @@ mod tests {
     }
 
     fn change(action: Action, user: &str, applied: bool) -> ChangeReport {
-        ChangeReport {
-            person: None,
-            action,
-            user: user.to_string(),
-            role: Standing::Undeclared,
-            added_by: None,
-            applied,
-            skipped: None,
-            error: None,
-            expired: None,
-        }
+        ChangeReport::sample(action, user, Standing::Undeclared, applied)
     }
 
     #[test]

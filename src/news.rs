@@ -155,22 +155,11 @@ pub fn remediated(report: &HubReport) -> Option<Alert> {
 mod tests {
     use super::*;
     use crate::alert::MAX_TEXT_CHARS;
-    use crate::name::UserName;
     use crate::report::Status;
     use crate::roster::Policy;
 
     fn change(user: &str, action: Action, role: Standing, applied: bool) -> ChangeReport {
-        ChangeReport {
-            action,
-            user: user.into(),
-            role,
-            added_by: (role == Standing::Administrator).then(|| UserName::new("rep-bob")),
-            person: None,
-            applied,
-            skipped: None,
-            error: None,
-            expired: None,
-        }
+        ChangeReport::sample(action, user, role, applied)
     }
 
     fn enforce(changes: Vec<ChangeReport>) -> HubReport {

@@ -206,6 +206,25 @@ impl HubReport {
 }
 
 #[cfg(test)]
+impl ChangeReport {
+    /// A change to `user`, of standing `role` (an administrator is added by rep-bob),
+    /// for tests. One not applied was kept by policy grant.
+    pub(crate) fn sample(action: Action, user: &str, role: Standing, applied: bool) -> Self {
+        ChangeReport {
+            action,
+            user: user.to_string(),
+            role,
+            added_by: (role == Standing::Administrator).then(|| UserName::new("rep-bob")),
+            person: None,
+            applied,
+            skipped: (!applied).then_some(Skipped::PolicyGrant),
+            error: None,
+            expired: None,
+        }
+    }
+}
+
+#[cfg(test)]
 impl HubReport {
     /// A report of hub climate-prod (community climate-lab, policy grant), for tests.
     pub(crate) fn sample(status: Status, changes: Vec<ChangeReport>) -> HubReport {

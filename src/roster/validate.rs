@@ -891,30 +891,63 @@ communities:
         assert_eq!(roster.hubs[0].rules.max_revocations, 5);
     }
 
-    #[test]
-    fn zero_representatives() {
-        assert_eq!(
-            problems(&community("[]", "[]")),
-            ["community c: has no representative; a community has one or two"]
-        );
-    }
+    /// Rules about a community's people: (what, representatives, administrators, the
+    /// problems, in order).
+    const COMMUNITY_RULES: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "no representative",
+            "[]",
+            "[]",
+            &["community c: has no representative; a community has one or two"],
+        ),
+        (
+            "three representatives",
+            "[{name: a}, {name: b}, {name: c}]",
+            "[]",
+            &["community c: has 3 representatives (a, b, c); a community has one or two"],
+        ),
+        (
+            "added_by someone unknown",
+            "[{name: r}]",
+            "[{name: x, added_by: nobody}]",
+            &[
+                "community c: administrator x: added_by nobody is not a representative or administrator of c, nor an engineer",
+            ],
+        ),
+        (
+            "added_by left as dump's placeholder",
+            "[{name: r}]",
+            "[{name: x, added_by: FILL-IN}]",
+            &[
+                "community c: administrator x: added_by is still the placeholder written by `dump`; write who added x",
+            ],
+        ),
+        (
+            "added_by chains that are cycles",
+            "[{name: r}]",
+            "[{name: x, added_by: y}, {name: y, added_by: x}, {name: z, added_by: z}]",
+            &[
+                "community c: administrator x: the added_by chain x → y → x is a cycle that never reaches a representative or an engineer",
+                "community c: administrator y: the added_by chain y → x → y is a cycle that never reaches a representative or an engineer",
+                "community c: administrator z: the added_by chain z → z is a cycle that never reaches a representative or an engineer",
+            ],
+        ),
+        (
+            "the same person twice once names are normalised",
+            "[{name: Rep}]",
+            "[{name: ' rep ', added_by: eng-eve}, {name: ENG-EVE, added_by: rep}]",
+            &[
+                "community c: administrator rep: appears more than once in the community (also as representative)",
+                "community c: administrator eng-eve: is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once",
+            ],
+        ),
+    ];
 
     #[test]
-    fn three_representatives() {
-        assert_eq!(
-            problems(&community("[{name: a}, {name: b}, {name: c}]", "[]")),
-            ["community c: has 3 representatives (a, b, c); a community has one or two"]
-        );
-    }
-
-    #[test]
-    fn added_by_unknown() {
-        assert_eq!(
-            problems(&community("[{name: r}]", "[{name: x, added_by: nobody}]")),
-            [
-                "community c: administrator x: added_by nobody is not a representative or administrator of c, nor an engineer"
-            ]
-        );
+    fn community_rules_name_the_community_and_the_person() {
+        for (what, reps, admins, expected) in COMMUNITY_RULES {
+            assert_eq!(problems(&community(reps, admins)), *expected, "{what}");
+        }
     }
 
     #[test]
@@ -925,47 +958,6 @@ communities:
         ))
         .unwrap();
         assert_eq!(roster.communities[0].administrators.len(), 3);
-    }
-
-    #[test]
-    fn added_by_placeholder_from_dump() {
-        assert_eq!(
-            problems(&community("[{name: r}]", "[{name: x, added_by: FILL-IN}]")),
-            [
-                "community c: administrator x: added_by is still the placeholder written by `dump`; write who added x"
-            ]
-        );
-    }
-
-    #[test]
-    fn added_by_cycle() {
-        let p = problems(&community(
-            "[{name: r}]",
-            "[{name: x, added_by: y}, {name: y, added_by: x}, {name: z, added_by: z}]",
-        ));
-        assert_eq!(
-            p,
-            [
-                "community c: administrator x: the added_by chain x → y → x is a cycle that never reaches a representative or an engineer",
-                "community c: administrator y: the added_by chain y → x → y is a cycle that never reaches a representative or an engineer",
-                "community c: administrator z: the added_by chain z → z is a cycle that never reaches a representative or an engineer",
-            ]
-        );
-    }
-
-    #[test]
-    fn duplicates_after_normalisation() {
-        let p = problems(&community(
-            "[{name: Rep}]",
-            "[{name: ' rep ', added_by: eng-eve}, {name: ENG-EVE, added_by: rep}]",
-        ));
-        assert_eq!(
-            p,
-            [
-                "community c: administrator rep: appears more than once in the community (also as representative)",
-                "community c: administrator eng-eve: is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once",
-            ]
-        );
     }
 
     #[test]
@@ -980,18 +972,21 @@ communities:
         );
     }
 
+    /// Communities a (representative r) and b (representative s) with these hubs.
+    fn communities_a_and_b(a_hubs: &str, b_hubs: &str) -> String {
+        format!(
+            "communities:\n  - name: a\n    representatives: [{{name: r}}]\n    hubs: {a_hubs}\n  - name: b\n    representatives: [{{name: s}}]\n    hubs: {b_hubs}\n"
+        )
+    }
+
     #[test]
     fn hub_names_unique_across_communities() {
-        let text = "communities:
-  - name: a
-    representatives: [{name: r}]
-    hubs: [{name: h, api_url: 'http://h/hub/api', token_env: T}]
-  - name: b
-    representatives: [{name: s}]
-    hubs: [{name: H, api_url: 'http://h2/hub/api', token_env: T}]
-";
+        let text = communities_a_and_b(
+            "[{name: h, api_url: 'http://h/hub/api', token_env: T}]",
+            "[{name: H, api_url: 'http://h2/hub/api', token_env: T}]",
+        );
         assert_eq!(
-            problems(text),
+            problems(&text),
             [
                 "community b: hub H: hub names must be unique in the file; H is also a hub of community a"
             ]
@@ -1000,19 +995,15 @@ communities:
 
     #[test]
     fn one_hub_listed_twice_is_refused_however_its_url_is_written() {
-        let text = "communities:
-  - name: a
-    representatives: [{name: r}]
-    hubs: [{name: h1, api_url: 'https://Hub.Example.org/hub/api', token_env: T}]
-  - name: b
-    representatives: [{name: s}]
-    hubs:
+        let text = communities_a_and_b(
+            "[{name: h1, api_url: 'https://Hub.Example.org/hub/api', token_env: T}]",
+            "
       - {name: h2, api_url: 'https://hub.example.org:443/hub/api/', token_env: T}
       - {name: h3, api_url: 'https://hub.example.org/other/hub/api', token_env: T}
-      - {name: h4, api_url: 'http://hub.example.org/hub/api', token_env: T}
-";
+      - {name: h4, api_url: 'http://hub.example.org/hub/api', token_env: T}",
+        );
         assert_eq!(
-            problems(text),
+            problems(&text),
             [
                 "community b: hub h2: api_url https://hub.example.org/hub/api is also the api_url of hub h1: one hub listed twice would see the other's admins as undeclared, and an enforcing run would revoke them; list each hub once"
             ]
