@@ -4,7 +4,9 @@
 //! day: who gains admin, who loses it (no longer declared, an `expires` date passed,
 //! the hub opted out of its engineers), who stays admin for another reason (a new
 //! role, another `added_by`, the hub moved to another community), and which hubs were
-//! added or removed (a renamed hub is one of each). No hub is contacted and no secret
+//! added or removed (a renamed hub is one of each), and the settings that change what
+//! the tool does to a hub (`api_url`, the token's source, `policy`, the brake,
+//! `login`, `engineers`). No hub is contacted and no secret
 //! is read ([`crate::roster::Roster::load_offline`]), so it runs on untrusted pull
 //! requests. The result renders as text ([`fmt::Display`]), JSON, or markdown
 //! ([`crate::markdown`]).
@@ -128,6 +130,55 @@ impl fmt::Display for PersonChange {
     }
 }
 
+/// A hub setting that differs between the rosters, by its roster key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SettingChange {
+    pub key: &'static str,
+    pub was: String,
+    pub now: String,
+}
+
+impl fmt::Display for SettingChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "* {}: {} → {}",
+            self.key,
+            printable(&self.was),
+            printable(&self.now)
+        )
+    }
+}
+
+/// The settings of a hub that change what the tool does to it, as the roster names
+/// them (after defaults are applied).
+fn settings(hub: &HubSpec) -> [(&'static str, String); 7] {
+    [
+        ("api_url", hub.access.api_url.to_string()),
+        ("token", hub.access.token_source.to_string()),
+        ("policy", hub.rules.policy.to_string()),
+        ("max_revocations", hub.rules.max_revocations.to_string()),
+        (
+            "max_revocation_share",
+            hub.rules.max_revocation_share.to_string(),
+        ),
+        (
+            "login",
+            hub.login.clone().unwrap_or_else(|| "(none)".into()),
+        ),
+        ("engineers", hub.engineers.to_string()),
+    ]
+}
+
+fn setting_changes(old: &HubSpec, hub: &HubSpec) -> Vec<SettingChange> {
+    settings(old)
+        .into_iter()
+        .zip(settings(hub))
+        .filter(|((_, was), (_, now))| was != now)
+        .map(|((key, was), (_, now))| SettingChange { key, was, now })
+        .collect()
+}
+
 /// How a hub differs between the rosters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -149,6 +200,8 @@ pub struct HubDiff {
     /// For a removed hub: how many admins it declared (they stay as they are on the
     /// hub, which is no longer kept in sync).
     pub declared_before: usize,
+    /// For a hub in both rosters: its settings that changed.
+    pub settings: Vec<SettingChange>,
     pub changes: Vec<PersonChange>,
 }
 
@@ -170,12 +223,13 @@ impl fmt::Display for HubDiff {
                 "): removed from the roster, no longer kept in sync ({} declared stay as they are on the hub)",
                 admins(self.declared_before)
             )?,
-            HubStatus::Changed => writeln!(
-                f,
-                "): {} change{}",
-                self.changes.len(),
-                if self.changes.len() == 1 { "" } else { "s" }
-            )?,
+            HubStatus::Changed => {
+                let n = self.settings.len() + self.changes.len();
+                writeln!(f, "): {n} change{}", if n == 1 { "" } else { "s" })?
+            }
+        }
+        for setting in &self.settings {
+            writeln!(f, "  {setting}")?;
         }
         for change in &self.changes {
             writeln!(f, "  {change}")?;
@@ -225,6 +279,11 @@ impl RosterDiff {
         self.hubs.iter().filter(|h| h.status == status).count()
     }
 
+    /// How many hub settings change in all.
+    pub fn settings_changed(&self) -> usize {
+        self.hubs.iter().map(|h| h.settings.len()).sum()
+    }
+
     /// One line: `3 hubs differ (1 added, 1 removed, 1 changed): 2 gain admin, ...`.
     pub fn summary(&self) -> String {
         if self.is_empty() {
@@ -236,8 +295,13 @@ impl RosterDiff {
             );
         }
         let (gain, lose, stay) = self.counts();
+        let settings = match self.settings_changed() {
+            0 => String::new(),
+            1 => ", 1 hub setting changes".to_string(),
+            n => format!(", {n} hub settings change"),
+        };
         format!(
-            "{} hub{} differ{} ({} added, {} removed, {} changed): {gain} gain admin, {lose} lose admin, {stay} stay admin for another reason (on {})",
+            "{} hub{} differ{} ({} added, {} removed, {} changed): {gain} gain admin, {lose} lose admin, {stay} stay admin for another reason{settings} (on {})",
             self.hubs.len(),
             if self.hubs.len() == 1 { "" } else { "s" },
             if self.hubs.len() == 1 { "s" } else { "" },
@@ -288,6 +352,7 @@ pub fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDif
                     was_community: None,
                     status: HubStatus::Added,
                     declared_before: 0,
+                    settings: Vec::new(),
                     changes,
                 });
             }
@@ -296,7 +361,8 @@ pub fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDif
                 let was = base.desired_on(old, today);
                 let expired = new.expired_on(hub, today);
                 let changes = compare(old, &was, hub, &now, &expired);
-                if !changes.is_empty() {
+                let settings = setting_changes(old, hub);
+                if !changes.is_empty() || !settings.is_empty() {
                     hubs.push(HubDiff {
                         name: hub.name.clone(),
                         community: hub.community.clone(),
@@ -304,6 +370,7 @@ pub fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDif
                             .then(|| old.community.clone()),
                         status: HubStatus::Changed,
                         declared_before: was.len(),
+                        settings,
                         changes,
                     });
                 }
@@ -318,6 +385,7 @@ pub fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDif
                 was_community: None,
                 status: HubStatus::Removed,
                 declared_before: base.desired_on(old, today).len(),
+                settings: Vec::new(),
                 changes: Vec::new(),
             });
         }
@@ -388,20 +456,23 @@ mod tests {
     use super::*;
     use crate::roster::Roster;
 
-    fn load(dir: &std::path::Path, name: &str, text: &str) -> OfflineRoster {
-        let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        Roster::load_offline(&path).unwrap()
-    }
-
     const BASE: &str = "engineers: [{name: eng}]\ncommunities:\n  - name: c\n    representatives: [{name: r}]\n    administrators: [{name: a, added_by: r}, {name: b, added_by: r}]\n    hubs: [{name: h, api_url: http://h/hub/api, token_env: T}]\n";
+
+    /// The diff from [`BASE`] to `new`, on 2026-01-01.
+    fn diff_to(new: &str) -> RosterDiff {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).unwrap();
+            Roster::load_offline(&path).unwrap()
+        };
+        let (base, new) = (load("a.yaml", BASE), load("b.yaml", new));
+        diff(&base, &new, Date::parse("2026-01-01").unwrap())
+    }
 
     #[test]
     fn no_change_is_empty_and_exits_0() {
-        let dir = tempfile::tempdir().unwrap();
-        let base = load(dir.path(), "a.yaml", BASE);
-        let new = load(dir.path(), "b.yaml", BASE);
-        let d = diff(&base, &new, Date::parse("2026-01-01").unwrap());
+        let d = diff_to(BASE);
         assert!(d.is_empty());
         assert_eq!(d.exit_code(), 0);
         assert_eq!(
@@ -412,20 +483,34 @@ mod tests {
 
     #[test]
     fn gains_losses_and_new_reasons_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let base = load(dir.path(), "a.yaml", BASE);
-        let new = load(
-            dir.path(),
-            "b.yaml",
+        let d = diff_to(
             &BASE
                 .replace("{name: a, added_by: r}", "{name: z, added_by: r}")
                 .replace("{name: b, added_by: r}", "{name: b, added_by: eng}"),
         );
-        let d = diff(&base, &new, Date::parse("2026-01-01").unwrap());
         assert_eq!(d.exit_code(), 2);
         assert_eq!(
             d.to_string(),
             "hub h (community c): 3 changes\n  + z gains admin: administrator of c, added by r\n  - a loses admin: was administrator of c, added by r; no longer declared\n  ~ b stays admin: was administrator of c, added by r; now administrator of c, added by eng\ndiff: 1 hub differs (0 added, 0 removed, 1 changed): 1 gain admin, 1 lose admin, 1 stay admin for another reason (on 2026-01-01)\n"
         );
+    }
+
+    #[test]
+    fn settings_that_change_what_the_tool_does_are_listed_before_people() {
+        let d = diff_to(&BASE.replace(
+            "token_env: T}",
+            "token_env: T2, policy: grant, max_revocations: 0, engineers: false}",
+        ));
+        assert_eq!(d.exit_code(), 2);
+        assert_eq!(d.settings_changed(), 4);
+        assert_eq!(
+            d.to_string(),
+            "hub h (community c): 5 changes\n  * token: token_env T → token_env T2\n  * policy: enforce → grant\n  * max_revocations: 5 → 0\n  * engineers: true → false\n  - eng loses admin: was engineer; the hub now sets engineers: false\ndiff: 1 hub differs (0 added, 0 removed, 1 changed): 0 gain admin, 1 lose admin, 0 stay admin for another reason, 4 hub settings change (on 2026-01-01)\n"
+        );
+        // Only a setting: the hub still differs.
+        let d = diff_to(&BASE.replace("token_env: T}", "token_env: T, policy: report}"));
+        assert_eq!(d.exit_code(), 2);
+        assert_eq!(d.hubs[0].changes, []);
+        assert_eq!(d.hubs[0].settings.len(), 1);
     }
 }

@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{Entry, HubDiff, HubStatus, Loss, PersonChange, RosterDiff, Why};
+use crate::diff::{Entry, HubDiff, HubStatus, Loss, PersonChange, RosterDiff, SettingChange, Why};
 use crate::name::printable;
 use crate::plan::Action;
 use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
@@ -131,6 +131,10 @@ fn hub_diff(out: &mut String, hub: &HubDiff) {
         }
         HubStatus::Changed => {
             let _ = writeln!(out, "{heading}\n");
+            settings(out, &hub.settings);
+            if hub.changes.is_empty() {
+                return;
+            }
         }
     }
     if hub.changes.is_empty() {
@@ -144,6 +148,24 @@ fn hub_diff(out: &mut String, hub: &HubDiff) {
     out.push('\n');
 }
 
+/// The settings of a hub that change, as a table, with what a new policy means.
+fn settings(out: &mut String, settings: &[SettingChange]) {
+    if settings.is_empty() {
+        return;
+    }
+    out.push_str("| setting | was | now |\n|---|---|---|\n");
+    for s in settings {
+        let _ = writeln!(out, "| {} | {} | {} |", s.key, code(&s.was), code(&s.now));
+    }
+    out.push('\n');
+    if settings
+        .iter()
+        .any(|s| s.key == "policy" && s.now == "enforce")
+    {
+        out.push_str("**Policy becomes `enforce`**: admins the roster does not declare will be revoked on this hub (within the brake).\n\n");
+    }
+}
+
 /// A roster diff as a pull-request comment.
 pub fn diff(d: &RosterDiff) -> String {
     let mut out = format!("{MARKER}\n### Admin changes in this roster change\n\n");
@@ -152,9 +174,14 @@ pub fn diff(d: &RosterDiff) -> String {
         return out;
     }
     let (gain, lose, stay) = d.counts();
+    let settings = match d.settings_changed() {
+        0 => String::new(),
+        1 => ", **1** hub setting changes".to_string(),
+        n => format!(", **{n}** hub settings change"),
+    };
     let _ = writeln!(
         out,
-        "**{gain}** gain admin, **{lose}** lose admin, **{stay}** stay admin for another reason, on {} hub{} (judged on {}).\n",
+        "**{gain}** gain admin, **{lose}** lose admin, **{stay}** stay admin for another reason{settings}, on {} hub{} (judged on {}).\n",
         d.hubs.len(),
         if d.hubs.len() == 1 { "" } else { "s" },
         d.on
