@@ -3,7 +3,8 @@
 //! [`diff`] compares the desired admins of every hub in two validated rosters on one
 //! day: who gains admin, who loses it (no longer declared, an `expires` date passed,
 //! the hub opted out of its engineers), who stays admin for another reason (a new
-//! role, another `added_by`, the hub moved to another community), and which hubs were
+//! role, another `added_by`, a move between the community's administrators and the
+//! hub's own, the hub moved to another community), and which hubs were
 //! added or removed (a renamed hub is one of each), and the settings that change what
 //! the tool does to a hub (`api_url`, the token's source, `policy`, the brake,
 //! `login`, `engineers`). No hub is contacted and no secret
@@ -24,14 +25,19 @@ pub struct Why {
     pub role: Role,
     /// The hub's community (not named for engineers, who are admin everywhere).
     pub community: Option<String>,
+    /// The hub, for an administrator declared in the hub's own `administrators`.
+    pub hub: Option<HubName>,
     pub added_by: Option<UserName>,
 }
 
 impl Why {
-    fn of(declared: &Declared, community: &str) -> Why {
+    fn of(declared: &Declared, hub: &HubSpec) -> Why {
         Why {
             role: declared.role,
-            community: (declared.role != Role::Engineer).then(|| community.to_string()),
+            // A hub's own administrator is the hub's, whatever its community.
+            community: (declared.role != Role::Engineer && !declared.hub_level)
+                .then(|| hub.community.clone()),
+            hub: declared.hub_level.then(|| hub.name.clone()),
             added_by: declared.added_by.clone(),
         }
     }
@@ -40,7 +46,9 @@ impl Why {
 impl fmt::Display for Why {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.role)?;
-        if let Some(community) = &self.community {
+        if let Some(hub) = &self.hub {
+            write!(f, " of hub {}", printable(hub.as_str()))?;
+        } else if let Some(community) = &self.community {
             write!(f, " of {}", printable(community))?;
         }
         if let Some(by) = &self.added_by {
@@ -342,7 +350,7 @@ pub fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDif
                         user: user.clone(),
                         person: d.person.clone(),
                         entry: Entry::Gains {
-                            now: Why::of(d, &hub.community),
+                            now: Why::of(d, hub),
                         },
                     })
                     .collect();
@@ -407,11 +415,11 @@ fn compare(
 ) -> Vec<PersonChange> {
     let mut changes = Vec::new();
     for (user, d) in now {
-        let after = Why::of(d, &hub.community);
+        let after = Why::of(d, hub);
         let entry = match was.get(user) {
             None => Entry::Gains { now: after },
             Some(before) => {
-                let before = Why::of(before, &old.community);
+                let before = Why::of(before, old);
                 if before == after {
                     continue;
                 }
@@ -442,7 +450,7 @@ fn compare(
             user: user.clone(),
             person: d.person.clone(),
             entry: Entry::Loses {
-                was: Why::of(d, &old.community),
+                was: Why::of(d, old),
                 loss,
             },
         });

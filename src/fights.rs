@@ -276,12 +276,7 @@ mod tests {
             .map(|n| {
                 (
                     UserName::new(n),
-                    RosterDeclared {
-                        role: Role::Representative,
-                        added_by: None,
-                        person: None,
-                        expires: None,
-                    },
+                    RosterDeclared::new(Role::Representative, None),
                 )
             })
             .collect()

@@ -62,7 +62,9 @@ pub fn fenced(text: &str) -> String {
 
 fn why(w: &Why) -> String {
     let mut out = w.role.to_string();
-    if let Some(community) = &w.community {
+    if let Some(hub) = &w.hub {
+        let _ = write!(out, " of hub {}", code(hub.as_str()));
+    } else if let Some(community) = &w.community {
         let _ = write!(out, " of {}", code(community));
     }
     if let Some(by) = &w.added_by {

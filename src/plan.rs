@@ -449,15 +449,7 @@ mod tests {
     fn desired() -> Desired {
         let mut d = Desired::new();
         let mut add = |n: &str, role, by: Option<&str>| {
-            d.insert(
-                UserName::new(n),
-                Declared {
-                    role,
-                    added_by: by.map(UserName::new),
-                    person: None,
-                    expires: None,
-                },
-            );
+            d.insert(UserName::new(n), Declared::new(role, by.map(UserName::new)));
         };
         add("eng-eve", Role::Engineer, None);
         add("rep-bob", Role::Representative, None);

@@ -101,24 +101,9 @@ fn desired() -> impl Strategy<Value = Desired> {
         let mut desired = Desired::new();
         for (name, role, by) in entries {
             let declared = match role {
-                0 => Declared {
-                    role: Role::Engineer,
-                    added_by: None,
-                    person: None,
-                    expires: None,
-                },
-                1 => Declared {
-                    role: Role::Representative,
-                    added_by: None,
-                    person: None,
-                    expires: None,
-                },
-                _ => Declared {
-                    role: Role::Administrator,
-                    added_by: Some(by),
-                    person: None,
-                    expires: None,
-                },
+                0 => Declared::new(Role::Engineer, None),
+                1 => Declared::new(Role::Representative, None),
+                _ => Declared::new(Role::Administrator, Some(by)),
             };
             desired.entry(name).or_insert(declared);
         }

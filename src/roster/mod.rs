@@ -89,6 +89,22 @@ pub struct Declared {
     pub person: Option<UserName>,
     /// The last day an administrator is declared (`expires`), if there is one.
     pub expires: Option<Date>,
+    /// Declared in the hub's own `administrators`, not its community's.
+    pub hub_level: bool,
+}
+
+impl Declared {
+    /// An admin of `role` (an administrator `added_by` someone), known by their roster
+    /// name, declared for the whole community, with no `expires`.
+    pub fn new(role: Role, added_by: Option<UserName>) -> Declared {
+        Declared {
+            role,
+            added_by,
+            person: None,
+            expires: None,
+            hub_level: false,
+        }
+    }
 }
 
 /// The admins a hub should have, by the username the hub knows them by (normal form).

@@ -584,6 +584,7 @@ impl Validator<'_> {
                     added_by: admin.map(|a| a.added_by.clone()),
                     person: (&username != name).then(|| name.clone()),
                     expires: admin.and_then(|a| a.expires),
+                    hub_level: level == Level::Hub,
                 },
             );
         }
