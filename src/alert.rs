@@ -73,20 +73,38 @@ pub fn cap_text(text: String) -> String {
     cut
 }
 
-/// Which alerts are firing, to send only transitions.
+/// Which alerts are firing, to send transitions (and, for Alertmanager, a hub's
+/// firing alerts again at each run).
 #[derive(Debug, Default)]
 pub struct AlertState {
     firing: HashMap<(String, AlertKind), bool>,
+    /// Send a hub's firing alerts again after every run, not only when they start.
+    repeat_firing: bool,
 }
 
 impl AlertState {
-    fn transition(&mut self, hub: &str, kind: AlertKind, now: bool) -> Option<AlertStatus> {
+    /// `repeat_firing`: see [`AlertFormat::repeats_firing`].
+    pub fn new(repeat_firing: bool) -> AlertState {
+        AlertState {
+            firing: HashMap::new(),
+            repeat_firing,
+        }
+    }
+
+    fn transition(
+        &mut self,
+        hub: &str,
+        kind: AlertKind,
+        now: bool,
+        repeat: bool,
+    ) -> Option<AlertStatus> {
         let was = self
             .firing
             .insert((hub.to_string(), kind), now)
             .unwrap_or(false);
         match (was, now) {
             (false, true) => Some(AlertStatus::Firing),
+            (true, true) if repeat => Some(AlertStatus::Firing),
             (true, false) => Some(AlertStatus::Resolved),
             _ => None,
         }
@@ -110,7 +128,8 @@ impl AlertState {
         ];
         let mut alerts = Vec::new();
         for (kind, now) in firing {
-            let Some(status) = now.and_then(|now| self.transition(&hub, kind, now)) else {
+            let repeat = self.repeat_firing;
+            let Some(status) = now.and_then(|now| self.transition(&hub, kind, now, repeat)) else {
                 continue;
             };
             let (summary, text, details) = match kind {
@@ -133,7 +152,7 @@ impl AlertState {
 
     /// The alert a roster (re)load starts or resolves: `problem` is the error, if any.
     pub fn roster(&mut self, path: &str, problem: Option<&str>) -> Option<Alert> {
-        let status = self.transition("", AlertKind::Roster, problem.is_some())?;
+        let status = self.transition("", AlertKind::Roster, problem.is_some(), false)?;
         let (summary, text) = match status {
             AlertStatus::Firing => (
                 "the roster is invalid".to_string(),
@@ -278,6 +297,23 @@ pub enum AlertFormat {
     Alertmanager,
 }
 
+impl AlertFormat {
+    /// Alertmanager ends an alert that is not sent again before its `endsAt` (or its
+    /// `resolve_timeout`), as Prometheus re-sends its own: a hub's firing alerts go
+    /// again after every run of the hub, each lasting [`firing_lasts`] from then. A
+    /// chat channel gets each transition once.
+    pub fn repeats_firing(self) -> bool {
+        self == AlertFormat::Alertmanager
+    }
+}
+
+/// How long a firing Alertmanager alert lasts unless sent again: four run intervals,
+/// as Prometheus gives its alerts four evaluation intervals. A hub that leaves the
+/// roster, or a daemon that stops, lets its alerts end by themselves.
+pub fn firing_lasts(interval: Duration) -> Duration {
+    interval * 4
+}
+
 /// Sends alerts from a queue in its own task.
 #[derive(Debug, Clone)]
 pub struct Webhook {
@@ -295,6 +331,7 @@ impl Webhook {
         route: &str,
         url: WebhookUrl,
         format: AlertFormat,
+        firing_lasts: Duration,
         retry: RetryPolicy,
         metrics: Arc<Metrics>,
     ) -> Result<(Webhook, tokio::task::JoinHandle<()>), WebhookError> {
@@ -308,7 +345,7 @@ impl Webhook {
         let name = route.to_string();
         let task = tokio::spawn(async move {
             while let Some(alert) = rx.recv().await {
-                let body = body(&alert, format, SystemTime::now());
+                let body = body(&alert, format, SystemTime::now(), firing_lasts);
                 match send(&client, &url, &retry, &body).await {
                     Ok(()) => {
                         tracing::info!(route = %name, kind = ?alert.kind, status = ?alert.status, hub = alert.hub.as_deref().unwrap_or("-"), "alert sent")
@@ -342,8 +379,14 @@ impl Webhook {
 /// it resolves by itself.
 const NEWS_LASTS: Duration = Duration::from_secs(3600);
 
-/// The body of `alert` in `format`, sent at `now`.
-pub fn body(alert: &Alert, format: AlertFormat, now: SystemTime) -> serde_json::Value {
+/// The body of `alert` in `format`, sent at `now`; a firing Alertmanager alert lasts
+/// `firing_lasts` unless sent again.
+pub fn body(
+    alert: &Alert,
+    format: AlertFormat,
+    now: SystemTime,
+    firing_lasts: Duration,
+) -> serde_json::Value {
     match format {
         AlertFormat::Slack => serde_json::to_value(alert).unwrap_or_default(),
         AlertFormat::Alertmanager => {
@@ -378,8 +421,9 @@ pub fn body(alert: &Alert, format: AlertFormat, now: SystemTime) -> serde_json::
                 "startsAt": at(now),
             });
             match alert.status {
-                // A firing alert stays until its resolved message ends it.
-                AlertStatus::Firing => {}
+                // Sent again after each run while it fires; ended by its resolved
+                // message, or by itself when no longer sent.
+                AlertStatus::Firing => one["endsAt"] = at(now + firing_lasts).into(),
                 AlertStatus::Resolved => one["endsAt"] = at(now).into(),
                 AlertStatus::Remediated | AlertStatus::Expiring | AlertStatus::Digest => {
                     one["endsAt"] = at(now + NEWS_LASTS).into()
@@ -523,20 +567,46 @@ mod tests {
         let mut s = AlertState::default();
         let fired = s.observe(&report(Status::Drift, &[("m", Action::Revoke)]));
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let b = body(&fired[0], AlertFormat::Alertmanager, now);
+        let lasts = firing_lasts(Duration::from_secs(300));
+        let b = body(&fired[0], AlertFormat::Alertmanager, now, lasts);
         assert_eq!(b[0]["labels"]["alertname"], "JupyterHubAdminDrift");
         assert_eq!(b[0]["labels"]["hub"], "climate-prod");
         assert_eq!(b[0]["labels"]["community"], "climate-lab");
         assert!(b[0]["labels"].get("status").is_none());
         assert_eq!(b[0]["startsAt"], "2027-01-15T08:00:00Z");
-        assert!(b[0].get("endsAt").is_none());
+        assert_eq!(b[0]["endsAt"], "2027-01-15T08:20:00Z", "four intervals on");
         assert_eq!(b[0]["annotations"]["description"], fired[0].text);
         let resolved = s.observe(&report(Status::InSync, &[]));
-        let b = body(&resolved[0], AlertFormat::Alertmanager, now);
+        let b = body(&resolved[0], AlertFormat::Alertmanager, now, lasts);
         assert_eq!(b[0]["endsAt"], "2027-01-15T08:00:00Z");
-        let slack = body(&resolved[0], AlertFormat::Slack, now);
+        let slack = body(&resolved[0], AlertFormat::Slack, now, lasts);
         assert_eq!(slack["status"], "resolved");
         assert_eq!(slack["text"], resolved[0].text);
+    }
+
+    #[test]
+    fn for_alertmanager_a_hub_s_firing_alerts_go_again_after_every_run() {
+        let drift = report(Status::Drift, &[("m", Action::Revoke)]);
+        let mut chat = AlertState::new(AlertFormat::Slack.repeats_firing());
+        let mut manager = AlertState::new(AlertFormat::Alertmanager.repeats_firing());
+        for run in 0..3 {
+            let once = if run == 0 { 1 } else { 0 };
+            assert_eq!(
+                chat.observe(&drift).len(),
+                once,
+                "run {run}: a transition once"
+            );
+            let again = manager.observe(&drift);
+            assert_eq!(again.len(), 1, "run {run}: every run");
+            assert_eq!(again[0].status, AlertStatus::Firing);
+        }
+        let resolved = manager.observe(&report(Status::InSync, &[]));
+        assert_eq!(resolved.len(), 1);
+        assert_eq!(resolved[0].status, AlertStatus::Resolved);
+        assert!(manager.observe(&report(Status::InSync, &[])).is_empty());
+        // A roster alert is a transition in either format.
+        assert!(manager.roster("r.yaml", Some("bad")).is_some());
+        assert!(manager.roster("r.yaml", Some("bad")).is_none());
     }
 
     #[test]

@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use crate::alert::{Alert, AlertFormat, Webhook, WebhookError};
@@ -36,6 +37,7 @@ pub struct Routes {
     global: Option<Sink>,
     communities: HashMap<String, Sink>,
     format: AlertFormat,
+    firing_lasts: Duration,
     retry: RetryPolicy,
     metrics: Arc<Metrics>,
     /// Tasks of routes that were replaced or removed, still sending what they hold.
@@ -58,6 +60,7 @@ impl Routes {
     pub fn new(
         global: Option<WebhookUrl>,
         format: AlertFormat,
+        firing_lasts: Duration,
         retry: RetryPolicy,
         metrics: Arc<Metrics>,
     ) -> Result<Routes, WebhookError> {
@@ -65,6 +68,7 @@ impl Routes {
             global: None,
             communities: HashMap::new(),
             format,
+            firing_lasts,
             retry,
             metrics,
             retired: Vec::new(),
@@ -80,6 +84,7 @@ impl Routes {
             route,
             url.clone(),
             self.format,
+            self.firing_lasts,
             self.retry,
             self.metrics.clone(),
         )?;

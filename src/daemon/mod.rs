@@ -299,10 +299,12 @@ impl<C: Connect> Supervisor<C> {
         let mut routes = Routes::new(
             options.webhook.clone(),
             options.alert_format,
+            crate::alert::firing_lasts(options.interval),
             options.client.retry,
             metrics.clone(),
         )?;
         routes.rebuild(&roster);
+        let repeat_firing = options.alert_format.repeats_firing();
         let shared = Arc::new(Shared {
             permits: Semaphore::new(options.concurrency.max(1)),
             first_runs_left: AtomicUsize::new(0),
@@ -316,7 +318,7 @@ impl<C: Connect> Supervisor<C> {
             clock,
             metrics,
             health,
-            alerts: Mutex::new(AlertState::default()),
+            alerts: Mutex::new(AlertState::new(repeat_firing)),
             routes: Mutex::new(routes),
             audit,
         });

@@ -93,9 +93,8 @@ fn options(config: &Path) -> DaemonOptions {
 /// strip the hub of its admins, which the safety floor holds), and the roster
 /// declaring `administrators`.
 async fn start(administrators: &[&str], hubs: &[&str]) -> Running {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = token_dir();
     let dir = tmp.path().to_owned();
-    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
     let config = dir.join("roster.yaml");
     std::fs::write(&config, roster(&dir, administrators, hubs)).unwrap();
     let mut connect = MemoryConnect::default();
@@ -310,9 +309,8 @@ async fn shutdown_ends_retries_against_a_failing_hub_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn a_roster_directory_reloads_when_one_file_changes_as_a_configmap_swap_does() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = token_dir();
     let dir = tmp.path();
-    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
     // A ConfigMap volume: keys are links into ..data, itself a link to a dated dir.
     let write_version = |name: &str, admins: &[&str]| {
         let version = dir.join(name);
@@ -353,9 +351,8 @@ async fn a_roster_directory_reloads_when_one_file_changes_as_a_configmap_swap_do
 #[tokio::test(start_paused = true)]
 async fn an_administrator_is_revoked_after_the_day_their_entry_expires_and_the_audit_says_so() {
     use crate::date::{Date, FixedClock};
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = token_dir();
     let dir = tmp.path();
-    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
     let config = dir.join("roster.yaml");
     std::fs::write(
         &config,
@@ -403,21 +400,33 @@ async fn an_administrator_is_revoked_after_the_day_their_entry_expires_and_the_a
     assert_eq!(revoked["added_by"], "rep-bob", "{revoked}");
 }
 
-/// The expiring notice and the daily digest reach the routes: the community's digest
-/// only its own route, the fleet's only the global one (a real receiver, real time,
-/// the day from a fixed clock).
-#[tokio::test]
-async fn expiring_notices_and_the_digest_reach_their_routes() {
-    use crate::date::{Date, FixedClock};
+/// A webhook receiver that takes every POST.
+async fn receiver() -> wiremock::MockServer {
     use wiremock::{Mock, MockServer, ResponseTemplate, matchers::method};
     let receiver = MockServer::start().await;
     Mock::given(method("POST"))
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
+    receiver
+}
+
+/// A directory holding the memory hubs' token file, `token`.
+fn token_dir() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("token"), "memory-token-1234\n").unwrap();
+    tmp
+}
+
+/// The expiring notice and the daily digest reach the routes: the community's digest
+/// only its own route, the fleet's only the global one (a real receiver, real time,
+/// the day from a fixed clock).
+#[tokio::test]
+async fn expiring_notices_and_the_digest_reach_their_routes() {
+    use crate::date::{Date, FixedClock};
+    let receiver = receiver().await;
+    let tmp = token_dir();
     let dir = tmp.path();
-    std::fs::write(dir.join("token"), "memory-token-1234\n").unwrap();
     std::fs::write(dir.join("lab-hook"), format!("{}/lab\n", receiver.uri())).unwrap();
     let config = dir.join("roster.yaml");
     std::fs::write(
@@ -520,4 +529,57 @@ async fn a_user_something_else_keeps_making_admin_is_contested_and_left_alone() 
     assert_eq!(hub.admins(), ["rep-bob"], "revoked after SIGHUP");
     assert_eq!(contested(), 0);
     d.stop().await;
+}
+
+/// With `--alert-format alertmanager`, a hub's firing alert is sent again after every
+/// run, each lasting four intervals, so Alertmanager keeps it while the hub stays in
+/// error (a real receiver, real time, short intervals).
+#[tokio::test]
+async fn for_alertmanager_a_firing_alert_is_sent_again_after_every_run() {
+    let receiver = receiver().await;
+    let tmp = token_dir();
+    let dir = tmp.path();
+    let config = dir.join("roster.yaml");
+    std::fs::write(&config, roster(dir, &[], &["h1"])).unwrap();
+    let hub = MemoryHub::new();
+    hub.set_user("mallory", true).set_user("rep-bob", true);
+    hub.fail_writes(Some(MemoryHub::unavailable("/users/mallory")));
+    let mut connect = MemoryConnect::default();
+    connect.hubs.insert("h1".into(), hub);
+    let mut opts = options(&config);
+    opts.interval = Duration::from_millis(200);
+    opts.jitter = 0.0;
+    opts.alert_format = crate::alert::AlertFormat::Alertmanager;
+    opts.webhook = Some(crate::alert::WebhookUrl::parse(&receiver.uri()).unwrap());
+    let supervisor = Supervisor::start(opts, connect).await.unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    let errors = || async {
+        let bodies: Vec<serde_json::Value> = receiver
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect();
+        bodies
+            .into_iter()
+            .filter(|b| b[0]["labels"]["alertname"] == "JupyterHubAdminSyncError")
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while errors().await.len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    shutdown.cancel();
+    task.await.unwrap();
+    let sent = errors().await;
+    assert!(sent.len() >= 3, "sent again after each run: {sent:?}");
+    for alert in &sent {
+        let (starts, ends) = (&alert[0]["startsAt"], &alert[0]["endsAt"]);
+        assert!(
+            ends.as_str() >= starts.as_str(),
+            "each lasts until the next runs: {alert}"
+        );
+    }
 }
