@@ -7,7 +7,8 @@
 //!   gives the desired admins of each hub. [`name`] holds the name types (a user name
 //!   in normal form, a hub name); [`token`] and [`tls`] read a hub's token and CA
 //!   bundle once, at validation, and keep secrets out of every output, as
-//!   [`webhook_url`] keeps alert webhook URLs.
+//!   [`webhook_url`] keeps alert webhook URLs; [`secret_source`] is where a secret is
+//!   read from (`*_env` or `*_file`), [`small_file`] reads such files, bounded.
 //! - [`hub`]: the JupyterHub REST API as two traits, [`hub::HubRead`] (into a
 //!   [`snapshot::HubSnapshot`]) and [`hub::HubWrite`] (create, grant, revoke), with an
 //!   HTTP client and an in-memory hub implementing both.
@@ -16,7 +17,8 @@
 //!   something else keeps undoing its changes.
 //! - [`reconcile`]: one reconcile of one hub (read → plan → apply, with no writer for
 //!   a dry run) and one pass over many, producing a [`report::RunReport`] ([`report`]
-//!   renders it as text or JSON; [`outcome`] names error kinds and skip reasons).
+//!   renders it as text or JSON; [`outcome`] names error kinds and skip reasons, with
+//!   [`word`]'s `words!`, which gives such enums their one word each).
 //! - [`daemon`]: the long-running mode: a supervisor of one task per hub, roster
 //!   reloads, shutdown. It feeds [`metrics`], [`alert`] (state alerts and the
 //!   webhook sender), [`news`] (messages about drift fixed), [`route`] (the global and

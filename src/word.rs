@@ -1,5 +1,5 @@
 //! Enums whose every variant is a word: the labels that report, JSON, metrics, alerts
-//! and the audit trail share. [`words!`](crate::word::words) writes the variant list
+//! and the audit trail share. `words!` writes the variant list
 //! once and derives the rest from it, so a new variant cannot miss its word.
 
 /// Defines a fieldless enum from `Variant => "word"` lines, with `ALL` (every variant,
