@@ -1,6 +1,6 @@
 //! Enums whose every variant is a word: the labels that report, JSON, metrics, alerts
-//! and the audit trail share. `words!` writes the variant list
-//! once and derives the rest from it, so a new variant cannot miss its word.
+//! and the audit trail share. `words!` writes the variant list once and derives the
+//! rest from it, so a new variant cannot miss its word.
 
 /// Defines a fieldless enum from `Variant => "word"` lines, with `ALL` (every variant,
 /// in order), `as_str` (the word), `Display` (the word, padded like a `str`) and
