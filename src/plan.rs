@@ -3,7 +3,6 @@
 //! No IO and no async: every rule about what may change (policies, the revocation
 //! brake, who is never revoked) lives here and is tested with in-memory values.
 
-use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -61,15 +60,16 @@ impl Action {
     }
 }
 
-/// The standing of the user a change is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Standing {
-    Engineer,
-    Representative,
-    Administrator,
-    /// An admin on the hub whom the roster does not declare.
-    Undeclared,
+words! {
+    /// The standing of the user a change is about.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+    pub enum Standing {
+        Engineer => "engineer",
+        Representative => "representative",
+        Administrator => "administrator",
+        /// An admin on the hub whom the roster does not declare.
+        Undeclared => "undeclared",
+    }
 }
 
 impl From<Role> for Standing {
@@ -79,17 +79,6 @@ impl From<Role> for Standing {
             Role::Representative => Standing::Representative,
             Role::Administrator => Standing::Administrator,
         }
-    }
-}
-
-impl fmt::Display for Standing {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Standing::Engineer => "engineer",
-            Standing::Representative => "representative",
-            Standing::Administrator => "administrator",
-            Standing::Undeclared => "undeclared",
-        })
     }
 }
 

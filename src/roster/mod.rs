@@ -24,6 +24,7 @@ use crate::name::{HubName, UserName};
 use crate::secret_source::SecretSource;
 use crate::tls::CaBundle;
 use crate::token::Token;
+use crate::word::words;
 
 pub use alerts::{AlertRoute, RouteError};
 use validate::Credentials;
@@ -58,22 +59,13 @@ impl fmt::Display for Policy {
     }
 }
 
-/// Why a person is declared admin on a hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Engineer,
-    Representative,
-    Administrator,
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Role::Engineer => "engineer",
-            Role::Representative => "representative",
-            Role::Administrator => "administrator",
-        })
+words! {
+    /// Why a person is declared admin on a hub.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+    pub enum Role {
+        Engineer => "engineer",
+        Representative => "representative",
+        Administrator => "administrator",
     }
 }
 
