@@ -441,6 +441,13 @@ impl Hub {
             .await
     }
 
+    /// `GET path` with `token`, which must answer 200: the body as JSON.
+    pub async fn get_ok(&self, path: &str, token: &str) -> serde_json::Value {
+        let (status, body) = self.request(reqwest::Method::GET, path, token, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+    }
+
     async fn request_with(
         &self,
         client: &reqwest::Client,
