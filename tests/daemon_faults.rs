@@ -128,12 +128,8 @@ async fn sigterm_lets_an_in_flight_run_finish_then_exits_0() {
     let text = std::fs::read_to_string(&audit).unwrap();
     let lines = common::json_lines(&text);
     // Policy grant: the undeclared admin is recorded as seen.
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["user"] == "intruder" && l["event"] == "seen"),
-        "{text}\n{log}"
-    );
+    let seen = [("user", "intruder"), ("event", "seen")];
+    assert!(common::find_line(&lines, &seen).is_some(), "{text}\n{log}");
 }
 
 #[tokio::test]

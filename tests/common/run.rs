@@ -168,6 +168,16 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The first of `lines` (see [`json_lines`]) whose every field in `fields` has its value.
+pub fn find_line<'a>(
+    lines: &'a [serde_json::Value],
+    fields: &[(&str, &str)],
+) -> Option<&'a serde_json::Value> {
+    lines
+        .iter()
+        .find(|l| fields.iter().all(|(k, v)| l[*k] == *v))
+}
+
 /// The last `n` lines of `text`.
 pub fn last_lines(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
