@@ -92,6 +92,20 @@ pub fn assert_exit(out: &Output, code: i32) {
     assert_eq!(out.status.code(), Some(code), "{}", show(out));
 }
 
+/// [`assert_exit`] for one case of several (a table, a loop): the failure names `case`.
+#[track_caller]
+pub fn assert_case_exit(case: &str, out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{case}: {}", show(out));
+}
+
+/// Asserts that `text` holds each of `parts`; the failure names the part missing.
+#[track_caller]
+pub fn assert_contains_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
+    }
+}
+
 /// Asserts that the run exited with `code` and returns its JSON report (`--output json`).
 #[track_caller]
 pub fn exit_report(out: &Output, code: i32) -> serde_json::Value {
