@@ -17,18 +17,8 @@ use std::process::Output;
 async fn shared_hub(
     admins: &[&str],
     users: &[&str],
-) -> (
-    tokio::sync::MutexGuard<'static, ()>,
-    &'static common::Hub,
-    tempfile::TempDir,
-) {
-    let guard = common::exclusive().await;
-    let hub = common::hub();
-    for (names, admin) in [(admins, true), (users, false)] {
-        if !names.is_empty() {
-            hub.create_users(names, admin).await;
-        }
-    }
+) -> (common::Exclusive, &'static common::Hub, tempfile::TempDir) {
+    let (guard, hub) = common::exclusive_hub(admins, users).await;
     (guard, hub, tempfile::tempdir().unwrap())
 }
 

@@ -210,10 +210,26 @@ pub fn start_hub() -> Hub {
     try_start_hub().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Held by a test that has the shared hubs to itself ([`exclusive`]).
+pub type Exclusive = tokio::sync::MutexGuard<'static, ()>;
+
 /// Serialises tests whose results depend on the whole hub's admin set.
-pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+pub async fn exclusive() -> Exclusive {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
+}
+
+/// The shared [`hub`], held alone ([`exclusive`]), with the users `admins` (admin) and
+/// `users` (not admin) created if missing.
+pub async fn exclusive_hub(admins: &[&str], users: &[&str]) -> (Exclusive, &'static Hub) {
+    let guard = exclusive().await;
+    let hub = hub();
+    for (names, admin) in [(admins, true), (users, false)] {
+        if !names.is_empty() {
+            hub.create_users(names, admin).await;
+        }
+    }
+    (guard, hub)
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
