@@ -129,6 +129,13 @@ fn api_url_problem(name: &str) -> String {
         .to_string()
 }
 
+/// [`api_url_problem`], which must say `rule`.
+fn api_url_problem_saying(name: &str, rule: &str) -> String {
+    let got = api_url_problem(name);
+    assert!(got.contains(rule), "{name}: {rule:?} is missing: {got}");
+    got
+}
+
 /// The whole message of a fixture the YAML layer refuses; checks it names the file.
 fn syntax(name: &str) -> String {
     match parse_fixture(name) {
@@ -320,8 +327,7 @@ fn api_url_no_host_three_slashes() {
     // standard, as `http://hub/api`: host `hub` (in Kubernetes, the hub's Service!) and
     // path `/api`, so the roster validated and the tool talked to another URL than the
     // one written. Its own "has no host" branch could not be reached for http(s).
-    let got = api_url_problem("api_url_no_host_three_slashes.yaml");
-    assert!(got.contains("has no host"), "{got}");
+    api_url_problem_saying("api_url_no_host_three_slashes.yaml", "has no host");
 }
 
 #[test]
@@ -379,8 +385,10 @@ fn api_url_query_token_is_not_echoed() {
     // Regression: at 7e6b1fc the query message of parse_api_url (src/roster/validate.rs)
     // echoed the whole URL. JupyterHub takes `?token=…`, so a query can be exactly the
     // secret the project keeps out of every output.
-    let got = the_problem("api_url_query_token.yaml");
-    assert!(got.contains("must not have a query or fragment"), "{got}");
+    let got = api_url_problem_saying(
+        "api_url_query_token.yaml",
+        "must not have a query or fragment",
+    );
     assert!(!got.contains("s3cr3t-t0ken"), "the token is echoed: {got}");
 }
 
