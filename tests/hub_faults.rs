@@ -823,25 +823,26 @@ fn lying_page(line: &str) -> (usize, Value) {
     let (head, names) = line
         .split_once(':')
         .unwrap_or_else(|| panic!("no ':' in the page {line:?}"));
+    // `field N` among the comma-separated fields, if there.
     let field = |name: &str| -> Option<usize> {
-        let value = head.split(", ").find_map(|f| f.strip_prefix(name))?;
+        let prefix = format!("{name} ");
+        let value = head.split(", ").find_map(|f| f.strip_prefix(&prefix))?;
         Some(
             value
                 .parse()
-                .unwrap_or_else(|e| panic!("{name}in {line:?}: {e}")),
+                .unwrap_or_else(|e| panic!("{line:?}: {name}: {e}")),
         )
     };
-    let number = |name: &str| field(name).unwrap_or_else(|| panic!("no {name}in {line:?}"));
-    let (offset, limit) = (number("offset "), number("limit "));
-    let next_offset = field("next ");
+    let number = |name: &str| field(name).unwrap_or_else(|| panic!("{line:?}: no {name}"));
+    let (offset, limit, total) = (number("offset"), number("limit"), number("total"));
+    let next_offset = field("next");
     assert!(
         next_offset.is_some() || head.ends_with(", no next"),
-        "neither next nor no next in {line:?}"
+        "{line:?}: neither next nor no next"
     );
     let listed: Vec<(&str, bool)> = names.split_whitespace().map(|n| (n, true)).collect();
     let next = next_offset.map(|o| next(o, limit));
-    let body = page(offset, limit, number("total "), next, items(&listed));
-    (offset, body)
+    (offset, page(offset, limit, total, next, items(&listed)))
 }
 
 #[tokio::test]
