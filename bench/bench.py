@@ -743,35 +743,32 @@ def fleet_part(a, results):
             fake.stop()
 
     if a.big_page:
-        # For information: one hub whose page maximum is raised to 10,000 (one 2.4 MB page).
-        fake = FakeFleet(a, 1, 10000, 0.0, page_max=10000)
-        try:
-            roster = write_roster(OUT / "roster-bigpage.yaml", [("h0", f"http://127.0.0.1:{fake.port}/h0/hub/api")])
-            rs = []
-            for _ in range(3):
-                r = run_binary(a.bin, ["--config", str(roster), "--dry-run", "--output", "json"],
-                               {"BENCH_HUB_TOKEN": fake.token}, OUT / "bigpage.log")
-                rs.append({"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "maxrss_kib": r["maxrss_kib"],
-                           "requests": summarize_report(r["report"])["requests"], "exit": r["exit"]})
-            # The same hub at page max 200, for comparison.
-            results["big_page"] = {"page_max": 10000, "users": 10000, "runs": rs,
-                                   "maxrss_max_kib": max(x["maxrss_kib"] for x in rs)}
-        finally:
-            fake.stop()
-        fake = FakeFleet(a, 1, 10000, 0.0, page_max=200)
-        try:
-            roster = write_roster(OUT / "roster-smallpage.yaml", [("h0", f"http://127.0.0.1:{fake.port}/h0/hub/api")])
-            rs = []
-            for _ in range(3):
-                r = run_binary(a.bin, ["--config", str(roster), "--dry-run", "--output", "json"],
-                               {"BENCH_HUB_TOKEN": fake.token}, OUT / "bigpage.log")
-                rs.append({"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "maxrss_kib": r["maxrss_kib"],
-                           "requests": summarize_report(r["report"])["requests"], "exit": r["exit"]})
-            results["big_page"]["page_max_200"] = {"runs": rs, "maxrss_max_kib": max(x["maxrss_kib"] for x in rs)}
-        finally:
-            fake.stop()
+        # For information: one hub whose page maximum is raised to 10,000 (one 2.4 MB page),
+        # and the same hub at page max 200, for comparison.
+        rs = big_page_runs(a, 10000)
+        results["big_page"] = {"page_max": 10000, "users": 10000, "runs": rs,
+                               "maxrss_max_kib": max(x["maxrss_kib"] for x in rs)}
+        rs = big_page_runs(a, 200)
+        results["big_page"]["page_max_200"] = {"runs": rs, "maxrss_max_kib": max(x["maxrss_kib"] for x in rs)}
         log(f"big page: rss {results['big_page']['maxrss_max_kib'] / 1024:.1f}MiB at page max 10,000, "
             f"{results['big_page']['page_max_200']['maxrss_max_kib'] / 1024:.1f}MiB at 200 (fake API, 10,000 users)")
+
+
+def big_page_runs(a, page_max, runs=3):
+    """`--dry-run` of one fake hub of 10,000 users served `page_max` a page, `runs` times."""
+    fake = FakeFleet(a, 1, 10000, 0.0, page_max=page_max)
+    try:
+        roster = write_roster(OUT / f"roster-page-max-{page_max}.yaml",
+                              [("h0", f"http://127.0.0.1:{fake.port}/h0/hub/api")])
+        rs = []
+        for _ in range(runs):
+            r = run_binary(a.bin, ["--config", str(roster), "--dry-run", "--output", "json"],
+                           {"BENCH_HUB_TOKEN": fake.token}, OUT / "bigpage.log")
+            rs.append({"wall_s": r["wall_s"], "cpu_s": r["cpu_s"], "maxrss_kib": r["maxrss_kib"],
+                       "requests": summarize_report(r["report"])["requests"], "exit": r["exit"]})
+        return rs
+    finally:
+        fake.stop()
 
 
 # --------------------------------------------------------------------------------------
@@ -850,6 +847,19 @@ def real_hub_table(results, w):
     w("  (min/min: fastest binary run / fastest floor run; busy: whole-machine CPU use meanwhile)")
 
 
+def status_quo_line(s):
+    return (f"Status quo, {s['users']:,} users: restart the hub = stop {s['restart_stop_median_s']:.2f}s + start "
+            f"{s['restart_start_median_s']:.2f}s = {s['restart_total_median_s']:.2f}s; "
+            f"--once granting one admin = {s['once_wall_median_s']:.2f}s ({s['once_requests']} requests); "
+            f"restart/once = {s['restart_over_once']:.1f}x")
+
+
+def roster_line(r):
+    return (f"Roster: --validate of {r['fixture']} ({r['hubs']} hubs), whole process: median "
+            f"{r['validate_wall_median_s'] * 1000:.1f} ms, max {r['validate_wall_max_s'] * 1000:.1f} ms "
+            f"over {r['runs']} runs")
+
+
 def table(results):
     out = []
     w = out.append
@@ -884,19 +894,10 @@ def table(results):
         b = results["big_page"]
         w(f"  (info) one hub of 10,000 users with page max 10,000 (fake API): peak RSS "
           f"{b['maxrss_max_kib'] / 1024:.1f} MiB vs {b['page_max_200']['maxrss_max_kib'] / 1024:.1f} MiB at page max 200")
-    if "status_quo" in results:
-        s = results["status_quo"]
-        w("")
-        w(f"Status quo, {s['users']:,} users: restart the hub = stop {s['restart_stop_median_s']:.2f}s + start "
-          f"{s['restart_start_median_s']:.2f}s = {s['restart_total_median_s']:.2f}s; "
-          f"--once granting one admin = {s['once_wall_median_s']:.2f}s ({s['once_requests']} requests); "
-          f"restart/once = {s['restart_over_once']:.1f}x")
-    if "roster" in results:
-        r = results["roster"]
-        w("")
-        w(f"Roster: --validate of {r['fixture']} ({r['hubs']} hubs), whole process: median "
-          f"{r['validate_wall_median_s'] * 1000:.1f} ms, max {r['validate_wall_max_s'] * 1000:.1f} ms "
-          f"over {r['runs']} runs")
+    for part, line in (("status_quo", status_quo_line), ("roster", roster_line)):
+        if part in results:
+            w("")
+            w(line(results[part]))
     w("")
     w("Goals")
     for g in results["goals"]:

@@ -69,16 +69,14 @@ fn start(roster: &Path, dir: &Path, token: &str, global: &str, lab: &str) -> Dae
     )
 }
 
-/// Two healthy receivers (global, community) and a ready daemon over hub `ahub`
-/// under `policy`, with the roster in the returned directory.
-async fn start_with_two_routes(
+/// A ready daemon over hub `ahub` under `policy`, alerting to the receivers `global`
+/// and `lab` (the community's), with the roster in the returned directory.
+async fn start_ready(
     hub: &common::Hub,
     policy: &str,
-) -> (MockServer, MockServer, Daemon, tempfile::TempDir) {
-    let (global, lab) = (
-        receiver(200, Duration::ZERO).await,
-        receiver(200, Duration::ZERO).await,
-    );
+    global: &MockServer,
+    lab: &MockServer,
+) -> (Daemon, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = roster(&hub.api_url, policy, "al-rep", &[]).write(dir.path());
     let daemon = start(
@@ -89,15 +87,36 @@ async fn start_with_two_routes(
         &format!("{}/lab/hook", lab.uri()),
     );
     daemon.wait_ready(30).await;
-    (global, lab, daemon, dir)
+    (daemon, dir)
+}
+
+/// The shared hub, held alone, with `admins` and `users` created; two healthy
+/// receivers (global, community) and a ready daemon over it under `policy`
+/// ([`start_ready`]).
+async fn start_with_two_routes(
+    admins: &[&str],
+    users: &[&str],
+    policy: &str,
+) -> (
+    common::Exclusive,
+    &'static common::Hub,
+    [MockServer; 2],
+    Daemon,
+    tempfile::TempDir,
+) {
+    let (guard, hub) = common::exclusive_hub(admins, users).await;
+    let routes = [
+        receiver(200, Duration::ZERO).await,
+        receiver(200, Duration::ZERO).await,
+    ];
+    let (daemon, dir) = start_ready(hub, policy, &routes[0], &routes[1]).await;
+    (guard, hub, routes, daemon, dir)
 }
 
 #[tokio::test]
 async fn a_grant_undone_by_enforce_is_one_remediated_message_on_both_routes() {
-    let _guard = common::exclusive().await;
-    let hub = common::hub();
-    hub.create_users(&["en-dave"], false).await;
-    let (global, lab, daemon, _dir) = start_with_two_routes(hub, "enforce").await;
+    let (_guard, hub, [global, lab], daemon, _dir) =
+        start_with_two_routes(&[], &["en-dave"], "enforce").await;
 
     // dave is made admin by hand, in the hub's admin page.
     hub.set_admin("en-dave", true).await;
@@ -145,10 +164,8 @@ async fn a_grant_undone_by_enforce_is_one_remediated_message_on_both_routes() {
 
 #[tokio::test]
 async fn drift_left_by_grant_fires_on_both_routes_and_resolves_after_a_roster_edit() {
-    let _guard = common::exclusive().await;
-    let hub = common::hub();
-    hub.create_users(&["gr-erin"], true).await;
-    let (global, lab, daemon, dir) = start_with_two_routes(hub, "grant").await;
+    let (_guard, hub, [global, lab], daemon, dir) =
+        start_with_two_routes(&["gr-erin"], &[], "grant").await;
     let path = dir.path().join("roster.yaml");
     for (route, server) in [("global", &global), ("alerts-lab", &lab)] {
         wait_for(server, &daemon, "firing", "gr-erin", route).await;
@@ -227,16 +244,7 @@ async fn a_failing_or_hanging_route_delays_nothing_else() {
         };
         let names: Vec<&str> = users.iter().map(String::as_str).collect();
         hub.create_users(&names, false).await;
-        let dir = tempfile::tempdir().unwrap();
-        let path = roster(&hub.api_url, "enforce", "al-rep", &[]).write(dir.path());
-        let mut daemon = start(
-            &path,
-            dir.path(),
-            &hub.admin_sync_token,
-            &format!("{}/hook", global.uri()),
-            &format!("{}/hook", lab.uri()),
-        );
-        daemon.wait_ready(30).await;
+        let (mut daemon, _dir) = start_ready(hub, "enforce", global, lab).await;
         // Several messages queue on the broken route (the first run's news, then
         // these); none holds up the next run or the healthy route.
         for user in &users {
@@ -257,20 +265,14 @@ async fn a_failing_or_hanging_route_delays_nothing_else() {
             .await;
         }
         if case.status == 500 {
-            wait_until(
-                20,
-                &format!("{}: failures counted for the community's route", case.name),
-                || daemon.context(),
-                || async {
-                    daemon
-                        .metric(
-                            "jupyterhub_admin_sync_webhook_failures_total{route=\"alerts-lab\"}",
-                        )
-                        .await
-                        .is_some_and(|n| n >= 1.0)
-                },
-            )
-            .await;
+            daemon
+                .wait_metric_above(
+                    20,
+                    &format!("{}: failures counted for the community's route", case.name),
+                    "jupyterhub_admin_sync_webhook_failures_total{route=\"alerts-lab\"}",
+                    0.0,
+                )
+                .await;
             assert_eq!(
                 daemon
                     .metric("jupyterhub_admin_sync_webhook_failures_total{route=\"global\"}")

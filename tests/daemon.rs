@@ -39,15 +39,10 @@ async fn wait_for_alert(receiver: &MockServer, daemon: &Daemon, kind: &str, stat
 }
 
 /// One community `daemon-lab` with representatives `reps`, `administrators` as
-/// `(name, added_by)`, and one hub `dhub` at `api_url` with `policy`, token in `$DTOKEN`.
-fn lab_roster(
-    api_url: &str,
-    policy: &str,
-    administrators: &[(&str, &str)],
-    reps: &[&str],
-) -> RosterBuilder {
-    let mut community =
-        Community::new("daemon-lab").hub(HubEntry::new("dhub", api_url, "DTOKEN").policy(policy));
+/// `(name, added_by)`, and one hub `dhub`, the shared hub with `policy`, token in `$DTOKEN`.
+fn lab_roster(policy: &str, administrators: &[(&str, &str)], reps: &[&str]) -> RosterBuilder {
+    let entry = HubEntry::new("dhub", &common::hub().api_url, "DTOKEN").policy(policy);
+    let mut community = Community::new("daemon-lab").hub(entry);
     for rep in reps {
         community = community.rep(rep);
     }
@@ -60,39 +55,42 @@ fn lab_roster(
         .community(community)
 }
 
-/// The daemon as these tests run it: the roster polled every 300ms.
+/// The daemon as these tests run it: the roster polled every 300ms, the shared hub's
+/// token in `$DTOKEN`, and `env`.
 fn start(roster: &Path, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Daemon {
     let mut all = vec!["--roster-poll", "300ms"];
     all.extend_from_slice(args);
-    Daemon::start(roster, dir, &all, env)
+    let token = [("DTOKEN", common::hub().admin_sync_token.as_str())];
+    Daemon::start(roster, dir, &all, &[&token[..], env].concat())
+}
+
+/// The shared hub, held alone, with the users `admins` (admin) and `users` (not admin)
+/// created if missing; a healthy alert receiver; a temp dir.
+async fn set_up(
+    admins: &[&str],
+    users: &[&str],
+) -> (
+    common::Exclusive,
+    &'static common::Hub,
+    MockServer,
+    tempfile::TempDir,
+) {
+    let (guard, hub) = common::exclusive_hub(admins, users).await;
+    let receiver = receiver(200, Duration::ZERO).await;
+    (guard, hub, receiver, tempfile::tempdir().unwrap())
 }
 
 #[tokio::test]
 async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
-    let _guard = common::exclusive().await;
-    let hub = common::hub();
-    let receiver = receiver(200, Duration::ZERO).await;
-    hub.create_users(&["dm-ui-admin"], true).await;
-    hub.create_users(&["dm-carol"], false).await;
-
-    let dir = tempfile::tempdir().unwrap();
-    let roster = lab_roster(
-        &hub.api_url,
-        "grant",
-        &[("dm-carol", "dm-rep")],
-        &["dm-rep"],
-    )
-    .write(dir.path());
+    let (_guard, hub, receiver, dir) = set_up(&["dm-ui-admin"], &["dm-carol"]).await;
+    let roster = lab_roster("grant", &[("dm-carol", "dm-rep")], &["dm-rep"]).write(dir.path());
     let audit = dir.path().join("audit.jsonl");
     let webhook = format!("{}/hooks/secret-path-XYZ", receiver.uri());
     let mut daemon = start(
         &roster,
         dir.path(),
         &["--interval", "1s", "--audit-log", audit.to_str().unwrap()],
-        &[
-            ("DTOKEN", hub.admin_sync_token.as_str()),
-            ("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", webhook.as_str()),
-        ],
+        &[("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", webhook.as_str())],
     );
 
     daemon.wait_ready(30).await;
@@ -153,11 +151,7 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
         "{log}"
     );
 
-    let lines: Vec<Value> = std::fs::read_to_string(&audit)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
-        .collect();
+    let lines = common::json_lines(&std::fs::read_to_string(&audit).unwrap());
     let grants: Vec<&Value> = lines
         .iter()
         .filter(|l| l["user"] == "dm-carol" && l["action"] == "grant" && l["event"] == "applied")
@@ -183,14 +177,10 @@ async fn daemon_fixes_hand_made_drift_alerts_and_audits() {
 
 #[tokio::test]
 async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored() {
-    let _guard = common::exclusive().await;
-    let hub = common::hub();
-    let receiver = receiver(200, Duration::ZERO).await;
     // The representative is admin already, so revoking what earlier tests left does not
     // take every admin (the safety floor would hold that).
-    hub.create_users(&["re-rep"], true).await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = lab_roster(&hub.api_url, "enforce", &[], &["re-rep"]).write(dir.path());
+    let (_guard, hub, receiver, dir) = set_up(&["re-rep"], &[]).await;
+    let roster = lab_roster("enforce", &[], &["re-rep"]).write(dir.path());
     // A long interval: only a roster change can explain a quick second run.
     let mut daemon = start(
         &roster,
@@ -201,29 +191,18 @@ async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored(
             "--alert-webhook-url",
             &format!("{}/hook", receiver.uri()),
         ],
-        &[("DTOKEN", hub.admin_sync_token.as_str())],
+        &[],
     );
     daemon.wait_ready(30).await;
     assert!(hub.admins().await.contains("re-rep"));
 
     // A new administrator in the roster is granted without a restart.
-    let declaring_re_new = lab_roster(
-        &hub.api_url,
-        "enforce",
-        &[("re-new", "re-rep")],
-        &["re-rep"],
-    );
+    let declaring_re_new = lab_roster("enforce", &[("re-new", "re-rep")], &["re-rep"]);
     declaring_re_new.replace(&roster);
     hub.wait_for_admin("re-new", 15, || daemon.context()).await;
 
     // An invalid edit: logged, alerted, metric 0, the last good roster stays.
-    lab_roster(
-        &hub.api_url,
-        "enforce",
-        &[("re-new", "re-rep")],
-        &["a", "b", "c"],
-    )
-    .replace(&roster);
+    lab_roster("enforce", &[("re-new", "re-rep")], &["a", "b", "c"]).replace(&roster);
     wait_for_metric(&daemon, "jupyterhub_admin_sync_roster_valid", 0.0).await;
     assert!(
         daemon.log().contains("has 3 representatives"),
@@ -253,11 +232,7 @@ async fn roster_edits_take_effect_without_restart_and_invalid_edits_are_ignored(
 async fn an_invalid_roster_at_start_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let roster = common::write_file(dir.path(), "roster.yaml", "communities: [{name: x}]\n");
-    let out = common::run(&["--config", roster.to_str().unwrap()], &[]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("community x: has no representative"),
-        "{stderr}"
-    );
+    let out = common::run_roster(&roster, &[], &[]);
+    common::assert_exit(&out, 1);
+    common::assert_stderr_contains(&out, "community x: has no representative");
 }

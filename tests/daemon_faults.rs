@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::mock::{mount_get_json, requests, requests_with_method};
 use common::{Community, Daemon, HubEntry, RosterBuilder};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -13,19 +14,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// A mock hub with one admin user; the user listing answers after `delay`.
 async fn mock_hub(delay: Duration) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/hub/api/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": "6.1.1"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/hub/api/user"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"kind": "service", "name": "admin-sync", "admin": true})),
-        )
-        .mount(&server)
-        .await;
+    mount_get_json(&server, "/hub/api/", json!({"version": "6.1.1"})).await;
+    let owner = json!({"kind": "service", "name": "admin-sync", "admin": true});
+    mount_get_json(&server, "/hub/api/user", owner).await;
     Mock::given(method("GET"))
         .and(path("/hub/api/users"))
         .respond_with(
@@ -55,6 +46,15 @@ fn roster(dir: &Path, hubs: &[(&str, &str)]) -> PathBuf {
     RosterBuilder::new().community(community).write(dir)
 }
 
+/// A temp dir with a roster of the one mock `hub`, named `name`, and the path of an
+/// audit log in it (not created).
+fn one_hub_and_an_audit_log(hub: &MockServer, name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), &[(name, &hub.uri())]);
+    let audit = dir.path().join("audit.jsonl");
+    (dir, roster, audit)
+}
+
 fn start(roster: &Path, dir: &Path, args: &[&str]) -> Daemon {
     Daemon::start(roster, dir, args, &[("TOK", "token-0123456789abcdef")])
 }
@@ -77,10 +77,8 @@ async fn sigterm_mid_listing(hub: &MockServer, daemon: &mut Daemon) -> String {
 }
 
 async fn listing_requests(server: &MockServer) -> usize {
-    server
-        .received_requests()
+    requests(server)
         .await
-        .unwrap_or_default()
         .iter()
         .filter(|r| r.url.path() == "/hub/api/users")
         .count()
@@ -89,9 +87,7 @@ async fn listing_requests(server: &MockServer) -> usize {
 #[tokio::test]
 async fn sigterm_during_a_hung_run_exits_0_within_10_seconds_with_the_audit_log_intact() {
     let hub = mock_hub(Duration::from_secs(120)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = roster(dir.path(), &[("slow", &hub.uri())]);
-    let audit = dir.path().join("audit.jsonl");
+    let (dir, roster, audit) = one_hub_and_an_audit_log(&hub, "slow");
     let earlier = "{\"earlier\":\"line\"}\n";
     std::fs::write(&audit, earlier).unwrap();
     let mut daemon = start(
@@ -110,14 +106,7 @@ async fn sigterm_during_a_hung_run_exits_0_within_10_seconds_with_the_audit_log_
         "{log}"
     );
     assert_eq!(std::fs::read_to_string(&audit).unwrap(), earlier);
-    let patches = hub
-        .received_requests()
-        .await
-        .unwrap()
-        .iter()
-        .filter(|r| r.method.as_str() == "PATCH")
-        .count();
-    assert_eq!(patches, 0);
+    assert_eq!(requests_with_method(&hub, "PATCH").await.len(), 0);
 }
 
 #[tokio::test]
@@ -125,9 +114,7 @@ async fn sigterm_lets_an_in_flight_run_finish_then_exits_0() {
     // The listing takes 1.5 s; SIGTERM arrives during it. The run finishes reading and
     // records its audit lines; the audit file holds only whole JSON lines.
     let hub = mock_hub(Duration::from_millis(1500)).await;
-    let dir = tempfile::tempdir().unwrap();
-    let roster = roster(dir.path(), &[("h", &hub.uri())]);
-    let audit = dir.path().join("audit.jsonl");
+    let (dir, roster, audit) = one_hub_and_an_audit_log(&hub, "h");
     let mut daemon = start(
         &roster,
         dir.path(),
@@ -139,17 +126,10 @@ async fn sigterm_lets_an_in_flight_run_finish_then_exits_0() {
         "the run should have finished in time:\n{log}"
     );
     let text = std::fs::read_to_string(&audit).unwrap();
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("whole JSON lines"))
-        .collect();
+    let lines = common::json_lines(&text);
     // Policy grant: the undeclared admin is recorded as seen.
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["user"] == "intruder" && l["event"] == "seen"),
-        "{text}\n{log}"
-    );
+    let seen = [("user", "intruder"), ("event", "seen")];
+    assert!(common::find_line(&lines, &seen).is_some(), "{text}\n{log}");
 }
 
 #[tokio::test]

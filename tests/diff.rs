@@ -22,6 +22,14 @@ fn cases() -> Vec<PathBuf> {
     cases
 }
 
+/// The case named `name`.
+fn case(name: &str) -> PathBuf {
+    cases()
+        .into_iter()
+        .find(|c| c.ends_with(name))
+        .unwrap_or_else(|| panic!("no case {name} in tests/fixtures/diff"))
+}
+
 /// `base.yaml` or the directory `base`, relative to the case (so messages name it so).
 fn side(case: &Path, name: &str) -> String {
     if case.join(name).is_dir() {
@@ -88,13 +96,8 @@ fn every_case_gives_exactly_its_expected_output_and_exit_code() {
 
 #[test]
 fn json_output_lists_the_same_changes() {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.ends_with("admin-added"))
-        .unwrap();
-    let out = diff(&case, "json");
-    assert_eq!(out.status.code(), Some(2), "{}", common::show(&out));
-    let json = common::report(&out);
+    let out = diff(&case("admin-added"), "json");
+    let json = common::exit_report(&out, 2);
     assert_eq!(json["on"], TODAY);
     assert_eq!(json["hubs"][0]["name"], "climate-prod");
     assert_eq!(json["hubs"][0]["changes"][0]["user"], "frank");
@@ -106,12 +109,8 @@ fn json_output_lists_the_same_changes() {
 /// own text: no mention, tag, link or extra table cell can come from a name.
 #[test]
 fn crafted_names_render_inert_in_markdown() {
-    let case = cases()
-        .into_iter()
-        .find(|c| c.ends_with("injection"))
-        .unwrap();
-    let out = diff(&case, "markdown");
-    assert_eq!(out.status.code(), Some(2), "{}", common::show(&out));
+    let out = diff(&case("injection"), "markdown");
+    common::assert_exit(&out, 2);
     let md = String::from_utf8(out.stdout).unwrap();
     for line in md.lines().skip(1) {
         let outside = outside_code_spans(line)

@@ -5,11 +5,7 @@ mod common;
 
 use common::{encode_name, hub, start_hub};
 use reqwest::Method;
-use serde_json::{Value, json};
-
-fn parse(body: &str) -> Value {
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn version_is_at_least_2_0() {
@@ -23,9 +19,7 @@ async fn version_is_at_least_2_0() {
     assert!(hub.api_url.starts_with("http://127.0.0.1:"));
     assert!(hub.api_url.ends_with("/hub/api"));
     // `GET /` answers without a token and agrees with what the harness read.
-    let (status, body) = hub.request(Method::GET, "/", "", None).await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(parse(&body)["version"], hub.version.as_str());
+    assert_eq!(hub.get_ok("/", "").await["version"], hub.version.as_str());
 }
 
 #[tokio::test]
@@ -50,15 +44,11 @@ async fn tokens_are_long_random_and_distinct() {
 #[tokio::test]
 async fn admin_sync_token_is_an_admin_service() {
     let hub = hub();
-    let (status, body) = hub
-        .request(Method::GET, "/user", &hub.admin_sync_token, None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let me = parse(&body);
-    assert_eq!(me["name"], "admin-sync", "{body}");
-    assert_eq!(me["admin"], true, "{body}");
+    let me = hub.get_ok("/user", &hub.admin_sync_token).await;
+    assert_eq!(me["name"], "admin-sync", "{me}");
+    assert_eq!(me["admin"], true, "{me}");
     // `kind` is "service" in every version checked (2.3.1, 3.1.1, 4.1.6, 5.5.4, 6.1.1).
-    assert_eq!(me["kind"], "service", "{body}");
+    assert_eq!(me["kind"], "service", "{me}");
 }
 
 #[tokio::test]
@@ -66,17 +56,11 @@ async fn auditor_lists_users_but_cannot_change_admin_flags() {
     let hub = hub();
     hub.create_user("audit-target").await;
 
-    let (status, body) = hub
-        .request(Method::GET, "/user", &hub.auditor_token, None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(parse(&body)["name"], "auditor", "{body}");
+    let me = hub.get_ok("/user", &hub.auditor_token).await;
+    assert_eq!(me["name"], "auditor", "{me}");
 
-    let (status, body) = hub
-        .request(Method::GET, "/users?limit=200", &hub.auditor_token, None)
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let target = parse(&body)
+    let body = hub.get_ok("/users?limit=200", &hub.auditor_token).await;
+    let target = body
         .as_array()
         .unwrap_or_else(|| panic!("not an array: {body}"))
         .iter()
@@ -119,16 +103,10 @@ async fn batch_of_250_is_seen_across_pages() {
     hub.create_users(&refs, false).await;
 
     // The page maximum is 200: a larger limit is clamped.
-    let (status, body) = hub
-        .request(
-            Method::GET,
-            "/users?offset=0&limit=500",
-            &hub.auditor_token,
-            None,
-        )
+    let page = hub
+        .get_ok("/users?offset=0&limit=500", &hub.auditor_token)
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(parse(&body).as_array().map(Vec::len), Some(200));
+    assert_eq!(page.as_array().map(Vec::len), Some(200));
 
     let users = hub.users().await;
     let ours: Vec<(&String, &bool)> = users
@@ -159,16 +137,10 @@ async fn names_with_at_sign_are_encoded() {
     assert_eq!(encode_name("alice@uni.edu"), "alice%40uni.edu");
     hub.create_user("alice@uni.edu").await;
     assert_eq!(hub.users().await.get("alice@uni.edu"), Some(&false));
-    let (status, body) = hub
-        .request(
-            Method::GET,
-            "/users/alice%40uni.edu",
-            &hub.test_admin_token,
-            None,
-        )
+    let alice = hub
+        .get_ok("/users/alice%40uni.edu", &hub.test_admin_token)
         .await;
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(parse(&body)["name"], "alice@uni.edu");
+    assert_eq!(alice["name"], "alice@uni.edu");
 }
 
 #[tokio::test]

@@ -11,6 +11,8 @@
 //! [`run::reconcile`] in `Mode::Once` on a hub whose listed users include undeclared
 //! admins, and the mock must have received no write.
 
+mod common;
+
 use serde_json::{Value, json};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use wiremock::matchers::{header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+use common::mock::mount_get_json;
 
 use jupyterhub_admin_sync::hub::{
     ClientOptions, HubClient, HubError, HubRead, HubWrite, PAGINATION_ACCEPT,
@@ -165,10 +169,8 @@ async fn writes(server: &MockServer) -> Vec<String> {
 
 /// `METHOD path?query` of every request `server` received, in order.
 async fn received(server: &MockServer) -> Vec<String> {
-    server
-        .received_requests()
+    common::mock::requests(server)
         .await
-        .expect("request recording is on")
         .iter()
         .map(|r| {
             let mut line = format!("{} {}", r.method, r.url.path());
@@ -192,6 +194,12 @@ async fn count(server: &MockServer, prefix: &str) -> usize {
 // ---------------------------------------------------------------------------------------
 // A well-behaved fake hub
 // ---------------------------------------------------------------------------------------
+
+/// A hub's users as `(name, admin)`: `admins`, then `others`, in that order.
+fn admins_then_others<'a>(admins: &[&'a str], others: &[&'a str]) -> Vec<(&'a str, bool)> {
+    let admins = admins.iter().map(|n| (*n, true));
+    admins.chain(others.iter().map(|n| (*n, false))).collect()
+}
 
 fn owned(users: &[(&str, bool)]) -> Vec<(String, bool)> {
     users.iter().map(|(n, a)| (n.to_string(), *a)).collect()
@@ -307,18 +315,9 @@ async fn mount_pages(server: &MockServer, pages: Vec<(usize, Value)>) {
 }
 
 async fn mount_base(server: &MockServer, version: &str) {
-    Mock::given(method("GET"))
-        .and(path("/hub/api/"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": version})))
-        .mount(server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/hub/api/user"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"kind": "service", "name": "admin-sync", "admin": true, "roles": ["admin"]}),
-        ))
-        .mount(server)
-        .await;
+    mount_get_json(server, "/hub/api/", json!({"version": version})).await;
+    let owner = json!({"kind": "service", "name": "admin-sync", "admin": true, "roles": ["admin"]});
+    mount_get_json(server, "/hub/api/user", owner).await;
     Mock::given(method("PATCH"))
         .and(path_regex("^/hub/api/users/[^/]+$"))
         .respond_with(EchoUser(200))
@@ -350,17 +349,44 @@ impl wiremock::Respond for EchoUser {
     }
 }
 
+/// A fault on `GET path`, ahead of the fake hub's own answer.
+fn on_get(path_: &str) -> wiremock::MockBuilder {
+    Mock::given(method("GET")).and(path(path_))
+}
+
 /// A fault on the page at `offset`, ahead of the fake hub's own answer.
 fn on_page(offset: usize) -> wiremock::MockBuilder {
-    Mock::given(method("GET"))
-        .and(path("/hub/api/users"))
-        .and(query_param("offset", offset.to_string()))
+    on_get("/hub/api/users").and(query_param("offset", offset.to_string()))
 }
 
 async fn started_hub(users: &[(&str, bool)]) -> MockServer {
     let server = MockServer::start().await;
     mount_hub(&server, users).await;
     server
+}
+
+/// The fake hub with [`DRIFTED`] users and `fault` ahead of its own answers, and the
+/// fixture for it.
+async fn drifted_hub_with(fault: Mock) -> (MockServer, Fixture) {
+    let server = started_hub(DRIFTED).await;
+    fault.with_priority(1).mount(&server).await;
+    let f = fixture(&server.uri());
+    (server, f)
+}
+
+/// `503 Service Unavailable` on the page at `offset`.
+fn unavailable_on_page(offset: usize) -> Mock {
+    on_page(offset).respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
+}
+
+/// Asserts that `error`'s message starts with `start` and holds each of `parts`.
+#[track_caller]
+fn assert_says(error: &HubError, start: &str, parts: &[&str]) {
+    let message = error.to_string();
+    assert!(message.starts_with(start), "{message}");
+    for part in parts {
+        assert!(message.contains(part), "{part:?} is missing: {message}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -424,6 +450,14 @@ impl RawHub {
             .into_iter()
             .filter(|r| !r.starts_with("GET "))
             .collect()
+    }
+
+    /// How many requests began with `prefix` (`METHOD target`).
+    fn count(&self, prefix: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.starts_with(prefix))
+            .count()
     }
 }
 
@@ -532,14 +566,7 @@ fn huge_body(len: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn two_503s_on_a_page_are_retried_and_the_snapshot_succeeds() {
-    let server = started_hub(DRIFTED).await;
-    on_page(2)
-        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
-        .up_to_n_times(2)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let (server, f) = drifted_hub_with(unavailable_on_page(2).up_to_n_times(2)).await;
 
     let snapshot = f.client.snapshot(&|_| false).await.expect("snapshot");
 
@@ -558,23 +585,16 @@ async fn two_503s_on_a_page_are_retried_and_the_snapshot_succeeds() {
 
 #[tokio::test]
 async fn a_503_that_persists_gives_up_after_max_attempts_and_changes_nothing() {
-    let server = started_hub(DRIFTED).await;
-    on_page(2)
-        .respond_with(ResponseTemplate::new(503).set_body_string("Service Unavailable"))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let (server, f) = drifted_hub_with(unavailable_on_page(2)).await;
 
     let error = f.read_fails_and_nothing_changes("status").await;
 
     assert_eq!(error.status().map(|s| s.as_u16()), Some(503));
-    let message = error.to_string();
-    assert!(
-        message.contains("GET /users?offset=2&limit=100"),
-        "{message}"
+    assert_says(
+        &error,
+        "GET /users?offset=2&limit=100",
+        &["Service Unavailable"],
     );
-    assert!(message.contains("Service Unavailable"), "{message}");
     // Three attempts for the snapshot, three for the reconcile's own read.
     assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 6);
     assert_eq!(writes(&server).await, Vec::<String>::new());
@@ -582,18 +602,10 @@ async fn a_503_that_persists_gives_up_after_max_attempts_and_changes_nothing() {
 
 #[tokio::test]
 async fn retry_after_on_a_429_is_honoured() {
-    let server = started_hub(DRIFTED).await;
-    on_page(0)
-        .respond_with(
-            ResponseTemplate::new(429)
-                .insert_header("Retry-After", "1")
-                .set_body_json(json!({"status": 429, "message": "Too many requests"})),
-        )
-        .up_to_n_times(1)
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let too_many = ResponseTemplate::new(429)
+        .insert_header("Retry-After", "1")
+        .set_body_json(json!({"status": 429, "message": "Too many requests"}));
+    let (_server, f) = drifted_hub_with(on_page(0).respond_with(too_many).up_to_n_times(1)).await;
 
     let started = Instant::now();
     let snapshot = f.client.snapshot(&|_| false).await.expect("snapshot");
@@ -613,16 +625,10 @@ async fn retry_after_on_a_429_is_honoured() {
 
 #[tokio::test]
 async fn a_hung_page_times_out_and_the_error_names_the_path() {
-    let server = started_hub(DRIFTED).await;
-    on_page(2)
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(json!({}))
-                .set_delay(Duration::from_secs(5)),
-        )
-        .with_priority(1)
-        .mount(&server)
-        .await;
+    let hung = ResponseTemplate::new(200)
+        .set_body_json(json!({}))
+        .set_delay(Duration::from_secs(5));
+    let (server, _) = drifted_hub_with(on_page(2).respond_with(hung)).await;
     let f = fixture_with(
         &server.uri(),
         NO_ADMINISTRATORS,
@@ -637,12 +643,7 @@ async fn a_hung_page_times_out_and_the_error_names_the_path() {
     let elapsed = started.elapsed();
 
     assert_eq!(error.kind().as_str(), "timeout", "{error}");
-    let message = error.to_string();
-    assert!(
-        message.starts_with("GET /users?offset=2&limit=100: "),
-        "{message}"
-    );
-    assert!(message.contains("timed out"), "{message}");
+    assert_says(&error, "GET /users?offset=2&limit=100: ", &["timed out"]);
     // A timeout is transient: three attempts of 200 ms, then give up.
     assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 3);
     assert!(elapsed < Duration::from_secs(2), "took {elapsed:?}");
@@ -670,29 +671,12 @@ async fn a_connection_reset_on_page_3_fails_the_read_and_revokes_nobody() {
     .await;
     let f = fixture(&hub.base);
 
-    let error = f.snapshot_error().await;
-    assert_eq!(error.kind().as_str(), "transport", "{error}");
-    let message = error.to_string();
-    assert!(
-        message.starts_with("GET /users?offset=4&limit=100: "),
-        "{message}"
-    );
+    let error = f.read_fails_and_nothing_changes("transport").await;
 
-    let report = f.reconcile().await;
-    assert_eq!(report.status, Status::Error, "{report}");
-    assert_eq!(
-        report.error_kind.map(ErrorKind::as_str),
-        Some("transport"),
-        "{report}"
-    );
-    assert!(report.changes.is_empty(), "{report}");
+    assert_says(&error, "GET /users?offset=4&limit=100: ", &[]);
     assert_eq!(hub.writes(), Vec::<String>::new());
     // Retried like any transient fault: three attempts per read.
-    let resets = hub
-        .requests()
-        .iter()
-        .filter(|r| r.starts_with("GET /hub/api/users?offset=4"))
-        .count();
+    let resets = hub.count("GET /hub/api/users?offset=4");
     assert_eq!(resets, 6, "{:?}", hub.requests());
 }
 
@@ -702,27 +686,16 @@ async fn a_connection_reset_on_page_3_fails_the_read_and_revokes_nobody() {
 
 #[tokio::test]
 async fn malformed_json_on_page_2_is_a_decode_error_that_shows_the_body() {
-    let server = started_hub(DRIFTED).await;
-    on_page(2)
-        .respond_with(ResponseTemplate::new(200).set_body_raw(
-            r#"{"items":[{"name":"carol","admin":tru"#,
-            "application/json",
-        ))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let truncated = r#"{"items":[{"name":"carol","admin":tru"#;
+    let answer = ResponseTemplate::new(200).set_body_raw(truncated, "application/json");
+    let (server, f) = drifted_hub_with(on_page(2).respond_with(answer)).await;
 
     let error = f.read_fails_and_nothing_changes("decode").await;
 
-    let message = error.to_string();
-    assert!(
-        message.starts_with("GET /users?offset=2&limit=100: "),
-        "{message}"
-    );
-    assert!(
-        message.contains(r#"it began: {"items":[{"name":"carol","admin":tru"#),
-        "{message}"
+    assert_says(
+        &error,
+        "GET /users?offset=2&limit=100: ",
+        &[&format!("it began: {truncated}")],
     );
     // Not transient: one request per read.
     assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 2);
@@ -731,44 +704,28 @@ async fn malformed_json_on_page_2_is_a_decode_error_that_shows_the_body() {
 
 #[tokio::test]
 async fn an_html_login_page_is_a_decode_error() {
-    let server = started_hub(DRIFTED).await;
     let login = "<!DOCTYPE html>\n<html><head><title>JupyterHub</title></head>\
                  <body><form action=\"/hub/login\" method=\"post\">Sign in</form></body></html>";
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(login, "text/html; charset=UTF-8"))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let answer = ResponseTemplate::new(200).set_body_raw(login, "text/html; charset=UTF-8");
+    let (server, f) = drifted_hub_with(Mock::given(method("GET")).respond_with(answer)).await;
 
     let error = f.read_fails_and_nothing_changes("decode").await;
 
-    let message = error.to_string();
-    assert!(message.starts_with("GET /: "), "{message}");
-    assert!(message.contains("it began: <!DOCTYPE html>"), "{message}");
+    assert_says(&error, "GET /: ", &["it began: <!DOCTYPE html>"]);
     assert_eq!(writes(&server).await, Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn a_plain_array_from_users_is_a_decode_error_that_names_the_accept_header() {
     // A hub (or a proxy in front of it) that ignores the pagination Accept header.
-    let server = started_hub(DRIFTED).await;
-    Mock::given(method("GET"))
-        .and(path("/hub/api/users"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!(items(DRIFTED))))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let plain = ResponseTemplate::new(200).set_body_json(json!(items(DRIFTED)));
+    let (server, f) = drifted_hub_with(on_get("/hub/api/users").respond_with(plain)).await;
 
     let error = f.read_fails_and_nothing_changes("decode").await;
 
-    let message = error.to_string();
-    assert!(
-        message.contains(&format!("Accept: {PAGINATION_ACCEPT}")),
-        "{message}"
-    );
-    assert!(message.contains(r#"it began: [{"#), "{message}");
+    let accept = format!("Accept: {PAGINATION_ACCEPT}");
+    let start = "GET /users?offset=0&limit=100: ";
+    assert_says(&error, start, &[&accept, r#"it began: [{"#]);
     assert_eq!(writes(&server).await, Vec::<String>::new());
 }
 
@@ -792,83 +749,112 @@ async fn jupyterhub_1_5_is_too_old_and_its_users_are_not_listed() {
 // Listings that do not add up
 // ---------------------------------------------------------------------------------------
 
-/// One page a lying hub serves: `(offset, limit, total, next offset, admins listed)`.
-type LyingPage = (usize, usize, usize, Option<usize>, &'static [&'static str]);
+/// A listing whose pagination does not add up, and what the error says.
+struct Listing {
+    what: &'static str,
+    /// The pages the lying hub serves (by offset), one a line, as
+    /// `offset O, limit L, total T, next N: USER USER` (`no next` on the last page);
+    /// every listed user is an admin.
+    pages: &'static [&'static str],
+    error: &'static str,
+}
 
-/// Listings whose pagination does not add up, and what the error says. Each page is
-/// served by offset; every listed user is an admin.
-const LISTINGS_THAT_DO_NOT_ADD_UP: &[(&str, &[LyingPage], &str)] = &[
-    (
-        "a total that claims more users than listed (10 claimed, 4 listed)",
-        &[
-            (0, 2, 10, Some(2), &["eng-eve", "mallory"]),
-            (2, 2, 10, None, &["rep-bob", "trudy"]),
+const LISTINGS_THAT_DO_NOT_ADD_UP: &[Listing] = &[
+    Listing {
+        what: "a total that claims more users than listed (10 claimed, 4 listed)",
+        pages: &[
+            "offset 0, limit 2, total 10, next 2: eng-eve mallory",
+            "offset 2, limit 2, total 10, no next: rep-bob trudy",
         ],
-        "the listing ended after 4 users, but the hub's total is 10",
-    ),
-    (
-        "a total that claims fewer users than listed (2 claimed, 4 come)",
-        &[
-            (0, 2, 2, Some(2), &["eng-eve", "mallory"]),
-            (2, 2, 2, None, &["rep-bob", "trudy"]),
+        error: "the listing ended after 4 users, but the hub's total is 10",
+    },
+    Listing {
+        what: "a total that claims fewer users than listed (2 claimed, 4 come)",
+        pages: &[
+            "offset 0, limit 2, total 2, next 2: eng-eve mallory",
+            "offset 2, limit 2, total 2, no next: rep-bob trudy",
         ],
-        "the next page's offset 2 is not below the total of 2",
-    ),
-    (
-        "a total that claims fewer users than one page holds",
-        &[(0, 3, 2, None, &["eng-eve", "mallory", "rep-bob"])],
-        "more than the total of 2",
-    ),
-    (
-        "a next offset that loops back",
-        &[
-            (0, 2, 6, Some(2), &["eng-eve", "mallory"]),
-            (2, 2, 6, Some(0), &["rep-bob", "trudy"]),
+        error: "the next page's offset 2 is not below the total of 2",
+    },
+    Listing {
+        what: "a total that claims fewer users than one page holds",
+        pages: &["offset 0, limit 3, total 2, no next: eng-eve mallory rep-bob"],
+        error: "more than the total of 2",
+    },
+    Listing {
+        what: "a next offset that loops back",
+        pages: &[
+            "offset 0, limit 2, total 6, next 2: eng-eve mallory",
+            "offset 2, limit 2, total 6, next 0: rep-bob trudy",
         ],
-        "the next page's offset 0 does not move past 2",
-    ),
-    (
-        "an empty page before the end",
-        &[
-            (0, 2, 6, Some(2), &["eng-eve", "mallory"]),
-            (2, 2, 6, Some(4), &[]),
-            (4, 2, 6, None, &["rep-bob", "trudy"]),
+        error: "the next page's offset 0 does not move past 2",
+    },
+    Listing {
+        what: "an empty page before the end",
+        pages: &[
+            "offset 0, limit 2, total 6, next 2: eng-eve mallory",
+            "offset 2, limit 2, total 6, next 4:",
+            "offset 4, limit 2, total 6, no next: rep-bob trudy",
         ],
-        "the page at offset 2 is empty but the hub says more follow",
-    ),
-    (
+        error: "the page at offset 2 is empty but the hub says more follow",
+    },
+    Listing {
         // The users at 2 and 3 are never listed (one of them could be an undeclared
         // admin, or a declared one).
-        "a next offset that skips users",
-        &[
-            (0, 2, 6, Some(4), &["eng-eve", "mallory"]),
-            (4, 2, 6, None, &["rep-bob", "trudy"]),
+        what: "a next offset that skips users",
+        pages: &[
+            "offset 0, limit 2, total 6, next 4: eng-eve mallory",
+            "offset 4, limit 2, total 6, no next: rep-bob trudy",
         ],
-        "the listing ended after 4 users, but the hub's total is 6",
-    ),
-    (
-        "a user on two pages",
-        &[
-            (0, 2, 4, Some(2), &["eng-eve", "mallory"]),
-            (2, 2, 4, None, &["mallory", "rep-bob"]),
+        error: "the listing ended after 4 users, but the hub's total is 6",
+    },
+    Listing {
+        what: "a user on two pages",
+        pages: &[
+            "offset 0, limit 2, total 4, next 2: eng-eve mallory",
+            "offset 2, limit 2, total 4, no next: mallory rep-bob",
         ],
-        "user mallory was listed twice",
-    ),
+        error: "user mallory was listed twice",
+    },
 ];
+
+/// A page of [`Listing::pages`] as `(offset, the page's JSON)`.
+fn lying_page(line: &str) -> (usize, Value) {
+    let (head, names) = line
+        .split_once(':')
+        .unwrap_or_else(|| panic!("no ':' in the page {line:?}"));
+    // `field N` among the comma-separated fields, if there.
+    let field = |name: &str| -> Option<usize> {
+        let prefix = format!("{name} ");
+        let value = head.split(", ").find_map(|f| f.strip_prefix(&prefix))?;
+        Some(
+            value
+                .parse()
+                .unwrap_or_else(|e| panic!("{line:?}: {name}: {e}")),
+        )
+    };
+    let number = |name: &str| field(name).unwrap_or_else(|| panic!("{line:?}: no {name}"));
+    let (offset, limit, total) = (number("offset"), number("limit"), number("total"));
+    let next_offset = field("next");
+    assert!(
+        next_offset.is_some() || head.ends_with(", no next"),
+        "{line:?}: neither next nor no next"
+    );
+    let listed: Vec<(&str, bool)> = names.split_whitespace().map(|n| (n, true)).collect();
+    let next = next_offset.map(|o| next(o, limit));
+    (offset, page(offset, limit, total, next, items(&listed)))
+}
 
 #[tokio::test]
 async fn a_listing_that_does_not_add_up_is_incomplete_and_revokes_nobody() {
-    for (what, pages, message) in LISTINGS_THAT_DO_NOT_ADD_UP {
+    for Listing {
+        what,
+        pages,
+        error: message,
+    } in LISTINGS_THAT_DO_NOT_ADD_UP
+    {
         let server = MockServer::start().await;
-        let pages = pages
-            .iter()
-            .map(|(offset, limit, total, next_offset, names)| {
-                let listed: Vec<(&str, bool)> = names.iter().map(|n| (*n, true)).collect();
-                let next = next_offset.map(|o| next(o, *limit));
-                (*offset, page(*offset, *limit, *total, next, items(&listed)))
-            })
-            .collect();
-        mount_pages(&server, pages).await;
+        mount_pages(&server, pages.iter().map(|p| lying_page(p)).collect()).await;
         let f = fixture(&server.uri());
 
         let error = f.read_fails_and_nothing_changes("incomplete").await;
@@ -892,20 +878,15 @@ async fn a_listing_that_does_not_add_up_is_incomplete_and_revokes_nobody() {
 async fn user_names_are_percent_encoded_in_the_paths_of_writes() {
     // alice@uni.edu is missing (create), zoë is not admin (grant), "a b" is an
     // undeclared admin (revoke).
-    let server = started_hub(&[
-        ("a b", true),
-        ("eng-eve", true),
-        ("rep-bob", true),
-        ("zoë", false),
-    ])
-    .await;
+    let users = admins_then_others(&["a b", "eng-eve", "rep-bob"], &["zoë"]);
+    let server = started_hub(&users).await;
     let f = fixture_with(&server.uri(), &["alice@uni.edu", "zoë"], &options());
 
     let report = f.reconcile().await;
 
     assert_eq!(report.status, Status::Changed, "{report}");
-    let requests = server.received_requests().await.unwrap();
-    let writes: Vec<(String, String, Value)> = requests
+    let writes: Vec<(String, String, Value)> = common::mock::requests(&server)
+        .await
         .iter()
         .filter(|r| r.method.as_str() != "GET")
         .map(|r| {
@@ -944,22 +925,16 @@ async fn user_names_are_percent_encoded_in_the_paths_of_writes() {
 
 #[tokio::test]
 async fn a_body_over_the_limit_with_content_length_is_too_large() {
-    let server = started_hub(DRIFTED).await;
-    on_page(0)
-        .respond_with(
-            ResponseTemplate::new(200).set_body_raw(huge_body(2 * 1024 * 1024), "application/json"),
-        )
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let huge =
+        ResponseTemplate::new(200).set_body_raw(huge_body(2 * 1024 * 1024), "application/json");
+    let (server, f) = drifted_hub_with(on_page(0).respond_with(huge)).await;
 
     let error = f.read_fails_and_nothing_changes("too_large").await;
 
-    let message = error.to_string();
-    assert!(
-        message.contains("GET /users?offset=0&limit=100: the answer is larger than 1048576 bytes"),
-        "{message}"
+    assert_says(
+        &error,
+        "GET /users?offset=0&limit=100: the answer is larger than 1048576 bytes",
+        &[],
     );
     // Not transient: one request per read.
     assert_eq!(count(&server, "GET /hub/api/users").await, 2);
@@ -981,17 +956,12 @@ async fn too_large_without_content_length(framing: fn(Vec<u8>) -> Answer) {
 
     let error = f.read_fails_and_nothing_changes("too_large").await;
 
-    assert!(
-        error
-            .to_string()
-            .contains("the answer is larger than 1048576 bytes"),
-        "{error}"
+    assert_says(
+        &error,
+        "GET /users?offset=0&limit=100: ",
+        &["the answer is larger than 1048576 bytes"],
     );
-    let pages = hub
-        .requests()
-        .iter()
-        .filter(|r| r.starts_with("GET /hub/api/users"))
-        .count();
+    let pages = hub.count("GET /hub/api/users");
     assert_eq!(pages, 2, "one request per read: {:?}", hub.requests());
     assert_eq!(hub.writes(), Vec::<String>::new());
 }
@@ -1017,24 +987,14 @@ async fn a_redirect_to_another_host_is_not_followed() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"version": "6.1.1"})))
         .mount(&thief)
         .await;
-    let server = started_hub(DRIFTED).await;
     let location = format!("{}/steal", thief.uri());
-    Mock::given(method("GET"))
-        .and(path("/hub/api/"))
-        .respond_with(ResponseTemplate::new(302).insert_header("Location", location.as_str()))
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let redirect = ResponseTemplate::new(302).insert_header("Location", location.as_str());
+    let (server, f) = drifted_hub_with(on_get("/hub/api/").respond_with(redirect)).await;
 
     let error = f.read_fails_and_nothing_changes("redirect").await;
 
-    let message = error.to_string();
-    assert!(message.starts_with("GET /: "), "{message}");
-    assert!(
-        message.contains(&format!("redirected (302 Found) to {location}")),
-        "{message}"
-    );
+    let redirected = format!("redirected (302 Found) to {location}");
+    assert_says(&error, "GET /: ", &[&redirected]);
     assert_eq!(received(&thief).await, Vec::<String>::new());
     // Not retried either.
     assert_eq!(received(&server).await, ["GET /hub/api/", "GET /hub/api/"]);
@@ -1050,6 +1010,14 @@ struct EchoAuthorization {
     status: u16,
     /// Text before the echoed header.
     prefix: String,
+}
+
+/// `GET /user` answered 500 by [`EchoAuthorization`] with `prefix`.
+fn token_echoed_on_user(prefix: String) -> Mock {
+    on_get("/hub/api/user").respond_with(EchoAuthorization {
+        status: 500,
+        prefix,
+    })
 }
 
 impl Respond for EchoAuthorization {
@@ -1070,13 +1038,8 @@ impl Respond for EchoAuthorization {
 async fn a_403_on_patch_is_reported_on_each_change_without_the_token() {
     // rep-bob needs a grant, mallory a revoke; the hub refuses both. Administrator
     // carol is admin, so the revocation does not take every admin (the safety floor).
-    let server = started_hub(&[
-        ("eng-eve", true),
-        ("carol", true),
-        ("mallory", true),
-        ("rep-bob", false),
-    ])
-    .await;
+    let users = admins_then_others(&["eng-eve", "carol", "mallory"], &["rep-bob"]);
+    let server = started_hub(&users).await;
     Mock::given(method("PATCH"))
         .respond_with(EchoAuthorization {
             status: 403,
@@ -1107,13 +1070,7 @@ async fn a_403_on_patch_is_reported_on_each_change_without_the_token() {
         assert!(error.contains("[REDACTED]"), "{error}");
     }
     // The server did get the token, and echoed it.
-    let patches: Vec<Request> = server
-        .received_requests()
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|r| r.method.as_str() == "PATCH")
-        .collect();
+    let patches = common::mock::requests_with_method(&server, "PATCH").await;
     assert_eq!(patches.len(), 2, "403 is not retried");
     assert_eq!(
         patches[0].headers.get("authorization").unwrap(),
@@ -1129,27 +1086,17 @@ async fn a_403_on_patch_is_reported_on_each_change_without_the_token() {
 
 #[tokio::test]
 async fn an_echoed_token_in_a_500_body_is_redacted() {
-    let server = started_hub(DRIFTED).await;
-    Mock::given(method("GET"))
-        .and(path("/hub/api/user"))
-        .respond_with(EchoAuthorization {
-            status: 500,
-            prefix: "Internal Server Error; request headers: ".into(),
-        })
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let echo = token_echoed_on_user("Internal Server Error; request headers: ".into());
+    let (_server, f) = drifted_hub_with(echo).await;
 
     let error = f.read_fails_and_nothing_changes("status").await;
 
-    let message = error.to_string();
-    assert!(message.starts_with("GET /user: HTTP 500"), "{message}");
-    assert!(
-        message.contains("Authorization: token [REDACTED]"),
-        "{message}"
+    assert_says(
+        &error,
+        "GET /user: HTTP 500",
+        &["Authorization: token [REDACTED]"],
     );
-    assert!(!message.contains(TOKEN), "{message}");
+    assert!(!error.to_string().contains(TOKEN), "{error}");
     assert!(!format!("{error:?}").contains(TOKEN), "{error:?}");
 }
 
@@ -1157,17 +1104,8 @@ async fn an_echoed_token_in_a_500_body_is_redacted() {
 async fn an_echoed_token_cut_by_the_snippet_limit_does_not_show_in_part() {
     // 169 characters, "Authorization: token " (21), then the token at character 190:
     // a snippet of 200 characters cuts it after "token-0123".
-    let server = started_hub(DRIFTED).await;
-    Mock::given(method("GET"))
-        .and(path("/hub/api/user"))
-        .respond_with(EchoAuthorization {
-            status: 500,
-            prefix: format!("{} ", "x".repeat(168)),
-        })
-        .with_priority(1)
-        .mount(&server)
-        .await;
-    let f = fixture(&server.uri());
+    let (_server, f) =
+        drifted_hub_with(token_echoed_on_user(format!("{} ", "x".repeat(168)))).await;
 
     let error = f.snapshot_error().await;
 
@@ -1206,7 +1144,7 @@ async fn the_version_is_read_without_the_token_and_everything_else_with_it() {
     let server = started_hub(DRIFTED).await;
     let f = fixture(&server.uri());
     f.client.snapshot(&|_| false).await.expect("snapshot");
-    let requests = server.received_requests().await.unwrap();
+    let requests = common::mock::requests(&server).await;
     for request in &requests {
         let has_token = request.headers.get("authorization").is_some();
         if request.url.path() == "/hub/api/" {

@@ -6,30 +6,40 @@
 
 mod common;
 
-use common::{Community, HubEntry, RosterBuilder};
+use common::{Community, HubEntry, RosterBuilder, assert_exit, exit_report};
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Output;
 
-/// The shared hub, held alone (see the module doc), and a temp dir.
-async fn shared_hub() -> (
-    tokio::sync::MutexGuard<'static, ()>,
-    &'static common::Hub,
-    tempfile::TempDir,
-) {
-    let guard = common::exclusive().await;
-    (guard, common::hub(), tempfile::tempdir().unwrap())
+/// The shared hub, held alone (see the module doc), with the users `admins` (admin)
+/// and `users` (not admin) created if missing, and a temp dir.
+async fn shared_hub(
+    admins: &[&str],
+    users: &[&str],
+) -> (common::Exclusive, &'static common::Hub, tempfile::TempDir) {
+    let (guard, hub) = common::exclusive_hub(admins, users).await;
+    (guard, hub, tempfile::tempdir().unwrap())
 }
 
 fn status(report: &Value, hub: &str) -> String {
-    report["hubs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == hub)
-        .unwrap_or_else(|| panic!("no hub {hub} in {report}"))["status"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let status = &common::hub_report(report, hub)["status"];
+    status.as_str().expect("status").to_string()
+}
+
+/// `hub` in a roster as `name`, its token in `$TOK`.
+fn entry(hub: &common::Hub, name: &str) -> HubEntry {
+    HubEntry::new(name, &hub.api_url, "TOK")
+}
+
+/// Runs the binary on `roster` with `args`, `hub`'s admin-sync token in `$TOK`.
+fn run_on(hub: &common::Hub, roster: &Path, args: &[&str]) -> Output {
+    common::run_roster(roster, args, &[("TOK", &hub.admin_sync_token)])
+}
+
+/// `--once --output json` on `roster` against `hub` ([`run_on`]).
+fn once_json(hub: &common::Hub, roster: &Path) -> Output {
+    run_on(hub, roster, &["--once", "--output", "json"])
 }
 
 fn set<const N: usize>(items: [(&str, &str, bool); N]) -> BTreeSet<(String, String, bool)> {
@@ -41,7 +51,7 @@ fn set<const N: usize>(items: [(&str, &str, bool); N]) -> BTreeSet<(String, Stri
 
 #[tokio::test]
 async fn dry_run_then_once_converge_two_hubs_across_pages() {
-    let (_guard, a, dir) = shared_hub().await;
+    let (_guard, a, dir) = shared_hub(&[], &[]).await;
     let b = common::second_hub();
 
     // Hub A: 250 ordinary users, so the listing has two pages of 200; a declared
@@ -81,19 +91,17 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
                 )),
         )
         .write(dir.path());
-    let roster = roster.to_str().unwrap();
     let env = [
         ("ALPHA_TOKEN", a.admin_sync_token.as_str()),
         ("BETA_TOKEN", b.admin_sync_token.as_str()),
     ];
+    let run = |args: &[&str]| common::run_roster(&roster, args, &env);
     let a_before = a.users().await;
     let b_before = b.users().await;
     assert!(a_before.len() > 200, "hub A must need more than one page");
 
     // --dry-run: reports every difference, changes nothing, exits 2.
-    let out = common::run(&["--config", roster, "--dry-run", "--output", "json"], &env);
-    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
-    let report = common::report(&out);
+    let report = exit_report(&run(&["--dry-run", "--output", "json"]), 2);
     assert_eq!(report["mode"], "dry-run");
     let a_changes = common::changes(&report, "alpha-hub");
     for expected in [
@@ -119,9 +127,7 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
     assert_eq!(b.users().await, b_before, "dry run changed hub B");
 
     // --once: converges, exits 0, deletes nobody.
-    let out = common::run(&["--config", roster, "--once", "--output", "json"], &env);
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
-    let report = common::report(&out);
+    let report = exit_report(&run(&["--once", "--output", "json"]), 0);
     assert_eq!(status(&report, "alpha-hub"), "changed");
     assert_eq!(status(&report, "beta-hub"), "changed");
     let a_after = a.users().await;
@@ -163,81 +169,45 @@ async fn dry_run_then_once_converge_two_hubs_across_pages() {
     }
 
     // A second --once changes nothing; a dry run agrees.
-    let out = common::run(&["--config", roster, "--once", "--output", "json"], &env);
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
-    let report = common::report(&out);
+    let report = exit_report(&run(&["--once", "--output", "json"]), 0);
     for hub in ["alpha-hub", "beta-hub"] {
         assert_eq!(status(&report, hub), "in_sync", "{report}");
         assert!(common::changes(&report, hub).is_empty());
     }
     assert_eq!(a.users().await, a_after);
-    let out = common::run(&["--config", roster, "--dry-run"], &env);
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    assert_exit(&run(&["--dry-run"]), 0);
 }
 
 #[tokio::test]
 async fn applied_changes_are_logged_with_who_added_whom() {
-    let (_guard, a, dir) = shared_hub().await;
-    a.create_users(&["log-dave"], false).await;
-    let roster = RosterBuilder::one_hub(
-        "logc",
-        "log-rep",
-        HubEntry::new("loghub", &a.api_url, "TOK"),
+    let (_guard, a, dir) = shared_hub(&[], &["log-dave"]).await;
+    let roster = RosterBuilder::one_hub("logc", "log-rep", entry(a, "loghub"))
+        .admin("log-dave", "log-rep")
+        .defaults("policy", "grant")
+        .write(dir.path());
+    let out = run_on(a, &roster, &["--once", "--log-format", "json"]);
+    let stderr = common::stderr(&out);
+    let lines = common::json_lines(&stderr);
+    let granted = common::find_line(
+        &lines,
+        &[("message", "granted admin"), ("user", "log-dave")],
     )
-    .admin("log-dave", "log-rep")
-    .defaults("policy", "grant")
-    .write(dir.path());
-    let out = common::run(
-        &[
-            "-c",
-            roster.to_str().unwrap(),
-            "--once",
-            "--log-format",
-            "json",
-        ],
-        &[("TOK", &a.admin_sync_token)],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let lines: Vec<Value> = stderr
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l).unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
-        })
-        .collect();
-    let granted = lines
-        .iter()
-        .find(|l| l["message"] == "granted admin" && l["user"] == "log-dave")
-        .unwrap_or_else(|| panic!("no grant logged:\n{stderr}"));
+    .unwrap_or_else(|| panic!("no grant logged:\n{stderr}"));
     assert_eq!(granted["hub"], "loghub");
     assert_eq!(granted["added_by"], "log-rep");
     assert_eq!(granted["community"], "logc");
     assert_eq!(granted["level"], "INFO");
-    assert!(
-        lines
-            .iter()
-            .any(|l| l["message"] == "created admin" && l["user"] == "log-rep"),
-        "{stderr}"
-    );
+    let created = [("message", "created admin"), ("user", "log-rep")];
+    assert!(common::find_line(&lines, &created).is_some(), "{stderr}");
 }
 
 #[tokio::test]
 async fn policy_grant_leaves_undeclared_admins_and_exits_2() {
-    let (_guard, a, dir) = shared_hub().await;
-    a.create_users(&["grant-intruder"], true).await;
-    a.create_users(&["grant-dave"], false).await;
-    let roster = RosterBuilder::one_hub(
-        "g",
-        "grant-rep",
-        HubEntry::new("ghub", &a.api_url, "TOK").policy("grant"),
-    )
-    .admin("grant-dave", "grant-rep")
-    .write(dir.path());
-    let out = common::run(
-        &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
-        &[("TOK", &a.admin_sync_token)],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
-    let report = common::report(&out);
+    let (_guard, a, dir) = shared_hub(&["grant-intruder"], &["grant-dave"]).await;
+    let roster = RosterBuilder::one_hub("g", "grant-rep", entry(a, "ghub").policy("grant"))
+        .admin("grant-dave", "grant-rep")
+        .write(dir.path());
+    let report = exit_report(&once_json(a, &roster), 2);
     assert_eq!(status(&report, "ghub"), "drift");
     let c = common::changes(&report, "ghub");
     assert!(
@@ -258,26 +228,18 @@ async fn policy_grant_leaves_undeclared_admins_and_exits_2() {
 
 #[tokio::test]
 async fn the_brake_holds_every_revocation_but_grants_apply() {
-    let (_guard, a, dir) = shared_hub().await;
+    let (_guard, a, dir) = shared_hub(&[], &[]).await;
     // Whatever admins earlier tests left are undeclared here too: count them in.
     a.create_users(&["brake-x1", "brake-x2"], true).await;
     a.create_users(&["brake-dave"], false).await;
     // The representative is admin, so the revocations do not take every admin.
     a.create_users(&["brake-rep"], true).await;
     let before = a.admins().await;
-    let roster = RosterBuilder::one_hub(
-        "b",
-        "brake-rep",
-        HubEntry::new("bhub", &a.api_url, "TOK").set("max_revocations", 1),
-    )
-    .admin("brake-dave", "brake-rep")
-    .write(dir.path());
-    let out = common::run(
-        &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
-        &[("TOK", &a.admin_sync_token)],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
-    let report = common::report(&out);
+    let roster =
+        RosterBuilder::one_hub("b", "brake-rep", entry(a, "bhub").set("max_revocations", 1))
+            .admin("brake-dave", "brake-rep")
+            .write(dir.path());
+    let report = exit_report(&once_json(a, &roster), 1);
     assert_eq!(status(&report, "bhub"), "error");
     let hub = &report["hubs"][0];
     assert_eq!(hub["error_kind"], "brake");
@@ -296,26 +258,14 @@ async fn the_brake_holds_every_revocation_but_grants_apply() {
 
 #[tokio::test]
 async fn wrong_token_fails_changes_nothing_and_never_prints_the_token() {
-    let (_guard, a, dir) = shared_hub().await;
-    a.create_users(&["wrong-intruder"], true).await;
+    let (_guard, a, dir) = shared_hub(&["wrong-intruder"], &[]).await;
     let before = a.users().await;
-    let roster = RosterBuilder::one_hub("w", "wrong-rep", HubEntry::new("whub", &a.api_url, "TOK"))
-        .write(dir.path());
+    let roster = RosterBuilder::one_hub("w", "wrong-rep", entry(a, "whub")).write(dir.path());
     let secret = "not-the-token-0123456789abcdef";
     for mode in ["--dry-run", "--once"] {
         for output in ["text", "json"] {
-            let out = common::run(
-                &[
-                    "-c",
-                    roster.to_str().unwrap(),
-                    mode,
-                    "--output",
-                    output,
-                    "--log-format",
-                    output,
-                ],
-                &[("TOK", secret), ("RUST_LOG", "trace")],
-            );
+            let args = [mode, "--output", output, "--log-format", output];
+            let out = common::run_roster(&roster, &args, &[("TOK", secret), ("RUST_LOG", "trace")]);
             let all = common::output_text(&out);
             assert_eq!(out.status.code(), Some(1), "{all}");
             assert!(all.contains("403"), "{all}");
@@ -327,7 +277,7 @@ async fn wrong_token_fails_changes_nothing_and_never_prints_the_token() {
 
 #[tokio::test]
 async fn unreachable_hub_fails_alone_and_the_other_converges() {
-    let (_guard, a, dir) = shared_hub().await;
+    let (_guard, a, dir) = shared_hub(&[], &[]).await;
     // A port nobody listens on.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_url = format!("http://{}/hub/api", dead.local_addr().unwrap());
@@ -341,33 +291,16 @@ async fn unreachable_hub_fails_alone_and_the_other_converges() {
     )
     .defaults("max_revocations", 100)
     .defaults("max_revocation_share", 1)
-    .community(
-        Community::new("up")
-            .rep("up-rep")
-            .hub(HubEntry::new("live-hub", &a.api_url, "TOK")),
-    )
+    .community(Community::new("up").rep("up-rep").hub(entry(a, "live-hub")))
     .write(dir.path());
-    let out = common::run(
-        &[
-            "-c",
-            roster.to_str().unwrap(),
-            "--once",
-            "--output",
-            "json",
-            "--max-attempts",
-            "2",
-        ],
-        &[("TOK", &a.admin_sync_token)],
+    let out = run_on(
+        a,
+        &roster,
+        &["--once", "--output", "json", "--max-attempts", "2"],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
-    let report = common::report(&out);
+    let report = exit_report(&out, 1);
     assert_eq!(status(&report, "dead-hub"), "error");
-    let dead_hub = report["hubs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == "dead-hub")
-        .unwrap();
+    let dead_hub = common::hub_report(&report, "dead-hub");
     assert!(
         dead_hub["error"]
             .as_str()
@@ -379,13 +312,12 @@ async fn unreachable_hub_fails_alone_and_the_other_converges() {
     assert_eq!(status(&report, "live-hub"), "changed");
     let admins = a.admins().await;
     assert!(admins.contains("up-rep") && !admins.contains("up-intruder"));
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(&a.admin_sync_token));
+    assert!(!common::stderr(&out).contains(&a.admin_sync_token));
 }
 
 #[tokio::test]
 async fn bad_roster_exits_1_names_the_problem_and_changes_nothing() {
-    let (_guard, a, dir) = shared_hub().await;
-    a.create_users(&["bad-intruder"], true).await;
+    let (_guard, a, dir) = shared_hub(&["bad-intruder"], &[]).await;
     let before = a.users().await;
     let crowded = RosterBuilder::new().community(
         Community::new("crowded")
@@ -393,80 +325,52 @@ async fn bad_roster_exits_1_names_the_problem_and_changes_nothing() {
             .rep("r2")
             .rep("r3")
             .admin("x", "nobody")
-            .hub(HubEntry::new("h", &a.api_url, "TOK")),
+            .hub(entry(a, "h")),
     );
     let roster = common::write_file(dir.path(), "bad-roster.yaml", &crowded.yaml());
     for mode in ["--once", "--dry-run", "--validate"] {
-        let out = common::run(
-            &["-c", roster.to_str().unwrap(), mode],
-            &[("TOK", &a.admin_sync_token)],
-        );
-        assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("bad-roster.yaml"), "{stderr}");
-        assert!(
-            stderr.contains("community crowded: has 3 representatives (r1, r2, r3)"),
-            "{stderr}"
-        );
-        assert!(
-            stderr.contains("administrator x: added_by nobody"),
-            "{stderr}"
-        );
-        assert!(out.stdout.is_empty());
+        let out = run_on(a, &roster, &[mode]);
+        assert_exit(&out, 1);
+        for problem in [
+            "bad-roster.yaml",
+            "community crowded: has 3 representatives (r1, r2, r3)",
+            "administrator x: added_by nobody",
+        ] {
+            common::assert_stderr_contains(&out, problem);
+        }
+        assert!(out.stdout.is_empty(), "{mode}: {}", common::show(&out));
     }
     assert_eq!(a.users().await, before);
 }
 
 #[tokio::test]
 async fn list_users_token_is_enough_for_a_dry_run_but_not_to_sync() {
-    let (_guard, a, dir) = shared_hub().await;
-    a.create_users(&["audit-dave"], false).await;
+    let (_guard, a, dir) = shared_hub(&[], &["audit-dave"]).await;
     let before = a.users().await;
-    let roster =
-        RosterBuilder::one_hub("au", "audit-dave", HubEntry::new("ahub", &a.api_url, "TOK"))
-            .write(dir.path());
-    let env = [("TOK", a.auditor_token.as_str())];
-    let out = common::run(
-        &[
-            "-c",
-            roster.to_str().unwrap(),
-            "--dry-run",
-            "--output",
-            "json",
-        ],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", common::output_text(&out));
-    let report = common::report(&out);
-    assert!(common::changes(&report, "ahub").contains(&(
-        "grant".into(),
-        "audit-dave".into(),
-        false
-    )));
-
-    let out = common::run(&["-c", roster.to_str().unwrap(), "--once"], &env);
-    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
+    let roster = RosterBuilder::one_hub("au", "audit-dave", entry(a, "ahub")).write(dir.path());
+    let run = |args: &[&str]| common::run_roster(&roster, args, &[("TOK", &a.auditor_token)]);
+    let report = exit_report(&run(&["--dry-run", "--output", "json"]), 2);
+    let grant = ("grant".into(), "audit-dave".into(), false);
     assert!(
-        common::output_text(&out).contains("not an admin"),
-        "{}",
-        common::output_text(&out)
+        common::changes(&report, "ahub").contains(&grant),
+        "{report}"
     );
+
+    let out = run(&["--once"]);
+    assert_exit(&out, 1);
+    common::assert_output_contains(&out, "not an admin");
     assert_eq!(a.users().await, before);
 }
 
 #[tokio::test]
 async fn a_user_created_with_capitals_is_matched_in_normal_form() {
-    let (_guard, a, dir) = shared_hub().await;
+    let (_guard, a, dir) = shared_hub(&[], &[]).await;
     // POST /users/{name} keeps the case; the roster says "case-frank".
     a.create_user("Case-Frank").await;
-    let roster =
-        RosterBuilder::one_hub("cs", "case-frank", HubEntry::new("chub", &a.api_url, "TOK"))
-            .defaults("policy", "grant")
-            .write(dir.path());
-    let out = common::run(
-        &["-c", roster.to_str().unwrap(), "--once", "--output", "json"],
-        &[("TOK", &a.admin_sync_token)],
-    );
+    let roster = RosterBuilder::one_hub("cs", "case-frank", entry(a, "chub"))
+        .defaults("policy", "grant")
+        .write(dir.path());
+    let out = once_json(a, &roster);
     let report = common::report(&out);
     let c = common::changes(&report, "chub");
     assert!(
@@ -488,32 +392,17 @@ async fn a_user_created_with_capitals_is_matched_in_normal_form() {
 
 #[tokio::test]
 async fn dry_run_warns_when_every_admin_would_be_revoked_or_the_brake_would_hold() {
-    let (_guard, a, dir) = shared_hub().await;
-    a.create_users(&["warn-old-admin"], true).await;
+    let (_guard, a, dir) = shared_hub(&["warn-old-admin"], &[]).await;
     // A roster whose people are none of the hub's admins (say, the wrong hub).
     let roster = RosterBuilder::one_hub(
         "wc",
         "warn-newcomer",
-        HubEntry::new("whub", &a.api_url, "TOK").set("max_revocations", 0),
+        entry(a, "whub").set("max_revocations", 0),
     )
     .write(dir.path());
-    let out = common::run(
-        &[
-            "-c",
-            roster.to_str().unwrap(),
-            "--dry-run",
-            "--output",
-            "json",
-        ],
-        &[("TOK", &a.admin_sync_token)],
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "a warning does not fail the dry run: {}",
-        common::output_text(&out)
-    );
-    let report = common::report(&out);
+    // A warning does not fail the dry run.
+    let out = run_on(a, &roster, &["--dry-run", "--output", "json"]);
+    let report = exit_report(&out, 2);
     let warnings: Vec<&str> = report["hubs"][0]["warnings"]
         .as_array()
         .unwrap()
@@ -536,18 +425,22 @@ async fn dry_run_warns_when_every_admin_would_be_revoked_or_the_brake_would_hold
         report["hubs"][0]["brake"]["limit"], "every_admin",
         "{report}"
     );
-    assert!(String::from_utf8_lossy(&out.stderr).contains("WARN"));
+    common::assert_stderr_contains(&out, "WARN");
+}
+
+/// `dump` with `args`, which must succeed: the fragment.
+fn dump(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = common::run(&[&["dump"], args].concat(), env);
+    assert_exit(&out, 0);
+    common::stdout(&out)
+}
+
+/// `dump --config ROSTER --hub HUB`, which must succeed: the fragment.
+fn dump_roster(roster: &Path, hub: &str, env: &[(&str, &str)]) -> String {
+    dump(&["--config", roster.to_str().unwrap(), "--hub", hub], env)
 }
 
 /// The `added_by` the fragment gives administrator `name`.
-/// `dump --config ROSTER --hub HUB`, which must succeed; its fragment.
-fn dump(roster: &std::path::Path, hub: &str, env: &[(&str, &str)]) -> String {
-    let args = ["dump", "--config", roster.to_str().unwrap(), "--hub", hub];
-    let out = common::run(&args, env);
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
 fn added_by(fragment: &str, name: &str) -> String {
     let doc: Value = jupyterhub_admin_sync::yaml::from_str(fragment).expect("the fragment is YAML");
     doc["communities"][0]["administrators"]
@@ -563,17 +456,11 @@ fn added_by(fragment: &str, name: &str) -> String {
 
 #[tokio::test]
 async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_in() {
-    let (_guard, a, dir) = shared_hub().await;
-    a.create_users(&["dump-known", "dump-stranger"], true).await;
+    let (_guard, a, dir) = shared_hub(&["dump-known", "dump-stranger"], &[]).await;
     let env = [("TOK", a.admin_sync_token.as_str())];
 
     // Straight from the hub.
-    let out = common::run(
-        &["dump", "--api-url", &a.api_url, "--token-env", "TOK"],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
-    let fragment = String::from_utf8_lossy(&out.stdout).to_string();
+    let fragment = dump(&["--api-url", &a.api_url, "--token-env", "TOK"], &env);
     assert_eq!(
         added_by(&fragment, "dump-stranger"),
         "FILL-IN",
@@ -583,10 +470,10 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
     assert!(!fragment.contains(&a.admin_sync_token));
 
     // From a roster that knows one of them: it keeps its added_by.
-    let roster = RosterBuilder::one_hub("dc", "dump-rep", HubEntry::new("dhub", &a.api_url, "TOK"))
+    let roster = RosterBuilder::one_hub("dc", "dump-rep", entry(a, "dhub"))
         .admin("dump-known", "dump-rep")
         .write(dir.path());
-    let fragment = dump(&roster, "dhub", &env);
+    let fragment = dump_roster(&roster, "dhub", &env);
     assert_eq!(added_by(&fragment, "dump-known"), "dump-rep", "{fragment}");
     assert_eq!(
         added_by(&fragment, "dump-stranger"),
@@ -596,14 +483,11 @@ async fn dump_writes_a_fragment_that_names_unknown_admins_for_a_person_to_fill_i
 
     // The fragment as written is refused until a person fills in the placeholder.
     let dumped = common::write_file(dir.path(), "dumped.yaml", &fragment);
-    let out = common::run(&["-c", dumped.to_str().unwrap(), "--validate"], &env);
-    assert_eq!(out.status.code(), Some(1), "{}", common::output_text(&out));
-    assert!(
-        common::output_text(&out).contains(
-            "administrator dump-stranger: added_by is still the placeholder written by `dump`"
-        ),
-        "{}",
-        common::output_text(&out)
+    let out = common::run_roster(&dumped, &["--validate"], &env);
+    assert_exit(&out, 1);
+    common::assert_output_contains(
+        &out,
+        "administrator dump-stranger: added_by is still the placeholder written by `dump`",
     );
 }
 
@@ -633,28 +517,23 @@ fn an_unknown_hub_name_is_an_error_in_every_mode_and_case_does_not_matter() {
         let mut args = vec!["-c", roster, "--hub", "nope"];
         args.extend_from_slice(mode);
         let out = common::run(&args, &env);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{mode:?}: {}",
-            common::output_text(&out)
-        );
+        let text = common::output_text(&out);
+        assert_eq!(out.status.code(), Some(1), "{mode:?}: {text}");
         assert!(
-            common::output_text(&out).contains("hub nope: is named with --hub but the roster has no such hub (hubs: Climate-Prod, other)"),
-            "{mode:?}: {}",
-            common::output_text(&out)
+            text.contains("hub nope: is named with --hub but the roster has no such hub (hubs: Climate-Prod, other)"),
+            "{mode:?}: {text}"
         );
     }
     // A shard names its hub in any case and needs only that hub's token.
     let out = common::run(&["-c", roster, "--hub", "climate-prod", "--validate"], &env);
-    assert_eq!(out.status.code(), Some(0), "{}", common::output_text(&out));
+    assert_exit(&out, 0);
 }
 
 /// People known by an id: a run creates them under the id, the report and the audit
 /// name both, and `dump` names them as the roster's people.
 #[tokio::test]
 async fn people_are_synced_by_their_id_and_named_as_people() {
-    let (_guard, a, dir) = shared_hub().await;
+    let (_guard, a, dir) = shared_hub(&[], &[]).await;
     let env = [("TOK", a.admin_sync_token.as_str())];
     let roster = common::write_file(
         dir.path(),
@@ -665,17 +544,11 @@ async fn people_are_synced_by_their_id_and_named_as_people() {
         ),
     );
     let audit = dir.path().join("audit.jsonl");
-    let out = common::run(
-        &[
-            "-c",
-            roster.to_str().unwrap(),
-            "--once",
-            "--output",
-            "json",
-            "--audit-log",
-            audit.to_str().unwrap(),
-        ],
-        &env,
+    let audit_log = ["--audit-log", audit.to_str().unwrap()];
+    let out = run_on(
+        a,
+        &roster,
+        &[&["--once", "--output", "json"][..], &audit_log].concat(),
     );
     // Exit 2 when admins that earlier tests left (which the safety floor may have kept)
     // stay as drift under policy grant.
@@ -703,7 +576,7 @@ async fn people_are_synced_by_their_id_and_named_as_people() {
         (&Value::from("pplada-gh"), &Value::from("ppl-ada"))
     );
 
-    let fragment = dump(&roster, "pplhub", &env);
+    let fragment = dump_roster(&roster, "pplhub", &env);
     assert!(fragment.contains("pplada-gh is ppl-ada"), "{fragment}");
     let doc: Value = jupyterhub_admin_sync::yaml::from_str(&fragment).unwrap();
     assert_eq!(

@@ -5,17 +5,8 @@
 
 mod common;
 
-use common::{Community, HubEntry, RosterBuilder};
+use common::{Community, HubEntry, RosterBuilder, assert_exit, exit_report, hub_report};
 use serde_json::Value;
-
-fn hub_report<'a>(report: &'a Value, hub: &str) -> &'a Value {
-    report["hubs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == hub)
-        .unwrap_or_else(|| panic!("no hub {hub} in {report}"))
-}
 
 #[tokio::test]
 async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan() {
@@ -42,26 +33,19 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
     let roster_path = RosterBuilder::new()
         .community(community())
         .write(dir.path());
-    let roster = roster_path.to_str().unwrap();
     let env = [("PLAN_TOKEN", hub.admin_sync_token.as_str())];
+    let run = |args: &[&str]| common::run_roster(&roster_path, args, &env);
+    // `--dry-run --plan-out PLAN` with `args`, and `--once --plan PLAN --output json`.
+    let plan_out =
+        |plan: &str, args: &[&str]| run(&[&["--dry-run", "--plan-out", plan], args].concat());
+    let once_with = |plan: &str| run(&["--once", "--plan", plan, "--output", "json"]);
     let plan1 = dir.path().join("plan1.json");
     let plan1 = plan1.to_str().unwrap();
 
     // The plan, and the live plan as markdown.
-    let out = common::run(
-        &[
-            "--config",
-            roster,
-            "--dry-run",
-            "--plan-out",
-            plan1,
-            "--output",
-            "markdown",
-        ],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", common::show(&out));
-    let md = String::from_utf8(out.stdout.clone()).unwrap();
+    let out = plan_out(plan1, &["--output", "markdown"]);
+    assert_exit(&out, 2);
+    let md = common::stdout(&out);
     assert!(md.starts_with("<!-- jupyterhub-admin-sync -->\n"), "{md}");
     for row in [
         "| ➕ would create admin | `plan-carol` | administrator, added by `plan-rep` |",
@@ -82,14 +66,7 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
     // A hand-made change: the plan is stale, and nothing is changed on the hub.
     hub.create_users(&["plan-eve"], true).await;
     let before = hub.users().await;
-    let out = common::run(
-        &[
-            "--config", roster, "--once", "--plan", plan1, "--output", "json",
-        ],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
-    let report = common::report(&out);
+    let report = exit_report(&once_with(plan1), 1);
     let h = hub_report(&report, "plan-hub");
     assert_eq!(h["status"], "error", "{report}");
     assert_eq!(h["error"], "the hub changed since the plan; plan again");
@@ -99,18 +76,8 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
     // A fresh plan is applied as planned.
     let plan2 = dir.path().join("plan2.json");
     let plan2 = plan2.to_str().unwrap();
-    let out = common::run(
-        &["--config", roster, "--dry-run", "--plan-out", plan2],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", common::show(&out));
-    let out = common::run(
-        &[
-            "--config", roster, "--once", "--plan", plan2, "--output", "json",
-        ],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", common::show(&out));
+    assert_exit(&plan_out(plan2, &[]), 2);
+    assert_exit(&once_with(plan2), 0);
     let admins = hub.admins().await;
     for name in ["plan-carol", "plan-dave"] {
         assert!(admins.contains(name), "{name} not admin: {admins:?}");
@@ -122,23 +89,12 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
     // A plan made in sync holds no change: a roster edited since gets nothing beyond it.
     let plan3 = dir.path().join("plan3.json");
     let plan3 = plan3.to_str().unwrap();
-    let out = common::run(
-        &["--config", roster, "--dry-run", "--plan-out", plan3],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", common::show(&out));
+    assert_exit(&plan_out(plan3, &[]), 0);
     RosterBuilder::new()
         .community(community().admin("plan-frank", "plan-rep"))
         .replace(&roster_path);
     let before = hub.users().await;
-    let out = common::run(
-        &[
-            "--config", roster, "--once", "--plan", plan3, "--output", "json",
-        ],
-        &env,
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
-    let report = common::report(&out);
+    let report = exit_report(&once_with(plan3), 1);
     let change = &hub_report(&report, "plan-hub")["changes"][0];
     assert_eq!(change["user"], "plan-frank", "{report}");
     assert_eq!(change["applied"], false);
@@ -162,7 +118,6 @@ fn plan_flags_need_their_mode() {
         ["--config", "x.yaml", "--once", "--plan-out", "p.json"],
         ["--config", "x.yaml", "--dry-run", "--plan", "p.json"],
     ] {
-        let out = common::run(&args, &[]);
-        assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
+        assert_exit(&common::run(&args, &[]), 1);
     }
 }

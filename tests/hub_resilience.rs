@@ -322,12 +322,7 @@ async fn once_killed_mid_apply_fails_cleanly_audits_honestly_and_the_next_run_co
         &["--config", roster, "--dry-run"],
         &env(&hub.admin_sync_token),
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "in sync: {}",
-        common::show(&out)
-    );
+    common::assert_case_exit("in sync", &out, 0);
 }
 
 /// A hub that dies mid-apply and stays dead: `--once` with the default retries must
@@ -388,13 +383,7 @@ async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     let roster = lab_roster(&hub.api_url, "rd-rep", &declared, "enforce").write(dir.path());
     let (mut daemon, audit) =
         start_daemon(&roster, dir.path(), &hub, "500ms", &["--max-attempts", "2"]);
-    wait_until(
-        60,
-        "ready",
-        || daemon.context(),
-        || async { daemon.get("/readyz").await.0 == 200 },
-    )
-    .await;
+    daemon.wait_ready(60).await;
     assert!(hub.admins().await.contains("rd-carol"));
     let errors = "jupyterhub_admin_sync_errors_total{hub=\"rhub\"";
     let errors_before = daemon.metric_sum(errors).await;
@@ -404,13 +393,9 @@ async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     // after the restart.
     let last_run = "jupyterhub_admin_sync_last_run_timestamp_seconds{hub=\"rhub\"}";
     let previous = daemon.metric_sum(last_run).await;
-    wait_until(
-        30,
-        "a run ends",
-        || daemon.context(),
-        || async { daemon.metric_sum(last_run).await > previous },
-    )
-    .await;
+    daemon
+        .wait_metric_above(30, "a run ends", last_run, previous)
+        .await;
     hub.set_admin("rd-u0100", false).await;
     let mark = hub.log().len();
     let listing_since_mark = |hub: &common::Hub| current_listing(&hub.log()[mark..]);
@@ -434,13 +419,9 @@ async fn daemon_outlives_a_hub_killed_mid_read_and_converges_after_restart() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert!(daemon.alive(), "{}", daemon.context());
     assert_eq!(daemon.get("/healthz").await.0, 200, "{}", daemon.context());
-    wait_until(
-        10,
-        "a failed run counted",
-        || daemon.context(),
-        || async { daemon.metric_sum(errors).await > errors_before },
-    )
-    .await;
+    daemon
+        .wait_metric_above(10, "a failed run counted", errors, errors_before)
+        .await;
     hub.restart(false);
     hub.wait_for_admin("rd-u0100", 20, || daemon.context())
         .await;

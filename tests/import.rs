@@ -7,9 +7,10 @@
 
 mod common;
 
+use common::{assert_exit, run, show, stderr, stdout};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn fixture(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -19,34 +20,9 @@ fn fixture(name: &str) -> String {
         .to_string()
 }
 
-/// Runs the binary with `args` and the given environment, without the caller's
-/// `RUST_LOG` and roster variables.
-fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(common::bin());
-    cmd.args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("JUPYTERHUB_ADMIN_SYNC_CONFIG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run jupyterhub-admin-sync")
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        stdout(out),
-        stderr(out)
-    )
+/// `import --z2jh-values` followed by `args`, with no environment of its own.
+fn import(args: &[&str]) -> Output {
+    run(&[&["import", "--z2jh-values"], args].concat(), &[])
 }
 
 /// The fragment on stdout as a JSON value (comments dropped).
@@ -77,24 +53,19 @@ fn values_round_trip_to_a_dry_run_in_sync_with_a_real_hub() {
     let hub = common::start_hub_with_env(&[("HUB_ADMIN_USERS", PROD_ADMIN_USERS)]);
     let dir = tempfile::tempdir().unwrap();
 
-    let out = run(
-        &[
-            "import",
-            "--z2jh-values",
-            &fixture("common.yaml"),
-            &fixture("prod.yaml"),
-            "--hub-name",
-            "imp-prod",
-            "--community",
-            "imp-community",
-            "--api-url",
-            &hub.api_url,
-            "--token-env",
-            "IMP_PROD_TOKEN",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = import(&[
+        &fixture("common.yaml"),
+        &fixture("prod.yaml"),
+        "--hub-name",
+        "imp-prod",
+        "--community",
+        "imp-community",
+        "--api-url",
+        &hub.api_url,
+        "--token-env",
+        "IMP_PROD_TOKEN",
+    ]);
+    assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(
         text.starts_with(&format!(
@@ -133,21 +104,10 @@ fn values_round_trip_to_a_dry_run_in_sync_with_a_real_hub() {
     let token_env = [("IMP_PROD_TOKEN", hub.auditor_token.as_str())];
     // As printed, the fragment does not validate: no representative, FILL-IN.
     let raw = common::write_file(dir.path(), "raw.yaml", &text);
-    let out = run(
-        &["--config", raw.to_str().unwrap(), "--validate"],
-        &token_env,
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
-    assert!(
-        stderr(&out).contains("added_by is still the placeholder"),
-        "{}",
-        show(&out)
-    );
-    assert!(
-        stderr(&out).contains("has no representative"),
-        "{}",
-        show(&out)
-    );
+    let out = common::run_roster(&raw, &["--validate"], &token_env);
+    assert_exit(&out, 1);
+    common::assert_stderr_contains(&out, "added_by is still the placeholder");
+    common::assert_stderr_contains(&out, "has no representative");
 
     // A person fills it in: the first admin becomes the representative and added
     // everyone else.
@@ -163,15 +123,10 @@ fn values_round_trip_to_a_dry_run_in_sync_with_a_real_hub() {
     community["representatives"] = json!([{ "name": rep }]);
     // JSON is YAML.
     let filled = common::write_file(dir.path(), "filled.yaml", &fragment.to_string());
-    let config = filled.to_str().unwrap();
 
-    let out = run(&["--config", config, "--validate"], &token_env);
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_exit(&common::run_roster(&filled, &["--validate"], &token_env), 0);
 
-    let out = run(
-        &["--config", config, "--dry-run", "--output", "json"],
-        &token_env,
-    );
+    let out = common::run_roster(&filled, &["--dry-run", "--output", "json"], &token_env);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -179,7 +134,7 @@ fn values_round_trip_to_a_dry_run_in_sync_with_a_real_hub() {
         show(&out),
         hub.log_tail(30)
     );
-    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let report = common::report(&out);
     let hub_report = &report["hubs"][0];
     assert_eq!(hub_report["name"], "imp-prod", "{report}");
     assert_eq!(hub_report["status"], "in_sync", "{report}");
@@ -188,11 +143,8 @@ fn values_round_trip_to_a_dry_run_in_sync_with_a_real_hub() {
 
 #[test]
 fn warns_when_the_authenticator_controls_admin() {
-    let out = run(
-        &["import", "--z2jh-values", &fixture("admin-groups.yaml")],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = import(&[&fixture("admin-groups.yaml")]);
+    assert_exit(&out, 0);
     let err = stderr(&out);
     assert!(
         err.contains(
@@ -220,22 +172,9 @@ fn warns_when_the_authenticator_controls_admin() {
 #[test]
 fn prefix_given_and_errors_in_the_users_terms() {
     // --prefix names where the values are.
-    let out = run(
-        &[
-            "import",
-            "--z2jh-values",
-            &fixture("admin-groups.yaml"),
-            "--prefix",
-            "jupyterhub",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    assert!(
-        stdout(&out).contains("# The z2jh values are at jupyterhub (--prefix).\n"),
-        "{}",
-        show(&out)
-    );
+    let out = import(&[&fixture("admin-groups.yaml"), "--prefix", "jupyterhub"]);
+    assert_exit(&out, 0);
+    common::assert_stdout_contains(&out, "# The z2jh values are at jupyterhub (--prefix).\n");
 
     let groups = fixture("admin-groups.yaml");
     let no_config = fixture("no-hub-config.yaml");
@@ -265,10 +204,8 @@ fn prefix_given_and_errors_in_the_users_terms() {
         (&[&not_yaml], format!("error: {not_yaml} is not YAML: ")),
     ];
     for (i, (extra, expected)) in cases.iter().enumerate() {
-        let mut args = vec!["import", "--z2jh-values"];
-        args.extend(extra.iter().copied());
-        let out = run(&args, &[]);
-        assert_eq!(out.status.code(), Some(1), "case {i}: {}", show(&out));
+        let out = import(extra);
+        common::assert_case_exit(&format!("case {i}"), &out, 1);
         assert!(stdout(&out).is_empty(), "case {i}: {}", show(&out));
         assert!(
             stderr(&out).starts_with(expected.as_str()),
@@ -276,17 +213,8 @@ fn prefix_given_and_errors_in_the_users_terms() {
             show(&out)
         );
     }
-    let out = run(
-        &[
-            "import",
-            "--z2jh-values",
-            &groups,
-            "--api-url",
-            "ftp://hub/hub/api",
-        ],
-        &[],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let out = import(&[&groups, "--api-url", "ftp://hub/hub/api"]);
+    assert_exit(&out, 1);
     assert!(
         stderr(&out).starts_with("error: --api-url "),
         "{}",

@@ -144,25 +144,21 @@ fn roster(dir: &Path, api_url: &str, ca_file: Option<&Path>) -> String {
     roster.write(dir).to_str().unwrap().to_string()
 }
 
-/// Runs the binary with the shared hub's token, without blocking the runtime (the
-/// proxy lives on it).
-async fn run(args: &[&str]) -> Output {
+/// Runs the binary on `roster` with `args` and the shared hub's token, without blocking
+/// the runtime (the proxy lives on it).
+async fn run(roster: &str, args: &[&str]) -> Output {
     let token = &common::hub().admin_sync_token;
-    common::run_async(args, &[("TLS_TOKEN", token), ("RUST_LOG", "info")]).await
+    let args = [&["--config", roster][..], args].concat();
+    common::run_async(&args, &[("TLS_TOKEN", token), ("RUST_LOG", "info")]).await
 }
 
 /// A dry run with one attempt: a refused certificate fails at once.
 async fn dry_run_once(roster: &str) -> Output {
-    let args = [
-        "--config",
+    run(
         roster,
-        "--dry-run",
-        "--output",
-        "json",
-        "--max-attempts",
-        "1",
-    ];
-    run(&args).await
+        &["--dry-run", "--output", "json", "--max-attempts", "1"],
+    )
+    .await
 }
 
 /// A private CA, the proxy serving a certificate it signed for 127.0.0.1, a temp dir.
@@ -177,21 +173,15 @@ async fn private_ca_hub() -> (Ca, TlsProxy, tempfile::TempDir) {
 /// kind `transport`, a message that names the certificate problem, nothing planned,
 /// and no TLS session ever established (so no request, no token, reached the hub).
 fn assert_refused(out: &Output, proxy: &TlsProxy, why: &str) {
-    assert_eq!(out.status.code(), Some(1), "{}", common::show(out));
-    let report = common::report(out);
+    let report = common::exit_report(out, 1);
     let hub = &report["hubs"][0];
     assert_eq!(hub["status"], "error", "{}", common::show(out));
     assert_eq!(hub["changes"], serde_json::json!([]), "nothing planned");
+    // A certificate error, on the first request, that says why (in any case).
     let error = hub["error"].as_str().unwrap_or_default();
     assert!(error.starts_with("GET /"), "{error}");
-    assert!(
-        error.contains("certificate"),
-        "a certificate error: {error}"
-    );
-    assert!(
-        error.to_lowercase().contains(&why.to_lowercase()),
-        "{why}: {error}"
-    );
+    common::assert_contains_all(error, &["certificate"]);
+    common::assert_contains_all(&error.to_lowercase(), &[&why.to_lowercase()]);
     assert!(proxy.connections() >= 1, "the tool did connect");
     assert_eq!(proxy.handshakes(), 0, "no TLS session was established");
 }
@@ -203,9 +193,9 @@ async fn dry_run_and_once_work_over_https_with_the_private_ca_in_ca_file() {
     let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
     let roster = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
 
-    let out = run(&["--config", &roster, "--dry-run", "--output", "json"]).await;
-    assert_eq!(out.status.code(), Some(2), "drift: {}", common::show(&out));
-    let hub = &common::report(&out)["hubs"][0];
+    // Drift: exit 2.
+    let out = run(&roster, &["--dry-run", "--output", "json"]).await;
+    let hub = &common::exit_report(&out, 2)["hubs"][0];
     assert_eq!(hub["version"], common::hub().version.as_str());
     let planned: Vec<(&str, &str)> = hub["changes"]
         .as_array()
@@ -223,15 +213,10 @@ async fn dry_run_and_once_work_over_https_with_the_private_ca_in_ca_file() {
     assert!(proxy.handshakes() >= 1);
 
     // And a sync over the same channel: the representative is created.
-    let out = run(&[
-        "--config",
+    let out = run(
         &roster,
-        "--once",
-        "--hub",
-        "tls-hub",
-        "--max-attempts",
-        "1",
-    ])
+        &["--once", "--hub", "tls-hub", "--max-attempts", "1"],
+    )
     .await;
     assert!(
         matches!(out.status.code(), Some(0) | Some(2)),
@@ -249,10 +234,9 @@ async fn without_ca_file_the_private_certificate_is_refused_and_nothing_is_plann
     let out = dry_run_once(&roster).await;
     assert_refused(&out, &proxy, "set the hub's ca_file");
     // The text report and the log say it too.
-    let out = run(&["--config", &roster, "--once", "--max-attempts", "1"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("certificate"), "{}", common::show(&out));
+    let out = run(&roster, &["--once", "--max-attempts", "1"]).await;
+    common::assert_exit(&out, 1);
+    common::assert_stderr_contains(&out, "certificate");
     assert_eq!(proxy.handshakes(), 0);
 }
 
@@ -261,8 +245,8 @@ async fn a_certificate_error_is_not_retried_as_if_it_were_transient() {
     let (_ca, proxy, dir) = private_ca_hub().await;
     let roster = roster(dir.path(), &proxy.api_url(), None);
     let started = std::time::Instant::now();
-    let out = run(&["--config", &roster, "--dry-run", "--output", "json"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
+    let out = run(&roster, &["--dry-run", "--output", "json"]).await;
+    common::assert_exit(&out, 1);
     // A certificate error is permanent: one attempt, not the retry budget.
     assert_eq!(
         proxy.connections(),
@@ -325,14 +309,9 @@ async fn a_ca_file_that_is_not_pem_is_a_clear_error() {
         std::fs::write(&path, bytes).unwrap();
         let roster = roster(dir.path(), &proxy.api_url(), Some(&path));
         for mode in ["--dry-run", "--once"] {
-            let out = run(&["--config", &roster, mode]).await;
-            let stderr = String::from_utf8_lossy(&out.stderr);
-            assert_eq!(
-                out.status.code(),
-                Some(1),
-                "{name} {mode}: {}",
-                common::show(&out)
-            );
+            let out = run(&roster, &[mode]).await;
+            let stderr = common::stderr(&out);
+            common::assert_case_exit(&format!("{name} {mode}"), &out, 1);
             assert!(
                 stderr.contains("ca_file") && stderr.contains(name),
                 "{name} {mode}: the error names the ca_file: {}",
@@ -345,13 +324,9 @@ async fn a_ca_file_that_is_not_pem_is_a_clear_error() {
     // `--validate` parses the ca_file as PEM too, as every other mode does.
     for (name, _) in &cases {
         let roster = roster(dir.path(), &proxy.api_url(), Some(&dir.path().join(name)));
-        let out = run(&["--config", &roster, "--validate"]).await;
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: --validate accepts a ca_file without a certificate: {}",
-            common::show(&out)
-        );
+        let out = run(&roster, &["--validate"]).await;
+        let case = format!("{name}: --validate accepts a ca_file without a certificate");
+        common::assert_case_exit(&case, &out, 1);
     }
 }
 
@@ -360,23 +335,23 @@ async fn ca_file_on_an_http_hub_or_missing_is_invalid() {
     let dir = tempfile::tempdir().unwrap();
     let ca = Ca::new("admin-sync test CA");
     let ca_file = common::write_file(dir.path(), "ca.pem", &ca.pem());
-    let roster_path = roster(dir.path(), "http://127.0.0.1:9/hub/api", Some(&ca_file));
-    let out = run(&["--config", &roster_path, "--validate"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("ca_file is set but api_url is not https"),
-        "{}",
-        common::show(&out)
-    );
     let missing = dir.path().join("nope.pem");
-    let roster_path = roster(dir.path(), "https://127.0.0.1:9/hub/api", Some(&missing));
-    let out = run(&["--config", &roster_path, "--validate"]).await;
-    assert_eq!(out.status.code(), Some(1), "{}", common::show(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("nope.pem cannot be read"),
-        "{}",
-        common::show(&out)
-    );
+    for (api_url, ca_file, error) in [
+        (
+            "http://127.0.0.1:9/hub/api",
+            &ca_file,
+            "ca_file is set but api_url is not https",
+        ),
+        (
+            "https://127.0.0.1:9/hub/api",
+            &missing,
+            "nope.pem cannot be read",
+        ),
+    ] {
+        let out = run(&roster(dir.path(), api_url, Some(ca_file)), &["--validate"]).await;
+        common::assert_case_exit(error, &out, 1);
+        common::assert_stderr_contains(&out, error);
+    }
 }
 
 /// A self-signed certificate as `openssl req -x509` makes it (marked CA:TRUE), for
@@ -406,7 +381,7 @@ async fn a_self_signed_ca_certificate_in_ca_file_is_trusted_and_its_name_still_c
     let proxy = TlsProxy::start(cert, key).await;
     let ca_file = common::write_file(dir.path(), "self-signed.pem", &pem);
     let roster_path = roster(dir.path(), &proxy.api_url(), Some(&ca_file));
-    let out = run(&["--config", &roster_path, "--dry-run", "--output", "json"]).await;
+    let out = run(&roster_path, &["--dry-run", "--output", "json"]).await;
     assert!(
         matches!(out.status.code(), Some(0) | Some(2)),
         "the hub is read over TLS: {}",

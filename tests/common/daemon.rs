@@ -110,6 +110,18 @@ impl Daemon {
             .sum()
     }
 
+    /// Waits up to `secs` until the sum of `series` ([`Daemon::metric_sum`]) is above
+    /// `previous`: a counter counted, a timestamp moved on.
+    pub async fn wait_metric_above(&self, secs: u64, what: &str, series: &str, previous: f64) {
+        super::wait_until(
+            secs,
+            &format!("{what}: {series} above {previous}"),
+            || self.context(),
+            || async { self.metric_sum(series).await > previous },
+        )
+        .await;
+    }
+
     /// True while the process runs.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

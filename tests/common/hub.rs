@@ -210,10 +210,26 @@ pub fn start_hub() -> Hub {
     try_start_hub().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Held by a test that has the shared hubs to itself ([`exclusive`]).
+pub type Exclusive = tokio::sync::MutexGuard<'static, ()>;
+
 /// Serialises tests whose results depend on the whole hub's admin set.
-pub async fn exclusive() -> tokio::sync::MutexGuard<'static, ()> {
+pub async fn exclusive() -> Exclusive {
     static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     LOCK.lock().await
+}
+
+/// The shared [`hub`], held alone ([`exclusive`]), with the users `admins` (admin) and
+/// `users` (not admin) created if missing.
+pub async fn exclusive_hub(admins: &[&str], users: &[&str]) -> (Exclusive, &'static Hub) {
+    let guard = exclusive().await;
+    let hub = hub();
+    for (names, admin) in [(admins, true), (users, false)] {
+        if !names.is_empty() {
+            hub.create_users(names, admin).await;
+        }
+    }
+    (guard, hub)
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
@@ -439,6 +455,13 @@ impl Hub {
     ) -> (u16, String) {
         self.request_with(&client(), method, path, token, body, None)
             .await
+    }
+
+    /// `GET path` with `token`, which must answer 200: the body as JSON.
+    pub async fn get_ok(&self, path: &str, token: &str) -> serde_json::Value {
+        let (status, body) = self.request(reqwest::Method::GET, path, token, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
     }
 
     async fn request_with(

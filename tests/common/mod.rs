@@ -3,7 +3,8 @@
 //! - [`hub`]: a REAL JupyterHub on loopback (the venv, shared and private hubs, kill and
 //!   restart, users put straight into a stopped hub's database, API helpers).
 //! - [`daemon`]: the binary started as a daemon: probes, metrics, signals, its log.
-//! - [`run`]: the binary run to completion: exit code, stdout, stderr.
+//! - [`run`]: the binary run to completion: exit code, stdout, stderr, the JSON report.
+//! - [`mock`]: a mock hub's pieces (wiremock), and the requests it received.
 //! - [`roster`]: rosters built by a small builder rather than `format!`ed YAML.
 //! - [`poll`]: waiting until something holds, with a deadline and a useful panic.
 //!
@@ -12,6 +13,7 @@
 
 pub mod daemon;
 pub mod hub;
+pub mod mock;
 pub mod poll;
 pub mod roster;
 pub mod run;
@@ -19,12 +21,17 @@ pub mod webhook;
 
 pub use daemon::Daemon;
 pub use hub::{
-    Hub, encode_name, exclusive, hub, jupyterhub_python, launcher, second_hub, start_hub,
-    start_hub_with_env, start_hub_with_users, tail,
+    Exclusive, Hub, encode_name, exclusive, exclusive_hub, hub, jupyterhub_python, launcher,
+    second_hub, start_hub, start_hub_with_env, start_hub_with_users, tail,
 };
 pub use poll::{wait_until, wait_until_blocking};
 pub use roster::{Community, HubEntry, RosterBuilder};
-pub use run::{changes, command, last_lines, output_text, report, run, run_async, show};
+pub use run::{
+    assert_case_exit, assert_contains_all, assert_exit, assert_output_contains,
+    assert_stderr_contains, assert_stdout_contains, changes, command, exit_report, find_line,
+    hub_report, json_lines, last_lines, output_text, report, run, run_async, run_roster, show,
+    stderr, stdout,
+};
 
 use std::fs;
 use std::net::TcpListener;

@@ -35,6 +35,16 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
         .expect("run jupyterhub-admin-sync")
 }
 
+/// [`run`] with `--config roster` before `args`.
+pub fn run_roster(roster: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    command(env)
+        .arg("--config")
+        .arg(roster)
+        .args(args)
+        .output()
+        .expect("run jupyterhub-admin-sync")
+}
+
 /// [`run`] without blocking the runtime, for a test whose runtime serves something the
 /// binary talks to (a mock hub, a TLS proxy).
 pub async fn run_async(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -66,10 +76,84 @@ pub fn output_text(out: &Output) -> String {
     )
 }
 
+/// Stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Asserts that the run exited with `code`; the failure shows the run ([`show`]).
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{}", show(out));
+}
+
+/// [`assert_exit`] for one case of several (a table, a loop): the failure names `case`.
+#[track_caller]
+pub fn assert_case_exit(case: &str, out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "{case}: {}", show(out));
+}
+
+/// Asserts that `text` holds each of `parts`; the failure names the part missing.
+#[track_caller]
+pub fn assert_contains_all(text: &str, parts: &[&str]) {
+    for part in parts {
+        assert!(text.contains(part), "{part:?} is missing from:\n{text}");
+    }
+}
+
+/// Asserts that the run exited with `code` and returns its JSON report (`--output json`).
+#[track_caller]
+pub fn exit_report(out: &Output, code: i32) -> serde_json::Value {
+    assert_exit(out, code);
+    report(out)
+}
+
+/// Asserts that stdout holds `needle`; the failure shows the whole output.
+#[track_caller]
+pub fn assert_stdout_contains(out: &Output, needle: &str) {
+    assert_holds(out, "stdout", &stdout(out), needle);
+}
+
+/// Asserts that stderr holds `needle`; the failure shows the whole output.
+#[track_caller]
+pub fn assert_stderr_contains(out: &Output, needle: &str) {
+    assert_holds(out, "stderr", &stderr(out), needle);
+}
+
+/// Asserts that stdout or stderr holds `needle`; the failure shows the whole output.
+#[track_caller]
+pub fn assert_output_contains(out: &Output, needle: &str) {
+    assert_holds(out, "the output", &output_text(out), needle);
+}
+
+#[track_caller]
+fn assert_holds(out: &Output, part: &str, text: &str, needle: &str) {
+    assert!(
+        text.contains(needle),
+        "{part} lacks {needle:?}\n{}",
+        output_text(out)
+    );
+}
+
 /// The JSON report on stdout (`--output json`).
 pub fn report(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("the report is not JSON ({e}):\n{}", show(out)))
+}
+
+/// The part of a JSON report about `hub`.
+pub fn hub_report<'a>(report: &'a serde_json::Value, hub: &str) -> &'a serde_json::Value {
+    report["hubs"]
+        .as_array()
+        .expect("hubs")
+        .iter()
+        .find(|h| h["name"] == hub)
+        .unwrap_or_else(|| panic!("no hub {hub} in {report}"))
 }
 
 /// The `(action, user, applied)` of every change a JSON report lists for `hub`.
@@ -77,13 +161,7 @@ pub fn changes(
     report: &serde_json::Value,
     hub: &str,
 ) -> std::collections::BTreeSet<(String, String, bool)> {
-    let hub = report["hubs"]
-        .as_array()
-        .expect("hubs")
-        .iter()
-        .find(|h| h["name"] == hub)
-        .unwrap_or_else(|| panic!("no hub {hub} in {report}"));
-    hub["changes"]
+    hub_report(report, hub)["changes"]
         .as_array()
         .expect("changes")
         .iter()
@@ -95,6 +173,23 @@ pub fn changes(
             )
         })
         .collect()
+}
+
+/// Every line of `text` (a JSON-lines file: an audit log, a JSON log) as JSON.
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect()
+}
+
+/// The first of `lines` (see [`json_lines`]) whose every field in `fields` has its value.
+pub fn find_line<'a>(
+    lines: &'a [serde_json::Value],
+    fields: &[(&str, &str)],
+) -> Option<&'a serde_json::Value> {
+    lines
+        .iter()
+        .find(|l| fields.iter().all(|(k, v)| l[*k] == *v))
 }
 
 /// The last `n` lines of `text`.
