@@ -216,8 +216,8 @@ pub struct DumpArgs {
 pub struct RosterArg {
     /// The roster: a YAML file, or a directory whose *.yaml files are merged into one.
     #[arg(
+        short,
         long,
-        short = 'c',
         env = "JUPYTERHUB_ADMIN_SYNC_CONFIG",
         value_name = "FILE|DIR"
     )]

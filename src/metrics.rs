@@ -51,23 +51,68 @@ struct VersionLabel {
     version: String,
 }
 
-/// Every metric the daemon exports, and the registry that renders them.
-#[derive(Debug)]
-pub struct Metrics {
-    registry: Registry,
-    pub drift: Family<DriftLabels, Gauge>,
-    pub last_success: Family<HubLabel, Gauge<f64, AtomicU64>>,
-    pub last_run: Family<HubLabel, Gauge<f64, AtomicU64>>,
-    pub changes: Family<ChangeLabels, Counter>,
-    pub errors: Family<ErrorLabels, Counter>,
-    pub requests: Family<HubLabel, Counter>,
-    pub run_duration: Family<HubLabel, Histogram>,
-    pub roster_valid: Gauge,
-    pub roster_reloads: Counter,
-    pub webhook_failures: Family<RouteLabel, Counter>,
-    pub audit_failures: Counter,
+/// The buckets of `run_duration_seconds`.
+const RUN_SECONDS: [f64; 11] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
+
+/// Declares every metric once, in the order `/metrics` lists them: its field in
+/// [`Metrics`], its type, its name (after the prefix) and its help, and how it is
+/// made when not by `Default`.
+macro_rules! metrics {
+    ($(
+        $(#[doc = $doc:literal])*
+        $field:ident: $ty:ty = $name:literal, $help:literal $(, $make:expr)?;
+    )+) => {
+        /// Every metric the daemon exports, and the registry that renders them.
+        #[derive(Debug)]
+        pub struct Metrics {
+            registry: Registry,
+            $( $(#[doc = $doc])* pub $field: $ty, )+
+        }
+
+        impl Metrics {
+            pub fn new() -> Metrics {
+                let mut registry = Registry::with_prefix("jupyterhub_admin_sync");
+                $(
+                    let $field: $ty = metrics!(@make $($make)?);
+                    registry.register($name, $help, $field.clone());
+                )+
+                let version = env!("CARGO_PKG_VERSION").to_string();
+                registry.register("build", "The running build", Info::new(VersionLabel { version }));
+                Metrics { registry, $($field),+ }
+            }
+        }
+    };
+    (@make) => { Default::default() };
+    (@make $make:expr) => { $make };
+}
+
+metrics! {
+    drift: Family<DriftLabels, Gauge> = "drift",
+        "Differences between the roster and the hub left after the last run (0 = in sync), by kind";
+    last_success: Family<HubLabel, Gauge<f64, AtomicU64>> = "last_success_timestamp_seconds",
+        "Unix time of the last run that read the hub and made every change it planned";
+    last_run: Family<HubLabel, Gauge<f64, AtomicU64>> = "last_run_timestamp_seconds",
+        "Unix time the last run of the hub finished, successful or not";
+    changes: Family<ChangeLabels, Counter> = "changes",
+        "Changes made on hubs, by action";
+    errors: Family<ErrorLabels, Counter> = "errors",
+        "Runs of a hub that ended in an error, by kind";
+    requests: Family<HubLabel, Counter> = "requests",
+        "HTTP requests sent to hubs, retries included";
+    run_duration: Family<HubLabel, Histogram> = "run_duration_seconds",
+        "How long one run of a hub took (read, plan, apply)",
+        Family::new_with_constructor(|| Histogram::new(RUN_SECONDS));
+    roster_valid: Gauge = "roster_valid",
+        "1 when the roster file on disk is valid; 0 while it is not (the last good roster stays in force)";
+    roster_reloads: Counter = "roster_reloads",
+        "Roster files loaded after the first";
+    webhook_failures: Family<RouteLabel, Counter> = "webhook_failures",
+        "Alert messages a route's webhook did not accept after every retry, or dropped from a full queue";
     /// Users something else keeps changing back, left alone by the daemon.
-    pub contested: Family<HubLabel, Gauge>,
+    contested: Family<HubLabel, Gauge> = "contested",
+        "Users whose admin flag something else keeps changing back (hub config admin_users, the authenticator); the daemon leaves them alone";
+    audit_failures: Counter = "audit_failures",
+        "Times the audit log could not be written";
 }
 
 fn now_seconds() -> f64 {
@@ -84,106 +129,6 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("jupyterhub_admin_sync");
-        let drift = Family::<DriftLabels, Gauge>::default();
-        registry.register(
-            "drift",
-            "Differences between the roster and the hub left after the last run (0 = in sync), by kind",
-            drift.clone(),
-        );
-        let last_success = Family::<HubLabel, Gauge<f64, AtomicU64>>::default();
-        registry.register(
-            "last_success_timestamp_seconds",
-            "Unix time of the last run that read the hub and made every change it planned",
-            last_success.clone(),
-        );
-        let last_run = Family::<HubLabel, Gauge<f64, AtomicU64>>::default();
-        registry.register(
-            "last_run_timestamp_seconds",
-            "Unix time the last run of the hub finished, successful or not",
-            last_run.clone(),
-        );
-        let changes = Family::<ChangeLabels, Counter>::default();
-        registry.register(
-            "changes",
-            "Changes made on hubs, by action",
-            changes.clone(),
-        );
-        let errors = Family::<ErrorLabels, Counter>::default();
-        registry.register(
-            "errors",
-            "Runs of a hub that ended in an error, by kind",
-            errors.clone(),
-        );
-        let requests = Family::<HubLabel, Counter>::default();
-        registry.register(
-            "requests",
-            "HTTP requests sent to hubs, retries included",
-            requests.clone(),
-        );
-        let run_duration = Family::<HubLabel, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0])
-        });
-        registry.register(
-            "run_duration_seconds",
-            "How long one run of a hub took (read, plan, apply)",
-            run_duration.clone(),
-        );
-        let roster_valid = Gauge::default();
-        registry.register(
-            "roster_valid",
-            "1 when the roster file on disk is valid; 0 while it is not (the last good roster stays in force)",
-            roster_valid.clone(),
-        );
-        let roster_reloads = Counter::default();
-        registry.register(
-            "roster_reloads",
-            "Roster files loaded after the first",
-            roster_reloads.clone(),
-        );
-        let webhook_failures = Family::<RouteLabel, Counter>::default();
-        registry.register(
-            "webhook_failures",
-            "Alert messages a route's webhook did not accept after every retry, or dropped from a full queue",
-            webhook_failures.clone(),
-        );
-        let contested = Family::<HubLabel, Gauge>::default();
-        registry.register(
-            "contested",
-            "Users whose admin flag something else keeps changing back (hub config admin_users, the authenticator); the daemon leaves them alone",
-            contested.clone(),
-        );
-        let audit_failures = Counter::default();
-        registry.register(
-            "audit_failures",
-            "Times the audit log could not be written",
-            audit_failures.clone(),
-        );
-        registry.register(
-            "build",
-            "The running build",
-            Info::new(VersionLabel {
-                version: env!("CARGO_PKG_VERSION").to_string(),
-            }),
-        );
-        Metrics {
-            registry,
-            drift,
-            last_success,
-            last_run,
-            changes,
-            errors,
-            requests,
-            run_duration,
-            roster_valid,
-            roster_reloads,
-            webhook_failures,
-            audit_failures,
-            contested,
-        }
-    }
-
     /// Records one hub's run.
     pub fn observe(&self, report: &HubReport) {
         let name = report.name.to_string();

@@ -166,6 +166,20 @@ enum Level {
 }
 
 impl Validator<'_> {
+    /// Reports each problem of [`added_by_problems`].
+    fn check_added_by(
+        &mut self,
+        subject: &str,
+        whom: &str,
+        roots: &[UserName],
+        checked: &[Administrator],
+        adders: &[Administrator],
+    ) {
+        for (who, message) in added_by_problems(subject, whom, roots, checked, adders) {
+            self.problem(who, message);
+        }
+    }
+
     fn problem(&mut self, subject: impl Into<String>, message: impl Into<String>) {
         self.problems.push(Problem {
             file: self.file.clone(),
@@ -295,21 +309,13 @@ impl Validator<'_> {
                 );
             }
         }
+        let whom = format!("a representative or administrator of {name}, nor an engineer");
         let roots: Vec<UserName> = representatives
             .iter()
             .chain(self.engineers.iter())
             .cloned()
             .collect();
-        let found = added_by_problems(
-            &subject,
-            &format!("a representative or administrator of {name}, nor an engineer"),
-            &roots,
-            &administrators,
-            &administrators,
-        );
-        for (who, message) in found {
-            self.problem(who, message);
-        }
+        self.check_added_by(&subject, &whom, &roots, &administrators, &administrators);
         let alerts = self.alerts(&subject, raw);
         Community {
             name: name.to_string(),
@@ -498,16 +504,8 @@ impl Validator<'_> {
             .chain(own.iter())
             .cloned()
             .collect();
-        let found = added_by_problems(
-            who,
-            &format!("a representative, administrator or engineer of hub {hub}"),
-            &roots,
-            &own,
-            &adders,
-        );
-        for (subject, message) in found {
-            self.problem(subject, message);
-        }
+        let whom = format!("a representative, administrator or engineer of hub {hub}");
+        self.check_added_by(who, &whom, &roots, &own, &adders);
 
         let mut desired = Desired::new();
         // Who declared each username, to name both sides of a duplicate.
