@@ -6,13 +6,15 @@ use std::process::{Command, Output, Stdio};
 use super::bin;
 
 /// Every environment variable the binary reads, besides the hubs' token variables.
-const READS: [&str; 8] = [
+const READS: [&str; 10] = [
     "RUST_LOG",
+    "JUPYTERHUB_ADMIN_SYNC_ALERT_FORMAT",
     "JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL",
     "JUPYTERHUB_ADMIN_SYNC_AUDIT_LOG",
     "JUPYTERHUB_ADMIN_SYNC_CONFIG",
     "JUPYTERHUB_ADMIN_SYNC_LISTEN",
     "JUPYTERHUB_ADMIN_SYNC_LOG_FORMAT",
+    "JUPYTERHUB_ADMIN_SYNC_STATE_DIR",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
 ];
