@@ -67,6 +67,8 @@ def options(argv):
     webhook = [e for e in c["env"] if e["name"] == "JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL"]
     expect(webhook and webhook[0]["valueFrom"]["secretKeyRef"] == {"name": "opt-jupyterhub-admin-sync-alert-webhook", "key": "url"},
            "webhook URL from its Secret")
+    expect({"name": "JUPYTERHUB_ADMIN_SYNC_ALERT_FORMAT", "value": "alertmanager"} in c["env"],
+           "alert format from `alertWebhook.format`")
     audit = next(v for v in spec["volumes"] if v["name"] == "audit")
     expect(audit.get("persistentVolumeClaim") == {"claimName": "audit-claim"}, "audit on existingClaim")
     expect(not any(k.startswith("PersistentVolumeClaim/") for k in opt), "no PVC created with existingClaim")

@@ -221,13 +221,14 @@ check_refusals() {
   expect_render_failure '{"roster": {"defaults": {"policy": "enforced"}}}' "policy" || status=1
   expect_render_failure '{"tokens": {"not-a-variable": "x"}}' "not-a-variable" || status=1
   expect_render_failure '{"alertWebhook": {"url": "https://hooks.example.org/x", "existingSecret": {"name": "w"}}}' "set url or existingSecret.name, not both" || status=1
+  expect_render_failure '{"alertWebhook": {"format": "teams"}}' "format" || status=1
   expect_render_failure '{"existingSecret": {"keys": {"T": "k"}}}' "existingSecret.keys is set but existingSecret.name is empty" || status=1
   return $status
 }
 run_step "the chart refuses bad values (schema and its own checks)" check_refusals
 
 check_options() {
-  local set='{"interval": "2m", "tokens": {"HUB_A_TOKEN": "secret-a"}, "alertWebhook": {"url": "https://hooks.example.org/x"},
+  local set='{"interval": "2m", "tokens": {"HUB_A_TOKEN": "secret-a"}, "alertWebhook": {"url": "https://hooks.example.org/x", "format": "alertmanager"},
     "hubs": ["hub-a"], "extraArgs": ["--concurrency=2"],
     "audit": {"persistence": {"enabled": true, "existingClaim": "audit-claim"}},
     "serviceMonitor": {"enabled": true}, "restartOnRosterChange": true,
