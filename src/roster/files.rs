@@ -78,7 +78,11 @@ fn read_bounded(path: &Path) -> Result<Vec<u8>, RosterError> {
             path: path.to_owned(),
             source,
         },
-        ReadError::NotRegular => unreachable!("small_file::read reads any file"),
+        // `small_file::read` reads FIFOs and devices too (bounded); never said.
+        ReadError::NotRegular => RosterError::Read {
+            path: path.to_owned(),
+            source: std::io::Error::other("not a regular file"),
+        },
     })
 }
 
