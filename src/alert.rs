@@ -392,6 +392,10 @@ pub fn body(
         AlertFormat::Alertmanager => {
             let at = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
             let name = match alert.kind {
+                // News of drift fixed is no page: its own name, to route apart.
+                AlertKind::Drift if alert.status == AlertStatus::Remediated => {
+                    "JupyterHubAdminRemediated"
+                }
                 AlertKind::Drift => "JupyterHubAdminDrift",
                 AlertKind::Error => "JupyterHubAdminSyncError",
                 AlertKind::Roster => "JupyterHubAdminRosterInvalid",
@@ -579,6 +583,15 @@ mod tests {
         let resolved = s.observe(&report(Status::InSync, &[]));
         let b = body(&resolved[0], AlertFormat::Alertmanager, now, lasts);
         assert_eq!(b[0]["endsAt"], "2027-01-15T08:00:00Z");
+        let mut news = fired[0].clone();
+        news.status = AlertStatus::Remediated;
+        let b = body(&news, AlertFormat::Alertmanager, now, lasts);
+        assert_eq!(b[0]["labels"]["alertname"], "JupyterHubAdminRemediated");
+        assert_eq!(b[0]["labels"]["status"], "remediated");
+        assert_eq!(
+            b[0]["endsAt"], "2027-01-15T09:00:00Z",
+            "news ends by itself"
+        );
         let slack = body(&resolved[0], AlertFormat::Slack, now, lasts);
         assert_eq!(slack["status"], "resolved");
         assert_eq!(slack["text"], resolved[0].text);

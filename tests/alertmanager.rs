@@ -1,7 +1,8 @@
 //! `--alert-format alertmanager` against a REAL Alertmanager and a real JupyterHub:
 //! drift that `grant` leaves stays one active alert past the four-interval lease of a
 //! single message, because the daemon sends it again after every run; a roster edit
-//! resolves it; and Alertmanager notifies its own receiver of both.
+//! resolves it; and Alertmanager notifies its own receiver of both. News (the
+//! representative created) is an alert of its own name that ends by itself.
 
 mod common;
 
@@ -42,7 +43,7 @@ async fn told(receiver: &wiremock::MockServer, status: &str, context: &dyn Fn() 
 
 #[tokio::test]
 async fn drift_stays_one_active_alert_while_it_lasts_and_resolves_after_a_roster_edit() {
-    let (_guard, hub) = common::exclusive_hub(&["am-rep", "am-erin"], &[]).await;
+    let (_guard, hub) = common::exclusive_hub(&["am-erin"], &[]).await;
     let dir = tempfile::tempdir().unwrap();
     let notified = receiver(200, Duration::ZERO).await;
     let am = Alertmanager::start(dir.path(), &format!("{}/am", notified.uri())).await;
@@ -92,6 +93,16 @@ async fn drift_stays_one_active_alert_while_it_lasts_and_resolves_after_a_roster
         "a firing message lasts about four intervals: {first}"
     );
     assert_eq!(first["labels"]["community"], "am-lab");
+    // Creating the representative was news, under its own name, ending in an hour.
+    let news = am
+        .active_for("JupyterHubAdminRemediated", "amhub")
+        .await
+        .unwrap_or_else(|| panic!("no news of am-rep created\n{}", context()));
+    assert_eq!(news["labels"]["status"], "remediated");
+    assert!(
+        seconds_between(&news["startsAt"], &news["endsAt"]) > 3000.0,
+        "{news}"
+    );
 
     // Longer than one message lasts: still active, its end moved on by later runs.
     outlast(LEASE).await;

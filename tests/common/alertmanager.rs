@@ -119,13 +119,12 @@ impl Alertmanager {
         }
     }
 
-    /// The active state alert named `alertname` whose `hub` label is `hub`, if any
-    /// (news, such as `remediated`, carries a `status` label and is left out).
+    /// The active alert named `alertname` whose `hub` label is `hub`, if any.
     pub async fn active_for(&self, alertname: &str, hub: &str) -> Option<Value> {
-        self.active().await.into_iter().find(|a| {
-            let labels = &a["labels"];
-            labels["alertname"] == alertname && labels["hub"] == hub && labels["status"].is_null()
-        })
+        self.active()
+            .await
+            .into_iter()
+            .find(|a| a["labels"]["alertname"] == alertname && a["labels"]["hub"] == hub)
     }
 }
 
