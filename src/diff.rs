@@ -205,8 +205,8 @@ pub struct HubDiff {
     /// Its community in the old roster, when it moved to another.
     pub was_community: Option<String>,
     pub status: HubStatus,
-    /// For a removed hub: how many admins it declared (they stay as they are on the
-    /// hub, which is no longer kept in sync).
+    /// How many admins the old roster declared for the hub (0 for an added hub); for a
+    /// removed hub, they stay as they are on the hub, which is no longer kept in sync.
     pub declared_before: usize,
     /// For a hub in both rosters: its settings that changed.
     pub settings: Vec<SettingChange>,

@@ -178,8 +178,6 @@ impl Metrics {
         }
     }
 
-    /// Drops every series of a hub that left the roster, so that no alert rule goes
-    /// on firing for a hub that no longer exists.
     /// Counts a message the route's webhook did not take.
     pub fn webhook_failed(&self, route: &str) {
         self.webhook_failures
@@ -189,6 +187,8 @@ impl Metrics {
             .inc();
     }
 
+    /// Drops every series of a hub that left the roster, so that no alert rule goes
+    /// on firing for a hub that no longer exists.
     pub fn forget_hub(&self, name: &str) {
         let hub = HubLabel {
             hub: name.to_string(),

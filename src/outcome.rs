@@ -34,7 +34,8 @@ words! {
         /// Some changes failed.
         Apply => "apply",
         /// `--plan`: the hub's admins are not what they were when the plan was made, or
-        /// a change is not in the plan.
+        /// the hub is not in the plan. (A change that is not in the plan fails as that
+        /// change's error, and the hub's kind is `apply`.)
         PlanChanged => "plan_changed",
     }
 }

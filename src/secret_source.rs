@@ -1,7 +1,8 @@
 //! Where a secret the roster names is read from: an environment variable or a file,
 //! never the roster itself. Hub tokens (`token_env` / `token_file`) and community
-//! webhook URLs (`webhook_env` / `webhook_file`) follow the same rules and the same
-//! words.
+//! webhook URLs (`webhook_env` / `webhook_file`) follow the same rule (exactly one of
+//! the two) in the same words; reading them (`token::resolve`,
+//! `roster::alerts::resolve`) checks what each must hold.
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -157,8 +157,9 @@ pub enum HubError {
     TooOld { version: String },
     #[error("cannot set up the client: {0}")]
     Setup(String),
-    /// `--plan` (see [`crate::saved_plan`]): the hub is not as planned, or a change is
-    /// not in the plan; nothing was sent to the hub for it.
+    /// `--plan` (see [`crate::saved_plan`]): the hub is not as planned (its kind
+    /// `plan_changed`), or a change is not in the plan (that change's error; the run's
+    /// kind is then `apply`); nothing was sent to the hub for it.
     #[error("{0}")]
     PlanChanged(String),
 }

@@ -95,6 +95,22 @@ mod tests {
         let dir_source = SecretSource::file(Secret::Webhook, dir.path());
         let not_a_file = resolve(&dir_source, &env).unwrap_err().to_string();
         assert!(not_a_file.ends_with("not a regular file"), "{not_a_file}");
+        let fifo = dir.path().join("hook.fifo");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        assert!(made.is_ok_and(|s| s.success()), "mkfifo");
+        let from_fifo = resolve(&SecretSource::file(Secret::Webhook, &fifo), &env);
+        let from_fifo = from_fifo.unwrap_err().to_string();
+        assert!(from_fifo.ends_with("not a regular file"), "{from_fifo}");
+        let huge = dir.path().join("huge");
+        std::fs::write(&huge, "x".repeat(8 * 1024 + 1)).unwrap();
+        let too_large = resolve(&SecretSource::file(Secret::Webhook, &huge), &env);
+        assert_eq!(
+            too_large.unwrap_err().to_string(),
+            format!(
+                "webhook_file {} is larger than 8192 bytes: not a URL",
+                huge.display()
+            )
+        );
         std::fs::write(&file, "not a url SECRET").unwrap();
         let bad = resolve(&SecretSource::file(Secret::Webhook, &file), &env)
             .unwrap_err()

@@ -125,8 +125,8 @@ pub(super) fn validate(
 /// Whether validation reads the secrets a hub run needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Credentials {
-    /// Resolve every selected hub's token, read its `ca_file` and resolve the
-    /// community alert routes: a roster to run with.
+    /// Resolve every selected hub's token and its community's alert route, and read
+    /// every hub's `ca_file` (selected or not): a roster to run with.
     Resolve,
     /// Check that each hub names exactly one token source, but read no token, no
     /// `ca_file` and no webhook: a roster from an untrusted pull request, for `diff`.
