@@ -135,7 +135,10 @@ impl AlertState {
             let (summary, text, details) = match kind {
                 AlertKind::Error => error_words(report, status),
                 AlertKind::Contested => contested_words(report, status),
-                _drift => drift_words(report, status),
+                AlertKind::Drift => drift_words(report, status),
+                AlertKind::Roster | AlertKind::Expiry | AlertKind::Digest => {
+                    unreachable!("not a hub's state alert")
+                }
             };
             alerts.push(Alert {
                 status,
@@ -143,7 +146,8 @@ impl AlertState {
                 community: Some(report.community.clone()),
                 kind,
                 summary,
-                text,
+                // Every hub's alert stays under Slack's limit, whatever it lists.
+                text: cap_text(text),
                 details,
             });
         }
@@ -161,7 +165,7 @@ impl AlertState {
                     problem.unwrap_or_default()
                 ),
             ),
-            _resolved => (
+            _resolved_or_news => (
                 "the roster is valid again".to_string(),
                 format!("The roster {path} is valid again and in force."),
             ),
@@ -172,7 +176,8 @@ impl AlertState {
             community: None,
             kind: AlertKind::Roster,
             summary,
-            text,
+            // The problems can be many.
+            text: cap_text(text),
             details: serde_json::json!({ "path": path, "error": problem }),
         })
     }
@@ -196,7 +201,7 @@ fn error_words(report: &HubReport, status: AlertStatus) -> Words {
                 report.error.as_deref().unwrap_or_default()
             ),
         ),
-        _resolved => (
+        _resolved_or_news => (
             format!("hub {hub} syncs again"),
             format!("jupyterhub-admin-sync syncs hub {hub} ({community}) again."),
         ),
@@ -214,7 +219,7 @@ fn contested_words(report: &HubReport, status: AlertStatus) -> Words {
     let (summary, text) = match status {
         AlertStatus::Firing => (
             format!("admin of {} on hub {hub} is contested", users.join(", ")),
-            cap_text(format!(
+            format!(
                 "On hub {hub} ({community}), something else keeps changing the admin flag of {} back after jupyterhub-admin-sync changes it, so it has stopped changing them and reports the drift instead. {}",
                 users.join(", "),
                 report
@@ -223,9 +228,9 @@ fn contested_words(report: &HubReport, status: AlertStatus) -> Words {
                     .map(|c| c.reason.as_str())
                     .collect::<Vec<_>>()
                     .join(" ")
-            )),
+            ),
         ),
-        _resolved => (
+        _resolved_or_news => (
             format!("no admin flag is contested on hub {hub}"),
             format!("On hub {hub} ({community}), no admin flag is contested any more."),
         ),
@@ -260,7 +265,7 @@ fn drift_words(report: &HubReport, status: AlertStatus) -> Words {
                 ),
             )
         }
-        _resolved => (
+        _resolved_or_news => (
             format!("admins of hub {hub} match the roster"),
             format!("Admins of hub {hub} ({community}) match the roster again."),
         ),
@@ -406,16 +411,27 @@ pub fn body(
             let mut labels = serde_json::json!({
                 "alertname": name,
                 "kind": alert.kind,
-                "status": alert.status,
                 "service": "jupyterhub-admin-sync",
             });
+            let ends = match alert.status {
+                // Sent again after each run while it fires; ended by its resolved
+                // message, or by itself when no longer sent.
+                AlertStatus::Firing => now + firing_lasts,
+                AlertStatus::Resolved => now,
+                AlertStatus::Remediated | AlertStatus::Expiring | AlertStatus::Digest => {
+                    // News is an alert of its own (its `status` a label), ending by
+                    // itself; firing and resolved must share labels to be one alert.
+                    labels["status"] = serde_json::to_value(alert.status).unwrap_or_default();
+                    now + NEWS_LASTS
+                }
+            };
             if let Some(hub) = &alert.hub {
                 labels["hub"] = hub.clone().into();
             }
             if let Some(community) = &alert.community {
                 labels["community"] = community.clone().into();
             }
-            let mut one = serde_json::json!({
+            let one = serde_json::json!({
                 "labels": labels,
                 "annotations": {
                     "summary": alert.summary,
@@ -423,23 +439,8 @@ pub fn body(
                     "details": alert.details.to_string(),
                 },
                 "startsAt": at(now),
+                "endsAt": at(ends),
             });
-            match alert.status {
-                // Sent again after each run while it fires; ended by its resolved
-                // message, or by itself when no longer sent.
-                AlertStatus::Firing => one["endsAt"] = at(now + firing_lasts).into(),
-                AlertStatus::Resolved => one["endsAt"] = at(now).into(),
-                AlertStatus::Remediated | AlertStatus::Expiring | AlertStatus::Digest => {
-                    one["endsAt"] = at(now + NEWS_LASTS).into()
-                }
-            }
-            // `status` is a label so firing and resolved are one alert to Alertmanager
-            // only when it is left out.
-            if matches!(alert.status, AlertStatus::Firing | AlertStatus::Resolved)
-                && let Some(labels) = one["labels"].as_object_mut()
-            {
-                labels.remove("status");
-            }
             serde_json::json!([one])
         }
     }

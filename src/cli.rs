@@ -639,7 +639,7 @@ fn import(args: &ImportArgs) -> ExitCode {
     match crate::import::run(&options) {
         Ok(output) => {
             for warning in &output.warnings {
-                eprintln!("warning: {warning}");
+                eprintln!("warning: {}", crate::name::printable(warning));
             }
             print!("{}", output.fragment);
             ExitCode::SUCCESS

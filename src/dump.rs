@@ -83,7 +83,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
     };
     let client = HubClient::new(&spec, options)?;
     let snapshot = client.snapshot(&|_| false).await?;
-    let authenticator = client.read_authenticator().await;
+    let authenticator = client.authenticator().await;
     let mut admins: Vec<UserName> = snapshot
         .users
         .iter()

@@ -12,6 +12,7 @@ use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
+use crate::name::printable;
 use crate::roster::{ADDED_BY_PLACEHOLDER, ApiUrlError, Policy, parse_api_url};
 use crate::yaml::YamlError;
 
@@ -562,13 +563,18 @@ pub fn render(
     });
     let body = crate::yaml::to_string(&fragment).map_err(ImportError::Yaml)?;
     let n = imported.admins.len();
+    // Every name from the values files is escaped: a key with a line break must not end
+    // a comment line and write YAML into the fragment.
     let mut out = format!(
-        "# Admins of hub {hub} from Zero to JupyterHub values {} ({}): {n} admin{}.\n",
-        labels(files),
-        imported
-            .source
-            .as_deref()
-            .unwrap_or("no authenticator section sets admin_users"),
+        "# Admins of hub {} from Zero to JupyterHub values {} ({}): {n} admin{}.\n",
+        printable(&hub),
+        printable(&labels(files)),
+        printable(
+            imported
+                .source
+                .as_deref()
+                .unwrap_or("no authenticator section sets admin_users")
+        ),
         if n == 1 { "" } else { "s" },
     );
     out.push_str(&format!(
@@ -581,10 +587,10 @@ pub fn render(
         }
     ));
     for warning in &imported.warnings {
-        out.push_str(&format!("# warning: {warning}\n"));
+        out.push_str(&format!("# warning: {}\n", printable(warning)));
     }
     for note in &imported.notes {
-        out.push_str(&format!("# note: {note}\n"));
+        out.push_str(&format!("# note: {}\n", printable(note)));
     }
     if n == 0 {
         out.push_str(
@@ -1030,6 +1036,26 @@ mod tests {
             - name: carol
               added_by: FILL-IN
         ");
+    }
+
+    #[test]
+    fn a_key_with_a_line_break_stays_inside_its_comment() {
+        let files = [file(
+            "v.yaml",
+            "hub: {config: {\"Evil\\ncommunities: []\\n#Authenticator\": {admin_groups: [g]}}}",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert_eq!(imported.warnings.len(), 1, "{:?}", imported.warnings);
+        let text = render(&imported, &files, &options()).unwrap();
+        assert!(
+            text.lines()
+                .all(|l| l.starts_with('#') || !l.contains("communities: []")),
+            "{text}"
+        );
+        assert!(
+            text.contains("Evil\\ncommunities: []\\n#Authenticator"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::hub::info::AuthenticatorInfo;
 use crate::hub::{Created, HubError, HubRead, HubWrite};
 use crate::name::{HubName, UserName};
 use crate::outcome::ErrorKind;
@@ -259,6 +260,10 @@ impl<C: HubRead> HubRead for PlanView<'_, C> {
             }
         }
         Ok(snapshot)
+    }
+
+    async fn authenticator(&self) -> Option<AuthenticatorInfo> {
+        self.inner.authenticator().await
     }
 
     fn requests_sent(&self) -> u64 {

@@ -11,6 +11,7 @@ use reqwest::Method;
 use serde::{Deserialize, Serialize};
 
 use super::HubClient;
+use crate::name::printable;
 
 /// The hub's authenticator, as `GET /info` names it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,22 +33,18 @@ impl AuthenticatorInfo {
     /// also use `manage_roles` with any authenticator; that is not visible here.
     pub fn may_set_admin_at_login(&self) -> bool {
         let class = self.class.to_ascii_lowercase();
-        class.contains("oauthenticator") || class.starts_with("oauthenticator.")
+        class.contains("oauthenticator")
     }
 
     /// The warning a dry run gives for this hub, if any.
     pub fn warning(&self, jupyterhub_version: &str) -> Option<String> {
-        let major: Option<u64> = jupyterhub_version
-            .split('.')
-            .next()
-            .and_then(|m| m.parse().ok());
-        let manage_roles = major.is_some_and(|m| m >= 5);
+        let manage_roles = super::read::major(jupyterhub_version).is_some_and(|m| m >= 5);
         if self.may_set_admin_at_login() {
             Some(format!(
                 "the hub's authenticator is {}: with admin_groups (OAuthenticator 17 or newer){} it sets or clears admin at every login and would undo the roster; check hub.config.{}.admin_groups{} (not visible through the API), and keep them in agreement with the roster or unset",
                 self,
                 if manage_roles { " or manage_roles" } else { "" },
-                self.class.rsplit('.').next().unwrap_or(&self.class),
+                printable(self.class.rsplit('.').next().unwrap_or(&self.class)),
                 if manage_roles {
                     " and Authenticator.manage_roles"
                 } else {
@@ -60,19 +57,21 @@ impl AuthenticatorInfo {
     }
 }
 
+/// The hub's words, escaped: they go into reports, logs and `dump`'s YAML comments.
 impl std::fmt::Display for AuthenticatorInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&printable(&self.class))?;
         match &self.version {
-            Some(v) => write!(f, "{} {v}", self.class),
-            None => f.write_str(&self.class),
+            Some(v) => write!(f, " {}", printable(v)),
+            None => Ok(()),
         }
     }
 }
 
 impl HubClient {
-    /// The hub's authenticator, when the token may read `GET /info` (admin tokens
-    /// can); `None` otherwise.
-    pub async fn read_authenticator(&self) -> Option<AuthenticatorInfo> {
+    /// [`super::HubRead::authenticator`] over HTTP: the hub's authenticator, when the
+    /// token may read `GET /info` (admin tokens can); `None` otherwise.
+    pub(super) async fn read_authenticator(&self) -> Option<AuthenticatorInfo> {
         let answer = match self
             .send(Method::GET, "/info", "application/json", None)
             .await
@@ -117,5 +116,9 @@ mod tests {
             info("jupyterhub.auth.DummyAuthenticator").warning("6.1.1"),
             None
         );
+        // The hub's words are escaped where they are shown.
+        let crafted = info("oauthenticator.X\n# injected");
+        assert_eq!(crafted.to_string(), "oauthenticator.X\\n# injected 17.1.0");
+        assert!(!crafted.warning("6.1.1").unwrap().contains('\n'));
     }
 }

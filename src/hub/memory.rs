@@ -183,6 +183,11 @@ impl HubRead for MemoryHub {
         })
     }
 
+    /// A hub in memory has no authenticator to report.
+    async fn authenticator(&self) -> Option<super::info::AuthenticatorInfo> {
+        None
+    }
+
     fn requests_sent(&self) -> u64 {
         self.state().reads
     }

@@ -45,15 +45,12 @@ pub trait HubRead: Send + Sync {
         keep: &(dyn Fn(&UserName) -> bool + Sync),
     ) -> impl Future<Output = Result<HubSnapshot, HubError>> + Send;
 
-    /// `GET /info`: the hub's authenticator, when the token may read it.
-    fn authenticator(&self) -> impl Future<Output = Option<info::AuthenticatorInfo>> + Send {
-        std::future::ready(None)
-    }
+    /// `GET /info`: the hub's authenticator, when the token may read it. (No default:
+    /// a wrapper that forgot to pass it on would hide the authenticator warning.)
+    fn authenticator(&self) -> impl Future<Output = Option<info::AuthenticatorInfo>> + Send;
 
     /// How many requests this reader has sent (retries included), for reports.
-    fn requests_sent(&self) -> u64 {
-        0
-    }
+    fn requests_sent(&self) -> u64;
 }
 
 /// The write side of a hub. Nothing here deletes a user.

@@ -71,7 +71,7 @@ impl From<HubError> for Listing {
 }
 
 /// The major version of a JupyterHub version string (`"5.0.0b1"` → 5).
-fn major(version: &str) -> Option<u64> {
+pub(super) fn major(version: &str) -> Option<u64> {
     let digits: String = version
         .trim()
         .chars()
