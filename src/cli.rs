@@ -148,12 +148,8 @@ pub struct DiffArgs {
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
     /// The day `expires` dates are judged on (YYYY-MM-DD, UTC); default: today.
-    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    #[arg(long, value_name = "DATE", value_parser = crate::date::Date::parse)]
     pub today: Option<crate::date::Date>,
-}
-
-fn parse_date(text: &str) -> Result<crate::date::Date, crate::date::DateError> {
-    crate::date::Date::parse(text)
 }
 
 #[derive(Debug, Args)]

@@ -65,7 +65,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             let resolved = token::resolve(&source, &|v| std::env::var(v).ok())?;
             let spec = HubSpec {
                 name: HubName::new(url.host_str().unwrap_or("hub")),
-                community: "CHANGE-ME".to_string(),
+                community: crate::fragment::DEFAULT_COMMUNITY.to_string(),
                 // Dry runs by default until someone reviews the fragment.
                 rules: HubRules::new(Policy::Report),
                 access: HubAccess {
@@ -84,14 +84,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
     let client = HubClient::new(&spec, options)?;
     let snapshot = client.snapshot(&|_| false).await?;
     let authenticator = client.authenticator().await;
-    let mut admins: Vec<UserName> = snapshot
-        .users
-        .iter()
-        .filter(|u| u.admin)
-        .map(|u| UserName::new(&u.name))
-        .collect();
-    admins.sort();
-    admins.dedup();
+    let admins = snapshot.admin_names();
 
     // What the roster declares for this hub, by the hub's usernames (people already
     // mapped to their ids for its login); nothing for a hub given directly.
@@ -125,10 +118,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             }),
             None => {
                 unknown += 1;
-                administrators.push(FragmentAdmin {
-                    name: roster_name,
-                    added_by: ADDED_BY_PLACEHOLDER.to_string(),
-                });
+                administrators.push(FragmentAdmin::placeholder(roster_name));
             }
         }
     }

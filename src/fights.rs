@@ -170,17 +170,18 @@ impl Fights {
         applied: impl IntoIterator<Item = (&'a UserName, Action)>,
     ) {
         for (user, action) in applied {
+            let declared = Declared::of(desired, user);
             let fight = self
                 .users
                 .entry(user.as_str().to_string())
-                .or_insert(UserFight {
+                .or_insert_with(|| UserFight {
                     made: None,
-                    declared: Declared::of(desired, user),
+                    declared,
                     reversals: Vec::new(),
                     contested_since: None,
                 });
             fight.made = Some(action.into());
-            fight.declared = Declared::of(desired, user);
+            fight.declared = declared;
         }
     }
 }

@@ -5,7 +5,10 @@
 use serde::Serialize;
 use std::path::PathBuf;
 
-use crate::roster::Policy;
+use crate::roster::{ADDED_BY_PLACEHOLDER, Policy};
+
+/// The community name left for a person to choose.
+pub const DEFAULT_COMMUNITY: &str = "CHANGE-ME";
 
 #[derive(Debug, Serialize)]
 pub struct Fragment {
@@ -33,6 +36,17 @@ pub struct Named {
 pub struct FragmentAdmin {
     pub name: String,
     pub added_by: String,
+}
+
+impl FragmentAdmin {
+    /// An administrator whose `added_by` a person must fill in (validation refuses the
+    /// placeholder).
+    pub fn placeholder(name: String) -> FragmentAdmin {
+        FragmentAdmin {
+            name,
+            added_by: ADDED_BY_PLACEHOLDER.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]

@@ -12,7 +12,7 @@ use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
-use crate::name::printable;
+use crate::name::{UserName, printable};
 use crate::roster::{ADDED_BY_PLACEHOLDER, ApiUrlError, Policy, parse_api_url};
 use crate::yaml::YamlError;
 
@@ -22,8 +22,7 @@ pub const PREFIXES: [&str; 3] = ["", "jupyterhub", "basehub.jupyterhub"];
 /// The hub's API as seen from inside a Zero to JupyterHub release's namespace.
 pub const DEFAULT_API_URL: &str = "http://hub:8081/hub/api";
 
-/// The community name left for a person to choose.
-pub const DEFAULT_COMMUNITY: &str = "CHANGE-ME";
+pub use crate::fragment::DEFAULT_COMMUNITY;
 
 /// The token variable left for a person to choose.
 pub const DEFAULT_TOKEN_ENV: &str = "CHANGE_ME_TOKEN";
@@ -497,8 +496,9 @@ pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, Im
                     }
                 }
             }
-            admins.sort_by_key(|a| (a.to_lowercase(), a.clone()));
-            admins.dedup_by_key(|a| a.to_lowercase());
+            // Each person once, by the roster's normal form.
+            admins.sort_by_key(|a| (UserName::new(a), a.clone()));
+            admins.dedup_by_key(|a| UserName::new(a));
             (Some(path), admins)
         }
     };
@@ -553,10 +553,7 @@ pub fn render(
                 imported
                     .admins
                     .iter()
-                    .map(|name| FragmentAdmin {
-                        name: name.clone(),
-                        added_by: ADDED_BY_PLACEHOLDER.to_string(),
-                    })
+                    .map(|name| FragmentAdmin::placeholder(name.clone()))
                     .collect(),
             ),
         }],

@@ -160,13 +160,11 @@ impl Metrics {
         } else {
             self.last_success.get_or_create(&hub).set(now);
         }
+        // A hub that could not be read keeps its last known contests and drift.
         if report.version.is_some() {
             self.contested
                 .get_or_create(&hub)
                 .set(report.contested.len() as i64);
-        }
-        // A hub that could not be read keeps its last known drift.
-        if report.version.is_some() {
             for (kind, n) in report.drift_by_kind() {
                 self.drift
                     .get_or_create(&DriftLabels {

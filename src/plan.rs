@@ -316,14 +316,15 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
         // Admins the floor protects as a group: every admin but the engineers and the
         // token's own identity, which are never revoked anyway.
         let engineer = |n: &UserName| desired.get(n).is_some_and(|d| d.role == Role::Engineer);
-        let admins = observed.users.iter().filter(|u| u.admin).count();
-        let others = observed
-            .users
-            .iter()
-            .filter(|u| u.admin)
-            .map(|u| UserName::new(&u.name))
-            .filter(|n| !engineer(n) && owner.as_ref() != Some(n))
-            .count();
+        // Counted by the hub's spellings, from the names already in normal form.
+        let (mut admins, mut others) = (0, 0);
+        for (name, users) in &by_name {
+            let n = users.iter().filter(|u| u.admin).count();
+            admins += n;
+            if !engineer(name) && owner.as_ref() != Some(name) {
+                others += n;
+            }
+        }
         brake = floor(rules, revokes.len(), admins, others);
         strips_the_hub = !revokes.is_empty() && revokes.len() >= others;
         apply_revokes = brake.is_none();

@@ -137,11 +137,7 @@ impl Routes {
     /// Queues `alert` on its community's route (if it has one) and the global one.
     /// Never waits.
     pub fn send(&self, alert: Alert) {
-        if let Some(sink) = alert
-            .community
-            .as_ref()
-            .and_then(|c| self.communities.get(c))
-        {
+        if let Some(sink) = self.community_sink(&alert) {
             sink.webhook.send(alert.clone(), &self.metrics);
         }
         if let Some(global) = &self.global {
@@ -149,16 +145,20 @@ impl Routes {
         }
     }
 
-    /// Queues `alert` on its community's route only (a digest of that community); none
-    /// when the community has no route of its own.
-    pub fn send_to_community(&self, alert: Alert) {
-        if let Some(sink) = alert
-            .community
-            .as_ref()
-            .and_then(|c| self.communities.get(c))
-        {
+    /// Queues a digest where it belongs: a community's on its own route only (none
+    /// when the community has no route of its own), the fleet's on the global route.
+    pub fn send_digest(&self, alert: Alert) {
+        if alert.community.is_none() {
+            self.send(alert);
+        } else if let Some(sink) = self.community_sink(&alert) {
             sink.webhook.send(alert, &self.metrics);
         }
+    }
+
+    /// The route of the alert's community, if it has one.
+    fn community_sink(&self, alert: &Alert) -> Option<&Sink> {
+        let community = alert.community.as_ref()?;
+        self.communities.get(community)
     }
 
     /// Closes every queue; the returned tasks end once what is queued is sent.

@@ -152,17 +152,6 @@ fn hub_plan(hub: &HubReport, admins: &[UserName]) -> HubPlan {
     }
 }
 
-/// The admins of a snapshot, in normal form, sorted.
-pub fn admins(snapshot: &HubSnapshot) -> Vec<UserName> {
-    let set: BTreeSet<UserName> = snapshot
-        .users
-        .iter()
-        .filter(|u| u.admin)
-        .map(|u| UserName::new(&u.name))
-        .collect();
-    set.into_iter().collect()
-}
-
 /// `fnv1a64:` and the hex of 64-bit FNV-1a over the names, sorted, one per line.
 pub fn digest(admins: &[UserName]) -> String {
     let sorted: BTreeSet<&str> = admins.iter().map(UserName::as_str).collect();
@@ -250,11 +239,11 @@ impl<C: HubRead> HubRead for PlanView<'_, C> {
         match &self.watch {
             Watch::Record(slot) => {
                 if let Ok(mut slot) = slot.lock() {
-                    *slot = Some(admins(&snapshot));
+                    *slot = Some(snapshot.admin_names());
                 }
             }
             Watch::Guard(plan) => {
-                if digest(&admins(&snapshot)) != plan.admins_digest {
+                if digest(&snapshot.admin_names()) != plan.admins_digest {
                     return Err(HubError::PlanChanged(CHANGED.to_string()));
                 }
             }
@@ -298,17 +287,17 @@ pub async fn plan_all<C: HubRead>(
         (report, reader.admins())
     })
     .await;
-    let observed: Vec<Option<Vec<UserName>>> = done.iter().map(|(_, a)| a.clone()).collect();
+    let (hubs, observed): (Vec<HubReport>, Vec<Option<Vec<UserName>>>) = done.into_iter().unzip();
     let report = RunReport {
         mode: Mode::DryRun,
-        hubs: done.into_iter().map(|(r, _)| r).collect(),
+        hubs,
     };
     let plan = SavedPlan::from_run(&report, &observed);
     (report, plan)
 }
 
-/// `--once --plan`: each hub reconciled through a guarded [`PlanView`]; a hub the plan does not
-/// hold fails untouched.
+/// `--once --plan`: each hub reconciled through a guarded [`PlanView`]; a hub the plan
+/// does not hold fails untouched.
 pub async fn apply_all<C: HubRead + HubWrite>(
     roster: &Roster,
     targets: &[(HubSpec, C)],

@@ -1,6 +1,8 @@
 //! What was read from one hub: the value the hub's read side produces and the planner
 //! plans from.
 
+use crate::name::UserName;
+
 /// A user as the hub listed them. `name` is spelled as the hub spells it, since the
 /// hub's API looks users up by that exact spelling.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,4 +49,20 @@ pub struct HubSnapshot {
     pub users: Vec<HubUser>,
     /// How many users the hub listed in all.
     pub total_users: usize,
+}
+
+impl HubSnapshot {
+    /// The admins' names in normal form, sorted, each once (spellings that differ only
+    /// by case are one person to the hub).
+    pub fn admin_names(&self) -> Vec<UserName> {
+        let mut names: Vec<UserName> = self
+            .users
+            .iter()
+            .filter(|u| u.admin)
+            .map(|u| UserName::new(&u.name))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
 }

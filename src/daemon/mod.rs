@@ -427,11 +427,7 @@ impl<C: Connect> Supervisor<C> {
         // community's to its own.
         if let Ok(routes) = self.shared.routes.lock() {
             for alert in due {
-                if alert.community.is_some() {
-                    routes.send_to_community(alert);
-                } else {
-                    routes.send(alert);
-                }
+                routes.send_digest(alert);
             }
         }
     }

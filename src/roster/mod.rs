@@ -86,6 +86,11 @@ pub struct Declared {
 }
 
 impl Declared {
+    /// True once the day after the entry's `expires` has begun (UTC).
+    pub fn expired_on(&self, today: Date) -> bool {
+        self.expires.is_some_and(|last| last < today)
+    }
+
     /// An admin of `role` (an administrator `added_by` someone), known by their roster
     /// name, declared for the whole community, with no `expires`.
     pub fn new(role: Role, added_by: Option<UserName>) -> Declared {
@@ -323,10 +328,7 @@ impl Roster {
         env: &dyn Fn(&str) -> Option<String>,
         only: &[String],
     ) -> Result<Roster, RosterError> {
-        let documents = files::read(path)?
-            .into_iter()
-            .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let documents = read_documents(path)?;
         validate::validate(path, documents, env, only, Credentials::Resolve)
     }
 
@@ -362,10 +364,7 @@ impl Roster {
     /// a roster from an untrusted pull request can be checked and compared
     /// ([`crate::diff`]). The result cannot be run against a hub.
     pub fn load_offline(path: &Path) -> Result<OfflineRoster, RosterError> {
-        let documents = files::read(path)?
-            .into_iter()
-            .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
-            .collect::<Result<Vec<_>, _>>()?;
+        let documents = read_documents(path)?;
         validate::validate(path, documents, &|_| None, &[], Credentials::Skip).map(OfflineRoster)
     }
 
@@ -400,7 +399,7 @@ impl Roster {
     pub fn desired_on(&self, hub: &HubSpec, today: Date) -> Desired {
         hub.admins
             .iter()
-            .filter(|(_, d)| d.expires.is_none_or(|last| today <= last))
+            .filter(|(_, d)| !d.expired_on(today))
             .map(|(n, d)| (n.clone(), d.clone()))
             .collect()
     }
@@ -409,7 +408,7 @@ impl Roster {
     pub fn expired_on(&self, hub: &HubSpec, today: Date) -> Desired {
         hub.admins
             .iter()
-            .filter(|(_, d)| d.expires.is_some_and(|last| last < today))
+            .filter(|(_, d)| d.expired_on(today))
             .map(|(n, d)| (n.clone(), d.clone()))
             .collect()
     }
@@ -450,6 +449,14 @@ impl OfflineRoster {
     pub fn expired_on(&self, hub: &HubSpec, today: Date) -> Desired {
         self.0.expired_on(hub, today)
     }
+}
+
+/// The roster's files at `path` (a file, or a directory's `*.yaml`), each parsed.
+fn read_documents(path: &Path) -> Result<Vec<(PathBuf, raw::RawRoster)>, RosterError> {
+    files::read(path)?
+        .into_iter()
+        .map(|(file, bytes)| parse_document(&file, &bytes).map(|raw| (file, raw)))
+        .collect()
 }
 
 /// The roster file's JSON Schema (for editors and CI), generated from the types that

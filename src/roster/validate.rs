@@ -166,6 +166,12 @@ enum Level {
 }
 
 impl Validator<'_> {
+    /// Whether this run selects the hub named `hub` (`--hub`; all when none is given).
+    fn selects(&self, hub: &str) -> bool {
+        let hub = HubName::new(hub);
+        self.only.is_empty() || self.only.iter().any(|n| hub.is(n))
+    }
+
     /// Reports each problem of [`added_by_problems`].
     fn check_added_by(
         &mut self,
@@ -337,11 +343,7 @@ impl Validator<'_> {
         )
         .map_err(|why| self.problem(&who, why.to_string()))
         .ok()?;
-        let selected = self.only.is_empty()
-            || raw.hubs.iter().any(|h| {
-                let hub = HubName::new(h.name.trim());
-                self.only.iter().any(|n| hub.is(n))
-            });
+        let selected = raw.hubs.iter().any(|h| self.selects(&h.name));
         if !selected || self.credentials == Credentials::Skip {
             return None;
         }
@@ -365,7 +367,7 @@ impl Validator<'_> {
             self.problem(&who, "the name contains a control character");
             return None;
         }
-        let selected = self.only.is_empty() || self.only.iter().any(|n| HubName::new(&name).is(n));
+        let selected = self.selects(&name);
         let problems_before = self.problems.len();
         if name.is_empty() {
             self.problem(
