@@ -546,7 +546,7 @@ async fn dump(args: &DumpArgs) -> ExitCode {
         },
         _ => {
             eprintln!(
-                "error: dump needs --api-url URL --token-env VAR, or --config FILE --hub NAME"
+                "error: dump needs --api-url URL --token-env VAR, or --config FILE|DIR --hub NAME"
             );
             return ExitCode::from(1);
         }
