@@ -1037,10 +1037,9 @@ mod tests {
 
     #[test]
     fn a_key_with_a_line_break_stays_inside_its_comment() {
-        let files = [file(
-            "v.yaml",
-            "hub: {config: {\"Evil\\ncommunities: []\\n#Authenticator\": {admin_groups: [g]}}}",
-        )];
+        let evil =
+            r#"hub: {config: {"Evil\ncommunities: []\n#Authenticator": {admin_groups: [g]}}}"#;
+        let files = [file("v.yaml", evil)];
         let imported = import(&files, None).unwrap();
         assert_eq!(imported.warnings.len(), 1, "{:?}", imported.warnings);
         let text = render(&imported, &files, &options()).unwrap();

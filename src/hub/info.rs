@@ -38,7 +38,7 @@ impl AuthenticatorInfo {
 
     /// The warning a dry run gives for this hub, if any.
     pub fn warning(&self, jupyterhub_version: &str) -> Option<String> {
-        let manage_roles = super::read::major(jupyterhub_version).is_some_and(|m| m >= 5);
+        let manage_roles = super::major(jupyterhub_version).is_some_and(|m| m >= 5);
         if self.may_set_admin_at_login() {
             Some(format!(
                 "the hub's authenticator is {}: with admin_groups (OAuthenticator 17 or newer){} it sets or clears admin at every login and would undo the roster; check hub.config.{}.admin_groups{} (not visible through the API), and keep them in agreement with the roster or unset",

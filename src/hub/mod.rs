@@ -202,6 +202,16 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
+/// The major version of a JupyterHub version string (`"5.0.0b1"` → 5).
+pub(super) fn major(version: &str) -> Option<u64> {
+    let digits: String = version
+        .trim()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 /// Encodes one path segment (a user name): `alice@uni.edu` → `alice%40uni.edu`.
 pub fn encode_segment(segment: &str) -> String {
     utf8_percent_encode(segment, SEGMENT).to_string()
@@ -210,6 +220,14 @@ pub fn encode_segment(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn major_versions() {
+        assert_eq!(major("6.1.1"), Some(6));
+        assert_eq!(major("5.0.0b1"), Some(5));
+        assert_eq!(major("1.5.0"), Some(1));
+        assert_eq!(major("dev"), None);
+    }
 
     #[test]
     fn segments_are_percent_encoded() {

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use std::collections::HashSet;
 use std::hash::BuildHasher;
 
-use super::{HubClient, HubError, HubRead, PAGINATION_ACCEPT};
+use super::{HubClient, HubError, HubRead, PAGINATION_ACCEPT, major};
 use crate::name::UserName;
 use crate::snapshot::{HubSnapshot, HubUser, OwnerKind, TokenOwner};
 
@@ -68,16 +68,6 @@ impl From<HubError> for Listing {
     fn from(e: HubError) -> Self {
         Listing::Broken(e)
     }
-}
-
-/// The major version of a JupyterHub version string (`"5.0.0b1"` → 5).
-pub(super) fn major(version: &str) -> Option<u64> {
-    let digits: String = version
-        .trim()
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
 }
 
 impl HubRead for HubClient {
@@ -263,18 +253,5 @@ impl HubClient {
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::major;
-
-    #[test]
-    fn major_versions() {
-        assert_eq!(major("6.1.1"), Some(6));
-        assert_eq!(major("5.0.0b1"), Some(5));
-        assert_eq!(major("1.5.0"), Some(1));
-        assert_eq!(major("dev"), None);
     }
 }
