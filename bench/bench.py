@@ -274,6 +274,9 @@ class RealHub:
         self.venv = Path(venv)
         self.n = n
         self.admins = admins
+        # Many groups, as a campus hub has (one per course): 1 per 20 users, each of
+        # 20 members, and `hub-admins` holding the admin role with the admins in it.
+        self.groups = max(1, n // 20)
         self.dir = Path(workdir)
         self.port = free_port()
         self.token = "bench-admin-sync-" + os.urandom(12).hex()
@@ -290,7 +293,8 @@ class RealHub:
         t0 = time.perf_counter()
         subprocess.run(
             [str(self.venv / "bin/python"), str(ROOT / "bench/seed_hub.py"),
-             str(self.dir / "jupyterhub.sqlite"), str(self.n), str(self.admins)],
+             str(self.dir / "jupyterhub.sqlite"), str(self.n), str(self.admins),
+             str(self.groups)],
             check=True,
             stdout=subprocess.DEVNULL,
             stderr=open(self.dir / "seed.log", "wb"),
@@ -305,7 +309,11 @@ class RealHub:
             log_level=os.environ.get("BENCH_HUB_LOG_LEVEL", "WARN"),
             exit_on_stdin_eof=True,
         )
-        env.update(HUB_ADMIN_SYNC_TOKEN=self.token, HUB_TEST_ADMIN_TOKEN=self.test_token)
+        env.update(
+            HUB_ADMIN_SYNC_TOKEN=self.token,
+            HUB_TEST_ADMIN_TOKEN=self.test_token,
+            HUB_ADMIN_GROUPS="hub-admins",
+        )
         logf = open(self.log, "ab")
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(
@@ -348,33 +356,47 @@ class RealHub:
         return f"http://127.0.0.1:{self.port}/hub/api"
 
 
-def floor(port, token, limit):
-    """The fewest requests that read every user's name and admin flag: every page at the
-    hub's page maximum, keep-alive, json.loads and nothing else."""
-    t0 = time.perf_counter()
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"token {token}", "Accept": PAGINATION}
-    offset, requests, users, admins, page_limit, total = 0, 0, 0, 0, None, None
+def read_pages(c, headers, what, limit):
+    """Every page of GET /hub/api/{what} on connection `c`: (items, requests, page limit)."""
+    offset, requests, items, page_limit, total = 0, 0, [], None, None
     while True:
-        c.request("GET", f"/hub/api/users?offset={offset}&limit={limit}", headers=headers)
+        c.request("GET", f"/hub/api/{what}?offset={offset}&limit={limit}", headers=headers)
         r = c.getresponse()
         body = r.read()
         requests += 1
         if r.status != 200:
             raise RuntimeError(f"floor: HTTP {r.status}: {body[:200]!r}")
         page = json.loads(body)
-        users += len(page["items"])
-        admins += sum(1 for u in page["items"] if u["admin"])
+        items += page["items"]
         p = page["_pagination"]
         page_limit, total = p["limit"], p["total"]
         if not p["next"]:
             break
         offset = p["next"]["offset"]
+    if len(items) != total:
+        raise RuntimeError(f"floor: read {len(items)} {what}, the hub's total is {total}")
+    return items, requests, page_limit
+
+
+def floor(port, token, limit):
+    """The fewest requests that read every user's name and admin flag and every group's
+    members and roles: every page at the hub's page maximum, keep-alive, json.loads and
+    nothing else."""
+    t0 = time.perf_counter()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"token {token}", "Accept": PAGINATION}
+    users, requests, page_limit = read_pages(c, headers, "users", limit)
+    groups, group_requests, _ = read_pages(c, headers, "groups", limit)
     c.close()
     wall = time.perf_counter() - t0
-    if users != total:
-        raise RuntimeError(f"floor: read {users} users, the hub's total is {total}")
-    return {"wall_s": wall, "requests": requests, "users": users, "admins": admins, "page_limit": page_limit}
+    return {
+        "wall_s": wall,
+        "requests": requests + group_requests,
+        "users": len(users),
+        "admins": sum(1 for u in users if u["admin"]),
+        "groups": len(groups),
+        "page_limit": page_limit,
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -604,8 +626,9 @@ async def _fleet_floor(port, token, hubs, concurrency):
                 if not nxt:
                     break
                 offset = nxt["offset"]
+            await get(f"/h{i}/hub/api/groups?offset=0&limit=200", PAGINATION)
             writer.close()
-            return requests
+            return requests + 1
 
     t0 = time.perf_counter()
     counts = await asyncio.gather(*(one(i) for i in range(hubs)))
@@ -613,7 +636,7 @@ async def _fleet_floor(port, token, hubs, concurrency):
 
 
 def fleet_floor(fake, hubs, concurrency):
-    """The same requests as the binary's (GET /, GET /user, every page) by a minimal
+    """The same requests as the binary's (GET /, GET /user, every page, the groups) by a minimal
     asyncio client that keeps exactly `concurrency` hubs in flight (a semaphore), reading
     only `_pagination`: what this machine and this fake API allow."""
     import asyncio

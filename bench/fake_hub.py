@@ -158,6 +158,10 @@ class FakeFleet:
             return 403, b'{"status": 403, "message": "Missing or invalid credentials."}'
         if rest == "/hub/api/user":
             return 200, self.me
+        if rest == "/hub/api/groups":
+            # No groups: one empty page (the binary reads groups on every run).
+            body = {"items": [], "_pagination": {"offset": 0, "limit": 200, "total": 0, "next": None}}
+            return 200, json.dumps(body).encode()
         if rest == "/hub/api/users":
             if headers.get("accept", "") != PAGINATION:
                 self.stats["errors"] += 1

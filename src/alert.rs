@@ -241,13 +241,12 @@ fn contested_words(report: &HubReport, status: AlertStatus) -> Words {
 
 fn drift_words(report: &HubReport, status: AlertStatus) -> Words {
     let (hub, community) = (&report.name, &report.community);
-    let [missing, not_admin, undeclared] = DriftKind::ALL.map(|kind| report.outstanding(kind));
+    let lists = DriftKind::ALL.map(|kind| (kind, report.outstanding_with_paths(kind)));
     let (summary, text) = match status {
         AlertStatus::Firing => {
             let drift = report.drift();
-            let parts: Vec<String> = DriftKind::ALL
+            let parts: Vec<String> = lists
                 .iter()
-                .zip([&missing, &not_admin, &undeclared])
                 .filter(|(_, list)| !list.is_empty())
                 .map(|(kind, list)| {
                     format!("{} {} ({})", list.len(), kind.label(), list.join(", "))
@@ -270,12 +269,10 @@ fn drift_words(report: &HubReport, status: AlertStatus) -> Words {
             format!("Admins of hub {hub} ({community}) match the roster again."),
         ),
     };
-    let details = serde_json::json!({
-        "policy": report.policy,
-        "missing": missing,
-        "not_admin": not_admin,
-        "undeclared": undeclared,
-    });
+    let mut details = serde_json::json!({ "policy": report.policy });
+    for (kind, list) in lists {
+        details[kind.as_str()] = serde_json::json!(list);
+    }
     (summary, text, details)
 }
 

@@ -9,13 +9,14 @@ use std::path::PathBuf;
 
 use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub, Named};
 
-use crate::hub::{ClientOptions, HubClient, HubError, HubRead};
+use crate::hub::{ClientOptions, HubClient, HubError, HubRead, Keep};
 use crate::name::{HubName, UserName};
 use crate::roster::{
     ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
     RosterError, parse_api_url,
 };
 use crate::secret_source::{Secret, SecretSource};
+use crate::snapshot::{AdminGroups, HubSnapshot};
 use crate::token::{self, TokenError};
 use crate::yaml::YamlError;
 
@@ -76,13 +77,18 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                 },
                 login: None,
                 engineers: true,
+                admin_roles: vec![crate::hub::ADMIN_ROLE.to_string()],
                 admins: Default::default(),
             };
             (spec, None)
         }
     };
     let client = HubClient::new(&spec, options)?;
-    let snapshot = client.snapshot(&|_| false).await?;
+    let keep = Keep {
+        user: &|_| false,
+        admin_roles: &spec.admin_roles,
+    };
+    let snapshot = client.snapshot(&keep).await?;
     let authenticator = client.authenticator().await;
     let admins = snapshot.admin_names();
 
@@ -165,6 +171,9 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             out.push_str("# Authenticator: unknown (GET /hub/api/info needs an admin token).\n")
         }
     }
+    for note in path_notes(&snapshot, &spec.name) {
+        out.push_str(&format!("# {note}\n"));
+    }
     if engineers_left_out {
         out.push_str("# Engineers are left out: the roster's engineers list covers them.\n");
     }
@@ -185,4 +194,23 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
     }
     out.push_str(&body);
     Ok(out)
+}
+
+/// What a dump says of admins who are not admin by the flag alone, of nameless admins,
+/// and of groups it could not read: one comment line each.
+fn path_notes(snapshot: &HubSnapshot, hub: &HubName) -> Vec<String> {
+    let mut notes: Vec<String> = snapshot
+        .paths()
+        .into_iter()
+        .filter(|(_, p)| p.is_admin() && !(p.groups.is_empty() && p.roles.is_empty()))
+        .map(|(name, p)| format!("{} is admin {p}.", crate::name::printable(name)))
+        .collect();
+    if let AdminGroups::NotChecked(why) = &snapshot.admin_groups {
+        notes.push(format!("Admin through groups was not checked: {why}."));
+    }
+    for user in &snapshot.nameless {
+        let report = crate::report::NamelessReport::new(user, hub);
+        notes.push(format!("Warning: {}.", report.reason));
+    }
+    notes
 }

@@ -292,18 +292,11 @@ mod tests {
         desired: &Desired,
         admins: &[&str],
     ) -> (Vec<FightEvent>, Vec<(String, Action)>) {
-        let snapshot = HubSnapshot {
-            version: "6.1.1".into(),
-            token_owner: None,
-            users: ["rep", "mallory", "eve"]
-                .iter()
-                .map(|n| HubUser {
-                    name: n.to_string(),
-                    admin: admins.contains(n),
-                })
-                .collect(),
-            total_users: 3,
-        };
+        let users = ["rep", "mallory", "eve"]
+            .iter()
+            .map(|n| HubUser::new(*n, admins.contains(n)))
+            .collect();
+        let snapshot = HubSnapshot::new("6.1.1", None, users);
         let mut p = plan(&HubRules::new(Policy::Enforce), desired, &snapshot);
         let events = fights.before_apply(now, desired, &p);
         p.hold(&fights.contested());

@@ -224,7 +224,12 @@ fn change_row(c: &ChangeReport) -> String {
             code(day),
             code(by.as_str())
         ),
-        _ if c.action == Action::Revoke => "undeclared admin (stays a user)".to_string(),
+        _ if c.action == Action::Revoke => {
+            format!(
+                "undeclared admin {} (stays a user)",
+                code(&c.paths.to_string())
+            )
+        }
         (Some(by), _) => format!("{}, added by {}", c.role, code(by.as_str())),
         (None, _) => c.role.to_string(),
     };
@@ -247,10 +252,17 @@ fn hub_report(out: &mut String, hub: &HubReport) {
         },
         hub.policy
     );
-    if !hub.changes.is_empty() {
+    if !hub.changes.is_empty() || !hub.nameless.is_empty() {
         out.push_str("| | user | why |\n|---|---|---|\n");
         for change in &hub.changes {
             out.push_str(&change_row(change));
+        }
+        for nameless in &hub.nameless {
+            let _ = writeln!(
+                out,
+                "| ⚠️ nameless admin | (no name) | {} |",
+                code(&nameless.reason)
+            );
         }
         out.push('\n');
     }
@@ -286,13 +298,16 @@ pub fn report(r: &RunReport) -> String {
         count(Status::Drift),
         count(Status::Error)
     );
-    for hub in r.hubs.iter().filter(|h| h.status != Status::InSync) {
+    // A hub in sync with a warning (admin through groups not checked, say) is shown
+    // whole: never a silent "in sync".
+    let quiet = |h: &&HubReport| h.status == Status::InSync && h.warnings.is_empty();
+    for hub in r.hubs.iter().filter(|h| !quiet(h)) {
         hub_report(&mut out, hub);
     }
     let in_sync: Vec<String> = r
         .hubs
         .iter()
-        .filter(|h| h.status == Status::InSync)
+        .filter(quiet)
         .map(|h| code(h.name.as_str()))
         .collect();
     if !in_sync.is_empty() {

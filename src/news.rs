@@ -23,7 +23,8 @@ pub struct Fixed {
     pub role: Standing,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub added_by: Option<String>,
-    /// Why the change was made: `undeclared`, `not_admin`, `missing` or `expired`.
+    /// Why the change was made: `undeclared`, `group_member`, `not_admin`, `missing` or
+    /// `expired`.
     pub reason: &'static str,
     /// The date an expired administrator's entry ran out.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -33,7 +34,8 @@ pub struct Fixed {
 fn fixed(change: &ChangeReport) -> Fixed {
     let reason = match (change.action, &change.expired) {
         (Action::Revoke, Some(_)) => "expired",
-        (Action::Revoke, None) => "undeclared",
+        // `undeclared`, or `group_member` for an admin only through a group.
+        (Action::Revoke, None) => change.drift_kind().as_str(),
         (Action::Grant, _) => "not_admin",
         (Action::Create, _) => "missing",
     };
@@ -74,7 +76,7 @@ pub fn remediated(report: &HubReport) -> Option<Alert> {
         applied
             .iter()
             .filter(|c| pick(c))
-            .map(|c| c.who())
+            .map(|c| c.who_with_paths())
             .collect()
     };
     let revoked = who(&|c| c.action == Action::Revoke && c.expired.is_none());

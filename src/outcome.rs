@@ -60,5 +60,11 @@ words! {
         ShuttingDown => "shutting down",
         /// An earlier change found the hub unreachable; the rest wait for the next run.
         HubStoppedAnswering => "not tried: the hub stopped answering",
+        /// The user is admin through a role held directly, which comes from the hub's
+        /// config: no API takes it away.
+        RoleInConfig => "the role comes from the hub's config: remove the user from it in load_roles",
+        /// The hub's authenticator manages groups (`manage_groups`), so the groups API
+        /// refuses to change them.
+        GroupsManaged => "the authenticator manages groups: remove the user from the group in the identity provider",
     }
 }

@@ -9,7 +9,7 @@ use std::fmt;
 use crate::name::{UserName, printable};
 use crate::outcome::Skipped;
 use crate::roster::{Desired, HubRules, Policy, Role, Share};
-use crate::snapshot::{HubSnapshot, HubUser, OwnerKind};
+use crate::snapshot::{AdminPaths, HubSnapshot, NamelessUser, OwnerKind};
 use crate::word::words;
 
 words! {
@@ -33,8 +33,17 @@ words! {
         Missing => "missing",
         /// A declared admin's user is not admin.
         NotAdmin => "not_admin",
-        /// An admin the roster does not declare.
+        /// An admin by flag whom the roster does not declare.
         Undeclared => "undeclared",
+        /// A member of a group that holds an admin role, not declared (and not admin by
+        /// flag: that is `undeclared`).
+        GroupMember => "group_member",
+        /// An admin only through an admin-equivalent role held directly, which comes
+        /// from the hub's config: reported, never changed.
+        RoleHolder => "role_holder",
+        /// An admin the hub lists without a name (JupyterHub 6.1.1's admin page):
+        /// reported, never changed.
+        Nameless => "nameless",
     }
 }
 
@@ -45,16 +54,20 @@ impl DriftKind {
             DriftKind::Missing => "missing",
             DriftKind::NotAdmin => "not admin",
             DriftKind::Undeclared => "undeclared",
+            DriftKind::GroupMember => "undeclared, in an admin group",
+            DriftKind::RoleHolder => "undeclared, holding an admin role",
+            DriftKind::Nameless => "without a name",
         }
     }
-}
 
-impl Action {
-    /// The drift a change of this kind would fix.
-    pub fn drift_kind(self) -> DriftKind {
-        match self {
+    /// The drift a change of `action` to a user admin by `paths` would fix.
+    pub fn of(action: Action, paths: &AdminPaths) -> DriftKind {
+        match action {
             Action::Create => DriftKind::Missing,
             Action::Grant => DriftKind::NotAdmin,
+            Action::Revoke if paths.flag => DriftKind::Undeclared,
+            Action::Revoke if !paths.groups.is_empty() => DriftKind::GroupMember,
+            Action::Revoke if !paths.roles.is_empty() => DriftKind::RoleHolder,
             Action::Revoke => DriftKind::Undeclared,
         }
     }
@@ -95,9 +108,24 @@ pub struct Change {
     pub added_by: Option<UserName>,
     /// The roster's name for the person, when the hub knows them by another username.
     pub person: Option<UserName>,
+    /// For a revocation, how the user is admin: the flag and groups are taken away,
+    /// roles held directly are not (only the hub's config can). Empty otherwise.
+    pub paths: AdminPaths,
     /// Whether the hub's policy lets this run make the change. A change that is not
     /// applied stays as drift.
     pub apply: bool,
+}
+
+impl Change {
+    pub fn drift_kind(&self) -> DriftKind {
+        DriftKind::of(self.action, &self.paths)
+    }
+
+    /// A revocation the sync cannot make: the user is admin only through a role held
+    /// directly.
+    pub fn unremovable(&self) -> bool {
+        self.action == Action::Revoke && !self.paths.removable()
+    }
 }
 
 /// The safety floor's limit that held a run's revocations.
@@ -192,12 +220,14 @@ pub struct Plan {
     /// Users whose changes this run leaves alone because something else keeps undoing
     /// them ([`crate::fights`]); their changes stay as drift.
     pub contested: BTreeSet<UserName>,
+    /// Admins the hub lists without a name: drift no change can fix.
+    pub nameless: Vec<NamelessUser>,
 }
 
 impl Plan {
     /// True when the hub is exactly as declared.
     pub fn is_empty(&self) -> bool {
-        self.changes.is_empty()
+        self.changes.is_empty() && self.nameless.is_empty()
     }
 
     /// The changes this run makes, in the order to make them.
@@ -217,6 +247,9 @@ impl Plan {
 
     /// Why the run leaves `change` in place, if it does.
     pub fn why_not_applied(&self, change: &Change) -> Option<Skipped> {
+        if change.unremovable() {
+            return Some(Skipped::RoleInConfig);
+        }
         if !change.apply && self.contested.contains(&change.user) {
             return Some(Skipped::Contested);
         }
@@ -236,97 +269,42 @@ impl Plan {
 
 /// Works out the changes that bring `observed` to `desired` under a hub's `rules`.
 ///
-/// - A declared admin missing from the hub is created as admin; one who exists without
-///   the flag is granted it.
-/// - An admin who is not declared is revoked, unless it is the token's own identity
-///   (the sync must not lock itself out). Engineers are declared on every hub, so they
-///   are never revoked. Users are never deleted: no action can.
+/// - A declared admin missing from the hub is created as admin; one who exists and is
+///   admin no way is granted the flag. A user is admin by the flag, through a group
+///   that holds an admin role, or by an admin-equivalent role held directly; a
+///   declared person admin any of these ways is in sync.
+/// - An admin who is not declared is revoked (the flag cleared and every admin group
+///   left: one revocation, however many paths), unless it is the token's own identity
+///   (the sync must not lock itself out). A role held directly cannot be taken away:
+///   such a revocation is drift no run applies. Engineers are declared on every hub,
+///   so they are never revoked. Users are never deleted: no action can.
+/// - Admins the hub lists without a name are drift no change can fix.
 /// - `report` applies nothing, `grant` applies creates and grants, `enforce` also
 ///   revokes, unless a limit of the safety floor holds ([`floor`]), in which case
 ///   none is applied this run (grants still are; creates too, unless the run would
 ///   revoke every admin who is not an engineer, the signature of a wrong roster whose
 ///   creates would be look-alike users).
 pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan {
-    // Normal form → the hub's spellings of it. Several spellings can share one
-    // normal form on a hub whose users were created with mixed case.
-    let mut by_name: BTreeMap<UserName, Vec<&HubUser>> = BTreeMap::new();
-    for user in &observed.users {
-        by_name
-            .entry(UserName::new(&user.name))
-            .or_default()
-            .push(user);
-    }
+    let by_name = by_normal_name(observed);
     let owner = observed
         .token_owner
         .as_ref()
         .filter(|o| o.kind == OwnerKind::User)
         .map(|o| UserName::new(&o.name));
-
-    let mut creates = Vec::new();
-    let mut grants = Vec::new();
-    let mut revokes = Vec::new();
-
-    for (name, declared) in desired {
-        let change = |action, hub_name: &str| Change {
-            action,
-            user: name.clone(),
-            hub_name: hub_name.to_string(),
-            role: declared.role.into(),
-            added_by: declared.added_by.clone(),
-            person: declared.person.clone(),
-            apply: false,
-        };
-        match by_name.get(name) {
-            None => creates.push(change(Action::Create, name.as_str())),
-            Some(users) => {
-                // Prefer the exact spelling; otherwise the first the hub listed.
-                let user = users
-                    .iter()
-                    .find(|u| u.name == name.as_str())
-                    .unwrap_or(&users[0]);
-                if !users.iter().any(|u| u.admin) {
-                    grants.push(change(Action::Grant, &user.name));
-                }
-            }
-        }
-    }
-
-    for (name, users) in &by_name {
-        if desired.contains_key(name) || owner.as_ref() == Some(name) {
-            continue;
-        }
-        for user in users.iter().filter(|u| u.admin) {
-            revokes.push(Change {
-                action: Action::Revoke,
-                user: name.clone(),
-                hub_name: user.name.clone(),
-                role: Standing::Undeclared,
-                added_by: None,
-                person: None,
-                apply: false,
-            });
-        }
-    }
+    let (mut creates, mut grants) = declared_changes(desired, &by_name);
+    let mut revokes = undeclared_changes(desired, &by_name, owner.as_ref());
 
     let apply_grants = matches!(rules.policy, Policy::Grant | Policy::Enforce);
     let mut apply_revokes = rules.policy == Policy::Enforce;
     let mut brake = None;
     let mut strips_the_hub = false;
+    // Only a revocation the sync can make counts: an admin through a role held
+    // directly stays whatever this run does.
+    let revocations = revokes.iter().filter(|c| !c.unremovable()).count();
     if apply_revokes {
-        // Admins the floor protects as a group: every admin but the engineers and the
-        // token's own identity, which are never revoked anyway.
-        let engineer = |n: &UserName| desired.get(n).is_some_and(|d| d.role == Role::Engineer);
-        // Counted by the hub's spellings, from the names already in normal form.
-        let (mut admins, mut others) = (0, 0);
-        for (name, users) in &by_name {
-            let n = users.iter().filter(|u| u.admin).count();
-            admins += n;
-            if !engineer(name) && owner.as_ref() != Some(name) {
-                others += n;
-            }
-        }
-        brake = floor(rules, revokes.len(), admins, others);
-        strips_the_hub = !revokes.is_empty() && revokes.len() >= others;
+        let (admins, others) = admin_counts(desired, &by_name, owner.as_ref());
+        brake = floor(rules, revocations, admins, others);
+        strips_the_hub = revocations > 0 && revocations >= others;
         apply_revokes = brake.is_none();
     }
     // A roster that would take every admin the hub has would also create look-alike
@@ -340,7 +318,7 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
         c.apply = apply_grants;
     }
     for c in revokes.iter_mut() {
-        c.apply = apply_revokes;
+        c.apply = apply_revokes && !c.unremovable();
     }
 
     let mut changes = creates;
@@ -351,7 +329,105 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
         changes,
         brake,
         contested: BTreeSet::new(),
+        nameless: observed.nameless.clone(),
     }
+}
+
+/// Normal form → the hub's spellings of it, each with how it is admin. Several
+/// spellings can share one normal form on a hub whose users were created with mixed
+/// case.
+type ByName<'a> = BTreeMap<UserName, Vec<(&'a str, AdminPaths)>>;
+
+fn by_normal_name(observed: &HubSnapshot) -> ByName<'_> {
+    let mut by_name: ByName<'_> = BTreeMap::new();
+    for (spelling, paths) in observed.paths() {
+        by_name
+            .entry(UserName::new(spelling))
+            .or_default()
+            .push((spelling, paths));
+    }
+    by_name
+}
+
+/// Declared admins the hub lacks (creates) or has without any admin path (grants).
+/// A declared person who is admin through a group or a role is in sync.
+fn declared_changes(desired: &Desired, by_name: &ByName<'_>) -> (Vec<Change>, Vec<Change>) {
+    let mut creates = Vec::new();
+    let mut grants = Vec::new();
+    for (name, declared) in desired {
+        let change = |action, hub_name: &str| Change {
+            action,
+            user: name.clone(),
+            hub_name: hub_name.to_string(),
+            role: declared.role.into(),
+            added_by: declared.added_by.clone(),
+            person: declared.person.clone(),
+            paths: AdminPaths::default(),
+            apply: false,
+        };
+        match by_name.get(name) {
+            None => creates.push(change(Action::Create, name.as_str())),
+            Some(users) => {
+                // Prefer the exact spelling; otherwise the first the hub listed.
+                let (spelling, _) = users
+                    .iter()
+                    .find(|(n, _)| *n == name.as_str())
+                    .unwrap_or(&users[0]);
+                if !users.iter().any(|(_, p)| p.is_admin()) {
+                    grants.push(change(Action::Grant, spelling));
+                }
+            }
+        }
+    }
+    (creates, grants)
+}
+
+/// Admins the roster does not declare, one revocation each, whatever their paths;
+/// never the token's own identity (the sync must not lock itself out).
+fn undeclared_changes(
+    desired: &Desired,
+    by_name: &ByName<'_>,
+    owner: Option<&UserName>,
+) -> Vec<Change> {
+    let mut revokes = Vec::new();
+    for (name, users) in by_name {
+        if desired.contains_key(name) || owner == Some(name) {
+            continue;
+        }
+        for (spelling, paths) in users.iter().filter(|(_, p)| p.is_admin()) {
+            revokes.push(Change {
+                action: Action::Revoke,
+                user: name.clone(),
+                hub_name: spelling.to_string(),
+                role: Standing::Undeclared,
+                added_by: None,
+                person: None,
+                paths: paths.clone(),
+                apply: false,
+            });
+        }
+    }
+    revokes
+}
+
+/// The hub's admins by any path (counted by the hub's spellings), and how many of them
+/// the floor protects as a group: every admin but the engineers and the token's own
+/// identity, which are never revoked anyway.
+fn admin_counts(
+    desired: &Desired,
+    by_name: &ByName<'_>,
+    owner: Option<&UserName>,
+) -> (usize, usize) {
+    let engineer = |n: &UserName| desired.get(n).is_some_and(|d| d.role == Role::Engineer);
+    let (mut admins, mut others) = (0, 0);
+    for (name, users) in by_name {
+        let n = users.iter().filter(|(_, p)| p.is_admin()).count();
+        admins += n;
+        if !engineer(name) && owner != Some(name) {
+            others += n;
+        }
+    }
+    (admins, others)
 }
 
 /// The safety floor: the limit that holds `revocations` on a hub with `admins`
@@ -394,7 +470,7 @@ impl fmt::Display for Change {
             write!(f, " ({person})")?;
         }
         match (&self.role, &self.added_by) {
-            (Standing::Undeclared, _) => write!(f, ": undeclared admin"),
+            (Standing::Undeclared, _) => write!(f, ": undeclared admin {}", self.paths),
             (role, Some(by)) => write!(f, ": {role}, added by {by}"),
             (role, None) => write!(f, ": {role}"),
         }
@@ -427,7 +503,7 @@ impl fmt::Display for Plan {
 mod tests {
     use super::*;
     use crate::roster::Declared;
-    use crate::snapshot::TokenOwner;
+    use crate::snapshot::{HubUser, TokenOwner};
 
     fn spec(policy: Policy, max_revocations: u32) -> HubRules {
         HubRules {
@@ -449,22 +525,13 @@ mod tests {
     }
 
     fn snapshot(users: &[(&str, bool)]) -> HubSnapshot {
-        HubSnapshot {
-            version: "6.1.1".into(),
-            token_owner: Some(TokenOwner {
-                kind: OwnerKind::Service,
-                name: "admin-sync".into(),
-                admin: Some(true),
-            }),
-            users: users
-                .iter()
-                .map(|(n, a)| HubUser {
-                    name: n.to_string(),
-                    admin: *a,
-                })
-                .collect(),
-            total_users: users.len(),
-        }
+        let owner = TokenOwner {
+            kind: OwnerKind::Service,
+            name: "admin-sync".into(),
+            admin: Some(true),
+        };
+        let users = users.iter().map(|(n, a)| HubUser::new(*n, *a)).collect();
+        HubSnapshot::new("6.1.1", Some(owner), users)
     }
 
     /// eng-eve and rep-bob are admins, carol is missing, dave is not admin,
@@ -740,10 +807,7 @@ mod tests {
         let mut after = drifted();
         for c in first.to_apply() {
             match c.action {
-                Action::Create => after.users.push(HubUser {
-                    name: c.hub_name.clone(),
-                    admin: true,
-                }),
+                Action::Create => after.users.push(HubUser::new(c.hub_name.clone(), true)),
                 Action::Grant | Action::Revoke => {
                     let u = after
                         .users
@@ -758,6 +822,134 @@ mod tests {
         assert_eq!(first, plan(&hub, &desired(), &drifted()));
     }
 
+    /// `snapshot(users)` with the group `hub-admins` (role `admin`) of `members`.
+    fn with_group(users: &[(&str, bool)], members: &[&str]) -> HubSnapshot {
+        let mut s = snapshot(users);
+        s.admin_groups = crate::snapshot::AdminGroups::Read(vec![crate::snapshot::AdminGroup {
+            name: "hub-admins".into(),
+            roles: vec!["admin".into()],
+            members: members.iter().map(|m| m.to_string()).collect(),
+        }]);
+        s
+    }
+
+    #[test]
+    fn a_member_of_an_admin_group_is_an_admin() {
+        let in_sync = [
+            ("eng-eve", true),
+            ("rep-bob", false),
+            ("carol", true),
+            ("dave", true),
+        ];
+        // rep-bob is admin only through the group: in sync.
+        let p = plan(
+            &spec(Policy::Enforce, 5),
+            &desired(),
+            &with_group(&in_sync, &["rep-bob"]),
+        );
+        assert!(p.is_empty(), "{p}");
+        // gadmin is not declared: a revocation naming the group, of its own kind.
+        let mut users = in_sync.to_vec();
+        users[1].1 = true;
+        let p = plan(
+            &spec(Policy::Enforce, 5),
+            &desired(),
+            &with_group(&users, &["gadmin"]),
+        );
+        assert_eq!(summary(&p), [(Action::Revoke, "gadmin", true)]);
+        let revoke = &p.changes[0];
+        assert_eq!(revoke.drift_kind(), DriftKind::GroupMember);
+        assert!(!revoke.paths.flag);
+        assert_eq!(revoke.paths.groups[0].group, "hub-admins");
+        assert_eq!(
+            revoke.to_string(),
+            "revoke gadmin: undeclared admin by group hub-admins (by role admin)"
+        );
+    }
+
+    #[test]
+    fn flag_and_group_are_one_revocation_for_the_floor() {
+        // Six admins; mallory by flag and group, m2 by group only, m3 by flag: three
+        // revocations of six admins pass the share, four would not.
+        let users = [
+            ("eng-eve", true),
+            ("rep-bob", true),
+            ("carol", true),
+            ("mallory", true),
+            ("m3", true),
+        ];
+        let p = plan(
+            &spec(Policy::Enforce, 3),
+            &desired(),
+            &with_group(&users, &["mallory", "m2"]),
+        );
+        assert_eq!(p.brake, None, "{p}");
+        let mallory = p
+            .changes
+            .iter()
+            .find(|c| c.user.as_str() == "mallory")
+            .unwrap();
+        assert!(mallory.paths.flag && mallory.paths.groups.len() == 1);
+        assert_eq!(mallory.drift_kind(), DriftKind::Undeclared);
+        assert_eq!(revocations_applied(&p), 3);
+        // The same three against max_revocations 2: held, all of them.
+        let p = plan(
+            &spec(Policy::Enforce, 2),
+            &desired(),
+            &with_group(&users, &["mallory", "m2"]),
+        );
+        assert_eq!(p.brake.map(|b| b.revocations), Some(3));
+        assert_eq!(revocations_applied(&p), 0);
+    }
+
+    #[test]
+    fn a_role_held_directly_is_drift_no_run_applies() {
+        let mut s = snapshot(&[
+            ("eng-eve", true),
+            ("rep-bob", true),
+            ("carol", true),
+            ("dave", true),
+        ]);
+        let mut op = HubUser::new("direct-op", false);
+        op.roles = vec!["operators".into()];
+        s.users.push(op);
+        let p = plan(&spec(Policy::Enforce, 0), &desired(), &s);
+        // Not a revocation the floor counts: max_revocations 0 does not brake.
+        assert_eq!(p.brake, None, "{p}");
+        let c = &p.changes[0];
+        assert!(c.unremovable() && !c.apply);
+        assert_eq!(c.drift_kind(), DriftKind::RoleHolder);
+        assert_eq!(p.why_not_applied(c), Some(Skipped::RoleInConfig));
+        // A declared person holding it is in sync.
+        let mut d = desired();
+        d.insert(
+            UserName::new("direct-op"),
+            Declared::new(Role::Administrator, Some(UserName::new("rep-bob"))),
+        );
+        assert!(plan(&spec(Policy::Enforce, 5), &d, &s).is_empty());
+    }
+
+    #[test]
+    fn a_nameless_admin_is_drift_without_a_change() {
+        let mut s = snapshot(&[
+            ("eng-eve", true),
+            ("rep-bob", true),
+            ("carol", true),
+            ("dave", true),
+        ]);
+        s.nameless.push(NamelessUser {
+            created: Some("2026-12-01T12:48:00Z".into()),
+            paths: AdminPaths {
+                flag: true,
+                ..AdminPaths::default()
+            },
+        });
+        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        assert!(!p.is_empty());
+        assert!(p.changes.is_empty());
+        assert_eq!(p.nameless.len(), 1);
+    }
+
     #[test]
     fn display_is_readable() {
         let p = plan(
@@ -770,7 +962,7 @@ mod tests {
           create carol: administrator, added by rep-bob
           create dave: administrator, added by carol
           grant  REP-BOB: representative
-          revoke mallory: undeclared admin  [drift: policy grant does not revoke]
+          revoke mallory: undeclared admin by flag  [drift: policy grant does not revoke]
         ");
     }
 }

@@ -10,13 +10,15 @@ use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::date::{Clock, SystemClock};
-use crate::hub::{Created, HubError, HubRead, HubWrite};
+use crate::hub::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::UserName;
 use crate::outcome::{ErrorKind, Skipped};
 use crate::plan::{Action, Change, Plan, Standing, plan};
-use crate::report::{BrakeReport, ChangeReport, HubReport, Mode, RunReport, Status};
+use crate::report::{
+    BrakeReport, ChangeReport, HubReport, Mode, NamelessReport, RunReport, Status,
+};
 use crate::roster::{Desired, HubSpec, Roster};
-use crate::snapshot::HubSnapshot;
+use crate::snapshot::{AdminGroups, HubSnapshot};
 
 /// An empty report of `spec`'s hub, to be filled in by a run.
 pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
@@ -40,6 +42,8 @@ pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
         contested: Vec::new(),
         reversals: Vec::new(),
         authenticator: None,
+        groups_checked: true,
+        nameless: Vec::new(),
     }
 }
 
@@ -77,7 +81,11 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         report
     };
 
-    let keep = |name: &UserName| desired.contains_key(name);
+    let declared = |name: &UserName| desired.contains_key(name);
+    let keep = Keep {
+        user: &declared,
+        admin_roles: &spec.admin_roles,
+    };
     let snapshot = match reader.snapshot(&keep).await {
         Ok(snapshot) => snapshot,
         Err(error) => {
@@ -92,6 +100,13 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     let mut plan = plan(&spec.rules, desired, &snapshot);
     before_apply(&mut plan);
     report.warnings = adoption_warnings(&plan, &snapshot, writer.is_none());
+    report.warnings.extend(unchecked_paths(spec, &snapshot));
+    report.groups_checked = matches!(snapshot.admin_groups, AdminGroups::Read(_));
+    report.nameless = plan
+        .nameless
+        .iter()
+        .map(|n| NamelessReport::new(n, &spec.name))
+        .collect();
     // A dry run is where the roster is checked against the hub: say whether the
     // hub's authenticator may own the admin flag.
     if writer.is_none() {
@@ -103,6 +118,9 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         {
             report.warnings.push(warning);
         }
+        report
+            .warnings
+            .extend(admin_page_warning(&snapshot.version));
     }
     for warning in &report.warnings {
         tracing::warn!(hub = %spec.name, "{warning}");
@@ -115,6 +133,7 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
             action: c.action,
             user: c.hub_name.clone(),
             role: c.role,
+            paths: c.paths.clone(),
             added_by: c.added_by.clone(),
             person: c.person.clone(),
             applied: false,
@@ -182,7 +201,7 @@ fn adoption_warnings(plan: &Plan, snapshot: &HubSnapshot, dry_run: bool) -> Vec<
         .iter()
         .filter(|c| c.action == Action::Revoke)
         .count();
-    let admins = snapshot.users.iter().filter(|u| u.admin).count();
+    let admins = snapshot.paths().values().filter(|p| p.is_admin()).count();
     if revocations > 0 && revocations == admins {
         warnings.push(format!(
             "every admin the hub has now ({admins}) would be revoked: is api_url the right hub, and are the names spelled as the hub spells them? `jupyterhub-admin-sync dump` lists the hub's admins"
@@ -196,12 +215,46 @@ fn adoption_warnings(plan: &Plan, snapshot: &HubSnapshot, dry_run: bool) -> Vec<
     warnings
 }
 
+/// JupyterHub 6.1's admin page erases the name of a user edited with "Edit User"
+/// (the same-name PATCH leaves `new_name` unset, which the handler then writes): said
+/// once per dry run, since representatives work in that page.
+fn admin_page_warning(version: &str) -> Option<String> {
+    version.trim().starts_with("6.1.").then(|| format!(
+        "JupyterHub {version}'s admin page erases a user's name when Edit User is applied (the user stays, nameless, and cannot be changed by name): change admins with Add Users or the API until the hub is upgraded"
+    ))
+}
+
+/// Paths to admin this run could not see: groups the token may not read, and roles held
+/// directly when the token may not read users' roles and the roster names roles
+/// besides `admin`. Said, never a silent "in sync".
+fn unchecked_paths(spec: &HubSpec, snapshot: &HubSnapshot) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let AdminGroups::NotChecked(why) = &snapshot.admin_groups {
+        warnings.push(format!(
+            "admin through groups was not checked: {why}; members of a group holding the admin role are admins whatever their flag says"
+        ));
+    }
+    let other_roles: Vec<&str> = spec
+        .admin_roles
+        .iter()
+        .map(String::as_str)
+        .filter(|r| *r != crate::hub::ADMIN_ROLE)
+        .collect();
+    if !snapshot.roles_checked && !other_roles.is_empty() {
+        warnings.push(format!(
+            "admin through roles held directly ({}) was not checked: the token may not read users' roles (it needs read:roles:users, which the admin role has)",
+            other_roles.join(", ")
+        ));
+    }
+    warnings
+}
+
 fn status(plan: &Plan, changes: &[ChangeReport]) -> Status {
     if changes.iter().any(|c| c.error.is_some()) {
         Status::Error
     } else if plan.is_empty() {
         Status::InSync
-    } else if changes.iter().any(ChangeReport::outstanding) {
+    } else if changes.iter().any(ChangeReport::outstanding) || !plan.nameless.is_empty() {
         Status::Drift
     } else {
         Status::Changed
@@ -236,15 +289,16 @@ async fn apply<W: HubWrite>(
         let result = match change.action {
             Action::Create => writer.create_admin(&change.hub_name).await.map(Some),
             Action::Grant => writer.set_admin(&change.hub_name, true).await.map(|_| None),
-            Action::Revoke => writer
-                .set_admin(&change.hub_name, false)
-                .await
-                .map(|_| None),
+            Action::Revoke => revoke(writer, change).await.map(|_| None),
         };
         match result {
             Ok(created) => {
                 report.applied = true;
                 log_applied(spec, change, created);
+            }
+            Err(HubError::GroupsManaged { path, .. }) => {
+                tracing::warn!(hub = %spec.name, community = %spec.community, user = %change.hub_name, %path, "the authenticator manages groups: the user stays in the admin group");
+                report.skipped = Some(Skipped::GroupsManaged);
             }
             Err(error) => {
                 tracing::error!(
@@ -262,6 +316,20 @@ async fn apply<W: HubWrite>(
     }
 }
 
+/// Takes every removable path to admin away: the flag, then each admin group. Stops at
+/// the first failure (the rest is tried again next run).
+async fn revoke<W: HubWrite>(writer: &W, change: &Change) -> Result<(), HubError> {
+    if change.paths.flag {
+        writer.set_admin(&change.hub_name, false).await?;
+    }
+    for group in &change.paths.groups {
+        writer
+            .remove_from_group(&group.group, &change.hub_name)
+            .await?;
+    }
+    Ok(())
+}
+
 fn log_applied(spec: &HubSpec, change: &Change, created: Option<Created>) {
     let added_by = change
         .added_by
@@ -277,7 +345,8 @@ fn log_applied(spec: &HubSpec, change: &Change, created: Option<Created>) {
         (Action::Revoke, _) => "revoked admin",
     };
     if change.role == Standing::Undeclared {
-        tracing::info!(hub = %spec.name, user = %change.hub_name, community = %spec.community, role = %change.role, "{message}");
+        let paths = change.paths.to_string();
+        tracing::info!(hub = %spec.name, user = %change.hub_name, community = %spec.community, role = %change.role, paths, "{message}");
     } else {
         let person = change.person.as_ref().map(UserName::as_str);
         tracing::info!(hub = %spec.name, user = %change.hub_name, person, added_by = %added_by, community = %spec.community, role = %change.role, "{message}");
@@ -370,6 +439,7 @@ pub fn setup_failure(spec: &HubSpec, error: &HubError) -> HubReport {
 mod tests {
     use super::*;
     use crate::hub::memory::{MemoryHub, Write};
+    use crate::plan::DriftKind;
     use crate::roster::Roster;
 
     const ROSTER: &str = "engineers: [{name: eng-eve}]
@@ -489,5 +559,69 @@ communities:
         assert_eq!(report.error_kind, Some(ErrorKind::Status));
         assert!(report.changes.is_empty());
         assert!(hub.writes().is_empty());
+    }
+
+    /// The hub of [`hub`] with rep-bob admin only through the group `hub-admins`, and
+    /// gadmin (undeclared) in it too.
+    fn hub_with_group() -> MemoryHub {
+        let hub = hub();
+        hub.set_user("rep-bob", false)
+            .set_user("gadmin", false)
+            .set_group("hub-admins", &["admin"], &["rep-bob", "gadmin"]);
+        hub
+    }
+
+    #[tokio::test]
+    async fn enforce_takes_an_undeclared_member_out_of_the_admin_group() {
+        let hub = hub_with_group();
+        let report = run(&hub, false).await;
+        let gadmin = report.changes.iter().find(|c| c.user == "gadmin").unwrap();
+        assert_eq!(gadmin.drift_kind(), DriftKind::GroupMember, "{report}");
+        assert!(
+            report.to_string().contains(
+                "would revoke admin from gadmin: undeclared admin by group hub-admins (by role admin)"
+            ),
+            "{report}"
+        );
+        let report = run(&hub, true).await;
+        assert!(
+            hub.writes().contains(&Write::RemoveFromGroup(
+                "hub-admins".into(),
+                "gadmin".into()
+            )),
+            "{:?}",
+            hub.writes()
+        );
+        assert_eq!(hub.members("hub-admins"), ["rep-bob"], "{report}");
+        assert_eq!(run(&hub, true).await.status, Status::InSync);
+    }
+
+    #[tokio::test]
+    async fn a_hub_whose_authenticator_manages_groups_is_left_drifting_not_failing() {
+        let hub = hub_with_group();
+        hub.manage_groups(true);
+        let report = run(&hub, true).await;
+        assert_eq!(report.status, Status::Drift, "{report}");
+        assert_eq!(report.error, None, "{report}");
+        let gadmin = report.changes.iter().find(|c| c.user == "gadmin").unwrap();
+        assert_eq!(gadmin.skipped, Some(Skipped::GroupsManaged));
+        assert!(report.to_string().contains("identity provider"), "{report}");
+    }
+
+    #[tokio::test]
+    async fn a_token_that_may_not_read_groups_says_so() {
+        let hub = hub();
+        hub.set_user("mallory", false).hide_groups(true);
+        hub.set_user("rep-bob", true);
+        let report = run(&hub, false).await;
+        assert_eq!(report.status, Status::Drift, "{report}");
+        assert!(!report.groups_checked);
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.starts_with("admin through groups was not checked")),
+            "{report}"
+        );
     }
 }

@@ -9,6 +9,7 @@ use crate::name::{HubName, UserName};
 use crate::outcome::{ErrorKind, Skipped};
 use crate::plan::{Action, DriftKind, Standing};
 use crate::roster::{Policy, Share};
+use crate::snapshot::{AdminPaths, NamelessUser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +56,10 @@ pub struct ChangeReport {
     pub added_by: Option<UserName>,
     /// The roster's name for the person, when the hub knows them by another username.
     pub person: Option<UserName>,
+    /// For a revocation: how the user is admin (the flag, admin groups, roles held
+    /// directly).
+    #[serde(rename = "admin_paths", skip_serializing_if = "is_not_admin")]
+    pub paths: AdminPaths,
     /// True when this run made the change on the hub.
     pub applied: bool,
     /// Why the change was not made, when the policy, the brake or a dry run kept it.
@@ -77,9 +82,58 @@ impl ChangeReport {
         }
     }
 
-    /// Still a difference on the hub after this run.
+    /// [`ChangeReport::who`], and for a revocation of more than the flag, how the
+    /// person is admin: `gadmin (by group hub-admins (by role admin))`.
+    pub fn who_with_paths(&self) -> String {
+        let only_flag = self.paths.groups.is_empty() && self.paths.roles.is_empty();
+        if self.action != Action::Revoke || only_flag {
+            self.who()
+        } else {
+            format!("{} ({})", self.who(), self.paths)
+        }
+    }
+
+    /// Still a difference on the hub after this run: not made, or a revocation that
+    /// left a role held directly (which only the hub's config can take away).
     pub fn outstanding(&self) -> bool {
-        !self.applied
+        !self.applied || (self.action == Action::Revoke && !self.paths.roles.is_empty())
+    }
+
+    /// The kind of drift this change is about.
+    pub fn drift_kind(&self) -> DriftKind {
+        DriftKind::of(self.action, &self.paths)
+    }
+}
+
+fn is_not_admin(paths: &AdminPaths) -> bool {
+    !paths.is_admin()
+}
+
+/// An admin the hub lists without a name: what is known of them, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NamelessReport {
+    /// When the hub created the user, as it wrote it.
+    pub created: Option<String>,
+    pub admin_paths: AdminPaths,
+    /// What happened and what to do, in a sentence.
+    pub reason: String,
+}
+
+impl NamelessReport {
+    pub fn new(user: &NamelessUser, hub: &HubName) -> NamelessReport {
+        let created = user
+            .created
+            .as_deref()
+            .map(|c| format!(" (created {})", printable(c)))
+            .unwrap_or_default();
+        NamelessReport {
+            created: user.created.clone(),
+            admin_paths: user.paths.clone(),
+            reason: format!(
+                "a user with no name is admin on hub {hub}{created}, {}; JupyterHub 6.1.1's admin page erases a user's name when Edit User is applied: restore the name in the hub's database, and change admins with Add Users or the API until the hub is upgraded",
+                user.paths
+            ),
+        }
     }
 }
 
@@ -145,6 +199,12 @@ pub struct HubReport {
     /// Changes of earlier runs that something else undid, found this run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reversals: Vec<ReversalReport>,
+    /// Whether admin through groups was checked (false: the token may not read groups;
+    /// a warning says so).
+    pub groups_checked: bool,
+    /// Admins the hub lists without a name: drift no run can fix.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nameless: Vec<NamelessReport>,
 }
 
 /// A change the daemon made that something else undid since (fight detection).
@@ -173,23 +233,40 @@ pub struct ContestedReport {
 
 impl HubReport {
     /// Differences left on the hub after this run, by kind.
-    pub fn drift_by_kind(&self) -> [(DriftKind, usize); 3] {
-        DriftKind::ALL.map(|kind| {
-            let n = self
-                .changes
-                .iter()
-                .filter(|c| c.action.drift_kind() == kind && c.outstanding())
-                .count();
-            (kind, n)
-        })
+    pub fn drift_by_kind(&self) -> [(DriftKind, usize); DriftKind::ALL.len()] {
+        DriftKind::ALL.map(|kind| (kind, self.outstanding(kind).len()))
     }
 
-    /// The people (as the hub spells them) whose difference of `kind` is left.
+    /// The people (as the hub spells them) whose difference of `kind` is left;
+    /// nameless admins as `(no name, created …)`.
     pub fn outstanding(&self, kind: DriftKind) -> Vec<String> {
+        if kind == DriftKind::Nameless {
+            return self
+                .nameless
+                .iter()
+                .map(|n| match &n.created {
+                    Some(c) => format!("(no name, created {})", printable(c)),
+                    None => "(no name)".to_string(),
+                })
+                .collect();
+        }
         self.changes
             .iter()
-            .filter(|c| c.action.drift_kind() == kind && c.outstanding())
+            .filter(|c| c.drift_kind() == kind && c.outstanding())
             .map(ChangeReport::who)
+            .collect()
+    }
+
+    /// [`HubReport::outstanding`], each revocation also saying how the person is admin
+    /// when it is more than the flag: `gadmin (by group hub-admins (by role admin))`.
+    pub fn outstanding_with_paths(&self, kind: DriftKind) -> Vec<String> {
+        if kind == DriftKind::Nameless {
+            return self.outstanding(kind);
+        }
+        self.changes
+            .iter()
+            .filter(|c| c.drift_kind() == kind && c.outstanding())
+            .map(ChangeReport::who_with_paths)
             .collect()
     }
 
@@ -216,6 +293,10 @@ impl ChangeReport {
             role,
             added_by: (role == Standing::Administrator).then(|| UserName::new("rep-bob")),
             person: None,
+            paths: AdminPaths {
+                flag: action == Action::Revoke,
+                ..AdminPaths::default()
+            },
             applied,
             skipped: (!applied).then_some(Skipped::PolicyGrant),
             error: None,
@@ -248,6 +329,8 @@ impl HubReport {
             contested: Vec::new(),
             reversals: Vec::new(),
             authenticator: None,
+            groups_checked: true,
+            nameless: Vec::new(),
         }
     }
 }
@@ -303,7 +386,9 @@ impl fmt::Display for ChangeReport {
                 f,
                 ": administrator entry expired on {day} (added by {by}; stays a user)"
             )?,
-            (Standing::Undeclared, _, _) => write!(f, ": undeclared admin (stays a user)")?,
+            (Standing::Undeclared, _, _) => {
+                write!(f, ": undeclared admin {} (stays a user)", self.paths)?
+            }
             (role, Some(by), _) => write!(f, ": {role}, added by {by}")?,
             (role, None, _) => write!(f, ": {role}")?,
         }
@@ -311,6 +396,13 @@ impl fmt::Display for ChangeReport {
             write!(f, " — {error}")?;
         } else if let Some(why) = self.skipped.filter(|w| *w != Skipped::DryRun) {
             write!(f, " [{why}]")?;
+        } else if self.applied && !self.paths.roles.is_empty() {
+            write!(
+                f,
+                " [still admin by role {}: {}]",
+                self.paths.roles.join(", "),
+                Skipped::RoleInConfig
+            )?;
         }
         Ok(())
     }
@@ -351,6 +443,9 @@ impl fmt::Display for HubReport {
         writeln!(f)?;
         for change in &self.changes {
             writeln!(f, "  {change}")?;
+        }
+        for nameless in &self.nameless {
+            writeln!(f, "  nameless admin: {}", nameless.reason)?;
         }
         for warning in &self.warnings {
             writeln!(f, "  warning: {warning}")?;

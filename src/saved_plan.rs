@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::hub::info::AuthenticatorInfo;
-use crate::hub::{Created, HubError, HubRead, HubWrite};
+use crate::hub::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::{HubName, UserName};
 use crate::outcome::ErrorKind;
 use crate::plan::Action;
@@ -231,10 +231,7 @@ impl<C: HubRead> HubRead for PlanView<'_, C> {
         self.inner.token_owner().await
     }
 
-    async fn snapshot(
-        &self,
-        keep: &(dyn Fn(&UserName) -> bool + Sync),
-    ) -> Result<HubSnapshot, HubError> {
+    async fn snapshot(&self, keep: &Keep<'_>) -> Result<HubSnapshot, HubError> {
         let snapshot = self.inner.snapshot(keep).await?;
         match &self.watch {
             Watch::Record(slot) => {
@@ -269,6 +266,12 @@ impl<C: HubWrite> HubWrite for PlanView<'_, C> {
     async fn set_admin(&self, name: &str, admin: bool) -> Result<(), HubError> {
         self.allow(name, admin)?;
         self.inner.set_admin(name, admin).await
+    }
+
+    /// Part of a planned revocation.
+    async fn remove_from_group(&self, group: &str, name: &str) -> Result<(), HubError> {
+        self.allow(name, false)?;
+        self.inner.remove_from_group(group, name).await
     }
 }
 
@@ -335,6 +338,10 @@ impl HubWrite for NoWriter {
     }
 
     async fn set_admin(&self, _: &str, _: bool) -> Result<(), HubError> {
+        match *self {}
+    }
+
+    async fn remove_from_group(&self, _: &str, _: &str) -> Result<(), HubError> {
         match *self {}
     }
 }

@@ -17,6 +17,7 @@ async fn mock_hub(delay: Duration) -> MockServer {
     mount_get_json(&server, "/hub/api/", json!({"version": "6.1.1"})).await;
     let owner = json!({"kind": "service", "name": "admin-sync", "admin": true});
     mount_get_json(&server, "/hub/api/user", owner).await;
+    common::mock::mount_groups(&server, json!([])).await;
     Mock::given(method("GET"))
         .and(path("/hub/api/users"))
         .respond_with(

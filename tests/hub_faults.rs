@@ -26,7 +26,7 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 use common::mock::mount_get_json;
 
 use jupyterhub_admin_sync::hub::{
-    ClientOptions, HubClient, HubError, HubRead, HubWrite, PAGINATION_ACCEPT,
+    ClientOptions, HubClient, HubError, HubRead, HubWrite, Keep, PAGINATION_ACCEPT,
 };
 use jupyterhub_admin_sync::outcome::ErrorKind;
 use jupyterhub_admin_sync::reconcile::reconcile;
@@ -114,13 +114,23 @@ fn fixture_with(base: &str, administrators: &[&str], options: &ClientOptions) ->
     }
 }
 
+/// Keeps no user but admins, with only the built-in admin role.
+fn keep_none() -> Keep<'static> {
+    static ADMIN: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| vec!["admin".to_string()]);
+    Keep {
+        user: &|_| false,
+        admin_roles: &ADMIN,
+    }
+}
+
 fn fixture(base: &str) -> Fixture {
     fixture_with(base, NO_ADMINISTRATORS, &options())
 }
 
 impl Fixture {
     async fn snapshot_error(&self) -> HubError {
-        match self.client.snapshot(&|_| false).await {
+        match self.client.snapshot(&keep_none()).await {
             Ok(snapshot) => panic!("the read should fail, but gave {snapshot:?}"),
             Err(e) => e,
         }
@@ -316,6 +326,7 @@ async fn mount_pages(server: &MockServer, pages: Vec<(usize, Value)>) {
 
 async fn mount_base(server: &MockServer, version: &str) {
     mount_get_json(server, "/hub/api/", json!({"version": version})).await;
+    common::mock::mount_groups(server, json!([])).await;
     let owner = json!({"kind": "service", "name": "admin-sync", "admin": true, "roles": ["admin"]});
     mount_get_json(server, "/hub/api/user", owner).await;
     Mock::given(method("PATCH"))
@@ -568,7 +579,7 @@ fn huge_body(len: usize) -> Vec<u8> {
 async fn two_503s_on_a_page_are_retried_and_the_snapshot_succeeds() {
     let (server, f) = drifted_hub_with(unavailable_on_page(2).up_to_n_times(2)).await;
 
-    let snapshot = f.client.snapshot(&|_| false).await.expect("snapshot");
+    let snapshot = f.client.snapshot(&keep_none()).await.expect("snapshot");
 
     assert_eq!(snapshot.total_users, 5);
     let admins: Vec<&str> = snapshot
@@ -578,8 +589,8 @@ async fn two_503s_on_a_page_are_retried_and_the_snapshot_succeeds() {
         .map(|u| u.name.as_str())
         .collect();
     assert_eq!(admins, ["eng-eve", "mallory", "rep-bob", "trudy"]);
-    // GET /, GET /user, three pages, and two retries of the page at offset 2.
-    assert_eq!(f.client.requests_sent(), 7);
+    // GET /, GET /user, three pages, two retries of the page at offset 2, the groups.
+    assert_eq!(f.client.requests_sent(), 8);
     assert_eq!(count(&server, "GET /hub/api/users?offset=2").await, 3);
 }
 
@@ -608,15 +619,40 @@ async fn retry_after_on_a_429_is_honoured() {
     let (_server, f) = drifted_hub_with(on_page(0).respond_with(too_many).up_to_n_times(1)).await;
 
     let started = Instant::now();
-    let snapshot = f.client.snapshot(&|_| false).await.expect("snapshot");
+    let snapshot = f.client.snapshot(&keep_none()).await.expect("snapshot");
     let elapsed = started.elapsed();
 
     assert_eq!(snapshot.total_users, 5);
     assert!(elapsed >= Duration::from_secs(1), "waited only {elapsed:?}");
     // Not the backoff's milliseconds, nor the 2 s cap.
     assert!(elapsed < Duration::from_millis(1900), "waited {elapsed:?}");
-    // GET /, GET /user, three pages, one retry.
-    assert_eq!(f.client.requests_sent(), 6);
+    // GET /, GET /user, three pages, one retry, the groups.
+    assert_eq!(f.client.requests_sent(), 7);
+}
+
+#[tokio::test]
+async fn a_groups_listing_that_fails_or_does_not_add_up_fails_the_read_and_changes_nothing() {
+    let unavailable = ResponseTemplate::new(503).set_body_string("Service Unavailable");
+    let short = page(
+        0,
+        200,
+        3,
+        None,
+        vec![json!({"name": "hub-admins", "users": ["mallory"], "roles": ["admin"]})],
+    );
+    for (case, answer, kind) in [
+        ("a 503 that persists", unavailable, "status"),
+        (
+            "fewer groups than the total",
+            ResponseTemplate::new(200).set_body_json(short),
+            "incomplete",
+        ),
+    ] {
+        let (server, f) = drifted_hub_with(on_get("/hub/api/groups").respond_with(answer)).await;
+        let error = f.read_fails_and_nothing_changes(kind).await;
+        assert!(error.to_string().contains("group"), "{case}: {error}");
+        assert_eq!(writes(&server).await, Vec::<String>::new(), "{case}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1143,7 +1179,7 @@ async fn a_write_answered_by_something_that_is_not_jupyterhub_is_not_counted_as_
 async fn the_version_is_read_without_the_token_and_everything_else_with_it() {
     let server = started_hub(DRIFTED).await;
     let f = fixture(&server.uri());
-    f.client.snapshot(&|_| false).await.expect("snapshot");
+    f.client.snapshot(&keep_none()).await.expect("snapshot");
     let requests = common::mock::requests(&server).await;
     for request in &requests {
         let has_token = request.headers.get("authorization").is_some();

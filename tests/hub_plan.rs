@@ -50,7 +50,7 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
     for row in [
         "| ➕ would create admin | `plan-carol` | administrator, added by `plan-rep` |",
         "| ➕ would grant admin | `plan-dave` | administrator, added by `plan-carol` |",
-        "| ➖ would revoke admin | `plan-mallory` | undeclared admin (stays a user) |",
+        "| ➖ would revoke admin | `plan-mallory` | undeclared admin `by flag` (stays a user) |",
     ] {
         assert!(md.contains(row), "{row}\n{md}");
     }

@@ -2,7 +2,9 @@
 //!
 //! Each case builds a desired set (engineers, representatives, administrators with
 //! `added_by`) and a snapshot of a hub (users spelled in mixed case, declared or not,
-//! admin or not, sometimes the token's owner), plans under any policy and brake,
+//! admin or not by flag, by the admin group `hub-admins` or by the admin-equivalent
+//! role `operators` held directly, sometimes the token's owner), plans under any
+//! policy and brake,
 //! applies the plan's `to_apply()` changes to the snapshot as the hub would, and checks
 //! the result against what the README promises ("What a run does, per hub").
 
@@ -11,7 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use jupyterhub_admin_sync::name::UserName;
 use jupyterhub_admin_sync::plan::{Action, Plan, plan};
 use jupyterhub_admin_sync::roster::{Declared, Desired, HubRules, Policy, Role, Share};
-use jupyterhub_admin_sync::snapshot::{HubSnapshot, HubUser, OwnerKind, TokenOwner};
+use jupyterhub_admin_sync::snapshot::{
+    AdminGroup, AdminGroups, HubSnapshot, HubUser, OwnerKind, TokenOwner,
+};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -111,22 +115,48 @@ fn desired() -> impl Strategy<Value = Desired> {
     })
 }
 
-/// Users of the hub: every exact spelling at most once (the reader refuses a listing
-/// with a user twice), several spellings of one normal form allowed.
-fn users() -> impl Strategy<Value = Vec<HubUser>> {
+/// The group that holds the `admin` role on every generated hub.
+const GROUP: &str = "hub-admins";
+/// An admin-equivalent role some users hold directly (never removable).
+const ROLE: &str = "operators";
+
+/// Users of the hub, each with whether they are in [`GROUP`]: every exact spelling at
+/// most once (the reader refuses a listing with a user twice), several spellings of
+/// one normal form allowed. Roles held directly are rarer than flags and groups.
+fn users() -> impl Strategy<Value = Vec<(HubUser, bool)>> {
     prop::collection::vec(
-        (normal_name(), any::<bool>()).prop_flat_map(|(name, admin)| {
-            spelling(&name).prop_map(move |name| HubUser { name, admin })
-        }),
+        (
+            normal_name(),
+            any::<bool>(),
+            prop::bool::weighted(0.25),
+            prop::bool::weighted(0.1),
+        )
+            .prop_flat_map(|(name, admin, in_group, role)| {
+                spelling(&name).prop_map(move |name| {
+                    let mut user = HubUser::new(name, admin);
+                    if role {
+                        user.roles.push(ROLE.to_string());
+                    }
+                    (user, in_group)
+                })
+            }),
         0..12,
     )
     .prop_map(|users| {
         let mut seen = BTreeSet::new();
         users
             .into_iter()
-            .filter(|u| seen.insert(u.name.clone()))
+            .filter(|(u, _)| seen.insert(u.name.clone()))
             .collect()
     })
+}
+
+/// The members of [`GROUP`] on `s`.
+fn members(s: &HubSnapshot) -> &[String] {
+    match s.admin_groups.groups() {
+        [group] => &group.members,
+        _ => &[],
+    }
 }
 
 fn token_owner(users: Vec<HubUser>) -> impl Strategy<Value = Option<TokenOwner>> {
@@ -147,11 +177,21 @@ fn token_owner(users: Vec<HubUser>) -> impl Strategy<Value = Option<TokenOwner>>
 
 fn snapshot() -> impl Strategy<Value = HubSnapshot> {
     users().prop_flat_map(|users| {
-        token_owner(users.clone()).prop_map(move |token_owner| HubSnapshot {
-            version: "6.1.1".into(),
-            token_owner,
-            total_users: users.len(),
-            users: users.clone(),
+        let (users, in_group): (Vec<HubUser>, Vec<bool>) = users.into_iter().unzip();
+        let group = AdminGroup {
+            name: GROUP.to_string(),
+            roles: vec!["admin".to_string()],
+            members: users
+                .iter()
+                .zip(&in_group)
+                .filter(|(_, g)| **g)
+                .map(|(u, _)| u.name.clone())
+                .collect(),
+        };
+        token_owner(users.clone()).prop_map(move |token_owner| {
+            let mut s = HubSnapshot::new("6.1.1", token_owner, users.clone());
+            s.admin_groups = AdminGroups::Read(vec![group.clone()]);
+            s
         })
     })
 }
@@ -172,13 +212,26 @@ fn apply(before: &HubSnapshot, plan: &Plan) -> HubSnapshot {
                     "create {} but the hub has a user of that name:\n{plan}",
                     change.hub_name
                 );
-                after.users.push(HubUser {
-                    name: change.hub_name.clone(),
-                    admin: true,
-                });
+                after
+                    .users
+                    .push(HubUser::new(change.hub_name.clone(), true));
                 after.total_users += 1;
             }
-            Action::Grant | Action::Revoke => {
+            Action::Revoke => {
+                assert!(change.paths.removable(), "{plan}");
+                let user = after
+                    .users
+                    .iter_mut()
+                    .find(|u| u.name == change.hub_name)
+                    .unwrap_or_else(|| {
+                        panic!("{} names no user on the hub:\n{plan}", change.hub_name)
+                    });
+                user.admin = false;
+                if let AdminGroups::Read(groups) = &mut after.admin_groups {
+                    groups[0].members.retain(|m| *m != change.hub_name);
+                }
+            }
+            Action::Grant => {
                 let user = after
                     .users
                     .iter_mut()
@@ -193,11 +246,25 @@ fn apply(before: &HubSnapshot, plan: &Plan) -> HubSnapshot {
     after
 }
 
-/// Admins in normal form.
+/// Whether the user spelled `name` is admin on `s`: by flag, group or role.
+fn is_admin(s: &HubSnapshot, user: &HubUser) -> bool {
+    user.admin || !user.roles.is_empty() || members(s).contains(&user.name)
+}
+
+/// Admins in normal form, by any path.
 fn admins(s: &HubSnapshot) -> BTreeSet<UserName> {
     s.users
         .iter()
-        .filter(|u| u.admin)
+        .filter(|u| is_admin(s, u))
+        .map(|u| UserName::new(&u.name))
+        .collect()
+}
+
+/// Admins who hold [`ROLE`] directly, which no run can take away, in normal form.
+fn role_holders(s: &HubSnapshot) -> BTreeSet<UserName> {
+    s.users
+        .iter()
+        .filter(|u| !u.roles.is_empty())
         .map(|u| UserName::new(&u.name))
         .collect()
 }
@@ -210,8 +277,12 @@ fn owner(s: &HubSnapshot) -> Option<UserName> {
         .map(|o| UserName::new(&o.name))
 }
 
-fn flags(s: &HubSnapshot) -> BTreeMap<String, bool> {
-    s.users.iter().map(|u| (u.name.clone(), u.admin)).collect()
+/// Each spelling's flag and membership of [`GROUP`].
+fn flags(s: &HubSnapshot) -> BTreeMap<String, (bool, bool)> {
+    s.users
+        .iter()
+        .map(|u| (u.name.clone(), (u.admin, members(s).contains(&u.name))))
+        .collect()
 }
 
 /// One input to the planner: what is declared, what the hub has, and its policy.
@@ -250,7 +321,7 @@ fn admin_counts(c: &Case) -> (usize, usize) {
         .before
         .users
         .iter()
-        .filter(|u| u.admin)
+        .filter(|u| is_admin(&c.before, u))
         .map(|u| UserName::new(&u.name))
         .collect();
     let others = admins
@@ -285,10 +356,11 @@ fn applied_plan_reaches_the_policys_admins(c: &Case) -> Result<(), TestCaseError
     let p = plan(&spec(c), desired, before);
     let after = apply(before, &p);
     let want: BTreeSet<UserName> = desired.keys().cloned().collect();
+    // Only revocations a run can make count: a role held directly stays.
     let revocations = p
         .changes
         .iter()
-        .filter(|c| c.action == Action::Revoke)
+        .filter(|c| c.action == Action::Revoke && c.paths.removable())
         .count();
 
     prop_assert_eq!(p.brake.is_some(), floor_holds(c, revocations), "{}", p);
@@ -303,11 +375,13 @@ fn applied_plan_reaches_the_policys_admins(c: &Case) -> Result<(), TestCaseError
             prop_assert_eq!(&after, before);
         }
         (Policy::Enforce, None) => {
-            // Desired, plus the token's own user if it was admin.
+            // Desired, plus the token's own user if it was admin, plus whoever holds
+            // an admin role directly (only the hub's config takes it away).
             let mut expected = want.clone();
             if let Some(o) = owner(before).filter(|o| admins(before).contains(o)) {
                 expected.insert(o);
             }
+            expected.extend(role_holders(before));
             prop_assert_eq!(admins(&after), expected, "{}", p);
         }
         // Grant, and enforce with the brake held: grants and creates only (no creates
@@ -327,7 +401,7 @@ fn applied_plan_reaches_the_policys_admins(c: &Case) -> Result<(), TestCaseError
                 .collect();
             let expected: BTreeSet<UserName> = admins(before).union(&granted).cloned().collect();
             prop_assert_eq!(admins(&after), expected, "{}", p);
-            // Undeclared users keep their flags, spelling by spelling.
+            // Undeclared users keep their flags and groups, spelling by spelling.
             let (b, a) = (flags(before), flags(&after));
             for (name, admin) in &b {
                 if !want.contains(&UserName::new(name)) {
@@ -375,6 +449,12 @@ fn never_revoked_never_deleted_within_the_brake(c: &Case) -> Result<(), TestCase
         .to_apply()
         .filter(|ch| ch.action == Action::Revoke)
         .count();
+    prop_assert!(
+        p.to_apply()
+            .all(|ch| ch.action != Action::Revoke || ch.paths.removable()),
+        "applies a revocation of a role held directly\n{}",
+        p
+    );
     let (admins_before, others) = admin_counts(c);
     match c.allow {
         Some(n) => prop_assert!(applied <= n as usize, "{} > allowed {}\n{}", applied, n, p),
@@ -431,11 +511,20 @@ fn planning_is_idempotent_and_deterministic(c: &Case) -> Result<(), TestCaseErro
         .count();
     prop_assert_eq!(left_to_apply, 0, "first:\n{}second:\n{}", first, second);
     if c.policy == Policy::Enforce && first.brake.is_none() {
-        prop_assert!(second.is_empty(), "first:\n{}second:\n{}", first, second);
+        // Only admins by a role held directly are left, and nothing applies to them.
+        prop_assert!(
+            second.changes.iter().all(|ch| ch.unremovable()),
+            "first:\n{}second:\n{}",
+            first,
+            second
+        );
     }
-    // What the first run leaves as drift is what the second plan reports.
+    // What the first run leaves as drift is what the second plan reports: what it did
+    // not apply, and the roles held directly of the admins it revoked.
     let left: Vec<_> = first
-        .left_as_drift()
+        .changes
+        .iter()
+        .filter(|ch| !ch.apply || !ch.paths.roles.is_empty())
         .map(|ch| (ch.action, ch.hub_name.clone()))
         .collect();
     let again: Vec<_> = second

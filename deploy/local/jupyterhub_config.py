@@ -17,6 +17,16 @@
 #   HUB_ADMIN_USERS       (optional) comma-separated user names for c.Authenticator.admin_users,
 #                         as a hub configured from Zero to JupyterHub values has them (the
 #                         `import` round-trip test); unset or empty: no admin_users
+#   HUB_ADMIN_GROUPS      (optional) comma-separated groups that hold the built-in `admin`
+#                         role (their members are admins while `GET /users` shows
+#                         "admin": false), as a hub that keeps its admins in load_roles
+#   HUB_EXTRA_ROLES       (optional) JSON list of further load_roles entries, e.g. a custom
+#                         role with admin scopes held by a group or a user
+#   HUB_MANAGE_GROUPS     (optional) "1": the authenticator manages groups
+#                         (c.Authenticator.manage_groups), so the groups API refuses writes;
+#                         a user who logs in (any password) is put in the groups of
+#                         HUB_LOGIN_GROUPS (comma-separated), as an OAuthenticator puts
+#                         a user in the identity provider's groups
 #
 # No c.Authenticator.admin_users unless HUB_ADMIN_USERS asks for it: with the built-in
 # `admin` role in load_roles and a non-empty admin_users, the hub rewrites the admin list
@@ -24,6 +34,7 @@
 #
 # Works with JupyterHub 2.x (with "sqlalchemy<2" "alembic<1.14"), 3.x, 4.x, 5.x and 6.x.
 
+import json
 import os
 import signal
 import sys
@@ -90,7 +101,30 @@ c.JupyterHub.log_level = log_level
 if page_max:
     c.JupyterHub.api_page_max_limit = int(page_max)
 
-c.JupyterHub.authenticator_class = "dummy"
+from jupyterhub.auth import DummyAuthenticator  # noqa: E402 (after the helpers it needs)
+
+
+class LoginAuthenticator(DummyAuthenticator):
+    """DummyAuthenticator that, when it manages groups, gives every user who logs in
+    the groups of HUB_LOGIN_GROUPS."""
+
+    async def authenticate(self, handler, data):
+        name = await super().authenticate(handler, data)
+        if name is None:
+            return None
+        model = {"name": name}
+        if self.manage_groups:
+            model["groups"] = [
+                g.strip() for g in os.environ.get("HUB_LOGIN_GROUPS", "").split(",") if g.strip()
+            ]
+        return model
+
+
+# The plain DummyAuthenticator unless a test needs groups given at login (the tests
+# check the authenticator's class as the hub reports it).
+c.JupyterHub.authenticator_class = (
+    LoginAuthenticator if os.environ.get("HUB_MANAGE_GROUPS") == "1" else "dummy"
+)
 c.JupyterHub.spawner_class = "simple"
 admin_users = {n.strip() for n in os.environ.get("HUB_ADMIN_USERS", "").split(",") if n.strip()}
 if admin_users:
@@ -119,7 +153,22 @@ if auditor_token:
             "services": ["auditor"],
         }
     )
-roles.append({"name": "admin", "services": admin_services})
+admin_groups = [g.strip() for g in os.environ.get("HUB_ADMIN_GROUPS", "").split(",") if g.strip()]
+admin_role = {"name": "admin", "services": admin_services}
+if admin_groups:
+    admin_role["groups"] = admin_groups
+roles.append(admin_role)
+extra_roles = json.loads(os.environ.get("HUB_EXTRA_ROLES", "") or "[]")
+roles.extend(extra_roles)
+# Every group a role names exists before the roles are assigned: JupyterHub 6.1.1 fails
+# to start when the admin role names a group it has to create (app.py sets `admin` on
+# None), and load_groups only ever adds members, so memberships made later are kept.
+role_groups = set(admin_groups) | {g for r in extra_roles for g in r.get("groups", [])}
+if role_groups and os.environ.get("HUB_MANAGE_GROUPS") != "1":
+    # (An authenticator that manages groups refuses load_groups; it makes them at login.)
+    c.JupyterHub.load_groups = {g: [] for g in sorted(role_groups)}
+if os.environ.get("HUB_MANAGE_GROUPS") == "1":
+    c.Authenticator.manage_groups = True
 c.JupyterHub.services = services
 c.JupyterHub.load_roles = roles
 
@@ -144,7 +193,9 @@ print(
     f" dir={hub_dir} services={[s['name'] for s in services]}"
     f" page_max={page_max or 'default'} log_level={log_level}"
     f" exit_on_stdin_eof={os.environ.get('HUB_EXIT_ON_STDIN_EOF') == '1'}"
-    f" admin_users={sorted(admin_users)}",
+    f" admin_users={sorted(admin_users)} admin_groups={admin_groups}"
+    f" extra_roles={[r.get('name') for r in extra_roles]}"
+    f" manage_groups={os.environ.get('HUB_MANAGE_GROUPS') == '1'}",
     file=sys.stderr,
     flush=True,
 )

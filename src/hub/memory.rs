@@ -9,15 +9,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use reqwest::{Method, StatusCode};
 
-use super::{Created, HubError, HubRead, HubWrite};
+use super::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::UserName;
-use crate::snapshot::{HubSnapshot, HubUser, OwnerKind, TokenOwner};
+use crate::snapshot::{AdminGroup, AdminGroups, HubSnapshot, HubUser, OwnerKind, TokenOwner};
 
 /// A write the hub was asked to make.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Write {
     Create(String),
     SetAdmin(String, bool),
+    /// `(group, user)`.
+    RemoveFromGroup(String, String),
+}
+
+/// A group: the roles it holds and its members by the hub's spelling.
+#[derive(Debug, Clone, Default)]
+struct Group {
+    roles: Vec<String>,
+    members: std::collections::BTreeSet<String>,
 }
 
 #[derive(Debug)]
@@ -26,6 +35,13 @@ struct State {
     owner: TokenOwner,
     /// By the hub's spelling.
     users: BTreeMap<String, bool>,
+    /// Roles held directly besides `admin`, by the hub's spelling.
+    roles: BTreeMap<String, Vec<String>>,
+    groups: BTreeMap<String, Group>,
+    /// The token may not read groups.
+    groups_hidden: bool,
+    /// The authenticator manages groups: writes to them are refused.
+    groups_managed: bool,
     reads: u64,
     writes: Vec<Write>,
     read_failure: Option<HubError>,
@@ -58,6 +74,10 @@ impl MemoryHub {
                     admin: Some(true),
                 },
                 users: BTreeMap::new(),
+                roles: BTreeMap::new(),
+                groups: BTreeMap::new(),
+                groups_hidden: false,
+                groups_managed: false,
                 reads: 0,
                 writes: Vec::new(),
                 read_failure: None,
@@ -75,6 +95,45 @@ impl MemoryHub {
     pub fn set_user(&self, name: &str, admin: bool) -> &Self {
         self.state().users.insert(name.to_string(), admin);
         self
+    }
+
+    /// Makes `group` hold `roles` and have `members` (by the hub's spelling).
+    pub fn set_group(&self, group: &str, roles: &[&str], members: &[&str]) -> &Self {
+        self.state().groups.insert(
+            group.to_string(),
+            Group {
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                members: members.iter().map(|m| m.to_string()).collect(),
+            },
+        );
+        self
+    }
+
+    /// Gives `name` (who must exist) these roles directly, besides `admin`.
+    pub fn set_roles(&self, name: &str, roles: &[&str]) -> &Self {
+        let roles = roles.iter().map(|r| r.to_string()).collect();
+        self.state().roles.insert(name.to_string(), roles);
+        self
+    }
+
+    /// The token may not read groups (`hidden`), as a `list:users` token.
+    pub fn hide_groups(&self, hidden: bool) {
+        self.state().groups_hidden = hidden;
+    }
+
+    /// The authenticator manages groups: the groups API refuses writes.
+    pub fn manage_groups(&self, managed: bool) {
+        self.state().groups_managed = managed;
+    }
+
+    /// The members of `group`, by the hub's spelling.
+    pub fn members(&self, group: &str) -> Vec<String> {
+        let state = self.state();
+        state
+            .groups
+            .get(group)
+            .map(|g| g.members.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// The token's owner, as `GET /user` will say.
@@ -151,10 +210,7 @@ impl HubRead for MemoryHub {
         }
     }
 
-    async fn snapshot(
-        &self,
-        keep: &(dyn Fn(&UserName) -> bool + Sync),
-    ) -> Result<HubSnapshot, HubError> {
+    async fn snapshot(&self, keep: &Keep<'_>) -> Result<HubSnapshot, HubError> {
         let delay = {
             let mut state = self.state();
             state.reads += 1;
@@ -167,20 +223,48 @@ impl HubRead for MemoryHub {
         if let Some(error) = &state.read_failure {
             return Err(error.clone());
         }
-        Ok(HubSnapshot {
-            version: state.version.clone(),
-            token_owner: Some(state.owner.clone()),
-            users: state
-                .users
-                .iter()
-                .filter(|(name, admin)| **admin || keep(&UserName::new(name)))
-                .map(|(name, admin)| HubUser {
-                    name: name.clone(),
-                    admin: *admin,
-                })
-                .collect(),
-            total_users: state.users.len(),
-        })
+        let roles_of = |name: &str| -> Vec<String> {
+            let held = state.roles.get(name).map(Vec::as_slice).unwrap_or_default();
+            held.iter()
+                .filter(|r| r.as_str() != super::ADMIN_ROLE && keep.is_admin_role(r))
+                .cloned()
+                .collect()
+        };
+        let users = state
+            .users
+            .iter()
+            .map(|(name, admin)| HubUser {
+                name: name.clone(),
+                admin: *admin,
+                roles: roles_of(name),
+            })
+            .filter(|u| u.admin || !u.roles.is_empty() || (keep.user)(&UserName::new(&u.name)))
+            .collect();
+        let admin_groups = if state.groups_hidden {
+            AdminGroups::NotChecked("the token may not list groups".to_string())
+        } else {
+            AdminGroups::Read(
+                state
+                    .groups
+                    .iter()
+                    .map(|(name, g)| AdminGroup {
+                        name: name.clone(),
+                        roles: g
+                            .roles
+                            .iter()
+                            .filter(|r| keep.is_admin_role(r))
+                            .cloned()
+                            .collect(),
+                        members: g.members.iter().cloned().collect(),
+                    })
+                    .filter(|g| !g.roles.is_empty())
+                    .collect(),
+            )
+        };
+        let mut snapshot = HubSnapshot::new(&state.version, Some(state.owner.clone()), users);
+        snapshot.total_users = state.users.len();
+        snapshot.admin_groups = admin_groups;
+        Ok(snapshot)
     }
 
     /// A hub in memory has no authenticator to report.
@@ -222,6 +306,35 @@ impl HubWrite for MemoryHub {
             None => Err(HubError::Status {
                 method: Method::PATCH,
                 path: format!("/users/{}", super::encode_segment(name)),
+                status: StatusCode::NOT_FOUND,
+                body: "Not Found".to_string(),
+            }),
+        }
+    }
+
+    async fn remove_from_group(&self, group: &str, name: &str) -> Result<(), HubError> {
+        let mut state = self.state();
+        if let Some(error) = &state.write_failure {
+            return Err(error.clone());
+        }
+        let path = format!("/groups/{}/users", super::encode_segment(group));
+        if state.groups_managed {
+            return Err(HubError::GroupsManaged {
+                method: Method::DELETE,
+                path,
+            });
+        }
+        state
+            .writes
+            .push(Write::RemoveFromGroup(group.to_string(), name.to_string()));
+        match state.groups.get_mut(group) {
+            Some(g) => {
+                g.members.remove(name);
+                Ok(())
+            }
+            None => Err(HubError::Status {
+                method: Method::DELETE,
+                path,
                 status: StatusCode::NOT_FOUND,
                 body: "Not Found".to_string(),
             }),

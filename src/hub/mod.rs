@@ -1,8 +1,8 @@
 //! The JupyterHub REST API, as this tool uses it.
 //!
 //! Reading and writing are two traits: [`HubRead`] (the version, the token's owner,
-//! the paged user listing as one [`HubSnapshot`]) and [`HubWrite`] (create an admin,
-//! set the admin flag). A dry run is a reconcile given no writer. [`HubClient`] is
+//! the paged user and group listings as one [`HubSnapshot`]) and [`HubWrite`] (create
+//! an admin, set the admin flag, take a user out of a group). A dry run is a reconcile given no writer. [`HubClient`] is
 //! both over HTTP; [`memory::MemoryHub`] is both in memory, for tests of everything
 //! above this module.
 //!
@@ -38,11 +38,11 @@ pub trait HubRead: Send + Sync {
 
     /// Everything the planner needs, or an error: never part of a listing.
     ///
-    /// `keep` says which users to keep besides admins (the declared ones), so memory
-    /// does not grow with the hub.
+    /// `keep` says which users to keep besides admins, and which roles make admins, so
+    /// memory does not grow with the hub.
     fn snapshot(
         &self,
-        keep: &(dyn Fn(&UserName) -> bool + Sync),
+        keep: &Keep<'_>,
     ) -> impl Future<Output = Result<HubSnapshot, HubError>> + Send;
 
     /// `GET /info`: the hub's authenticator, when the token may read it. (No default:
@@ -52,6 +52,33 @@ pub trait HubRead: Send + Sync {
     /// How many requests this reader has sent (retries included), for reports.
     fn requests_sent(&self) -> u64;
 }
+
+/// What a snapshot keeps of a hub besides the admins by flag.
+#[derive(Clone, Copy)]
+pub struct Keep<'a> {
+    /// The users to keep whatever they are (the declared ones).
+    pub user: &'a (dyn Fn(&UserName) -> bool + Sync),
+    /// The roles that make whoever holds them an admin: always `admin`, and the
+    /// roster's `admin_roles`. Groups holding one of them are read with their members.
+    pub admin_roles: &'a [String],
+}
+
+impl std::fmt::Debug for Keep<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keep")
+            .field("admin_roles", &self.admin_roles)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keep<'_> {
+    pub fn is_admin_role(&self, role: &str) -> bool {
+        role == ADMIN_ROLE || self.admin_roles.iter().any(|r| r == role)
+    }
+}
+
+/// The built-in role whose holders have every admin scope (and the `admin` flag).
+pub const ADMIN_ROLE: &str = "admin";
 
 /// The write side of a hub. Nothing here deletes a user.
 pub trait HubWrite: Send + Sync {
@@ -63,6 +90,14 @@ pub trait HubWrite: Send + Sync {
         &self,
         name: &str,
         admin: bool,
+    ) -> impl Future<Output = Result<(), HubError>> + Send;
+
+    /// Takes `name` out of `group` (`DELETE /groups/{group}/users`). A hub whose
+    /// authenticator manages groups refuses: [`HubError::GroupsManaged`].
+    fn remove_from_group(
+        &self,
+        group: &str,
+        name: &str,
     ) -> impl Future<Output = Result<(), HubError>> + Send;
 }
 
@@ -154,6 +189,13 @@ pub enum HubError {
     TooOld { version: String },
     #[error("cannot set up the client: {0}")]
     Setup(String),
+    /// The hub's authenticator manages groups (`manage_groups`): the groups API
+    /// answers 400 "Group management via API is disabled". Not an error of the run:
+    /// the membership is drift left for the identity provider to change.
+    #[error(
+        "{method} {path}: the hub's authenticator manages groups, so the groups API does not change them"
+    )]
+    GroupsManaged { method: Method, path: String },
     /// `--plan` (see [`crate::saved_plan`]): the hub is not as planned (its kind
     /// `plan_changed`), or a change is not in the plan (that change's error; the run's
     /// kind is then `apply`); nothing was sent to the hub for it.
@@ -183,6 +225,7 @@ impl HubError {
             HubError::TooOld { .. } => ErrorKind::TooOld,
             HubError::Setup(_) => ErrorKind::Setup,
             HubError::PlanChanged(_) => ErrorKind::PlanChanged,
+            HubError::GroupsManaged { .. } => ErrorKind::Status,
         }
     }
 

@@ -1,5 +1,5 @@
-//! The write side: create a user as admin, set or clear the admin flag. Nothing here
-//! deletes a user.
+//! The write side: create a user as admin, set or clear the admin flag, take a user
+//! out of a group. Nothing here deletes a user.
 
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -38,7 +38,46 @@ impl HubWrite for HubClient {
             .await?;
         self.check_admin(Method::PATCH, &path, &answer, admin)
     }
+
+    /// `DELETE /groups/{group}/users` with the one user (idempotent on the hub's side:
+    /// a user already out of the group is a warning in its log). The answer is the
+    /// group, which must no longer hold the user.
+    async fn remove_from_group(&self, group: &str, name: &str) -> Result<(), HubError> {
+        let path = format!("/groups/{}/users", encode_segment(group));
+        let body = json!({"users": [name]});
+        let answer = match self
+            .send(Method::DELETE, &path, "application/json", Some(&body))
+            .await
+        {
+            Err(HubError::Status { status, body, .. })
+                if status == StatusCode::BAD_REQUEST && body.contains(GROUPS_MANAGED) =>
+            {
+                return Err(HubError::GroupsManaged {
+                    method: Method::DELETE,
+                    path,
+                });
+            }
+            other => other?,
+        };
+        #[derive(Deserialize)]
+        struct Answer {
+            users: Vec<Option<String>>,
+        }
+        let group_now: Answer = self.decode(Method::DELETE, &path, &answer)?;
+        if group_now.users.iter().flatten().any(|u| u == name) {
+            return Err(HubError::Decode {
+                method: Method::DELETE,
+                path,
+                message: "the hub answered, but the group still holds the user".to_string(),
+                body: self.snippet(&answer),
+            });
+        }
+        Ok(())
+    }
 }
+
+/// What a hub whose authenticator manages groups answers a write to the groups API.
+const GROUPS_MANAGED: &str = "Group management via API is disabled";
 
 impl HubClient {
     /// The hub answers a write with the user; the change counts only if that user has

@@ -229,6 +229,9 @@ pub struct HubSpec {
     pub login: Option<String>,
     /// Whether the engineers are declared on it.
     pub engineers: bool,
+    /// The roles that make their holders admins on it: always `admin`, and those the
+    /// roster names (`admin_roles`), sorted.
+    pub admin_roles: Vec<String>,
     /// The admins it should have, worked out at validation.
     pub admins: Desired,
 }

@@ -468,6 +468,7 @@ impl Validator<'_> {
                 },
                 login,
                 engineers,
+                admin_roles: vec!["admin".to_string()],
                 admins,
             }),
             _ => None,

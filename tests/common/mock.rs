@@ -14,6 +14,17 @@ pub async fn mount_get_json(server: &MockServer, path_: &str, body: Value) {
         .await;
 }
 
+/// Mounts `GET /hub/api/groups` answered with one page holding `groups` (a hub's
+/// groups as JupyterHub lists them to an admin: name, users, roles).
+pub async fn mount_groups(server: &MockServer, groups: Value) {
+    let total = groups.as_array().map_or(0, Vec::len);
+    let body = serde_json::json!({
+        "items": groups,
+        "_pagination": {"offset": 0, "limit": 200, "total": total, "next": null}
+    });
+    mount_get_json(server, "/hub/api/groups", body).await;
+}
+
 /// Every request `server` received, in order.
 pub async fn requests(server: &MockServer) -> Vec<Request> {
     server

@@ -1,0 +1,226 @@
+//! Every path to admin, on a real JupyterHub: the flag, a group that holds the `admin`
+//! role, and a group or a user holding an admin-equivalent role the roster names.
+//! (Users the hub lists without a name: `tests/nameless.rs`.)
+//!
+//! One hub for the binary, configured as a campus hub that keeps admins in
+//! `load_roles`: the group `hub-admins` holds the `admin` role, and the role
+//! `operators` (admin scopes) is held by the group `ops` and by the user `direct-op`.
+//! Every test holds [`common::exclusive`] and starts from [`reset`]: no admin flags and
+//! empty groups, so each test's floor and exit code depend only on its own users.
+
+mod common;
+
+use common::{
+    Community, Exclusive, Hub, HubEntry, RosterBuilder, assert_contains_all, assert_exit,
+};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+const ADMIN_GROUP: &str = "hub-admins";
+const OPS_GROUP: &str = "ops";
+
+/// The role `operators`: admin scopes, held by the group `ops` and the user `direct-op`.
+const EXTRA_ROLES: &str = r#"[{"name": "operators", "scopes": ["admin:users", "admin:groups", "list:users"], "groups": ["ops"], "users": ["direct-op"]}]"#;
+
+fn hub() -> &'static Hub {
+    static HUB: OnceLock<Hub> = OnceLock::new();
+    HUB.get_or_init(|| {
+        common::start_hub_with_env(&[
+            ("HUB_ADMIN_GROUPS", ADMIN_GROUP),
+            ("HUB_EXTRA_ROLES", EXTRA_ROLES),
+        ])
+    })
+}
+
+/// The hub alone, with no admin flag set and both groups empty.
+async fn reset() -> (Exclusive, &'static Hub, tempfile::TempDir) {
+    let guard = common::exclusive().await;
+    let hub = hub();
+    for admin in hub.admins().await {
+        hub.set_admin(&admin, false).await;
+    }
+    for group in [ADMIN_GROUP, OPS_GROUP] {
+        let members = hub.group_members(group).await;
+        let named: Vec<&str> = members
+            .iter()
+            .map(String::as_str)
+            .filter(|m| *m != "null")
+            .collect();
+        if !named.is_empty() {
+            hub.remove_from_group(group, &named).await;
+        }
+    }
+    (guard, hub, tempfile::tempdir().unwrap())
+}
+
+/// A roster of one community `rep` with `admins` (added by `rep`), and the hub as `name`
+/// under `policy` with `fields` more.
+fn roster(dir: &Path, rep: &str, admins: &[&str], name: &str, fields: &[(&str, &str)]) -> PathBuf {
+    let hub = hub();
+    let mut entry = HubEntry::new(name, &hub.api_url, "TOK");
+    for (k, v) in fields {
+        entry = entry.set(k, v);
+    }
+    let community = Community::new("campus")
+        .rep(rep)
+        .admins(admins, rep)
+        .hub(entry);
+    RosterBuilder::new().community(community).write(dir)
+}
+
+fn run(roster: &Path, token: &str, args: &[&str]) -> Output {
+    common::run_roster(roster, args, &[("TOK", token)])
+}
+
+/// The JSON change for `user` on the only hub of `report`, if there is one.
+fn change_for<'a>(report: &'a Value, user: &str) -> Option<&'a Value> {
+    report["hubs"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["user"] == user)
+}
+
+#[tokio::test]
+async fn a_member_of_a_group_holding_the_admin_role_is_drift_and_enforce_takes_them_out() {
+    let (_guard, hub, dir) = reset().await;
+    hub.create_users(&["gm-rep", "gm-member"], false).await;
+    hub.set_admin("gm-rep", true).await;
+    hub.add_to_group(ADMIN_GROUP, &["gm-member"]).await;
+    let roster = roster(
+        dir.path(),
+        "gm-rep",
+        &[],
+        "campus",
+        &[("policy", "enforce")],
+    );
+
+    // `GET /users` says `"admin": false`, yet the member has every admin scope.
+    assert_eq!(hub.users().await.get("gm-member"), Some(&false));
+    let dry = run(
+        &roster,
+        &hub.admin_sync_token,
+        &["--dry-run", "--output", "json"],
+    );
+    let report = common::exit_report(&dry, 2);
+    let change = change_for(&report, "gm-member").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(change["action"], "revoke", "{change}");
+    assert_eq!(
+        change["admin_paths"],
+        json!({"flag": false, "groups": [{"group": ADMIN_GROUP, "roles": ["admin"]}]}),
+        "{change}"
+    );
+    let text = run(&roster, &hub.admin_sync_token, &["--dry-run"]);
+    common::assert_stdout_contains(
+        &text,
+        "would revoke admin from gm-member: undeclared admin by group hub-admins (by role admin)",
+    );
+
+    let once = run(&roster, &hub.admin_sync_token, &["--once"]);
+    assert_exit(&once, 0);
+    assert_eq!(hub.group_members(ADMIN_GROUP).await, Vec::<String>::new());
+    assert!(
+        hub.log().contains("Removing 1 users from group hub-admins"),
+        "{}",
+        hub.log_tail(20)
+    );
+    assert_eq!(
+        hub.users().await.get("gm-member"),
+        Some(&false),
+        "never deleted"
+    );
+    let again = run(
+        &roster,
+        &hub.admin_sync_token,
+        &["--once", "--output", "json"],
+    );
+    assert_eq!(
+        common::exit_report(&again, 0)["hubs"][0]["status"],
+        "in_sync"
+    );
+}
+
+#[tokio::test]
+async fn a_declared_person_admin_only_through_the_group_is_in_sync() {
+    let (_guard, hub, dir) = reset().await;
+    hub.create_users(&["gd-rep", "gd-admin"], false).await;
+    hub.add_to_group(ADMIN_GROUP, &["gd-rep", "gd-admin"]).await;
+    let roster = roster(
+        dir.path(),
+        "gd-rep",
+        &["gd-admin"],
+        "campus",
+        &[("policy", "enforce")],
+    );
+    let out = run(
+        &roster,
+        &hub.admin_sync_token,
+        &["--once", "--output", "json"],
+    );
+    let report = common::exit_report(&out, 0);
+    assert_eq!(report["hubs"][0]["status"], "in_sync", "{report}");
+    assert_eq!(report["hubs"][0]["groups_checked"], true, "{report}");
+    assert_eq!(hub.group_members(ADMIN_GROUP).await, ["gd-admin", "gd-rep"]);
+    assert!(
+        hub.admins().await.is_empty(),
+        "no flag was set: the group suffices"
+    );
+}
+
+#[tokio::test]
+async fn admin_by_flag_and_group_is_one_revocation_for_the_floor_and_loses_both() {
+    let (_guard, hub, dir) = reset().await;
+    hub.create_users(&["fg-rep", "fg-both"], false).await;
+    hub.set_admin("fg-rep", true).await;
+    hub.set_admin("fg-both", true).await;
+    hub.add_to_group(ADMIN_GROUP, &["fg-both"]).await;
+    // One revocation allowed: the person admin two ways counts once.
+    let fields = [("policy", "enforce"), ("max_revocations", "1")];
+    let roster = roster(dir.path(), "fg-rep", &[], "campus", &fields);
+    let out = run(
+        &roster,
+        &hub.admin_sync_token,
+        &["--once", "--output", "json"],
+    );
+    let report = common::exit_report(&out, 0);
+    let change = change_for(&report, "fg-both").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(change["applied"], true, "{change}");
+    assert_eq!(change["admin_paths"]["flag"], true, "{change}");
+    assert_eq!(hub.admins().await, ["fg-rep".to_string()].into());
+    assert_eq!(hub.group_members(ADMIN_GROUP).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_token_that_may_not_read_groups_says_so_instead_of_a_silent_in_sync() {
+    let (_guard, hub, dir) = reset().await;
+    hub.create_users(&["tk-rep", "tk-member"], false).await;
+    hub.set_admin("tk-rep", true).await;
+    hub.add_to_group(ADMIN_GROUP, &["tk-member"]).await;
+    let roster = roster(dir.path(), "tk-rep", &[], "campus", &[]);
+    // The auditor token has `list:users` only.
+    let out = run(
+        &roster,
+        &hub.auditor_token,
+        &["--dry-run", "--output", "json"],
+    );
+    let report = common::exit_report(&out, 0);
+    let hub_report = &report["hubs"][0];
+    assert_eq!(hub_report["status"], "in_sync", "{report}");
+    assert_eq!(hub_report["groups_checked"], false, "{report}");
+    let warnings = hub_report["warnings"].to_string();
+    assert_contains_all(
+        &warnings,
+        &["admin through groups was not checked", "list:groups"],
+    );
+    let text = run(&roster, &hub.auditor_token, &["--dry-run"]);
+    common::assert_stdout_contains(&text, "warning: admin through groups was not checked");
+    // The admin token sees the member.
+    let out = run(
+        &roster,
+        &hub.admin_sync_token,
+        &["--dry-run", "--output", "json"],
+    );
+    assert!(change_for(&common::exit_report(&out, 2), "tk-member").is_some());
+}
