@@ -591,7 +591,7 @@ async fn people_are_synced_by_their_id_and_named_as_people() {
 /// hub sets `engineers: false`. It validates without a warning; a dry run names the role
 /// that applies on each hub (the administrator added by the representative where the
 /// engineers are not declared, an engineer where they are); once `fl-eng` is admin on
-/// both hubs, a dry run is in sync (exit 0).
+/// both hubs, a dry run is in sync (exit 0), and `dump` names the same roles.
 #[tokio::test]
 async fn an_engineer_who_is_also_an_administrator_is_in_sync_on_hubs_that_hold_them() {
     // Hubs of its own: "in sync" needs every admin of the hub declared.
@@ -684,4 +684,14 @@ async fn an_engineer_who_is_also_an_administrator_is_in_sync_on_hubs_that_hold_t
         assert_eq!(h["declared"], 2, "{report}");
     }
     assert_exit(&run(&["--dry-run"]), 0);
+
+    // dump names the role that applies on each hub: the administrator added by the
+    // representative, and an engineer left out (the engineers list covers them).
+    let fragment = dump_roster(&roster, "fl-college", &env);
+    assert_eq!(added_by(&fragment, "fl-eng"), "fl-coord", "{fragment}");
+    let fragment = dump_roster(&roster, "fl-ops-hub", &env);
+    assert!(
+        fragment.contains("# Engineers are left out") && !fragment.contains("name: fl-eng"),
+        "{fragment}"
+    );
 }
