@@ -7,7 +7,7 @@
 //! hub's own, the hub moved to another community), and which hubs were
 //! added or removed (a renamed hub is one of each), and the settings that change what
 //! the tool does to a hub (`api_url`, the token's source, `policy`, the brake,
-//! `login`, `engineers`). No hub is contacted and no secret
+//! `login`, `engineers`, `admin_roles`). No hub is contacted and no secret
 //! is read ([`crate::roster::Roster::load_offline`]), so it runs on untrusted pull
 //! requests. The result renders as text ([`fmt::Display`]), JSON, or markdown
 //! ([`crate::markdown`]).
@@ -17,7 +17,7 @@ use std::fmt;
 
 use crate::date::Date;
 use crate::name::{HubName, UserName, printable};
-use crate::roster::{Declared, Desired, HubSpec, OfflineRoster, Role};
+use crate::roster::{Declared, Desired, HubAccess, HubRules, HubSpec, OfflineRoster, Role};
 
 /// Why a person is admin on a hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -160,21 +160,43 @@ impl fmt::Display for SettingChange {
 
 /// The settings of a hub that change what the tool does to it, as the roster names
 /// them (after defaults are applied).
-fn settings(hub: &HubSpec) -> [(&'static str, String); 7] {
+fn settings(hub: &HubSpec) -> [(&'static str, String); 8] {
+    // Every field by name, no `..`: a new one must be listed here or named as not a
+    // setting, so it cannot be left out of the diff unseen.
+    let HubSpec {
+        name: _,
+        community: _,
+        rules,
+        access,
+        login,
+        engineers,
+        admin_roles,
+        // People: compared one by one (`compare`).
+        admins: _,
+    } = hub;
+    let HubRules {
+        policy,
+        max_revocations,
+        max_revocation_share,
+        // Given on the command line, never in the roster.
+        allow_revocations: _,
+    } = rules;
+    let HubAccess {
+        api_url,
+        token_source,
+        // Secrets and what is read from files: not read offline.
+        token: _,
+        ca: _,
+    } = access;
     [
-        ("api_url", hub.access.api_url.to_string()),
-        ("token", hub.access.token_source.to_string()),
-        ("policy", hub.rules.policy.to_string()),
-        ("max_revocations", hub.rules.max_revocations.to_string()),
-        (
-            "max_revocation_share",
-            hub.rules.max_revocation_share.to_string(),
-        ),
-        (
-            "login",
-            hub.login.clone().unwrap_or_else(|| "(none)".into()),
-        ),
-        ("engineers", hub.engineers.to_string()),
+        ("api_url", api_url.to_string()),
+        ("token", token_source.to_string()),
+        ("policy", policy.to_string()),
+        ("max_revocations", max_revocations.to_string()),
+        ("max_revocation_share", max_revocation_share.to_string()),
+        ("login", login.clone().unwrap_or_else(|| "(none)".into())),
+        ("engineers", engineers.to_string()),
+        ("admin_roles", admin_roles.join(", ")),
     ]
 }
 
@@ -515,10 +537,41 @@ mod tests {
             d.to_string(),
             "hub h (community c): 5 changes\n  * token: token_env T → token_env T2\n  * policy: enforce → grant\n  * max_revocations: 5 → 0\n  * engineers: true → false\n  - eng loses admin: was engineer; the hub now sets engineers: false\ndiff: 1 hub differs (0 added, 0 removed, 1 changed): 0 gain admin, 1 lose admin, 0 stay admin for another reason, 4 hub settings change (on 2026-01-01)\n"
         );
+        // admin_roles: the hub's list on top of the defaults', always with admin.
+        let d = diff_to(&format!(
+            "defaults: {{admin_roles: [ops-team]}}\n{}",
+            BASE.replace(
+                "token_env: T}",
+                "token_env: T, admin_roles: [hub-managers]}"
+            )
+        ));
+        assert_eq!(
+            d.to_string(),
+            "hub h (community c): 1 change\n  * admin_roles: admin → admin, hub-managers, ops-team\ndiff: 1 hub differs (0 added, 0 removed, 1 changed): 0 gain admin, 0 lose admin, 0 stay admin for another reason, 1 hub setting changes (on 2026-01-01)\n"
+        );
         // Only a setting: the hub still differs.
         let d = diff_to(&BASE.replace("token_env: T}", "token_env: T, policy: report}"));
         assert_eq!(d.exit_code(), 2);
         assert_eq!(d.hubs[0].changes, []);
         assert_eq!(d.hubs[0].settings.len(), 1);
+    }
+
+    #[test]
+    fn an_engineer_listed_as_administrator_is_named_by_the_role_that_applies_on_each_hub() {
+        // eng becomes an administrator of c, and h opts out of the engineers: eng stays
+        // admin there, now as the administrator added by r.
+        let d = diff_to(
+            &BASE
+                .replace(
+                    "{name: b, added_by: r}]",
+                    "{name: b, added_by: r}, {name: eng, added_by: r}]",
+                )
+                .replace("token_env: T}", "token_env: T, engineers: false}"),
+        );
+        assert_eq!(
+            d.hubs[0].changes[0].to_string(),
+            "~ eng stays admin: was engineer; now administrator of c, added by r"
+        );
+        assert_eq!(d.counts(), (0, 0, 1));
     }
 }

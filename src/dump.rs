@@ -77,7 +77,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                 },
                 login: None,
                 engineers: true,
-                admin_roles: vec![crate::hub::ADMIN_ROLE.to_string()],
+                admin_roles: vec![crate::roster::ADMIN_ROLE.to_string()],
                 admins: Default::default(),
             };
             (spec, None)

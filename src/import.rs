@@ -1,12 +1,17 @@
 //! `import`: a roster fragment for one hub from its Zero to JupyterHub Helm values, to
-//! adopt the tool on a hub whose admins live in `hub.config.*.admin_users`.
+//! adopt the tool on a hub whose admins live in `hub.config.*.admin_users` or in the
+//! `admin` role of `hub.loadRoles`.
 //!
 //! The values files are merged as Helm merges them, the z2jh values are found (at the
 //! root, or under the chart's name when z2jh is a dependency), and the admin list is
-//! read from the authenticator section traitlets would use: the most specific class of
-//! the authenticator in use. Who added each admin is unknown, so each gets the
-//! placeholder [`ADDED_BY_PLACEHOLDER`], which validation refuses until a person fills
-//! it in. The core ([`merge`], [`import`], [`render`]) is pure; [`run`] reads the files.
+//! read from the authenticator section traitlets would use (the most specific class of
+//! the authenticator in use) and from the `admin` role's `users`. The role's `groups`
+//! are named, not expanded: who is in a group is known only to the hub. Other roles
+//! with an admin scope are named as candidates for the roster's `admin_roles`, since
+//! only the operator can say what they give. Who added each admin is unknown, so each
+//! gets the placeholder [`ADDED_BY_PLACEHOLDER`], which validation refuses until a
+//! person fills it in. The core ([`merge`], [`import`], [`render`]) is pure; [`run`]
+//! reads the files.
 
 use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub};
 use serde_json::{Map, Value};
@@ -53,22 +58,32 @@ pub enum ImportError {
         path: String,
     },
     #[error(
-        "{files}: no Zero to JupyterHub values found: none of {tried} has hub.config; \
-         give --prefix KEY.PATH if the chart is nested elsewhere"
+        "{files}: no Zero to JupyterHub values found: none of {tried} has hub.config or \
+         hub.loadRoles; give --prefix KEY.PATH if the chart is nested elsewhere"
     )]
     NotFound { files: String, tried: String },
-    #[error("{file}: {path} is {kind}, not a list of user names")]
+    #[error("{file}: {path} is {kind}, not a list of {what}s")]
     NotAList {
         file: String,
         path: String,
         kind: &'static str,
+        /// What each entry should be (`user name`, `group name`, `scope`).
+        what: &'static str,
     },
-    #[error("{file}: {path} entry {index} is {kind}, not a user name")]
+    #[error("{file}: {path} entry {index} is {kind}, not a {what}")]
     NotAName {
         file: String,
         path: String,
         index: usize,
         kind: &'static str,
+        what: &'static str,
+    },
+    #[error("{file}: {path} is {kind}, not {what}")]
+    NotAMap {
+        file: String,
+        path: String,
+        kind: &'static str,
+        what: &'static str,
     },
     #[error("--hub-name: {0}")]
     HubName(&'static str),
@@ -108,10 +123,16 @@ pub struct Imported {
     pub prefix: String,
     /// Whether the prefix was given (`--prefix`) rather than found.
     pub prefix_given: bool,
-    /// The full path of the `admin_users` the admins came from, if any section sets it.
-    pub source: Option<String>,
-    /// The admins as written, sorted, without case-insensitive duplicates.
+    /// Where admins were found, as full dotted paths, in this order: the `admin_users`
+    /// the hub's configuration reads (if a section sets it), the `users` and the `groups`
+    /// of the `admin` role in `hub.loadRoles` (if it lists them).
+    pub sources: Vec<String>,
+    /// The admins as written (from `admin_users` and the `admin` role's users), sorted,
+    /// without duplicates in normal form.
     pub admins: Vec<String>,
+    /// The groups that hold the `admin` role, sorted: their members are admins of the
+    /// hub, but the values cannot say who they are.
+    pub admin_groups: Vec<String>,
     /// Things a person must know (the authenticator controls admin, settings ignored).
     pub warnings: Vec<String>,
     /// Things worth saying (settings overridden by a more specific class).
@@ -315,7 +336,9 @@ fn parse_prefix(prefix: &str) -> Result<String, ImportError> {
     Ok(trimmed.to_string())
 }
 
-/// Reads the admins from parsed values files (merged in order).
+/// Reads the admins from parsed values files (merged in order), phase by phase: where
+/// the z2jh values are, the `admin_users` of the authenticator section the hub reads,
+/// and the `admin` role of `hub.loadRoles`.
 pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, ImportError> {
     if files.is_empty() {
         return Err(ImportError::NoValues);
@@ -324,50 +347,139 @@ pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, Im
     for file in files {
         merge(&mut merged, file.values.clone());
     }
-    let has_config = |p: &str| at(&merged, &join(p, "hub.config")).is_some_and(Value::is_object);
-    let (prefix, prefix_given) =
-        match prefix {
-            Some(given) => {
-                let p = parse_prefix(given)?;
-                if !at(&merged, &p).is_some_and(Value::is_object) {
-                    return Err(ImportError::NothingAtPrefix {
-                        files: labels(files),
-                        prefix: given.to_string(),
-                        path: describe_prefix(&p),
-                    });
-                }
-                if !has_config(&p) {
-                    return Err(ImportError::NothingAtPrefix {
-                        files: labels(files),
-                        prefix: given.to_string(),
-                        path: join(&p, "hub.config"),
-                    });
-                }
-                (p, true)
+    let (prefix, prefix_given) = find_prefix(&merged, files, prefix)?;
+    let mut said = Said::default();
+    let admin_users = read_admin_users(&merged, files, &prefix, &mut said)?;
+    let roles = read_load_roles(&merged, files, &prefix)?;
+    roles.warn(admin_users.as_ref(), &mut said);
+
+    let mut sources = Vec::new();
+    let mut admins = Vec::new();
+    if let Some(found) = admin_users {
+        sources.push(found.path);
+        admins.extend(found.names);
+    }
+    if let Some(users) = roles.admin_users {
+        sources.push(users.path);
+        admins.extend(users.names);
+    }
+    let mut admin_groups = Vec::new();
+    if let Some(groups) = roles.admin_groups {
+        sources.push(groups.path);
+        admin_groups = groups.names;
+    }
+    // Each person once, by the roster's normal form.
+    admins.sort_by_key(|a| (UserName::new(a), a.clone()));
+    admins.dedup_by_key(|a| UserName::new(a));
+    Ok(Imported {
+        prefix,
+        prefix_given,
+        sources,
+        admins,
+        admin_groups,
+        warnings: said.warnings,
+        notes: said.notes,
+    })
+}
+
+/// What `import` says besides the admins.
+#[derive(Debug, Default)]
+struct Said {
+    warnings: Vec<String>,
+    notes: Vec<String>,
+}
+
+/// Names read from one place in the values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Found {
+    /// The full dotted path they were read from.
+    path: String,
+    /// As written, trimmed.
+    names: Vec<String>,
+}
+
+/// Where the z2jh values are: `--prefix` (which must hold `hub.config` or
+/// `hub.loadRoles`), or the first of [`PREFIXES`] that does.
+fn find_prefix(
+    merged: &Value,
+    files: &[ValuesFile],
+    prefix: Option<&str>,
+) -> Result<(String, bool), ImportError> {
+    // `hub.loadRoles` of the wrong type counts, to be refused with its path.
+    let has_hub = |p: &str| {
+        at(merged, &join(p, "hub.config")).is_some_and(Value::is_object)
+            || at(merged, &join(p, "hub.loadRoles")).is_some_and(|v| !v.is_null())
+    };
+    match prefix {
+        Some(given) => {
+            let p = parse_prefix(given)?;
+            if !at(merged, &p).is_some_and(Value::is_object) {
+                return Err(ImportError::NothingAtPrefix {
+                    files: labels(files),
+                    prefix: given.to_string(),
+                    path: describe_prefix(&p),
+                });
             }
-            None => {
-                let found = PREFIXES.iter().find(|p| has_config(p)).ok_or_else(|| {
-                    ImportError::NotFound {
+            if !has_hub(&p) {
+                return Err(ImportError::NothingAtPrefix {
+                    files: labels(files),
+                    prefix: given.to_string(),
+                    path: format!(
+                        "{} or {}",
+                        join(&p, "hub.config"),
+                        join(&p, "hub.loadRoles")
+                    ),
+                });
+            }
+            Ok((p, true))
+        }
+        None => {
+            let found =
+                PREFIXES
+                    .iter()
+                    .find(|p| has_hub(p))
+                    .ok_or_else(|| ImportError::NotFound {
                         files: labels(files),
                         tried: PREFIXES
                             .iter()
                             .map(|p| describe_prefix(p))
                             .collect::<Vec<_>>()
                             .join(", "),
-                    }
-                })?;
-                (found.to_string(), false)
-            }
-        };
-    let config_path = join(&prefix, "hub.config");
-    let config = at(&merged, &config_path)
+                    })?;
+            Ok((found.to_string(), false))
+        }
+    }
+}
+
+/// The `admin_users` the hub's configuration reads, if a section sets it (even to an
+/// empty list), with what to know about the other sections on the way.
+fn read_admin_users(
+    merged: &Value,
+    files: &[ValuesFile],
+    prefix: &str,
+    said: &mut Said,
+) -> Result<Option<Found>, ImportError> {
+    let config_path = join(prefix, "hub.config");
+    let empty = Map::new();
+    let config = at(merged, &config_path)
         .and_then(Value::as_object)
-        .expect("checked above");
+        .unwrap_or(&empty);
+    let setting = sections_setting_admin_users(config);
+    warn_when_the_authenticator_controls_admin(config, &config_path, said);
+    let chain = class_chain_in_use(config, &config_path, said);
+    let winner = pick_section(&setting, chain.as_deref(), &config_path, said);
+    note_overridden_sections(&setting, winner, chain.as_deref(), &config_path, said);
+    let Some((name, value)) = winner else {
+        return Ok(None);
+    };
+    let path = format!("{config_path}.{name}.admin_users");
+    let names = names_at(files, &path, value, "user name")?;
+    Ok(Some(Found { path, names }))
+}
 
-    let mut warnings = Vec::new();
-    let mut notes = Vec::new();
-
-    // Every authenticator section that sets admin_users (even to an empty list).
+/// Every authenticator section that sets `admin_users` (even to an empty list), the
+/// most specific first.
+fn sections_setting_admin_users(config: &Map<String, Value>) -> Vec<(&str, &Value)> {
     let mut setting: Vec<(&str, &Value)> = config
         .iter()
         .filter(|(name, _)| is_authenticator_section(name))
@@ -379,49 +491,72 @@ pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, Im
         })
         .collect();
     setting.sort_by_key(|(name, _)| (rank(name), name.to_string()));
+    setting
+}
 
+/// Warnings for `admin_groups` and `manage_roles: true`, which give the authenticator
+/// control of admin at every login.
+fn warn_when_the_authenticator_controls_admin(
+    config: &Map<String, Value>,
+    config_path: &str,
+    said: &mut Said,
+) {
     for (name, section) in config
         .iter()
         .filter(|(name, _)| is_authenticator_section(name))
     {
         let here = format!("{config_path}.{name}");
         if section.get("admin_groups").is_some_and(is_set) {
-            warnings.push(format!(
+            said.warnings.push(format!(
                 "{here}.admin_groups is set: the authenticator grants and revokes admin at every \
                  login by group, so the roster and the authenticator would fight; keep one of them"
             ));
         }
         if section.get("manage_roles") == Some(&Value::Bool(true)) {
-            warnings.push(format!(
+            said.warnings.push(format!(
                 "{here}.manage_roles is true: the authenticator assigns roles (admin among them) \
                  at every login, so the roster and the authenticator would fight; keep one of them"
             ));
         }
     }
+}
 
-    let class_path = format!("{config_path}.JupyterHub.authenticator_class");
-    let class = config
+/// The class chain of `JupyterHub.authenticator_class`, when it names a class this
+/// tool knows (a note otherwise).
+fn class_chain_in_use(
+    config: &Map<String, Value>,
+    config_path: &str,
+    said: &mut Said,
+) -> Option<Vec<String>> {
+    let text = config
         .get("JupyterHub")
         .and_then(|j| j.get("authenticator_class"))
-        .and_then(Value::as_str);
-    let chain = match class {
-        Some(text) => match class_name(text) {
-            Some(name) => Some(class_chain(&name)),
-            None => {
-                notes.push(format!(
-                    "{class_path} {text:?} is not a class this tool knows: the most specific \
-                     section that sets admin_users was used"
-                ));
-                None
-            }
-        },
-        None => None,
-    };
-    let winner = match &chain {
+        .and_then(Value::as_str)?;
+    let chain = class_name(text).map(|name| class_chain(&name));
+    if chain.is_none() {
+        said.notes.push(format!(
+            "{config_path}.JupyterHub.authenticator_class {text:?} is not a class this tool \
+             knows: the most specific section that sets admin_users was used"
+        ));
+    }
+    chain
+}
+
+/// The section whose `admin_users` the hub reads: the first of the class chain that
+/// sets it, or without a chain the most specific (a warning when that is ambiguous).
+/// Sections the class in use does not read are warned about.
+fn pick_section<'a>(
+    setting: &[(&'a str, &'a Value)],
+    chain: Option<&[String]>,
+    config_path: &str,
+    said: &mut Said,
+) -> Option<(&'a str, &'a Value)> {
+    let class_path = format!("{config_path}.JupyterHub.authenticator_class");
+    match chain {
         Some(chain) => {
-            for (name, _) in &setting {
+            for (name, _) in setting {
                 if !chain.iter().any(|c| c == name) {
-                    warnings.push(format!(
+                    said.warnings.push(format!(
                         "{config_path}.{name}.admin_users is ignored by the hub: it uses {} \
                          ({class_path}), whose configuration does not read that section",
                         chain[0]
@@ -441,7 +576,7 @@ pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, Im
                     .map(|(other, _)| *other)
                     .collect();
                 if !rivals.is_empty() {
-                    warnings.push(format!(
+                    said.warnings.push(format!(
                         "{name} and {} all set admin_users and {class_path} is not set: used \
                          {name}; set authenticator_class to say which the hub uses",
                         rivals.join(", ")
@@ -450,66 +585,284 @@ pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, Im
             }
             first
         }
-    };
-    if let Some((name, _)) = winner {
-        for (other, _) in &setting {
-            let overridden = match &chain {
-                Some(chain) => {
-                    chain.iter().position(|c| c == other) > chain.iter().position(|c| c == name)
-                }
-                None => rank(other) > rank(name),
-            };
-            if overridden {
-                notes.push(format!(
-                    "{config_path}.{other}.admin_users is overridden by the more specific \
-                     {config_path}.{name}.admin_users"
-                ));
+    }
+}
+
+/// A note for each section whose `admin_users` the winner overrides.
+fn note_overridden_sections(
+    setting: &[(&str, &Value)],
+    winner: Option<(&str, &Value)>,
+    chain: Option<&[String]>,
+    config_path: &str,
+    said: &mut Said,
+) {
+    let Some((name, _)) = winner else { return };
+    for (other, _) in setting {
+        let overridden = match chain {
+            Some(chain) => {
+                chain.iter().position(|c| c == other) > chain.iter().position(|c| c == name)
+            }
+            None => rank(other) > rank(name),
+        };
+        if overridden {
+            said.notes.push(format!(
+                "{config_path}.{other}.admin_users is overridden by the more specific \
+                 {config_path}.{name}.admin_users"
+            ));
+        }
+    }
+}
+
+/// The names of a list at `path` (each a `what`), trimmed, or an error naming the file
+/// that set it.
+fn names_at(
+    files: &[ValuesFile],
+    path: &str,
+    value: &Value,
+    what: &'static str,
+) -> Result<Vec<String>, ImportError> {
+    let file = last_setting(files, path).to_string();
+    let items = value.as_array().ok_or_else(|| ImportError::NotAList {
+        file: file.clone(),
+        path: path.to_string(),
+        kind: kind(value),
+        what,
+    })?;
+    let mut names = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        match item.as_str().map(str::trim) {
+            Some(name) if !name.is_empty() => names.push(name.to_string()),
+            _ => {
+                return Err(ImportError::NotAName {
+                    file,
+                    path: path.to_string(),
+                    index: index + 1,
+                    kind: if item.as_str().is_some() {
+                        "empty"
+                    } else {
+                        kind(item)
+                    },
+                    what,
+                });
             }
         }
     }
+    Ok(names)
+}
 
-    let (source, admins) = match winner {
-        None => (None, Vec::new()),
-        Some((name, value)) => {
-            let path = format!("{config_path}.{name}.admin_users");
-            let file = last_setting(files, &path).to_string();
-            let items = value.as_array().ok_or_else(|| ImportError::NotAList {
-                file: file.clone(),
-                path: path.clone(),
-                kind: kind(value),
-            })?;
-            let mut admins = Vec::with_capacity(items.len());
-            for (index, item) in items.iter().enumerate() {
-                match item.as_str().map(str::trim) {
-                    Some(name) if !name.is_empty() => admins.push(name.to_string()),
-                    _ => {
-                        return Err(ImportError::NotAName {
-                            file,
-                            path,
-                            index: index + 1,
-                            kind: if item.as_str().is_some() {
-                                "empty"
-                            } else {
-                                kind(item)
-                            },
-                        });
-                    }
-                }
-            }
-            // Each person once, by the roster's normal form.
-            admins.sort_by_key(|a| (UserName::new(a), a.clone()));
-            admins.dedup_by_key(|a| UserName::new(a));
-            (Some(path), admins)
-        }
+/// The scopes that let a role's holders make admins or change who is in a group: a role
+/// other than `admin` that has one may be admin-equivalent.
+const ADMIN_SCOPES: [&str; 2] = ["admin:users", "admin:groups"];
+
+/// What `hub.loadRoles` says about admins.
+#[derive(Debug, Default)]
+struct LoadRoles {
+    /// The full paths of the roles named `admin` (by their `name`, or else their key).
+    admin_roles: Vec<String>,
+    /// The `users` of the `admin` role, when it lists them (even none).
+    admin_users: Option<Found>,
+    /// The `groups` of the `admin` role, when it lists them (even none), sorted.
+    admin_groups: Option<Found>,
+    /// Other roles that have an admin scope.
+    candidates: Vec<Candidate>,
+}
+
+/// A role other than `admin` with a scope of [`ADMIN_SCOPES`]: it may give admin rights,
+/// which only the operator can tell (no API shows a role's scopes to the sync).
+#[derive(Debug)]
+struct Candidate {
+    path: String,
+    name: String,
+    scopes: Vec<String>,
+    /// `user NAME` and `group NAME`, as the values list them.
+    holders: Vec<String>,
+}
+
+/// Reads `hub.loadRoles`: a mapping of keys to roles, each named by its `name` or else
+/// its key (as the chart does).
+fn read_load_roles(
+    merged: &Value,
+    files: &[ValuesFile],
+    prefix: &str,
+) -> Result<LoadRoles, ImportError> {
+    let path = join(prefix, "hub.loadRoles");
+    let mut roles = LoadRoles::default();
+    let Some(value) = at(merged, &path) else {
+        return Ok(roles);
     };
-    Ok(Imported {
-        prefix,
-        prefix_given,
-        source,
-        admins,
-        warnings,
-        notes,
-    })
+    let map = value.as_object().ok_or_else(|| ImportError::NotAMap {
+        file: last_setting(files, &path).to_string(),
+        path: path.clone(),
+        kind: kind(value),
+        what: "a mapping of role names to roles",
+    })?;
+    for (key, spec) in map {
+        let role = Role::read(files, format!("{path}.{key}"), key, spec)?;
+        if role.name == crate::roster::ADMIN_ROLE {
+            roles.admin_roles.push(role.path.clone());
+            roles.admin_users = merge_found(roles.admin_users, role.list("users", "user name")?);
+            roles.admin_groups =
+                merge_found(roles.admin_groups, role.list("groups", "group name")?);
+        } else if let Some(candidate) = role.candidate()? {
+            roles.candidates.push(candidate);
+        }
+    }
+    if let Some(groups) = &mut roles.admin_groups {
+        groups.names.sort();
+        groups.names.dedup();
+    }
+    Ok(roles)
+}
+
+/// One entry of `hub.loadRoles`, checked to be a mapping.
+struct Role<'a> {
+    files: &'a [ValuesFile],
+    path: String,
+    name: &'a str,
+    spec: &'a Map<String, Value>,
+}
+
+impl<'a> Role<'a> {
+    fn read(
+        files: &'a [ValuesFile],
+        path: String,
+        key: &'a str,
+        spec: &'a Value,
+    ) -> Result<Role<'a>, ImportError> {
+        let spec = spec.as_object().ok_or_else(|| ImportError::NotAMap {
+            file: last_setting(files, &path).to_string(),
+            path: path.clone(),
+            kind: kind(spec),
+            what: "a role (a mapping with users, groups, services, scopes)",
+        })?;
+        let name = spec.get("name").and_then(Value::as_str).unwrap_or(key);
+        Ok(Role {
+            files,
+            path,
+            name,
+            spec,
+        })
+    }
+
+    /// The list `field` of the role (each entry a `what`), when it is there.
+    fn list(&self, field: &str, what: &'static str) -> Result<Option<Found>, ImportError> {
+        let path = format!("{}.{field}", self.path);
+        match self.spec.get(field).filter(|v| !v.is_null()) {
+            None => Ok(None),
+            Some(value) => Ok(Some(Found {
+                names: names_at(self.files, &path, value, what)?,
+                path,
+            })),
+        }
+    }
+
+    /// The role as a candidate for `admin_roles`, when it has an admin scope (exactly:
+    /// `admin:users!group=…` reaches only some users).
+    fn candidate(&self) -> Result<Option<Candidate>, ImportError> {
+        let scopes: Vec<String> = self
+            .list("scopes", "scope")?
+            .map(|found| found.names)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|s| ADMIN_SCOPES.contains(&s.as_str()))
+            .collect();
+        if scopes.is_empty() {
+            return Ok(None);
+        }
+        let mut holders = Vec::new();
+        for (field, what, kind) in [
+            ("users", "user name", "user"),
+            ("groups", "group name", "group"),
+        ] {
+            if let Some(found) = self.list(field, what)? {
+                holders.extend(found.names.iter().map(|n| format!("{kind} {n}")));
+            }
+        }
+        Ok(Some(Candidate {
+            path: self.path.clone(),
+            name: self.name.to_string(),
+            scopes,
+            holders,
+        }))
+    }
+}
+
+/// Two lists of the `admin` role (two keys naming it) read as one.
+fn merge_found(a: Option<Found>, b: Option<Found>) -> Option<Found> {
+    match (a, b) {
+        (Some(mut a), Some(b)) => {
+            a.path = format!("{}, {}", a.path, b.path);
+            a.names.extend(b.names);
+            Some(a)
+        }
+        (a, b) => a.or(b),
+    }
+}
+
+impl LoadRoles {
+    /// What a person must know about the roles: the admin list the hub rewrites at
+    /// every start, the groups whose members the values cannot name, and roles that may
+    /// give admin rights.
+    fn warn(&self, admin_users: Option<&Found>, said: &mut Said) {
+        if self.admin_roles.len() > 1 {
+            said.notes.push(format!(
+                "{} all name the admin role: the hub applies them in turn (the last one's lists \
+                 win); the users and groups of all of them were read",
+                self.admin_roles.join(", ")
+            ));
+        }
+        let admin_users = admin_users.filter(|f| !f.names.is_empty());
+        if let (Some(role), Some(found)) = (self.admin_roles.first(), admin_users) {
+            said.warnings.push(format!(
+                "{} and the admin role {role} are both set: the hub merges admin_users into the \
+                 role's users and applies that list exactly at every start (\"Configuration \
+                 specifies both admin_users and users in the admin role specification\" in its \
+                 log), so anyone else made admin (on the admin page, through the API, by the sync) \
+                 loses admin when the hub restarts; once the roster holds the admins, remove \
+                 admin_users",
+                found.path
+            ));
+        } else if let Some(users) = &self.admin_users {
+            said.warnings.push(format!(
+                "{} is the hub's exact admin list at every start: anyone else made admin (on the \
+                 admin page, through the API, by the sync) loses admin when the hub restarts; once \
+                 the roster holds the admins, remove the role's users (keep its services)",
+                users.path
+            ));
+        }
+        if let Some(groups) = self.admin_groups.as_ref().filter(|g| !g.names.is_empty()) {
+            let one = groups.names.len() == 1;
+            said.warnings.push(format!(
+                "{} names group{} {}: {} members are admins of the hub too, but values cannot say \
+                 who they are (the sync reads them from the hub); declare them in the roster, or an \
+                 enforcing run takes them out of the group",
+                groups.path,
+                if one { "" } else { "s" },
+                groups.names.join(", "),
+                if one { "its" } else { "their" },
+            ));
+        }
+        for Candidate {
+            path,
+            name,
+            scopes,
+            holders,
+        } in &self.candidates
+        {
+            let held = if holders.is_empty() {
+                String::new()
+            } else {
+                format!(", held by {}", holders.join(", "))
+            };
+            said.warnings.push(format!(
+                "{path} (role {name}{held}) has scope{} {}: it may give admin rights; if it does, \
+                 name it in the roster (the hub's admin_roles: [{name}]) so that its holders count \
+                 as admins",
+                if scopes.len() == 1 { "" } else { "s" },
+                scopes.join(", "),
+            ));
+        }
+    }
 }
 
 /// The hub name: `--hub-name`, or the first values file's stem.
@@ -562,16 +915,18 @@ pub fn render(
     let n = imported.admins.len();
     // Every name from the values files is escaped: a key with a line break must not end
     // a comment line and write YAML into the fragment.
+    let sources = if imported.sources.is_empty() {
+        "no authenticator section sets admin_users, and hub.loadRoles has no admin role that \
+         lists users or groups"
+            .to_string()
+    } else {
+        imported.sources.join(", ")
+    };
     let mut out = format!(
         "# Admins of hub {} from Zero to JupyterHub values {} ({}): {n} admin{}.\n",
         printable(&hub),
         printable(&labels(files)),
-        printable(
-            imported
-                .source
-                .as_deref()
-                .unwrap_or("no authenticator section sets admin_users")
-        ),
+        printable(&sources),
         if n == 1 { "" } else { "s" },
     );
     out.push_str(&format!(
@@ -580,9 +935,21 @@ pub fn render(
         if imported.prefix_given {
             " (--prefix)"
         } else {
-            " (found: the first of the root, jupyterhub, basehub.jupyterhub with hub.config)"
+            " (found: the first of the root, jupyterhub, basehub.jupyterhub with hub.config or hub.loadRoles)"
         }
     ));
+    if !imported.admin_groups.is_empty() {
+        out.push_str(&format!(
+            "# The hub's admins also include the members of group{} {} (the admin role's groups),\n\
+             # whom values cannot name: the sync reads them from the hub.\n",
+            if imported.admin_groups.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            printable(&imported.admin_groups.join(", ")),
+        ));
+    }
     for warning in &imported.warnings {
         out.push_str(&format!("# warning: {}\n", printable(warning)));
     }
@@ -602,8 +969,8 @@ pub fn render(
     }
     out.push_str(
         "# Name the community, set token_env to the variable that holds the hub's token, and keep\n\
-         # policy report until a dry run shows what you expect. Then remove admin_users from the\n\
-         # values: the hub re-grants those names at every start.\n",
+         # policy report until a dry run shows what you expect. Then remove admin_users (and the\n\
+         # admin role's users) from the values: the hub re-grants those names at every start.\n",
     );
     out.push_str(&body);
     Ok(out)
@@ -733,7 +1100,7 @@ mod tests {
         ];
         let imported = import(&files, None).unwrap();
         assert!(imported.admins.is_empty());
-        assert_eq!(imported.source, None);
+        assert_eq!(imported.sources, Vec::<String>::new());
     }
 
     #[test]
@@ -747,8 +1114,8 @@ mod tests {
         );
         assert!(!imported.prefix_given);
         assert_eq!(
-            imported.source.as_deref(),
-            Some("jupyterhub.hub.config.Authenticator.admin_users")
+            imported.sources,
+            ["jupyterhub.hub.config.Authenticator.admin_users"]
         );
 
         let imported = import(&[file("v.yaml", nested)], Some("basehub.jupyterhub")).unwrap();
@@ -775,7 +1142,8 @@ mod tests {
         assert_eq!(
             err,
             "a.yaml, b.yaml: no Zero to JupyterHub values found: none of the root, jupyterhub, \
-             basehub.jupyterhub has hub.config; give --prefix KEY.PATH if the chart is nested elsewhere"
+             basehub.jupyterhub has hub.config or hub.loadRoles; give --prefix KEY.PATH if the \
+             chart is nested elsewhere"
         );
         let err = import(&files, Some("jupyterhub")).unwrap_err().to_string();
         assert_eq!(
@@ -786,7 +1154,7 @@ mod tests {
         let err = import(&files, Some("jupyterhub")).unwrap_err().to_string();
         assert_eq!(
             err,
-            "a.yaml: nothing at jupyterhub.hub.config (--prefix jupyterhub)"
+            "a.yaml: nothing at jupyterhub.hub.config or jupyterhub.hub.loadRoles (--prefix jupyterhub)"
         );
         let err = import(&files, Some("a..b")).unwrap_err().to_string();
         assert!(err.starts_with("--prefix \"a..b\": "), "{err}");
@@ -891,8 +1259,8 @@ mod tests {
         let imported = import(&[with_class("github")], None).unwrap();
         assert_eq!(imported.admins, ["gh"]);
         assert_eq!(
-            imported.source.as_deref(),
-            Some("hub.config.GitHubOAuthenticator.admin_users")
+            imported.sources,
+            ["hub.config.GitHubOAuthenticator.admin_users"]
         );
         assert_eq!(
             imported.warnings,
@@ -969,8 +1337,8 @@ mod tests {
         let imported = import(&files, None).unwrap();
         assert!(imported.admins.is_empty());
         assert_eq!(
-            imported.source.as_deref(),
-            Some("hub.config.GitHubOAuthenticator.admin_users")
+            imported.sources,
+            ["hub.config.GitHubOAuthenticator.admin_users"]
         );
     }
 
@@ -1012,12 +1380,12 @@ mod tests {
         let text = render(&imported, &files, &options()).unwrap();
         insta::assert_snapshot!(text, @r"
         # Admins of hub prod from Zero to JupyterHub values values/prod.yaml, values/secret.yaml (jupyterhub.hub.config.GitHubOAuthenticator.admin_users): 2 admins.
-        # The z2jh values are at jupyterhub (found: the first of the root, jupyterhub, basehub.jupyterhub with hub.config).
+        # The z2jh values are at jupyterhub (found: the first of the root, jupyterhub, basehub.jupyterhub with hub.config or hub.loadRoles).
         # Replace added_by FILL-IN with who added each (validation refuses the placeholder);
         # move one or two to the community's representatives.
         # Name the community, set token_env to the variable that holds the hub's token, and keep
-        # policy report until a dry run shows what you expect. Then remove admin_users from the
-        # values: the hub re-grants those names at every start.
+        # policy report until a dry run shows what you expect. Then remove admin_users (and the
+        # admin role's users) from the values: the hub re-grants those names at every start.
         version: 1
         communities:
         - name: CHANGE-ME
@@ -1061,7 +1429,13 @@ mod tests {
         let mut opts = options();
         opts.hub_name = Some("staging".to_string());
         let text = render(&imported, &files, &opts).unwrap();
-        assert!(text.contains("(no authenticator section sets admin_users): 0 admins."));
+        assert!(
+            text.contains(
+                "(no authenticator section sets admin_users, and hub.loadRoles has no admin role \
+                 that lists users or groups): 0 admins."
+            ),
+            "{text}"
+        );
         assert!(text.contains("# No admins to import"));
         assert!(text.contains("    administrators: []\n"), "{text}");
         assert!(text.contains("  - name: staging\n"), "{text}");
@@ -1077,5 +1451,182 @@ mod tests {
             render(&imported, &files, &opts).unwrap_err().to_string(),
             "--hub-name: must not be empty"
         );
+    }
+
+    const CAMPUS: &str = "jupyterhub:\n  hub:\n    config:\n      JupyterHub: {authenticator_class: github}\n      \
+                          GitHubOAuthenticator: {admin_users: [Ann, bob]}\n    loadRoles:\n      \
+                          admin: {services: [admin-sync], users: [Bob, carol], groups: [staff, hub-admins]}\n";
+
+    #[test]
+    fn load_roles_admin_users_join_the_admins_and_its_groups_are_named() {
+        let files = [file("campus.yaml", CAMPUS)];
+        let imported = import(&files, None).unwrap();
+        assert_eq!(
+            imported.sources,
+            [
+                "jupyterhub.hub.config.GitHubOAuthenticator.admin_users",
+                "jupyterhub.hub.loadRoles.admin.users",
+                "jupyterhub.hub.loadRoles.admin.groups",
+            ]
+        );
+        assert_eq!(
+            imported.admins,
+            ["Ann", "Bob", "carol"],
+            "once each, in normal form"
+        );
+        assert_eq!(imported.admin_groups, ["hub-admins", "staff"]);
+        assert_eq!(
+            imported.warnings,
+            [
+                "jupyterhub.hub.config.GitHubOAuthenticator.admin_users and the admin role \
+                 jupyterhub.hub.loadRoles.admin are both set: the hub merges admin_users into the \
+                 role's users and applies that list exactly at every start (\"Configuration \
+                 specifies both admin_users and users in the admin role specification\" in its \
+                 log), so anyone else made admin (on the admin page, through the API, by the sync) \
+                 loses admin when the hub restarts; once the roster holds the admins, remove \
+                 admin_users",
+                "jupyterhub.hub.loadRoles.admin.groups names groups hub-admins, staff: their members \
+                 are admins of the hub too, but values cannot say who they are (the sync reads them \
+                 from the hub); declare them in the roster, or an enforcing run takes them out of \
+                 the group",
+            ]
+        );
+        let text = render(&imported, &files, &options()).unwrap();
+        let head: Vec<&str> = text.lines().take(4).collect();
+        assert_eq!(
+            head,
+            [
+                "# Admins of hub prod from Zero to JupyterHub values campus.yaml \
+                 (jupyterhub.hub.config.GitHubOAuthenticator.admin_users, \
+                 jupyterhub.hub.loadRoles.admin.users, jupyterhub.hub.loadRoles.admin.groups): 3 admins.",
+                "# The z2jh values are at jupyterhub (found: the first of the root, jupyterhub, basehub.jupyterhub with hub.config or hub.loadRoles).",
+                "# The hub's admins also include the members of groups hub-admins, staff (the admin role's groups),",
+                "# whom values cannot name: the sync reads them from the hub.",
+            ]
+        );
+    }
+
+    #[test]
+    fn load_roles_alone_are_found_and_an_admin_users_list_is_exact_at_every_start() {
+        let files = [file(
+            "v.yaml",
+            "basehub: {jupyterhub: {hub: {loadRoles: {admin: {users: [dee, ' Eli ']}}}}}",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert_eq!(imported.prefix, "basehub.jupyterhub");
+        assert_eq!(
+            imported.sources,
+            ["basehub.jupyterhub.hub.loadRoles.admin.users"]
+        );
+        assert_eq!(imported.admins, ["dee", "Eli"]);
+        assert!(imported.admin_groups.is_empty());
+        assert_eq!(
+            imported.warnings,
+            [
+                "basehub.jupyterhub.hub.loadRoles.admin.users is the hub's exact admin list at \
+                 every start: anyone else made admin (on the admin page, through the API, by the \
+                 sync) loses admin when the hub restarts; once the roster holds the admins, remove \
+                 the role's users (keep its services)"
+            ]
+        );
+        // Only services: no admin is found there, and nothing to warn about.
+        let files = [file(
+            "v.yaml",
+            "hub: {loadRoles: {admin: {services: [admin-sync]}}, config: {Authenticator: {admin_users: [a]}}}",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert_eq!(imported.sources, ["hub.config.Authenticator.admin_users"]);
+        assert_eq!(imported.warnings.len(), 1, "{:?}", imported.warnings);
+        assert!(
+            imported.warnings[0].contains("and the admin role hub.loadRoles.admin are both set"),
+            "admin_users with an admin role: {:?}",
+            imported.warnings
+        );
+    }
+
+    #[test]
+    fn a_role_is_named_by_its_name_before_its_key() {
+        let files = [file(
+            "v.yaml",
+            "hub: {loadRoles: {campus-admins: {name: admin, groups: [it-staff]}, admin: {name: helpers, users: [x]}}}",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert_eq!(imported.sources, ["hub.loadRoles.campus-admins.groups"]);
+        assert!(imported.admins.is_empty(), "role helpers is not admin");
+        assert_eq!(imported.admin_groups, ["it-staff"]);
+
+        // Two roles named admin: both read, and said so.
+        let files = [file(
+            "v.yaml",
+            "hub: {loadRoles: {admin: {users: [y]}, campus: {name: admin, users: [x]}}}",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert_eq!(imported.admins, ["x", "y"]);
+        assert_eq!(
+            imported.sources,
+            ["hub.loadRoles.admin.users, hub.loadRoles.campus.users"]
+        );
+        assert_eq!(
+            imported.notes,
+            [
+                "hub.loadRoles.admin, hub.loadRoles.campus all name the admin role: the hub \
+                 applies them in turn (the last one's lists win); the users and groups of all of \
+                 them were read"
+            ]
+        );
+    }
+
+    #[test]
+    fn other_roles_with_admin_scopes_are_candidates_for_admin_roles() {
+        let files = [file(
+            "v.yaml",
+            "hub:\n  config: {}\n  loadRoles:\n    managers: {scopes: [read:users, admin:users, admin:groups], users: [mo], groups: [mgrs]}\n    \
+             viewers: {scopes: [list:users], users: [vi]}\n    ta: {scopes: ['admin:users!group=class-a'], users: [tia]}\n    \
+             editors: {name: group-editors, scopes: [admin:groups]}\n",
+        )];
+        let imported = import(&files, None).unwrap();
+        assert!(imported.admins.is_empty());
+        assert_eq!(
+            imported.warnings,
+            [
+                "hub.loadRoles.editors (role group-editors) has scope admin:groups: it may give \
+                 admin rights; if it does, name it in the roster (the hub's admin_roles: \
+                 [group-editors]) so that its holders count as admins",
+                "hub.loadRoles.managers (role managers, held by user mo, group mgrs) has scopes \
+                 admin:users, admin:groups: it may give admin rights; if it does, name it in the \
+                 roster (the hub's admin_roles: [managers]) so that its holders count as admins",
+            ],
+            "a filtered scope (admin:users!group=…) is not admin over every user"
+        );
+    }
+
+    #[test]
+    fn bad_load_roles_name_the_file_and_the_path() {
+        let cases = [
+            (
+                "hub: {loadRoles: [admin]}",
+                "v.yaml: hub.loadRoles is a list, not a mapping of role names to roles",
+            ),
+            (
+                "hub: {loadRoles: {admin: yes}}",
+                "v.yaml: hub.loadRoles.admin is a string, not a role (a mapping with users, groups, services, scopes)",
+            ),
+            (
+                "hub: {loadRoles: {admin: {users: alice}}}",
+                "v.yaml: hub.loadRoles.admin.users is a string, not a list of user names",
+            ),
+            (
+                "hub: {loadRoles: {admin: {groups: [ok, 7]}}}",
+                "v.yaml: hub.loadRoles.admin.groups entry 2 is a number, not a group name",
+            ),
+            (
+                "hub: {loadRoles: {managers: {scopes: admin:users}}}",
+                "v.yaml: hub.loadRoles.managers.scopes is a string, not a list of scopes",
+            ),
+        ];
+        for (values, expected) in cases {
+            let err = import(&[file("v.yaml", values)], None).unwrap_err();
+            assert_eq!(err.to_string(), expected, "{values}");
+        }
     }
 }

@@ -224,3 +224,73 @@ async fn a_token_that_may_not_read_groups_says_so_instead_of_a_silent_in_sync() 
     );
     assert!(change_for(&common::exit_report(&out, 2), "tk-member").is_some());
 }
+
+#[tokio::test]
+async fn a_role_the_roster_names_makes_admins_through_a_group_and_held_directly() {
+    let (_guard, hub, dir) = reset().await;
+    hub.create_users(&["op-rep", "op-member", "op-staff"], false)
+        .await;
+    hub.set_admin("op-rep", true).await;
+    hub.add_to_group(OPS_GROUP, &["op-member", "op-staff"])
+        .await;
+    let fields = [
+        ("policy", "enforce"),
+        ("admin_roles", "[operators]"),
+        ("max_revocation_share", "1"),
+    ];
+    // op-staff is declared; op-member is not; direct-op holds the role from load_roles.
+    let roster = roster(dir.path(), "op-rep", &["op-staff"], "campus", &fields);
+    let dry = run(
+        &roster,
+        &hub.admin_sync_token,
+        &["--dry-run", "--output", "json"],
+    );
+    let report = common::exit_report(&dry, 2);
+    let member = change_for(&report, "op-member").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        member["admin_paths"]["groups"],
+        json!([{"group": OPS_GROUP, "roles": ["operators"]}]),
+        "{member}"
+    );
+    let direct = change_for(&report, "direct-op").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(
+        direct["admin_paths"],
+        json!({"flag": false, "roles": ["operators"]}),
+        "{direct}"
+    );
+    assert!(
+        change_for(&report, "op-staff").is_none(),
+        "declared, in sync: {report}"
+    );
+
+    let once = run(
+        &roster,
+        &hub.admin_sync_token,
+        &["--once", "--output", "json"],
+    );
+    // The member leaves the group; the role held directly stays, reported with what to
+    // change: drift (exit 2), not an error.
+    let report = common::exit_report(&once, 2);
+    assert_eq!(hub.group_members(OPS_GROUP).await, ["op-staff"]);
+    let direct = change_for(&report, "direct-op").unwrap_or_else(|| panic!("{report}"));
+    assert_eq!(direct["applied"], false, "{direct}");
+    assert_contains_all(direct["skipped"].as_str().unwrap(), &["load_roles"]);
+    assert_eq!(report["hubs"][0]["error"], Value::Null, "{report}");
+    // Without admin_roles, the ops group gives nothing the tool counts.
+    let plain = roster_without_roles(dir.path());
+    let out = run(
+        &plain,
+        &hub.admin_sync_token,
+        &["--dry-run", "--output", "json"],
+    );
+    let report = common::exit_report(&out, 0);
+    assert_eq!(report["hubs"][0]["status"], "in_sync", "{report}");
+}
+
+/// The roster of [`a_role_the_roster_names_makes_admins_through_a_group_and_held_directly`]
+/// without `admin_roles` (op-staff not declared), in its own file.
+fn roster_without_roles(dir: &Path) -> PathBuf {
+    let sub = dir.join("plain");
+    std::fs::create_dir_all(&sub).unwrap();
+    roster(&sub, "op-rep", &[], "campus", &[])
+}

@@ -1,8 +1,10 @@
 //! The one-shot modes against a real JupyterHub started by the harness.
 //!
-//! Every test here holds `common::exclusive()`: an enforcing run revokes every
-//! undeclared admin on the hub, so runs must not overlap. Each test has its own user
-//! names and raises `max_revocations` where leftovers of earlier tests may be revoked.
+//! Every test on the shared hub holds `common::exclusive()`: an enforcing run revokes
+//! every undeclared admin on the hub, so runs must not overlap. Each test has its own
+//! user names and raises `max_revocations` where leftovers of earlier tests may be
+//! revoked. A test that needs "in sync" (every admin of the hub declared) starts hubs of
+//! its own.
 
 mod common;
 
@@ -581,6 +583,115 @@ async fn people_are_synced_by_their_id_and_named_as_people() {
     let doc: Value = jupyterhub_admin_sync::yaml::from_str(&fragment).unwrap();
     assert_eq!(
         doc["communities"][0]["representatives"][0]["name"], "ppl-ada",
+        "{fragment}"
+    );
+}
+
+/// A real fleet's roster: engineer `fl-eng` is also an administrator of a community whose
+/// hub sets `engineers: false`. It validates without a warning; a dry run names the role
+/// that applies on each hub (the administrator added by the representative where the
+/// engineers are not declared, an engineer where they are); once `fl-eng` is admin on
+/// both hubs, a dry run is in sync (exit 0), and `dump` names the same roles.
+#[tokio::test]
+async fn an_engineer_who_is_also_an_administrator_is_in_sync_on_hubs_that_hold_them() {
+    // Hubs of its own: "in sync" needs every admin of the hub declared.
+    let (college, ops) = std::thread::scope(|s| {
+        let college = s.spawn(common::start_hub);
+        let ops = s.spawn(common::start_hub);
+        (college.join().unwrap(), ops.join().unwrap())
+    });
+    college.create_users(&["fl-coord"], true).await;
+    ops.create_users(&["fl-ops-rep"], true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = RosterBuilder::new()
+        .engineer("fl-eng")
+        .community(
+            Community::new("fl-colleges")
+                .rep("fl-coord")
+                .admin("fl-eng", "fl-coord")
+                .hub(
+                    HubEntry::new("fl-college", &college.api_url, "COLLEGE_TOKEN")
+                        .set("engineers", false),
+                ),
+        )
+        .community(
+            Community::new("fl-ops")
+                .rep("fl-ops-rep")
+                .hub(HubEntry::new("fl-ops-hub", &ops.api_url, "OPS_TOKEN")),
+        )
+        .write(dir.path());
+    let env = [
+        ("COLLEGE_TOKEN", college.admin_sync_token.as_str()),
+        ("OPS_TOKEN", ops.admin_sync_token.as_str()),
+    ];
+    let run = |args: &[&str]| common::run_roster(&roster, args, &env);
+
+    let out = run(&["--validate"]);
+    assert_exit(&out, 0);
+    assert!(
+        !common::output_text(&out).contains("warning"),
+        "{}",
+        common::show(&out)
+    );
+
+    // Not admin anywhere yet: each hub would create them, in the role that applies there.
+    let report = exit_report(&run(&["--dry-run", "--output", "json"]), 2);
+    let change = |hub: &str| {
+        let changes = common::hub_report(&report, hub)["changes"].clone();
+        assert_eq!(changes.as_array().map(Vec::len), Some(1), "{report}");
+        changes[0].clone()
+    };
+    let on_college = change("fl-college");
+    assert_eq!(
+        (
+            &on_college["action"],
+            &on_college["user"],
+            &on_college["role"],
+            &on_college["added_by"]
+        ),
+        (
+            &Value::from("create"),
+            &Value::from("fl-eng"),
+            &Value::from("administrator"),
+            &Value::from("fl-coord")
+        ),
+        "{report}"
+    );
+    let on_ops = change("fl-ops-hub");
+    assert_eq!(
+        (
+            &on_ops["action"],
+            &on_ops["user"],
+            &on_ops["role"],
+            &on_ops["added_by"]
+        ),
+        (
+            &Value::from("create"),
+            &Value::from("fl-eng"),
+            &Value::from("engineer"),
+            &Value::Null
+        ),
+        "{report}"
+    );
+
+    // Admin on both hubs: in sync, two declared admins on each.
+    college.create_users(&["fl-eng"], true).await;
+    ops.create_users(&["fl-eng"], true).await;
+    let report = exit_report(&run(&["--dry-run", "--output", "json"]), 0);
+    for hub in ["fl-college", "fl-ops-hub"] {
+        let h = common::hub_report(&report, hub);
+        assert_eq!(h["status"], "in_sync", "{report}");
+        assert_eq!(h["declared"], 2, "{report}");
+    }
+    assert_exit(&run(&["--dry-run"]), 0);
+
+    // dump names the role that applies on each hub: the administrator added by the
+    // representative, and an engineer left out (the engineers list covers them).
+    let fragment = dump_roster(&roster, "fl-college", &env);
+    assert_eq!(added_by(&fragment, "fl-eng"), "fl-coord", "{fragment}");
+    let fragment = dump_roster(&roster, "fl-ops-hub", &env);
+    assert!(
+        fragment.contains("# Engineers are left out") && !fragment.contains("name: fl-eng"),
         "{fragment}"
     );
 }

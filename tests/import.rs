@@ -169,6 +169,85 @@ fn warns_when_the_authenticator_controls_admin() {
     assert_eq!(fragment["communities"][0]["name"], "CHANGE-ME");
 }
 
+/// A hub that keeps its admins in `hub.loadRoles`: the admin role's users are imported,
+/// its groups named (their members cannot be known from values), a role with admin
+/// scopes is named as a candidate for `admin_roles`, and import says where it found
+/// each, in the fragment and on stderr.
+#[test]
+fn reads_load_roles_and_says_what_it_found() {
+    let out = import(&[&fixture("load-roles.yaml"), "--hub-name", "campus"]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with(
+            "# Admins of hub campus from Zero to JupyterHub values "
+        ) && text.lines().next().unwrap().ends_with(
+            "(jupyterhub.hub.loadRoles.admin.users, jupyterhub.hub.loadRoles.admin.groups): 2 admins."
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "# The hub's admins also include the members of group imp-hub-admins (the admin \
+             role's groups),\n# whom values cannot name: the sync reads them from the hub.\n"
+        ),
+        "{text}"
+    );
+    let err = stderr(&out);
+    for warning in [
+        "warning: jupyterhub.hub.loadRoles.admin.users is the hub's exact admin list at every start:",
+        "warning: jupyterhub.hub.loadRoles.admin.groups names group imp-hub-admins: its members are \
+         admins of the hub too, but values cannot say who they are (the sync reads them from the \
+         hub); declare them in the roster, or an enforcing run takes them out of the group\n",
+        "warning: jupyterhub.hub.loadRoles.course-staff (role course-staff, held by group imp-tas) \
+         has scopes admin:users, admin:groups: it may give admin rights; if it does, name it in \
+         the roster (the hub's admin_roles: [course-staff]) so that its holders count as admins\n",
+    ] {
+        assert!(err.contains(warning), "{warning}\n{}", show(&out));
+    }
+    assert!(
+        !err.contains("auditor"),
+        "a role without admin scopes is not named: {err}"
+    );
+    assert_eq!(err.matches("warning: ").count(), 3, "{}", show(&out));
+    assert_eq!(text.matches("# warning: ").count(), 3, "{text}");
+    let campus = fragment(&out);
+    assert_eq!(admin_names(&campus), ["imp-Eli", "imp-fay"]);
+    assert_eq!(
+        hub_of(&campus).get("admin_roles"),
+        None,
+        "a candidate role is suggested, never written"
+    );
+
+    // With admin_users too: every source named, each person once, and the list the hub
+    // rewrites at every start.
+    let out = import(&[
+        &fixture("load-roles.yaml"),
+        &fixture("load-roles-admin-users.yaml"),
+        "--hub-name",
+        "campus",
+    ]);
+    assert_exit(&out, 0);
+    let text = stdout(&out);
+    assert!(
+        text.lines().next().unwrap().ends_with(
+            "(jupyterhub.hub.config.GitHubOAuthenticator.admin_users, \
+             jupyterhub.hub.loadRoles.admin.users, jupyterhub.hub.loadRoles.admin.groups): 3 admins."
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        admin_names(&fragment(&out)),
+        ["imp-Eli", "imp-Fay", "imp-hal"]
+    );
+    common::assert_stderr_contains(
+        &out,
+        "warning: jupyterhub.hub.config.GitHubOAuthenticator.admin_users and the admin role \
+         jupyterhub.hub.loadRoles.admin are both set: the hub merges admin_users into the role's \
+         users and applies that list exactly at every start",
+    );
+}
+
 #[test]
 fn prefix_given_and_errors_in_the_users_terms() {
     // --prefix names where the values are.
@@ -187,14 +266,16 @@ fn prefix_given_and_errors_in_the_users_terms() {
         (
             &[&groups, &no_config, "--prefix", "jupyterhub.hub"],
             format!(
-                "error: {groups}, {no_config}: nothing at jupyterhub.hub.hub.config (--prefix jupyterhub.hub)"
+                "error: {groups}, {no_config}: nothing at jupyterhub.hub.hub.config or \
+                 jupyterhub.hub.hub.loadRoles (--prefix jupyterhub.hub)"
             ),
         ),
         (
             &[&no_config],
             format!(
                 "error: {no_config}: no Zero to JupyterHub values found: none of the root, \
-                 jupyterhub, basehub.jupyterhub has hub.config; give --prefix KEY.PATH"
+                 jupyterhub, basehub.jupyterhub has hub.config or hub.loadRoles; give --prefix \
+                 KEY.PATH"
             ),
         ),
         (

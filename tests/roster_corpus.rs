@@ -3,7 +3,7 @@
 //!
 //! `tests/fixtures/rosters/*.yaml` is a corpus of hand-made rosters; each breaks one
 //! rule once (its first line says which), except `kitchen_sink.yaml`, which breaks many
-//! and must have every problem reported at once, and `anchors_valid.yaml`, which is
+//! and must have every problem reported at once, and the `*_valid.yaml` ones, which are
 //! valid. `{{DIR}}` in a fixture stands for the fixture folder.
 //!
 //! Tests marked `// Regression:` guard bugs found while writing them, all since fixed;
@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jupyterhub_admin_sync::roster::{MAX_ROSTER_BYTES, Policy, Roster, RosterError};
+use jupyterhub_admin_sync::roster::{MAX_ROSTER_BYTES, Policy, Role, Roster, RosterError};
 use proptest::prelude::*;
 use proptest::sample::select;
 
@@ -24,6 +24,8 @@ const FIXTURES: &[&str] = &[
     "added_by_cycle.yaml",
     "added_by_self.yaml",
     "added_by_unknown.yaml",
+    "admin_roles_not_a_role_name.yaml",
+    "admin_roles_valid.yaml",
     "anchors_valid.yaml",
     "api_url_credentials.yaml",
     "api_url_credentials_ftp.yaml",
@@ -39,11 +41,12 @@ const FIXTURES: &[&str] = &[
     "duplicate_key.yaml",
     "duplicate_person_after_normalisation.yaml",
     "empty.yaml",
+    "engineer_administrator_twice_on_a_hub.yaml",
+    "engineer_also_administrator_valid.yaml",
     "kitchen_sink.yaml",
     "list_not_mapping.yaml",
     "name_with_slash.yaml",
     "not_utf8.yaml",
-    "person_also_engineer.yaml",
     "tabs_for_indentation.yaml",
     "three_representatives.yaml",
     "token_both.yaml",
@@ -252,13 +255,92 @@ fn duplicate_person_after_normalisation() {
     );
 }
 
+/// A hub's admins as (username, role, added_by), in username order.
+fn roles(roster: &Roster, hub: &str) -> Vec<(String, String, String)> {
+    roster
+        .hub(hub)
+        .unwrap()
+        .admins
+        .iter()
+        .map(|(name, d)| {
+            let by = d
+                .added_by
+                .as_ref()
+                .map(|b| b.to_string())
+                .unwrap_or_default();
+            (name.to_string(), d.role.to_string(), by)
+        })
+        .collect()
+}
+
+fn rows(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+    rows.iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect()
+}
+
 #[test]
-fn person_also_engineer() {
+fn engineer_also_administrator_valid() {
+    let roster = parse_fixture("engineer_also_administrator_valid.yaml").unwrap();
+    assert_eq!(roster.warnings, Vec::<String>::new());
     assert_eq!(
-        problems("person_also_engineer.yaml"),
+        roles(&roster, "college-a"),
+        rows(&[
+            ("coord-a", "representative", ""),
+            ("eve@ops.example.org", "administrator", "coord-a"),
+            ("frank", "administrator", "eng-eve"),
+        ]),
+        "engineers: false: the administrator, by her google id"
+    );
+    let eve = &roster.hub("college-a").unwrap().admins
+        [&jupyterhub_admin_sync::name::UserName::new("eve@ops.example.org")];
+    assert_eq!(
+        eve.expires.map(|d| d.to_string()).as_deref(),
+        Some("2099-12-31")
+    );
+    assert_eq!(
+        roles(&roster, "college-b"),
+        rows(&[
+            ("coord-a", "representative", ""),
+            ("eveops", "engineer", ""),
+            ("frank", "administrator", "eng-eve"),
+        ]),
+        "declared once, as an engineer"
+    );
+}
+
+#[test]
+fn engineer_administrator_twice_on_a_hub() {
+    assert_eq!(
+        problems("engineer_administrator_twice_on_a_hub.yaml"),
         [
-            "community climate-lab: administrator eng-eve: is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once"
+            "community climate-lab: hub climate-prod: administrator eng-eve: is declared twice for this hub (the hub's administrator, and administrator); list each person once per hub"
         ]
+    );
+}
+
+#[test]
+fn admin_roles_not_a_role_name() {
+    assert_eq!(
+        problems("admin_roles_not_a_role_name.yaml"),
+        [
+            "community climate-lab: hub climate-prod: admin_roles: \"Course Staff\" is not a JupyterHub role name (3 to 255 characters: lowercase letters, digits and - _ ~ ., starting with a letter and ending with a letter or digit), so no hub has such a role"
+        ]
+    );
+}
+
+#[test]
+fn admin_roles_valid() {
+    let roster = parse_fixture("admin_roles_valid.yaml").unwrap();
+    assert_eq!(roster.warnings, Vec::<String>::new());
+    let admin_roles = |hub: &str| roster.hub(hub).unwrap().admin_roles.clone();
+    assert_eq!(
+        admin_roles("climate-prod"),
+        ["admin", "hub-managers", "ops.team"]
+    );
+    assert_eq!(
+        admin_roles("climate-staging"),
+        ["admin", "course-staff", "hub-managers", "ops.team"]
     );
 }
 
@@ -804,9 +886,9 @@ fn kitchen_sink_reports_every_problem_at_once() {
             "engineer eng-eve: is listed more than once",
             "engineer ops/eng: JupyterHub user names cannot contain '/'",
             "community climate-lab: has no representative; a community has one or two",
-            "community climate-lab: administrator eng-eve: is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once",
             "community climate-lab: administrator carol: added_by nobody is not a representative or administrator of climate-lab, nor an engineer",
             "community climate-lab: administrator erin: the added_by chain erin → erin is a cycle that never reaches a representative or an engineer",
+            "community climate-lab: administrator eng-eve: added_by names eng-eve themselves; write who added them",
             r#"community climate-lab: hub climate-prod: api_url "ftp://hub.climate-prod.svc/hub/api" is not an http or https URL"#,
             "community climate-lab: hub climate-prod: token_env UNSET_TOKEN_VARIABLE is not set",
             "community Climate-Lab: the community is declared more than once",
@@ -914,11 +996,18 @@ fn example_roster_validates() {
     let workshop = [
         ("bob@climate.example.org", "rep-bob", "representative"),
         ("jo.doe@college.example.edu", "", "administrator"),
+        ("eve@operator.example.org", "eve", "administrator"),
     ];
     assert_eq!(
         declared(&roster, "climate-workshop"),
         admins(&[&climate_lab[..], &workshop].concat()),
-        "login email, no engineers, its own administrator"
+        "login email, no engineers, its own administrators (an engineer among them)"
+    );
+    let admin_roles = |hub: &str| roster.hub(hub).unwrap().admin_roles.clone();
+    assert_eq!(admin_roles("climate-prod"), ["admin", "hub-managers"]);
+    assert_eq!(
+        admin_roles("climate-workshop"),
+        ["admin", "hub-managers", "workshop-staff"]
     );
 }
 
@@ -926,9 +1015,22 @@ fn example_roster_validates() {
 fn example_roster_directory_validates() {
     let roster = Roster::load_with(Path::new(EXAMPLE_DIR), &example_env, &[]).unwrap();
     assert_eq!(roster.communities.len(), 2);
+    assert_eq!(roster.warnings, Vec::<String>::new());
     assert_eq!(
         declared(&roster, "college-a-workshop"),
-        admins(&[("coord.a@state.example.edu", "coord-a", "representative")])
+        admins(&[
+            ("coord.a@state.example.edu", "coord-a", "representative"),
+            ("eve@operator.example.org", "eve", "administrator"),
+        ]),
+        "engineer eve is the administrator where the engineers are not declared"
+    );
+    assert_eq!(
+        declared(&roster, "college-a")
+            .into_iter()
+            .filter(|(_, person, _)| person == "eve")
+            .collect::<Vec<_>>(),
+        admins(&[("eve@operator.example.org", "eve", "engineer")]),
+        "and an engineer, once, where they are"
     );
 }
 
@@ -1016,14 +1118,6 @@ fn check_valid(roster: &Roster) -> Result<(), TestCaseError> {
             prop_assert!(p.problem().is_none());
             prop_assert!(people.insert(p), "{} twice", p);
         }
-        // An engineer may be a representative, never also a community administrator.
-        for a in &c.administrators {
-            prop_assert!(
-                !engineers.contains(&a.name),
-                "{} is also an engineer",
-                a.name
-            );
-        }
         // Every added_by chain reaches a representative or an engineer.
         for a in &c.administrators {
             let mut current = &a.added_by;
@@ -1052,6 +1146,19 @@ fn check_valid(roster: &Roster) -> Result<(), TestCaseError> {
         prop_assert!(u.username().is_empty() && u.password().is_none(), "{}", u);
         prop_assert!(u.query().is_none() && u.fragment().is_none(), "{}", u);
         prop_assert!(!h.access.token.expose().is_empty());
+        // An engineer is declared as one on a hub that declares the engineers, whatever
+        // else they are listed as; on one that does not, never as an engineer.
+        for (user, d) in &h.admins {
+            let name = d.person.as_ref().unwrap_or(user);
+            if h.engineers && engineers.contains(name) {
+                prop_assert_eq!(d.role, Role::Engineer, "{} on {}", name, h.name);
+            }
+            if !h.engineers {
+                prop_assert!(d.role != Role::Engineer, "{} on {}", name, h.name);
+            }
+        }
+        prop_assert!(h.admin_roles.iter().any(|r| r == "admin"));
+        prop_assert!(h.admin_roles.windows(2).all(|w| w[0] < w[1]));
     }
     Ok(())
 }
@@ -1072,6 +1179,7 @@ const KEYS: &[&str] = &[
     "token_env",
     "token_file",
     "ca_file",
+    "admin_roles",
     "representatves",
 ];
 
@@ -1211,14 +1319,25 @@ fn hub_entry() -> impl Strategy<Value = String> {
             1 => Just("yolo"),
         ]),
         prop::option::of(0..7u32),
+        prop::option::of(any::<bool>()),
+        prop::option::of(prop_oneof![
+            12 => select(&["[]", "[hub-managers]", "[course-staff, hub-managers]"][..]),
+            1 => select(&["[admin]", "['Hub Managers']", "[x]", "oops"][..]),
+        ]),
     )
-        .prop_map(|(name, url, token, policy, max)| {
+        .prop_map(|(name, url, token, policy, max, engineers, admin_roles)| {
             let mut s = format!("{{name: {}, api_url: {}{token}", q(&name), q(url));
             if let Some(p) = policy {
                 s.push_str(&format!(", policy: {p}"));
             }
             if let Some(m) = max {
                 s.push_str(&format!(", max_revocations: {m}"));
+            }
+            if let Some(e) = engineers {
+                s.push_str(&format!(", engineers: {e}"));
+            }
+            if let Some(r) = admin_roles {
+                s.push_str(&format!(", admin_roles: {r}"));
             }
             s.push('}');
             s

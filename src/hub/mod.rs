@@ -77,8 +77,7 @@ impl Keep<'_> {
     }
 }
 
-/// The built-in role whose holders have every admin scope (and the `admin` flag).
-pub const ADMIN_ROLE: &str = "admin";
+pub use crate::roster::ADMIN_ROLE;
 
 /// The write side of a hub. Nothing here deletes a user.
 pub trait HubWrite: Send + Sync {

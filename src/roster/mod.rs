@@ -34,6 +34,9 @@ pub use validate::{ApiUrlError, parse_api_url};
 /// roster stays invalid until a person replaces it.
 pub const ADDED_BY_PLACEHOLDER: &str = "FILL-IN";
 
+/// JupyterHub's built-in role that holds every admin scope: always an admin role.
+pub const ADMIN_ROLE: &str = "admin";
+
 /// Roster files larger than this are refused before parsing.
 pub const MAX_ROSTER_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -229,8 +232,10 @@ pub struct HubSpec {
     pub login: Option<String>,
     /// Whether the engineers are declared on it.
     pub engineers: bool,
-    /// The roles that make their holders admins on it: always `admin`, and those the
-    /// roster names (`admin_roles`), sorted.
+    /// The roles whose holders (users, and members of groups holding them) are admins
+    /// of the hub: `admin`, `defaults.admin_roles` and the hub's own `admin_roles`;
+    /// sorted, each once, always with [`ADMIN_ROLE`]. The roster names them because
+    /// JupyterHub has no API that shows a role's scopes.
     pub admin_roles: Vec<String>,
     /// The admins it should have, worked out at validation.
     pub admins: Desired,

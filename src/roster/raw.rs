@@ -58,6 +58,19 @@ where
     deserializer.deserialize_seq(Bounded(PhantomData))
 }
 
+/// A [`bounded`] list whose absence (or `null`, as for the other optional keys) is told
+/// apart from an empty one.
+fn bounded_some<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(bound = "T: Deserialize<'de>")]
+    struct List<T>(#[serde(deserialize_with = "bounded")] Vec<T>);
+    Option::<List<T>>::deserialize(deserializer).map(|list| list.map(|l| l.0))
+}
+
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
@@ -82,7 +95,7 @@ pub(super) struct RawRoster {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
-    expecting = "defaults: a mapping with policy, max_revocations, max_revocation_share and login"
+    expecting = "defaults: a mapping with policy, max_revocations, max_revocation_share, login and admin_roles"
 )]
 #[schemars(rename = "Defaults")]
 pub(super) struct RawDefaults {
@@ -92,14 +105,30 @@ pub(super) struct RawDefaults {
     pub max_revocation_share: Option<f64>,
     /// The `people[].ids` key hubs log in by, unless a hub says otherwise.
     pub login: Option<String>,
+    /// Roles, besides `admin` (always implied), that give admin rights on every hub:
+    /// JupyterHub has no API that shows a role's scopes, so the operator names them.
+    #[serde(default, deserialize_with = "bounded_some")]
+    pub admin_roles: Option<Vec<String>>,
 }
 
 impl RawDefaults {
+    /// True when the document writes no key of `defaults` (then it is not the file that
+    /// holds them).
     pub fn is_empty(&self) -> bool {
-        self.policy.is_none()
-            && self.max_revocations.is_none()
-            && self.max_revocation_share.is_none()
-            && self.login.is_none()
+        // Every key by name, no `..`: a new key that is not counted here would leave a
+        // file whose `defaults:` holds only that key silently unread.
+        let RawDefaults {
+            policy,
+            max_revocations,
+            max_revocation_share,
+            login,
+            admin_roles,
+        } = self;
+        policy.is_none()
+            && max_revocations.is_none()
+            && max_revocation_share.is_none()
+            && login.is_none()
+            && admin_roles.is_none()
     }
 }
 
@@ -183,7 +212,7 @@ pub(super) struct RawAlerts {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a hub: a mapping with name, api_url, token_env or token_file, and optionally policy, login, engineers, administrators"
+    expecting = "a hub: a mapping with name, api_url, token_env or token_file, and optionally policy, login, engineers, administrators, admin_roles"
 )]
 #[schemars(rename = "Hub")]
 pub(super) struct RawHub {
@@ -204,4 +233,8 @@ pub(super) struct RawHub {
     /// Administrators of this hub only, on top of the community's.
     #[serde(default, deserialize_with = "bounded")]
     pub administrators: Vec<RawAdministrator>,
+    /// Roles that give admin rights on this hub, on top of `defaults.admin_roles` (and
+    /// `admin`, always implied).
+    #[serde(default, deserialize_with = "bounded")]
+    pub admin_roles: Vec<String>,
 }

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use super::people::{NoId, People};
 use super::raw::{RawAdministrator, RawCommunity, RawHub, RawRoster};
 use super::{
-    Administrator, Community, DEFAULT_MAX_REVOCATIONS, Declared, Desired, HubAccess, HubRules,
-    HubSpec, Policy, Problem, Role, Roster, RosterError, Share,
+    ADMIN_ROLE, Administrator, Community, DEFAULT_MAX_REVOCATIONS, Declared, Desired, HubAccess,
+    HubRules, HubSpec, Policy, Problem, Role, Roster, RosterError, Share,
 };
 use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
@@ -43,6 +43,7 @@ pub(super) fn validate(
         engineers: Vec::new(),
         defaults: HubRules::new(DEFAULT_POLICY),
         default_login: None,
+        default_admin_roles: Vec::new(),
         community_names: BTreeSet::new(),
         hub_names: BTreeMap::new(),
         api_urls: BTreeMap::new(),
@@ -148,6 +149,8 @@ struct Validator<'a> {
     engineers: Vec<UserName>,
     defaults: HubRules,
     default_login: Option<String>,
+    /// `defaults.admin_roles`, checked, without `admin`.
+    default_admin_roles: Vec<String>,
     /// Community names seen (lowercased).
     community_names: BTreeSet<String>,
     /// Hub names seen (lowercased) → their community.
@@ -227,6 +230,8 @@ impl Validator<'_> {
             allow_revocations: None,
         };
         self.default_login = d.login.as_deref().and_then(|l| self.login("defaults", l));
+        self.default_admin_roles =
+            self.role_names("defaults", d.admin_roles.as_deref().unwrap_or_default());
     }
 
     /// `max_revocation_share`, which must be a fraction from 0 to 1.
@@ -289,8 +294,11 @@ impl Validator<'_> {
         let administrators = administrators(&raw.administrators);
         self.expiries(&subject, &raw.administrators);
 
-        // Each person once per community. An engineer may also be a representative
-        // (an operator's own hubs have only staff as admins), not an administrator.
+        // Each person once per community. An engineer may also be a representative (an
+        // operator's own hubs have only staff as admins) or an administrator (a real
+        // fleet lists engineers as admins of communities whose hubs opt out of the
+        // engineers): where the engineers are declared, they are declared once, as an
+        // engineer; on hubs that set `engineers: false`, in that role.
         let mut seen: BTreeMap<&UserName, &'static str> = BTreeMap::new();
         let people = representatives
             .iter()
@@ -301,12 +309,6 @@ impl Validator<'_> {
             if let Some(why) = person.problem() {
                 self.problem(&who, why);
                 continue;
-            }
-            if role == "administrator" && self.is_engineer(person) {
-                self.problem(
-                    &who,
-                    "is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once",
-                );
             }
             if let Some(first) = seen.insert(person, role) {
                 self.problem(
@@ -322,12 +324,36 @@ impl Validator<'_> {
             .cloned()
             .collect();
         self.check_added_by(&subject, &whom, &roots, &administrators, &administrators);
+        self.engineer_entries_without_effect(&subject, raw, &administrators);
         let alerts = self.alerts(&subject, raw);
         Community {
             name: name.to_string(),
             representatives,
             administrators,
             alerts,
+        }
+    }
+
+    /// A warning for each engineer listed as an administrator of a community whose every
+    /// hub declares the engineers: there they are declared as engineers, so the entry
+    /// changes nothing (its `added_by` and `expires` included).
+    fn engineer_entries_without_effect(
+        &mut self,
+        subject: &str,
+        raw: &RawCommunity,
+        administrators: &[Administrator],
+    ) {
+        if raw.hubs.is_empty() || raw.hubs.iter().any(|h| h.engineers == Some(false)) {
+            return;
+        }
+        for admin in administrators {
+            if self.is_engineer(&admin.name) {
+                self.warnings.push(format!(
+                    "{}: {subject}: administrator {}: is an engineer, declared as one on every hub of the community (none sets engineers: false), so this entry changes nothing",
+                    self.file.display(),
+                    admin.name
+                ));
+            }
         }
     }
 
@@ -369,84 +395,17 @@ impl Validator<'_> {
         }
         let selected = self.selects(&name);
         let problems_before = self.problems.len();
-        if name.is_empty() {
-            self.problem(
-                format!("community {}", community.name),
-                "a hub has an empty name",
-            );
-        } else if let Some(other) = self
-            .hub_names
-            .insert(name.to_lowercase(), community.name.clone())
-        {
-            self.problem(
-                &who,
-                format!(
-                    "hub names must be unique in the file; {name} is also a hub of community {other}"
-                ),
-            );
-        }
-
-        let api_url = match parse_api_url(&raw.api_url) {
-            Ok(url) => Some(url),
-            Err(why) => {
-                self.problem(&who, format!("api_url {why}"));
-                None
-            }
-        };
-        if let Some(url) = &api_url
-            && let Some(other) = self.api_urls.insert(same_hub_key(url), name.clone())
-        {
-            self.problem(
-                &who,
-                format!(
-                    "api_url {url} is also the api_url of hub {other}: one hub listed twice would see the other's admins as undeclared, and an enforcing run would revoke them; list each hub once"
-                ),
-            );
-        }
-
-        let source = SecretSource::choose(
-            Secret::Token,
-            raw.token_env.as_ref(),
-            raw.token_file.as_ref(),
-        )
-        .map_err(|why| self.problem(&who, why.to_string()))
-        .ok();
-        // A hub left out of this run (--hub) needs no token here.
-        let token = match source.as_ref().filter(|_| selected) {
-            None => None,
-            Some(_) if self.credentials == Credentials::Skip => Some(Token::new("")),
-            Some(source) => match token::resolve(source, self.env) {
-                Ok(resolved) => {
-                    self.warnings
-                        .extend(resolved.warnings.into_iter().map(|w| format!("{who}: {w}")));
-                    Some(resolved.token)
-                }
-                Err(why) => {
-                    self.problem(&who, why.to_string());
-                    None
-                }
-            },
-        };
-
-        let mut ca = None;
-        if let Some(path) = &raw.ca_file {
-            if api_url.as_ref().is_some_and(|u| u.scheme() != "https") {
-                self.problem(&who, "ca_file is set but api_url is not https");
-            }
-            if self.credentials == Credentials::Resolve {
-                match CaBundle::read(path) {
-                    Ok(bundle) => ca = Some(Arc::new(bundle)),
-                    Err(why) => self.problem(&who, why.to_string()),
-                }
-            }
-        }
-
+        self.hub_name(&who, &name, community);
+        let api_url = self.api_url(&who, &name, raw);
+        let (source, token) = self.hub_token(&who, raw, selected);
+        let ca = self.ca_file(&who, raw, api_url.as_ref());
         let login = match &raw.login {
             Some(l) => self.login(&who, l),
             None => self.default_login.clone(),
         };
         let engineers = raw.engineers.unwrap_or(true);
         let share = self.share(&who, raw.max_revocation_share);
+        let admin_roles = self.hub_admin_roles(&who, &raw.admin_roles);
         let admins = self.hub_admins(&who, &name, community, raw, login.as_deref(), engineers);
 
         let ok = self.problems.len() == problems_before;
@@ -468,17 +427,152 @@ impl Validator<'_> {
                 },
                 login,
                 engineers,
-                admin_roles: vec!["admin".to_string()],
+                admin_roles,
                 admins,
             }),
             _ => None,
         }
     }
 
+    /// A hub's name is not empty and no other hub has it (ignoring case).
+    fn hub_name(&mut self, who: &str, name: &str, community: &Community) {
+        if name.is_empty() {
+            self.problem(
+                format!("community {}", community.name),
+                "a hub has an empty name",
+            );
+        } else if let Some(other) = self
+            .hub_names
+            .insert(name.to_lowercase(), community.name.clone())
+        {
+            self.problem(
+                who,
+                format!(
+                    "hub names must be unique in the file; {name} is also a hub of community {other}"
+                ),
+            );
+        }
+    }
+
+    /// The hub's `api_url`, which no other hub has (however it is written).
+    fn api_url(&mut self, who: &str, name: &str, raw: &RawHub) -> Option<url::Url> {
+        let api_url = match parse_api_url(&raw.api_url) {
+            Ok(url) => Some(url),
+            Err(why) => {
+                self.problem(who, format!("api_url {why}"));
+                None
+            }
+        };
+        if let Some(url) = &api_url
+            && let Some(other) = self.api_urls.insert(same_hub_key(url), name.to_string())
+        {
+            self.problem(
+                who,
+                format!(
+                    "api_url {url} is also the api_url of hub {other}: one hub listed twice would see the other's admins as undeclared, and an enforcing run would revoke them; list each hub once"
+                ),
+            );
+        }
+        api_url
+    }
+
+    /// The hub's one token source, and its token when the hub is selected (empty when
+    /// credentials are skipped).
+    fn hub_token(
+        &mut self,
+        who: &str,
+        raw: &RawHub,
+        selected: bool,
+    ) -> (Option<SecretSource>, Option<Token>) {
+        let source = SecretSource::choose(
+            Secret::Token,
+            raw.token_env.as_ref(),
+            raw.token_file.as_ref(),
+        )
+        .map_err(|why| self.problem(who, why.to_string()))
+        .ok();
+        // A hub left out of this run (--hub) needs no token here.
+        let token = match source.as_ref().filter(|_| selected) {
+            None => None,
+            Some(_) if self.credentials == Credentials::Skip => Some(Token::new("")),
+            Some(source) => match token::resolve(source, self.env) {
+                Ok(resolved) => {
+                    self.warnings
+                        .extend(resolved.warnings.into_iter().map(|w| format!("{who}: {w}")));
+                    Some(resolved.token)
+                }
+                Err(why) => {
+                    self.problem(who, why.to_string());
+                    None
+                }
+            },
+        };
+        (source, token)
+    }
+
+    /// The hub's `ca_file`, read (when credentials are resolved) and only for https.
+    fn ca_file(
+        &mut self,
+        who: &str,
+        raw: &RawHub,
+        api_url: Option<&url::Url>,
+    ) -> Option<Arc<CaBundle>> {
+        let path = raw.ca_file.as_ref()?;
+        if api_url.is_some_and(|u| u.scheme() != "https") {
+            self.problem(who, "ca_file is set but api_url is not https");
+        }
+        if self.credentials == Credentials::Skip {
+            return None;
+        }
+        match CaBundle::read(path) {
+            Ok(bundle) => Some(Arc::new(bundle)),
+            Err(why) => {
+                self.problem(who, why.to_string());
+                None
+            }
+        }
+    }
+
+    /// The roles that make a holder admin of one hub: `admin`, the defaults' and the
+    /// hub's own `admin_roles`, sorted, each once.
+    fn hub_admin_roles(&mut self, who: &str, raw: &[String]) -> Vec<String> {
+        let mut roles = self.role_names(who, raw);
+        roles.extend(self.default_admin_roles.iter().cloned());
+        roles.push(ADMIN_ROLE.to_string());
+        roles.sort();
+        roles.dedup();
+        roles
+    }
+
+    /// The entries of an `admin_roles` list that are JupyterHub role names (each other
+    /// entry is a problem), without `admin`, which is always an admin role (listing it
+    /// is a warning, as it changes nothing).
+    fn role_names(&mut self, subject: &str, raw: &[String]) -> Vec<String> {
+        let mut names = Vec::new();
+        for role in raw {
+            if !is_role_name(role) {
+                self.problem(
+                    subject,
+                    format!(
+                        "admin_roles: {role:?} is not a JupyterHub role name (3 to 255 characters: lowercase letters, digits and - _ ~ ., starting with a letter and ending with a letter or digit), so no hub has such a role"
+                    ),
+                );
+            } else if role == ADMIN_ROLE {
+                self.warnings.push(format!(
+                    "{}: {subject}: admin_roles lists admin, which is always an admin role; remove it",
+                    self.file.display()
+                ));
+            } else {
+                names.push(role.clone());
+            }
+        }
+        names
+    }
+
     /// The admins of one hub, by its usernames: the engineers (unless it opts out),
     /// the community's representatives and administrators, and its own
-    /// administrators. Checks the hub's own administrators' `added_by`, and that no
-    /// one is declared twice for the hub.
+    /// administrators. Checks the hub's own administrators, and that no one is
+    /// declared twice for the hub.
     fn hub_admins(
         &mut self,
         who: &str,
@@ -490,54 +584,33 @@ impl Validator<'_> {
     ) -> Desired {
         let own = administrators(&raw.administrators);
         self.expiries(who, &raw.administrators);
-        for admin in &own {
-            if let Some(why) = admin.name.problem() {
-                self.problem(format!("{who}: administrator {}", admin.name), why);
-            }
-        }
-        // The hub's own administrators may be added by the community's people, the
-        // hub's engineers, or each other.
-        let mut roots: Vec<UserName> = community.representatives.clone();
-        if engineers {
-            roots.extend(self.engineers.iter().cloned());
-        }
-        let adders: Vec<Administrator> = community
-            .administrators
-            .iter()
-            .chain(own.iter())
-            .cloned()
-            .collect();
-        let whom = format!("a representative, administrator or engineer of hub {hub}");
-        self.check_added_by(who, &whom, &roots, &own, &adders);
+        self.check_hub_administrators(who, hub, community, &own, engineers);
 
-        let mut desired = Desired::new();
-        // Who declared each username, to name both sides of a duplicate.
-        let mut declared_as: BTreeMap<UserName, (Role, Level, UserName)> = BTreeMap::new();
         let engineer_names = if engineers {
             self.engineers.clone()
         } else {
             Vec::new()
         };
-        let mut entries: Vec<(Role, Level, &UserName, Option<&Administrator>)> = engineer_names
+        let entries = engineer_names
             .iter()
             .map(|e| (Role::Engineer, Level::Community, e, None))
-            .collect();
-        entries.extend(
-            community
-                .representatives
-                .iter()
-                .map(|r| (Role::Representative, Level::Community, r, None)),
-        );
-        entries.extend(
-            community
-                .administrators
-                .iter()
-                .map(|a| (Role::Administrator, Level::Community, &a.name, Some(a))),
-        );
-        entries.extend(
-            own.iter()
-                .map(|a| (Role::Administrator, Level::Hub, &a.name, Some(a))),
-        );
+            .chain(
+                community
+                    .representatives
+                    .iter()
+                    .map(|r| (Role::Representative, Level::Community, r, None)),
+            )
+            .chain(
+                community
+                    .administrators
+                    .iter()
+                    .map(|a| (Role::Administrator, Level::Community, &a.name, Some(a))),
+            )
+            .chain(
+                own.iter()
+                    .map(|a| (Role::Administrator, Level::Hub, &a.name, Some(a))),
+            );
+        let mut declarations = Declarations::default();
         for (role, level, name, admin) in entries {
             if name.problem().is_some() {
                 continue;
@@ -552,44 +625,52 @@ impl Validator<'_> {
                     continue;
                 }
             };
-            if let Some((first_role, first_level, first_name)) = declared_as.get(&username) {
-                let same_in_community = first_name == name
-                    && *first_level == Level::Community
-                    && level == Level::Community;
-                let representative_engineer =
-                    *first_role == Role::Engineer && role == Role::Representative;
-                // Reported once for the community, or allowed.
-                if same_in_community || representative_engineer {
-                    continue;
-                }
-                let also = if first_name == name {
-                    format!("{first_role}")
-                } else {
-                    format!("{first_role} {first_name}, whose username here is also {username}")
-                };
-                let place = match level {
-                    Level::Community => "the community's",
-                    Level::Hub => "the hub's",
-                };
-                self.problem(
-                    format!("{who}: {role} {name}"),
-                    format!("is declared twice for this hub ({place} {role}, and {also}); list each person once per hub"),
-                );
-                continue;
+            let entry = Entry {
+                role,
+                level,
+                name,
+                admin,
+            };
+            match declarations.add(username, entry) {
+                Ok(Added::Declared) => {}
+                Ok(Added::AsEngineer) if level == Level::Hub => self.warnings.push(format!(
+                    "{}: {who}: administrator {name}: is an engineer, declared as one on this hub (it does not set engineers: false), so this entry changes nothing",
+                    self.file.display()
+                )),
+                Ok(Added::AsEngineer) => {}
+                Err(why) => self.problem(format!("{who}: {role} {name}"), why),
             }
-            declared_as.insert(username.clone(), (role, level, name.clone()));
-            desired.insert(
-                username.clone(),
-                Declared {
-                    role,
-                    added_by: admin.map(|a| a.added_by.clone()),
-                    person: (&username != name).then(|| name.clone()),
-                    expires: admin.and_then(|a| a.expires),
-                    hub_level: level == Level::Hub,
-                },
-            );
         }
-        desired
+        declarations.desired
+    }
+
+    /// The hub's own administrators: names that JupyterHub accepts, and an `added_by`
+    /// that is one of the community's people, the hub's engineers, or one of each other.
+    fn check_hub_administrators(
+        &mut self,
+        who: &str,
+        hub: &str,
+        community: &Community,
+        own: &[Administrator],
+        engineers: bool,
+    ) {
+        for admin in own {
+            if let Some(why) = admin.name.problem() {
+                self.problem(format!("{who}: administrator {}", admin.name), why);
+            }
+        }
+        let mut roots: Vec<UserName> = community.representatives.clone();
+        if engineers {
+            roots.extend(self.engineers.iter().cloned());
+        }
+        let adders: Vec<Administrator> = community
+            .administrators
+            .iter()
+            .chain(own.iter())
+            .cloned()
+            .collect();
+        let whom = format!("a representative, administrator or engineer of hub {hub}");
+        self.check_added_by(who, &whom, &roots, own, &adders);
     }
 
     /// `expires` is a date; one that has passed is a warning (the person is no longer
@@ -658,6 +739,110 @@ impl Validator<'_> {
     }
 }
 
+/// One roster entry that declares a person on a hub.
+#[derive(Debug, Clone, Copy)]
+struct Entry<'a> {
+    role: Role,
+    level: Level,
+    /// The roster's name for the person.
+    name: &'a UserName,
+    /// The administrator entry, for an administrator.
+    admin: Option<&'a Administrator>,
+}
+
+/// What became of an entry that is not a duplicate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Added {
+    Declared,
+    /// An engineer's own representative or administrator entry on a hub that declares
+    /// the engineers: they are declared once, as an engineer.
+    AsEngineer,
+}
+
+/// The admins of one hub as its entries are read (engineers first), with the entry that
+/// declared each username, so that a duplicate names both sides.
+#[derive(Debug, Default)]
+struct Declarations {
+    desired: Desired,
+    /// Username → the first entry that declared it.
+    first: BTreeMap<UserName, (Role, Level, UserName)>,
+    /// Username → the first entry that is not an engineer's: an engineer's own
+    /// representative or administrator entries are checked against each other as
+    /// anyone's, whether the hub declares the engineers or not.
+    others: BTreeMap<UserName, (Role, Level, UserName)>,
+}
+
+impl Declarations {
+    /// Declares `username` by `entry`, or says why that declares them twice.
+    fn add(&mut self, username: UserName, entry: Entry<'_>) -> Result<Added, String> {
+        let Entry {
+            role,
+            level,
+            name,
+            admin,
+        } = entry;
+        let earlier = match role {
+            Role::Engineer => self.first.get(&username),
+            _ => self
+                .others
+                .get(&username)
+                .or_else(|| self.first.get(&username)),
+        };
+        if let Some((first_role, first_level, first_name)) = earlier.cloned() {
+            let same_person = &first_name == name;
+            if same_person && first_role == Role::Engineer {
+                self.others.insert(username, (role, level, name.clone()));
+                return Ok(Added::AsEngineer);
+            }
+            // Reported once for the whole community ("appears more than once").
+            if same_person && first_level == Level::Community && level == Level::Community {
+                return Ok(Added::Declared);
+            }
+            let also = if same_person {
+                format!("{first_role}")
+            } else {
+                format!("{first_role} {first_name}, whose username here is also {username}")
+            };
+            let place = match level {
+                Level::Community => "the community's",
+                Level::Hub => "the hub's",
+            };
+            return Err(format!(
+                "is declared twice for this hub ({place} {role}, and {also}); list each person once per hub"
+            ));
+        }
+        if role != Role::Engineer {
+            self.others
+                .insert(username.clone(), (role, level, name.clone()));
+        }
+        self.first
+            .insert(username.clone(), (role, level, name.clone()));
+        self.desired.insert(
+            username.clone(),
+            Declared {
+                role,
+                added_by: admin.map(|a| a.added_by.clone()),
+                person: (&username != name).then(|| name.clone()),
+                expires: admin.and_then(|a| a.expires),
+                hub_level: level == Level::Hub,
+            },
+        );
+        Ok(Added::Declared)
+    }
+}
+
+/// A name JupyterHub accepts for a role (`jupyterhub/roles.py`, since 2.0): 3 to 255
+/// characters, lowercase ASCII letters, digits and `-_~.`, starting with a letter and
+/// ending with a letter or digit. A role with any other name cannot exist on a hub.
+fn is_role_name(name: &str) -> bool {
+    let bytes = name.as_bytes();
+    let end_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    (3..=255).contains(&bytes.len())
+        && bytes[0].is_ascii_lowercase()
+        && bytes.last().is_some_and(end_ok)
+        && bytes.iter().all(|b| end_ok(b) || b"-_~.".contains(b))
+}
+
 fn administrators(raw: &[RawAdministrator]) -> Vec<Administrator> {
     raw.iter()
         .map(|a| Administrator {
@@ -693,6 +878,17 @@ fn added_by_problems(
                 who,
                 format!(
                     "added_by is still the placeholder written by `dump`; write who added {}",
+                    admin.name
+                ),
+            ));
+            continue;
+        }
+        // An engineer (a root) listed as an administrator did not add themselves.
+        if admin.added_by == admin.name && is_root(&admin.name) {
+            found.push((
+                who,
+                format!(
+                    "added_by names {} themselves; write who added them",
                     admin.name
                 ),
             ));
@@ -937,10 +1133,19 @@ communities:
         (
             "the same person twice once names are normalised",
             "[{name: Rep}]",
-            "[{name: ' rep ', added_by: eng-eve}, {name: ENG-EVE, added_by: rep}]",
+            "[{name: ' rep ', added_by: eng-eve}, {name: carol, added_by: rep}, {name: Carol, added_by: rep}]",
             &[
                 "community c: administrator rep: appears more than once in the community (also as representative)",
-                "community c: administrator eng-eve: is also an engineer (engineers are admin on every hub that does not set engineers: false); list them once",
+                "community c: administrator carol: appears more than once in the community (also as administrator)",
+            ],
+        ),
+        (
+            "an engineer who is a representative and an administrator",
+            "[{name: eng-eve}]",
+            "[{name: Eng-Eve, added_by: eng-eve}]",
+            &[
+                "community c: administrator eng-eve: appears more than once in the community (also as representative)",
+                "community c: administrator eng-eve: added_by names eng-eve themselves; write who added them",
             ],
         ),
     ];
@@ -1386,6 +1591,210 @@ communities:
             a[&UserName::new("ada@example.org")].role,
             Role::Representative,
             "on a hub without engineers, a representative"
+        );
+    }
+
+    /// [`FLEET`] with engineer ada also an administrator of state-colleges, whose hub
+    /// college-a sets `engineers: false`.
+    fn fleet_with_engineer_administrator(entry: &str) -> String {
+        FLEET.replace(
+            "    representatives: [{name: coord-a}]\n",
+            &format!("    representatives: [{{name: coord-a}}]\n    administrators: [{entry}]\n"),
+        )
+    }
+
+    #[test]
+    fn an_engineer_may_be_an_administrator_declared_by_the_role_that_applies_on_each_hub() {
+        let roster = parse(&fleet_with_engineer_administrator(
+            "{name: Ada, added_by: coord-a, expires: '2099-12-31'}",
+        ))
+        .unwrap();
+        assert_eq!(roster.warnings, Vec::<String>::new());
+        let a = &roster.hub("college-a").unwrap().admins;
+        let ada = &a[&UserName::new("ada@example.org")];
+        assert_eq!(
+            (ada.role, &ada.added_by, &ada.person, ada.hub_level),
+            (
+                Role::Administrator,
+                &Some(UserName::new("coord-a")),
+                &Some(UserName::new("ada")),
+                false
+            ),
+            "engineers: false: declared as the administrator, by the hub's login"
+        );
+        assert_eq!(
+            ada.expires.map(|d| d.to_string()).as_deref(),
+            Some("2099-12-31")
+        );
+        let b = &roster.hub("college-b").unwrap().admins;
+        let ada = &b[&UserName::new("ada-l")];
+        assert_eq!(
+            (ada.role, &ada.added_by, ada.expires),
+            (Role::Engineer, &None, None),
+            "declared once, as an engineer, where the engineers are"
+        );
+        assert_eq!(
+            admins(&roster, "college-b"),
+            [
+                "abclab42 (administrator)",
+                "ada-l (ada, engineer)",
+                "coord-a-gh (coord-a, representative)",
+                "sam-gh (engineer)",
+            ]
+        );
+    }
+
+    #[test]
+    fn an_engineer_administrator_keeps_the_other_duplicate_rules() {
+        // Once in the community and once on a hub: a duplicate on the hub that declares
+        // the engineers as on the one that does not.
+        let text = fleet_with_engineer_administrator("{name: ada, added_by: coord-a}")
+            .replace(
+                "          - name: AbcLab42\n            added_by: ada\n",
+                "          - name: ada\n            added_by: coord-a\n",
+            )
+            .replace(
+                "          - name: Jo.Doe@college.example.edu\n",
+                "          - name: ada\n            added_by: coord-a\n          - name: Jo.Doe@college.example.edu\n",
+            );
+        assert_eq!(
+            problems(&text),
+            [
+                "community state-colleges: hub college-a: administrator ada: is declared twice for this hub (the hub's administrator, and administrator); list each person once per hub",
+                "community state-colleges: hub college-b: administrator ada: is declared twice for this hub (the hub's administrator, and administrator); list each person once per hub",
+            ]
+        );
+        // Added by themselves.
+        assert_eq!(
+            problems(&fleet_with_engineer_administrator(
+                "{name: ada, added_by: ada}"
+            )),
+            [
+                "community state-colleges: administrator ada: added_by names ada themselves; write who added them"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_engineer_administrator_entry_that_changes_nothing_is_a_warning() {
+        // Every hub of the community declares the engineers.
+        let roster = parse(&community("[{name: r}]", "[{name: eng-eve, added_by: r}]")).unwrap();
+        assert_eq!(
+            roster.warnings,
+            [
+                "roster.yaml: community c: administrator eng-eve: is an engineer, declared as one on every hub of the community (none sets engineers: false), so this entry changes nothing"
+            ]
+        );
+        assert_eq!(
+            roster.hubs[0].admins[&UserName::new("eng-eve")].role,
+            Role::Engineer
+        );
+        // A hub's own administrator on a hub that declares the engineers.
+        let text = FLEET.replace(
+            "          - name: AbcLab42\n            added_by: ada\n",
+            "          - name: ada\n            added_by: coord-a\n",
+        );
+        let roster = parse(&text).unwrap();
+        assert_eq!(
+            roster.warnings,
+            [
+                "roster.yaml: community state-colleges: hub college-b: administrator ada: is an engineer, declared as one on this hub (it does not set engineers: false), so this entry changes nothing"
+            ]
+        );
+    }
+
+    /// A roster whose defaults and one hub name `admin_roles`.
+    fn with_admin_roles(defaults: &str, hub: &str) -> String {
+        format!(
+            "defaults: {{admin_roles: {defaults}}}\ncommunities:\n  - name: c\n    representatives: [{{name: r}}]\n    hubs:\n      - {{name: h, api_url: 'http://h/hub/api', token_env: T, admin_roles: {hub}}}\n      - {{name: g, api_url: 'http://g/hub/api', token_env: T}}\n"
+        )
+    }
+
+    #[test]
+    fn admin_roles_extend_the_defaults_and_always_hold_admin() {
+        let roster = parse(&with_admin_roles(
+            "[hub-managers, ops.team]",
+            "[course-staff, hub-managers, course-staff]",
+        ))
+        .unwrap();
+        assert_eq!(roster.warnings, Vec::<String>::new());
+        assert_eq!(
+            roster.hub("h").unwrap().admin_roles,
+            ["admin", "course-staff", "hub-managers", "ops.team"]
+        );
+        assert_eq!(
+            roster.hub("g").unwrap().admin_roles,
+            ["admin", "hub-managers", "ops.team"]
+        );
+        let roster = parse(&community("[{name: r}]", "[]")).unwrap();
+        assert_eq!(roster.hubs[0].admin_roles, ["admin"], "none named: admin");
+    }
+
+    #[test]
+    fn admin_roles_are_jupyterhub_role_names_and_admin_is_a_warning() {
+        assert_eq!(
+            problems(&with_admin_roles(
+                "['Hub Managers', '']",
+                "[ok-role, x, \"a\\tb\"]"
+            )),
+            [
+                "defaults: admin_roles: \"Hub Managers\" is not a JupyterHub role name (3 to 255 characters: lowercase letters, digits and - _ ~ ., starting with a letter and ending with a letter or digit), so no hub has such a role",
+                "defaults: admin_roles: \"\" is not a JupyterHub role name (3 to 255 characters: lowercase letters, digits and - _ ~ ., starting with a letter and ending with a letter or digit), so no hub has such a role",
+                "community c: hub h: admin_roles: \"x\" is not a JupyterHub role name (3 to 255 characters: lowercase letters, digits and - _ ~ ., starting with a letter and ending with a letter or digit), so no hub has such a role",
+                "community c: hub h: admin_roles: \"a\\tb\" is not a JupyterHub role name (3 to 255 characters: lowercase letters, digits and - _ ~ ., starting with a letter and ending with a letter or digit), so no hub has such a role",
+            ]
+        );
+        let roster = parse(&with_admin_roles("[admin]", "[admin, hub-managers]")).unwrap();
+        assert_eq!(
+            roster.warnings,
+            [
+                "roster.yaml: defaults: admin_roles lists admin, which is always an admin role; remove it",
+                "roster.yaml: community c: hub h: admin_roles lists admin, which is always an admin role; remove it",
+            ]
+        );
+        assert_eq!(
+            roster.hub("h").unwrap().admin_roles,
+            ["admin", "hub-managers"]
+        );
+        for (name, ok) in [
+            ("abc", true),
+            ("a-b_c~d.e9", true),
+            ("ab", false),
+            ("9ab", false),
+            ("abc-", false),
+            ("aBc", false),
+            (&"a".repeat(255), true),
+            (&"a".repeat(256), false),
+        ] {
+            assert_eq!(super::is_role_name(name), ok, "{name}");
+        }
+    }
+
+    #[test]
+    fn admin_roles_null_is_not_written_and_a_scalar_is_refused() {
+        let hub = "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs: [{name: h, api_url: 'http://h/hub/api', token_env: T}]\n";
+        let roster = parse(&format!("defaults: {{admin_roles: ~}}\n{hub}")).unwrap();
+        assert_eq!(roster.hubs[0].admin_roles, ["admin"]);
+        let err = parse(&format!("defaults: {{admin_roles: hub-managers}}\n{hub}"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("expected a list"), "{err}");
+    }
+
+    #[test]
+    fn a_file_whose_defaults_hold_only_admin_roles_holds_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("00-people.yaml"), "engineers: [{name: ada}]\n").unwrap();
+        std::fs::write(
+            d.join("10-roles.yaml"),
+            "defaults: {admin_roles: [hub-managers]}\n",
+        )
+        .unwrap();
+        let err = Roster::load_with(d, &env, &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("roster: holds people, engineers or defaults, which"),
+            "{err}"
         );
     }
 

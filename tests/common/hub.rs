@@ -664,6 +664,56 @@ impl Hub {
         members
     }
 
+    /// Logs `name` in through the hub's login form (`POST /hub/login`, any password
+    /// with the test hubs' authenticators), as a person would: whatever the
+    /// authenticator decides at login (groups, admin) happens. Panics unless the hub
+    /// answers with the redirect of a successful login.
+    pub async fn login(&self, name: &str) {
+        let base = self.api_url.trim_end_matches("/api");
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a client");
+        let form = client
+            .get(format!("{base}/login"))
+            .send()
+            .await
+            .expect("GET /hub/login");
+        let xsrf = form
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| c.strip_prefix("_xsrf="))
+            .map(|c| c.split(';').next().unwrap_or_default().to_string())
+            .unwrap_or_else(|| panic!("GET /hub/login set no _xsrf cookie"));
+        let answer = client
+            .post(format!("{base}/login"))
+            .header(reqwest::header::COOKIE, format!("_xsrf={xsrf}"))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("username", name)
+                    .append_pair("password", "any")
+                    .append_pair("_xsrf", &xsrf)
+                    .finish(),
+            )
+            .send()
+            .await
+            .expect("POST /hub/login");
+        assert_eq!(
+            answer.status().as_u16(),
+            302,
+            "login of {name}: {:?}\n{}",
+            answer,
+            self.log_tail(20)
+        );
+    }
+
     /// The names of all admin users.
     pub async fn admins(&self) -> BTreeSet<String> {
         self.users()
