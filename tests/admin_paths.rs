@@ -118,6 +118,18 @@ async fn a_member_of_a_group_holding_the_admin_role_is_drift_and_enforce_takes_t
         "would revoke admin from gm-member: undeclared admin by group hub-admins (by role admin)",
     );
 
+    // dump says how the member is admin.
+    let roster_arg = roster.to_str().unwrap();
+    let dump = common::run(
+        &["dump", "--config", roster_arg, "--hub", "campus"],
+        &[("TOK", &hub.admin_sync_token)],
+    );
+    assert_exit(&dump, 0);
+    common::assert_stdout_contains(
+        &dump,
+        "# gm-member is admin by group hub-admins (by role admin).",
+    );
+
     let once = run(&roster, &hub.admin_sync_token, &["--once"]);
     assert_exit(&once, 0);
     assert_eq!(hub.group_members(ADMIN_GROUP).await, Vec::<String>::new());
