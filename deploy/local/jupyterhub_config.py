@@ -17,6 +17,12 @@
 #   HUB_ADMIN_USERS       (optional) comma-separated user names for c.Authenticator.admin_users,
 #                         as a hub configured from Zero to JupyterHub values has them (the
 #                         `import` round-trip test); unset or empty: no admin_users
+#   HUB_ADMIN_GROUP       (optional) a group given the built-in `admin` role in load_roles
+#                         (its members have every admin scope while `admin` stays false)
+#   HUB_LOGIN_ADMINS      (optional) comma-separated user names: the authenticator becomes a
+#                         DummyAuthenticator that returns `admin: True` at login for these
+#                         names (and no `admin` for others), as OAuthenticator's admin_groups
+#                         does; unset: plain `dummy`
 #
 # No c.Authenticator.admin_users unless HUB_ADMIN_USERS asks for it: with the built-in
 # `admin` role in load_roles and a non-empty admin_users, the hub rewrites the admin list
@@ -90,7 +96,24 @@ c.JupyterHub.log_level = log_level
 if page_max:
     c.JupyterHub.api_page_max_limit = int(page_max)
 
-c.JupyterHub.authenticator_class = "dummy"
+login_admins = {n.strip() for n in os.environ.get("HUB_LOGIN_ADMINS", "").split(",") if n.strip()}
+if login_admins:
+    from jupyterhub.auth import DummyAuthenticator
+
+    class AdminAtLoginAuthenticator(DummyAuthenticator):
+        """Says at login who is admin, as an authenticator with admin groups does."""
+
+        async def authenticate(self, handler, data):
+            name = await super().authenticate(handler, data)
+            if name is None:
+                return None
+            if self.normalize_username(name) in login_admins:
+                return {"name": name, "admin": True}
+            return {"name": name}
+
+    c.JupyterHub.authenticator_class = AdminAtLoginAuthenticator
+else:
+    c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.spawner_class = "simple"
 admin_users = {n.strip() for n in os.environ.get("HUB_ADMIN_USERS", "").split(",") if n.strip()}
 if admin_users:
@@ -119,7 +142,13 @@ if auditor_token:
             "services": ["auditor"],
         }
     )
-roles.append({"name": "admin", "services": admin_services})
+admin_group = os.environ.get("HUB_ADMIN_GROUP", "").strip()
+if admin_group:
+    # Made here first: 4.x crashes at start on a role naming a group that does not exist.
+    c.JupyterHub.load_groups = {admin_group: {}}
+    roles.append({"name": "admin", "services": admin_services, "groups": [admin_group]})
+else:
+    roles.append({"name": "admin", "services": admin_services})
 c.JupyterHub.services = services
 c.JupyterHub.load_roles = roles
 
@@ -144,7 +173,8 @@ print(
     f" dir={hub_dir} services={[s['name'] for s in services]}"
     f" page_max={page_max or 'default'} log_level={log_level}"
     f" exit_on_stdin_eof={os.environ.get('HUB_EXIT_ON_STDIN_EOF') == '1'}"
-    f" admin_users={sorted(admin_users)}",
+    f" admin_users={sorted(admin_users)} admin_group={admin_group or None}"
+    f" login_admins={sorted(login_admins)}",
     file=sys.stderr,
     flush=True,
 )
