@@ -23,6 +23,9 @@
 #                         DummyAuthenticator that returns `admin: True` at login for these
 #                         names (and no `admin` for others), as OAuthenticator's admin_groups
 #                         does; unset: plain `dummy`
+#   HUB_ADD_USER_DELAY_MS (optional) the authenticator's add_user awaits this long, as one
+#                         that asks another system does: requests creating users then
+#                         interleave, as on such hubs (two bulk adds at once)
 #
 # No c.Authenticator.admin_users unless HUB_ADMIN_USERS asks for it: with the built-in
 # `admin` role in load_roles and a non-empty admin_users, the hub rewrites the admin list
@@ -97,7 +100,10 @@ if page_max:
     c.JupyterHub.api_page_max_limit = int(page_max)
 
 login_admins = {n.strip() for n in os.environ.get("HUB_LOGIN_ADMINS", "").split(",") if n.strip()}
-if login_admins:
+add_user_delay = float(os.environ.get("HUB_ADD_USER_DELAY_MS", "") or 0) / 1000
+if login_admins or add_user_delay:
+    import asyncio
+
     from jupyterhub.auth import DummyAuthenticator
 
     class AdminAtLoginAuthenticator(DummyAuthenticator):
@@ -110,6 +116,11 @@ if login_admins:
             if self.normalize_username(name) in login_admins:
                 return {"name": name, "admin": True}
             return {"name": name}
+
+        async def add_user(self, user):
+            super().add_user(user)
+            if add_user_delay:
+                await asyncio.sleep(add_user_delay)
 
     c.JupyterHub.authenticator_class = AdminAtLoginAuthenticator
 else:
@@ -174,7 +185,7 @@ print(
     f" page_max={page_max or 'default'} log_level={log_level}"
     f" exit_on_stdin_eof={os.environ.get('HUB_EXIT_ON_STDIN_EOF') == '1'}"
     f" admin_users={sorted(admin_users)} admin_group={admin_group or None}"
-    f" login_admins={sorted(login_admins)}",
+    f" login_admins={sorted(login_admins)} add_user_delay={add_user_delay}s",
     file=sys.stderr,
     flush=True,
 )

@@ -335,7 +335,9 @@ impl Attributor {
     }
 
     /// A `PATCH /users/{user}` by `actor`: its exact `setting admin=` message makes the
-    /// event, and the role lines it explains are done.
+    /// event, and the role lines it explains are done. 6.1.1 erases the name when the
+    /// body repeats it (`setting name=None for {user}`); the admin line then names
+    /// `None` if the name came first in the body, the user if it came after.
     fn pair_patch(
         &mut self,
         user: &str,
@@ -344,52 +346,47 @@ impl Attributor {
     ) {
         let actor = &candidate.actor;
         let erased_text = format!("{actor} setting name=None for {user}");
-        let erased = self
-            .messages
-            .iter()
-            .any(|m| covers(m.at) && m.text == erased_text);
-        let spelled = if erased { "None" } else { user };
-        for value in [true, false] {
-            let text = format!(
-                "{actor} setting admin={} for {spelled}",
-                if value { "True" } else { "False" }
-            );
-            let Some(i) = self
-                .messages
-                .iter()
-                .position(|m| covers(m.at) && m.text == text)
-            else {
-                continue;
-            };
-            let Some(message) = self.messages.remove(i) else {
-                continue;
-            };
-            if let Some(j) = self
-                .messages
-                .iter()
-                .position(|m| erased && covers(m.at) && m.text == erased_text)
-            {
-                self.messages.remove(j);
-            }
-            self.roles
-                .retain(|r| !(covers(r.at) && r.user == spelled && r.granted == value));
-            self.settled.push(AdminEvent {
-                target: Target::User {
-                    name: user.to_string(),
-                    name_erased: erased,
-                },
-                change: if value {
-                    Change::Granted
-                } else {
-                    Change::Revoked
-                },
-                made_by: MadeBy::Actor(actor.clone()),
-                via: Some(candidate.via),
-                at: self.zone.to_utc(message.at),
-                status: Some(candidate.status),
-            });
+        let find = |messages: &VecDeque<PendingMessage>, text: &str| {
+            messages.iter().position(|m| covers(m.at) && m.text == text)
+        };
+        let erased = find(&self.messages, &erased_text).is_some();
+        let spellings: &[&str] = if erased { &[user, "None"] } else { &[user] };
+        let found = [true, false].into_iter().find_map(|value| {
+            let word = if value { "True" } else { "False" };
+            spellings.iter().find_map(|spelled| {
+                find(
+                    &self.messages,
+                    &format!("{actor} setting admin={word} for {spelled}"),
+                )
+                .map(|i| (value, i))
+            })
+        });
+        let Some((value, i)) = found else { return };
+        let Some(message) = self.messages.remove(i) else {
             return;
+        };
+        if let Some(j) = find(&self.messages, &erased_text) {
+            self.messages.remove(j);
         }
+        self.roles.retain(|r| {
+            let same = r.user == user || (erased && r.user == "None");
+            !(covers(r.at) && same && r.granted == value)
+        });
+        self.settled.push(AdminEvent {
+            target: Target::User {
+                name: user.to_string(),
+                name_erased: erased,
+            },
+            change: if value {
+                Change::Granted
+            } else {
+                Change::Revoked
+            },
+            made_by: MadeBy::Actor(actor.clone()),
+            via: Some(candidate.via),
+            at: self.zone.to_utc(message.at),
+            status: Some(candidate.status),
+        });
     }
 
     /// Decides every pending line logged at or before `until` (`None`: all of them).

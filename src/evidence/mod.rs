@@ -185,6 +185,12 @@ impl LogZone {
         LogZone(jiff::tz::TimeZone::UTC)
     }
 
+    /// This machine's zone: a hub writing its log here (a VM, The Littlest JupyterHub)
+    /// writes its times in it.
+    pub fn system() -> LogZone {
+        LogZone(jiff::tz::TimeZone::system())
+    }
+
     /// An IANA zone (`Europe/Berlin`) or `UTC`; summer time is followed.
     pub fn named(name: &str) -> Result<LogZone, ZoneError> {
         jiff::tz::TimeZone::get(name)

@@ -292,6 +292,31 @@ fn the_611_admin_page_erasing_a_name_is_read_from_the_path() {
 }
 
 #[test]
+fn the_611_erasure_is_seen_whichever_key_came_first() {
+    // A body with `admin` before `name` (as a client with sorted keys sends it): the
+    // admin line still names the user, the erasure follows.
+    let got = events(
+        "\
+[I 2026-12-01 14:00:14.424 JupyterHub users:395] rep-c setting admin=True for edited
+[I 2026-12-01 14:00:14.445 JupyterHub roles:281] Adding role admin for User: edited
+[I 2026-12-01 14:00:14.485 JupyterHub users:395] rep-c setting name=None for edited
+[I 2026-12-01 14:00:14.497 JupyterHub log:192] 200 PATCH /hub/api/users/edited (rep-c@127.0.0.1) 126.21ms
+",
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        (&got[0].target, &got[0].made_by),
+        (
+            &Target::User {
+                name: "edited".to_string(),
+                name_erased: true
+            },
+            &actor("rep-c")
+        )
+    );
+}
+
+#[test]
 fn the_416_edit_keeps_the_name() {
     let got = events(
         "\
