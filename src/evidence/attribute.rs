@@ -38,7 +38,7 @@ pub struct Stats {
     pub lines: u64,
     /// Lines that did not parse (tracebacks' continuations, other formats, not UTF-8).
     pub skipped: u64,
-    /// Request lines (`log.py`) read.
+    /// Lines of the request logger (`log.py`), the hub's own requests among them.
     pub requests: u64,
     /// Holes reported by the source.
     pub gaps: u64,
@@ -292,13 +292,14 @@ impl Attributor {
     }
 
     fn on_request_line(&mut self, line: &LogLine<'_>) {
-        let Some(request) = line::parse_request(line.message) else {
-            return;
-        };
         self.stats.requests += 1;
+        // Most lines are requests, and most find nothing waiting: not read further.
         if self.pending() == 0 {
             return;
         }
+        let Some(request) = line::parse_request(line.message) else {
+            return;
+        };
         let Some(kind) = kind_of(&request) else {
             return;
         };
