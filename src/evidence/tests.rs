@@ -677,6 +677,27 @@ fn a_request_of_the_user_themselves_is_a_refresh_of_their_login() {
 }
 
 #[test]
+fn the_watched_actors_own_requests_are_counted_exactly() {
+    let mut attributor = Attributor::new(LogZone::utc(), HOLD);
+    attributor.watch("admin-sync");
+    for line in [
+        "[I 2026-12-01 10:00:00.100 JupyterHub log:192] 200 GET /hub/api/users?offset=0&limit=200 (admin-sync@127.0.0.1) 12.30ms",
+        "[I 2026-12-01 10:00:00.101 JupyterHub log:192] 200 GET /hub/home (x (admin-sync@10.0.0.1) 2.00ms",
+        "[I 2026-12-01 10:00:00.102 JupyterHub log:192] 200 GET /hub/api/info (not-admin-sync@127.0.0.1) 2.00ms",
+        "[I 2026-12-01 10:00:00.103 JupyterHub users:395] admin-sync setting admin=True for x",
+    ] {
+        attributor.feed(line.as_bytes());
+    }
+    assert_eq!(
+        (
+            attributor.stats().requests,
+            attributor.stats().watched_requests
+        ),
+        (3, 1)
+    );
+}
+
+#[test]
 fn names_with_line_breaks_are_flagged() {
     assert!(super::name_can_forge_lines(
         "eve\n[I 2026-12-01 10:00:00.100 JupyterHub"
