@@ -12,9 +12,9 @@
 //!
 //! This module turns such lines into [`AdminEvent`]s: who was changed, how, by whom
 //! ([`MadeBy`]), through what ([`Via`]), when (UTC, through the log's [`LogZone`]) and with
-//! what status. [`line`] reads one line without copying; [`attribute`] pairs the lines
+//! what status. [`line`](mod@line) reads one line without copying; [`attribute`] pairs the lines
 //! of one request (the hub writes the request line last, at the request's end, with its
-//! duration); [`file`] reads a log file incrementally, across rotation, bounded. The
+//! duration); [`file`](mod@file) reads a log file incrementally, across rotation, bounded. The
 //! parser and the pairing take lines from anywhere ([`LineSink`]): a file today, a
 //! pod's log tomorrow.
 //!
