@@ -10,7 +10,7 @@ mod common;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use common::{Hub, encode_name, random, start_hub_with_env, wait_until};
+use common::{Hub, encode_name, exclusive, random, start_hub_with_env, wait_until};
 use jupyterhub_admin_sync::evidence::{
     AdminEvent, Attributor, Change, LogFile, LogZone, MadeBy, Target, Unknown, Via,
 };
@@ -25,6 +25,8 @@ const ADMIN_GROUP: &str = "hub-admins";
 const LOGIN_ADMIN: &str = "login-admin";
 
 /// The hub of this binary: admin_users, an admin group, an authenticator that says admin.
+/// Its tests take turns ([`exclusive`]): a bulk add of one test (every representative is
+/// made by one) would overlap another's requests, and make its changes unknown.
 fn log_hub() -> &'static Hub {
     static HUB: OnceLock<Hub> = OnceLock::new();
     HUB.get_or_init(|| {
@@ -122,7 +124,7 @@ fn assert_at_between(event: &AdminEvent, before: SystemTime) {
 
 #[tokio::test]
 async fn a_representatives_patch_is_theirs() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, token) = representative(hub, "rep-").await;
     let newbie = random("newbie-");
     hub.create_user(&newbie).await;
@@ -152,7 +154,7 @@ async fn an_edit_that_sends_the_unchanged_name_is_read_from_the_path() {
     // JupyterHub 6.1.1's admin page sends `{"name": same, "admin": true}`: 6.1.1 sets the
     // name to None, and its admin line names `None`, or the user when `admin` came first
     // in the body. 4.1.6 keeps the name.
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, token) = representative(hub, "rep-").await;
     // Checked on real hubs: 6.1.1 erases, 4.1.6 keeps (5.x not checked).
     let erases = hub.version_tuple() >= (6, 0, 0);
@@ -199,7 +201,7 @@ async fn an_edit_that_sends_the_unchanged_name_is_read_from_the_path() {
 
 #[tokio::test]
 async fn a_bulk_add_with_admin_names_its_actor_not_its_users() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, token) = representative(hub, "rep-").await;
     let fresh = [random("fresh-"), random("fresh-")];
     let body = json!({ "usernames": fresh, "admin": true });
@@ -228,7 +230,7 @@ async fn a_bulk_add_with_admin_names_its_actor_not_its_users() {
 
 #[tokio::test]
 async fn a_single_add_with_the_admin_pages_query_is_the_admin_page() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, token) = representative(hub, "rep-").await;
     let name = random("single-");
     let path = format!(
@@ -255,7 +257,7 @@ async fn a_single_add_with_the_admin_pages_query_is_the_admin_page() {
 
 #[tokio::test]
 async fn a_group_add_counts_members_and_names_the_actor() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, token) = representative(hub, "grouper-").await;
     let member = random("member-");
     hub.create_user(&member).await;
@@ -294,7 +296,7 @@ async fn a_group_add_counts_members_and_names_the_actor() {
 
 #[tokio::test]
 async fn admin_users_at_start_are_the_hubs_configuration() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let got = events_once_logged(hub, "JupyterHub is now running", 1, about(CONFIG_ADMIN)).await;
     assert_eq!(
         (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
@@ -311,7 +313,7 @@ async fn admin_users_at_start_are_the_hubs_configuration() {
 #[tokio::test]
 async fn the_log_shows_the_requests_of_whoever_is_watched() {
     // How a caller tells the hub's log (its own requests are in it) from a wrong file.
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     hub.get_ok("/users?offset=0&limit=1", &hub.test_admin_token)
         .await;
     let needle = "GET /hub/api/users?offset=0&limit=1 (test-admin@127.0.0.1)";
@@ -330,7 +332,7 @@ async fn the_log_shows_the_requests_of_whoever_is_watched() {
 
 #[tokio::test]
 async fn a_login_that_says_admin_is_the_authenticator() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     assert_eq!(hub.login(LOGIN_ADMIN, "any password").await, 302);
     let needle = format!("POST /hub/login?next=%2Fhub%2Fhome -> /hub/home ({LOGIN_ADMIN}@");
     let got = events_once_logged(hub, &needle, 1, about(LOGIN_ADMIN)).await;
@@ -348,7 +350,7 @@ async fn a_login_that_says_admin_is_the_authenticator() {
 
 #[tokio::test]
 async fn two_people_at_once_are_told_apart_or_unknown() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let (a, token_a) = representative(hub, "rep-a-").await;
     let (b, token_b) = representative(hub, "rep-b-").await;
     // Two bulk adds sent together: the hub runs them one after the other, but each
@@ -404,7 +406,7 @@ async fn two_people_at_once_are_told_apart_or_unknown() {
 
 #[tokio::test]
 async fn forged_names_name_only_the_real_actor() {
-    let hub = log_hub();
+    let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, _) = representative(hub, "rep-").await;
     let victim = random("victim-");
     hub.create_user(&victim).await;
