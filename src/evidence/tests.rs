@@ -410,6 +410,22 @@ fn a_login_is_the_authenticator() {
 }
 
 #[test]
+fn an_oauth_callback_is_the_authenticator_too() {
+    // OAuthenticator's admin_groups: a user not in them loses admin at sign-in.
+    let got = events(
+        "\
+[I 2026-12-01 10:00:00.101 JupyterHub roles:302] Removing role admin for User: gh-user
+[I 2026-12-01 10:00:00.150 JupyterHub log:192] 302 GET /hub/oauth_callback?code=[secret]&state=[secret] -> /hub/home (gh-user@10.0.0.1) 250.00ms
+",
+    );
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (&got[0].change, &got[0].made_by, got[0].via),
+        (&Change::Revoked, &MadeBy::Authenticator, Some(Via::Login))
+    );
+}
+
+#[test]
 fn group_changes_count_members_and_name_the_actor() {
     let got = events(
         "\
