@@ -817,6 +817,45 @@ def roster_part(a, results, runs=15):
     log(f"fleet roster --validate: median {median(walls) * 1000:.1f} ms over {runs} runs")
 
 
+def hub_log_part(a, results, runs=3, mib=1024):
+    """The hub's log read as evidence (src/evidence): `examples/parse_log.rs` writes a
+    real-format log of `mib` MiB (ordinary request lines, admin changes every 5,000
+    lines) and reads it as the daemon would; the same process on an empty log is the
+    baseline of its peak RSS. The log is deleted afterwards."""
+    log_file, empty = OUT / "hub-log-bench.log", OUT / "hub-log-empty.log"
+    made = subprocess.run([str(a.parse_log), "generate", str(log_file), str(mib)], capture_output=True, text=True)
+    if made.returncode != 0:
+        raise SystemExit(f"bench: generating the hub log failed: {made.stderr[-500:]}")
+    written = json.loads(made.stdout)
+    empty.write_text("")
+    try:
+        reads = [run_binary(a.parse_log, ["parse", str(log_file)], {}, OUT / "hub-log.stderr") for _ in range(runs)]
+        bases = [run_binary(a.parse_log, ["parse", str(empty)], {}, OUT / "hub-log.stderr") for _ in range(runs)]
+    finally:
+        log_file.unlink(missing_ok=True)
+        empty.unlink(missing_ok=True)
+    for r in reads:
+        if r["exit"] != 0 or not r["report"] or r["report"]["events"] != written["events"]:
+            raise SystemExit(f"bench: reading the hub log went wrong: {r['report']} (wrote {written})")
+    speeds = [r["report"]["mib_per_s"] for r in reads]
+    results["hub_log"] = {
+        "mib": written["bytes"] / 2**20, "events": written["events"], "runs": runs,
+        "mib_per_s_median": median(speeds), "mib_per_s_min": min(speeds),
+        "maxrss_max_kib": max(r["maxrss_kib"] for r in reads),
+        "baseline_maxrss_max_kib": max(r["maxrss_kib"] for r in bases),
+        "lines": reads[0]["report"]["lines"], "unknown": reads[0]["report"]["unknown"],
+    }
+    h = results["hub_log"]
+    log(f"hub log: {h['mib']:.0f} MiB at {h['mib_per_s_median']:.0f} MiB/s (median of {runs}), peak RSS "
+        f"{h['maxrss_max_kib'] / 1024:.1f} MiB vs {h['baseline_maxrss_max_kib'] / 1024:.1f} MiB without a log")
+
+
+def hub_log_line(h):
+    return (f"Hub log: {h['mib']:,.0f} MiB generated ({h['lines']:,} lines, {h['events']:,} admin changes) read at "
+            f"{h['mib_per_s_median']:.0f} MiB/s (median of {h['runs']}, slowest {h['mib_per_s_min']:.0f}); peak RSS "
+            f"{h['maxrss_max_kib'] / 1024:.1f} MiB, {h['baseline_maxrss_max_kib'] / 1024:.1f} MiB on an empty log")
+
+
 def goals(results):
     g = []
 
@@ -845,6 +884,12 @@ def goals(results):
         ms = r["validate_wall_median_s"] * 1000
         add(f"--validate of the {r['hubs']}-hub fleet roster (whole process, median)", f"{ms:.1f} ms", "< 100 ms",
             ms < 100)
+    if "hub_log" in results:
+        h = results["hub_log"]
+        add(f"hub log of {h['mib']:,.0f} MiB read (median)", f"{h['mib_per_s_median']:.0f} MiB/s", ">= 100 MiB/s",
+            h["mib_per_s_median"] >= 100)
+        grow = (h["maxrss_max_kib"] - h["baseline_maxrss_max_kib"]) / 1024
+        add("hub log peak RSS above the same process without a log", f"{grow:+.1f} MiB", "<= 16 MiB", grow <= 16)
     fl = results.get("fleet", {}).get("summary", {})
     for c, s in fl.items():
         add(f"fleet wall / ideal, {results['fleet']['hubs']} hubs, --concurrency {c}",
@@ -917,7 +962,7 @@ def table(results):
         b = results["big_page"]
         w(f"  (info) one hub of 10,000 users with page max 10,000 (fake API): peak RSS "
           f"{b['maxrss_max_kib'] / 1024:.1f} MiB vs {b['page_max_200']['maxrss_max_kib'] / 1024:.1f} MiB at page max 200")
-    for part, line in (("status_quo", status_quo_line), ("roster", roster_line)):
+    for part, line in (("status_quo", status_quo_line), ("roster", roster_line), ("hub_log", hub_log_line)):
         if part in results:
             w("")
             w(line(results[part]))
@@ -944,10 +989,13 @@ def main():
     p.add_argument("--fleet-concurrency", default="8,32")
     p.add_argument("--no-skewed", dest="skewed", action="store_false")
     p.add_argument("--no-big-page", dest="big_page", action="store_false")
-    p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet,roster"))
+    p.add_argument("--parse-log", default=str(ROOT / "target/release/examples/parse_log"))
+    p.add_argument("--hub-log-mib", type=int, default=int(os.environ.get("BENCH_HUB_LOG_MIB", "1024")))
+    p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet,roster,hublog"))
     a = p.parse_args()
     a.bin = Path(a.bin).resolve()
     a.venv = Path(a.venv).resolve()
+    a.parse_log = Path(a.parse_log).resolve()
     a.fleet_concurrency = [int(c) for c in a.fleet_concurrency.split(",")]
     OUT = Path(a.out).resolve()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -990,6 +1038,8 @@ def main():
         fleet_part(a, results)
     if "roster" in parts:
         roster_part(a, results)
+    if "hublog" in parts:
+        hub_log_part(a, results, mib=a.hub_log_mib)
     results["goals"] = goals(results)
     results["duration_s"] = time.time() - started
     results["loadavg_end"] = os.getloadavg()

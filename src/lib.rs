@@ -33,6 +33,8 @@
 //!   why) for review; [`markdown`] renders a diff or a run's report as a
 //!   pull-request comment, every name inert; [`saved_plan`] writes a dry run's plan
 //!   and applies exactly that plan, on hubs that have not changed since.
+//! - [`evidence`] reads a hub's own log to say who made each admin change (a user or
+//!   service by name, the hub's configuration, the authenticator, or unknown, and why).
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
@@ -44,6 +46,7 @@ pub mod date;
 pub mod diff;
 pub mod digest;
 pub mod dump;
+pub mod evidence;
 pub mod expiry;
 pub mod fights;
 pub mod fragment;

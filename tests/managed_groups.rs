@@ -31,7 +31,7 @@ async fn a_member_the_authenticator_put_in_an_admin_group_is_left_to_the_identit
         ("HUB_EXTRA_ROLES", ROLES),
     ]);
     hub.create_users(&["mg-rep"], true).await;
-    hub.login("mg-user").await;
+    assert_eq!(hub.login("mg-user", "any").await, 302);
     assert_eq!(
         hub.group_members("ops").await,
         ["mg-user"],
@@ -72,7 +72,7 @@ async fn a_member_the_authenticator_put_in_an_admin_group_is_left_to_the_identit
         let report = common::exit_report(&out, 0);
         assert_eq!(report["hubs"][0]["changes"][0]["applied"], true, "{report}");
         assert_eq!(hub.group_members("ops").await, Vec::<String>::new());
-        hub.login("mg-user").await;
+        assert_eq!(hub.login("mg-user", "any").await, 302);
         assert_eq!(hub.group_members("ops").await, ["mg-user"]);
         let again = common::exit_report(&run(&["--dry-run", "--output", "json"]), 2);
         assert_eq!(again["hubs"][0]["changes"][0]["user"], "mg-user", "{again}");

@@ -27,6 +27,12 @@
 #                         a user who logs in (any password) is put in the groups of
 #                         HUB_LOGIN_GROUPS (comma-separated), as an OAuthenticator puts
 #                         a user in the identity provider's groups
+#   HUB_LOGIN_ADMINS      (optional) comma-separated user names: the authenticator returns
+#                         `admin: True` at login for these names (and no `admin` for
+#                         others), as OAuthenticator's admin_groups does
+#   HUB_ADD_USER_DELAY_MS (optional) the authenticator's add_user awaits this long, as one
+#                         that asks another system does: requests creating users then
+#                         interleave, as on such hubs (two bulk adds at once)
 #
 # No c.Authenticator.admin_users unless HUB_ADMIN_USERS asks for it: with the built-in
 # `admin` role in load_roles and a non-empty admin_users, the hub rewrites the admin list
@@ -101,30 +107,40 @@ c.JupyterHub.log_level = log_level
 if page_max:
     c.JupyterHub.api_page_max_limit = int(page_max)
 
-from jupyterhub.auth import DummyAuthenticator  # noqa: E402 (after the helpers it needs)
+login_admins = {n.strip() for n in os.environ.get("HUB_LOGIN_ADMINS", "").split(",") if n.strip()}
+login_groups = [g.strip() for g in os.environ.get("HUB_LOGIN_GROUPS", "").split(",") if g.strip()]
+add_user_delay = float(os.environ.get("HUB_ADD_USER_DELAY_MS", "") or 0) / 1000
+manage_groups = os.environ.get("HUB_MANAGE_GROUPS") == "1"
+if login_admins or add_user_delay or manage_groups:
+    import asyncio
 
+    from jupyterhub.auth import DummyAuthenticator
 
-class LoginAuthenticator(DummyAuthenticator):
-    """DummyAuthenticator that, when it manages groups, gives every user who logs in
-    the groups of HUB_LOGIN_GROUPS."""
+    class LoginAuthenticator(DummyAuthenticator):
+        """Says at login who is admin (HUB_LOGIN_ADMINS), as an authenticator with
+        admin groups does, and, when it manages groups, puts everyone who logs in into
+        HUB_LOGIN_GROUPS, as an OAuthenticator copies the identity provider's groups."""
 
-    async def authenticate(self, handler, data):
-        name = await super().authenticate(handler, data)
-        if name is None:
-            return None
-        model = {"name": name}
-        if self.manage_groups:
-            model["groups"] = [
-                g.strip() for g in os.environ.get("HUB_LOGIN_GROUPS", "").split(",") if g.strip()
-            ]
-        return model
+        async def authenticate(self, handler, data):
+            name = await super().authenticate(handler, data)
+            if name is None:
+                return None
+            model = {"name": name}
+            if self.normalize_username(name) in login_admins:
+                model["admin"] = True
+            if self.manage_groups:
+                model["groups"] = login_groups
+            return model
 
+        async def add_user(self, user):
+            super().add_user(user)
+            if add_user_delay:
+                await asyncio.sleep(add_user_delay)
 
-# The plain DummyAuthenticator unless a test needs groups given at login (the tests
-# check the authenticator's class as the hub reports it).
-c.JupyterHub.authenticator_class = (
-    LoginAuthenticator if os.environ.get("HUB_MANAGE_GROUPS") == "1" else "dummy"
-)
+    c.JupyterHub.authenticator_class = LoginAuthenticator
+else:
+    # The plain DummyAuthenticator: the tests check the class the hub reports.
+    c.JupyterHub.authenticator_class = "dummy"
 c.JupyterHub.spawner_class = "simple"
 admin_users = {n.strip() for n in os.environ.get("HUB_ADMIN_USERS", "").split(",") if n.strip()}
 if admin_users:
@@ -160,14 +176,15 @@ if admin_groups:
 roles.append(admin_role)
 extra_roles = json.loads(os.environ.get("HUB_EXTRA_ROLES", "") or "[]")
 roles.extend(extra_roles)
-# Every group a role names exists before the roles are assigned: JupyterHub 6.1.1 fails
-# to start when the admin role names a group it has to create (app.py sets `admin` on
-# None), and load_groups only ever adds members, so memberships made later are kept.
+# Every group a role names exists before the roles are assigned: JupyterHub 4.1.6 and
+# 6.1.1 fail to start when the admin role names a group they have to create (app.py sets
+# `admin` on None), and load_groups only ever adds members, so memberships made later
+# are kept.
 role_groups = set(admin_groups) | {g for r in extra_roles for g in r.get("groups", [])}
-if role_groups and os.environ.get("HUB_MANAGE_GROUPS") != "1":
+if role_groups and not manage_groups:
     # (An authenticator that manages groups refuses load_groups; it makes them at login.)
     c.JupyterHub.load_groups = {g: [] for g in sorted(role_groups)}
-if os.environ.get("HUB_MANAGE_GROUPS") == "1":
+if manage_groups:
     c.Authenticator.manage_groups = True
 c.JupyterHub.services = services
 c.JupyterHub.load_roles = roles
@@ -194,8 +211,9 @@ print(
     f" page_max={page_max or 'default'} log_level={log_level}"
     f" exit_on_stdin_eof={os.environ.get('HUB_EXIT_ON_STDIN_EOF') == '1'}"
     f" admin_users={sorted(admin_users)} admin_groups={admin_groups}"
-    f" extra_roles={[r.get('name') for r in extra_roles]}"
-    f" manage_groups={os.environ.get('HUB_MANAGE_GROUPS') == '1'}",
+    f" extra_roles={[r.get('name') for r in extra_roles]} manage_groups={manage_groups}"
+    f" login_admins={sorted(login_admins)} login_groups={login_groups}"
+    f" add_user_delay={add_user_delay}s",
     file=sys.stderr,
     flush=True,
 )

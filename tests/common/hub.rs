@@ -664,56 +664,6 @@ impl Hub {
         members
     }
 
-    /// Logs `name` in through the hub's login form (`POST /hub/login`, any password
-    /// with the test hubs' authenticators), as a person would: whatever the
-    /// authenticator decides at login (groups, admin) happens. Panics unless the hub
-    /// answers with the redirect of a successful login.
-    pub async fn login(&self, name: &str) {
-        let base = self.api_url.trim_end_matches("/api");
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a client");
-        let form = client
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .expect("GET /hub/login");
-        let xsrf = form
-            .headers()
-            .get_all(reqwest::header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find_map(|c| c.strip_prefix("_xsrf="))
-            .map(|c| c.split(';').next().unwrap_or_default().to_string())
-            .unwrap_or_else(|| panic!("GET /hub/login set no _xsrf cookie"));
-        let answer = client
-            .post(format!("{base}/login"))
-            .header(reqwest::header::COOKIE, format!("_xsrf={xsrf}"))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(
-                url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("username", name)
-                    .append_pair("password", "any")
-                    .append_pair("_xsrf", &xsrf)
-                    .finish(),
-            )
-            .send()
-            .await
-            .expect("POST /hub/login");
-        assert_eq!(
-            answer.status().as_u16(),
-            302,
-            "login of {name}: {:?}\n{}",
-            answer,
-            self.log_tail(20)
-        );
-    }
-
     /// The names of all admin users.
     pub async fn admins(&self) -> BTreeSet<String> {
         self.users()
@@ -935,4 +885,109 @@ db.commit()
 pub fn start_hub_with_users(names: &[String], page_max: u32) -> Hub {
     start_in_new_dir(|dir| add_users_to_database(dir, names), page_max, &[])
         .unwrap_or_else(|e| panic!("{e}"))
+}
+
+// ---------------------------------------------------------------------------------------
+// Acting as a person (for the hub's log: who did what)
+// ---------------------------------------------------------------------------------------
+
+impl Hub {
+    /// The hub's log file (the hub's stdout and stderr, at INFO).
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("hub.log")
+    }
+
+    /// A new API token of user `name` (made by `test-admin`), to act as them.
+    pub async fn user_token(&self, name: &str) -> String {
+        let path = format!("/users/{}/tokens", encode_name(name));
+        let body = serde_json::json!({ "note": "acting as this user in a test" });
+        let (_, text) = self
+            .call(
+                &client(),
+                reqwest::Method::POST,
+                &path,
+                Some(&body),
+                None,
+                &[201],
+            )
+            .await;
+        let token: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("POST {path}: not JSON ({e}): {text}"));
+        token["token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("POST {path}: no token: {text}"))
+            .to_string()
+    }
+
+    /// Logs `name` in through the hub's own login form (`GET /hub/login` for the xsrf
+    /// cookie, then `POST /hub/login`), as a browser does; the status of the POST (302
+    /// on success).
+    pub async fn login(&self, name: &str, password: &str) -> u16 {
+        let base = format!("http://127.0.0.1:{}/hub/login", self.port);
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(60))
+            .build()
+            .expect("building a reqwest client");
+        let page = client
+            .get(&base)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {base}: {e}"));
+        let xsrf = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|c| {
+                c.strip_prefix("_xsrf=")?
+                    .split(';')
+                    .next()
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| panic!("GET {base}: no _xsrf cookie"));
+        let form = |s: &str| {
+            percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+        };
+        let body = format!(
+            "username={}&password={}&_xsrf={}",
+            form(name),
+            form(password),
+            form(&xsrf)
+        );
+        let answer = client
+            .post(format!("{base}?next=%2Fhub%2Fhome"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Cookie", format!("_xsrf={xsrf}"))
+            .body(body)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("POST {base}: {e}"));
+        answer.status().as_u16()
+    }
+}
+
+impl Hub {
+    /// A request with a JSON body sent exactly as written (key order kept, as a browser
+    /// sends it); the status.
+    pub async fn request_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: &str,
+    ) -> u16 {
+        let url = format!("{}{path}", self.api_url);
+        client()
+            .request(method.clone(), &url)
+            .header("Authorization", format!("token {token}"))
+            .header("Content-Type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: no answer: {e}"))
+            .status()
+            .as_u16()
+    }
 }
