@@ -9,6 +9,7 @@ use futures::StreamExt;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{AuditError, HubJournal, Journal};
 use crate::date::{Clock, SystemClock};
 use crate::hub::{Created, HubError, HubRead, HubWrite};
 use crate::name::UserName;
@@ -55,16 +56,19 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     writer: Option<&W>,
     stop: &CancellationToken,
 ) -> HubReport {
-    reconcile_with(spec, desired, reader, writer, stop, &mut |_| {}).await
+    reconcile_with(spec, desired, reader, writer, None, stop, &mut |_| {}).await
 }
 
-/// [`reconcile`], letting `before_apply` see and amend the plan before anything is
-/// applied: the daemon holds the changes of contested users there ([`crate::fights`]).
+/// [`reconcile`], writing ahead to the audit trail through `journal` (no change is
+/// made without its intent line; none: no `--audit-log`), and letting `before_apply`
+/// see and amend the plan before anything is applied: the daemon holds the changes
+/// of contested users there ([`crate::fights`]).
 pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     spec: &HubSpec,
     desired: &Desired,
     reader: &R,
     writer: Option<&W>,
+    journal: Option<&HubJournal>,
     stop: &CancellationToken,
     before_apply: &mut (dyn FnMut(&mut Plan) + Send),
 ) -> HubReport {
@@ -88,6 +92,8 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     };
     report.version = Some(snapshot.version.clone());
     report.users = Some(snapshot.total_users);
+    // What an earlier run left without an outcome is judged by what was just read.
+    let mut audit_error = settle(journal, &snapshot).await;
 
     let mut plan = plan(&spec.rules, desired, &snapshot);
     before_apply(&mut plan);
@@ -144,7 +150,8 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
             report.fail(ErrorKind::NotAdmin, error);
             return finish(report);
         }
-        apply(writer, spec, &plan, &mut report.changes, stop).await;
+        let unrecorded = apply(writer, journal, spec, &plan, &mut report.changes, stop).await;
+        audit_error = audit_error.or(unrecorded);
     }
 
     for change in report
@@ -158,7 +165,10 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     report.status = status(&plan, &report.changes);
     // A dry run changes nothing, so the brake cannot fail it: it warns instead.
     report.brake = plan.brake.map(BrakeReport::from);
-    if let Some(brake) = plan.brake.filter(|_| writer.is_some()) {
+    if let Some(error) = audit_error {
+        tracing::error!(hub = %spec.name, community = %spec.community, %error, "no change is made without its audit line");
+        report.fail(ErrorKind::Audit, error.to_string());
+    } else if let Some(brake) = plan.brake.filter(|_| writer.is_some()) {
         let error = format!(
             "{brake}; none was made this run (check the plan with --dry-run, fix the roster, or let a reviewed plan through once with --once --allow-revocations {}={})",
             spec.name, brake.revocations
@@ -170,6 +180,12 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         report.error = Some("some changes failed; see above".to_string());
     }
     finish(report)
+}
+
+/// Settles, before any change, the intents an earlier run of the hub left without an
+/// outcome (see [`crate::audit`]); the error that keeps them unsettled.
+async fn settle(journal: Option<&HubJournal>, snapshot: &HubSnapshot) -> Option<AuditError> {
+    journal?.settle(snapshot).await.err()
 }
 
 /// What suggests that the roster does not fit the hub: every admin it has would be
@@ -210,17 +226,21 @@ fn status(plan: &Plan, changes: &[ChangeReport]) -> Status {
 
 /// Makes the plan's changes in order (creates, grants, then revokes), logging each
 /// with who added whom, and records the result in `reports` (same order as
-/// `plan.changes`).
+/// `plan.changes`). With a `journal`, each change's intent is written (and synced)
+/// before it and its outcome after; a change whose intent cannot be written is not
+/// made, nor any after it, and the audit error is returned.
 async fn apply<W: HubWrite>(
     writer: &W,
+    journal: Option<&HubJournal>,
     spec: &HubSpec,
     plan: &Plan,
     reports: &mut [ChangeReport],
     stop: &CancellationToken,
-) {
+) -> Option<AuditError> {
     // Once the hub stops answering (retries spent), the rest waits for the next run
     // rather than each change spending the retry budget again.
     let mut hub_down = false;
+    let mut unrecorded: Option<AuditError> = None;
     for (change, report) in plan.changes.iter().zip(reports.iter_mut()) {
         if !change.apply {
             continue;
@@ -233,6 +253,22 @@ async fn apply<W: HubWrite>(
             report.skipped = Some(Skipped::HubStoppedAnswering);
             continue;
         }
+        if unrecorded.is_some() {
+            report.skipped = Some(Skipped::NotRecorded);
+            continue;
+        }
+        // No record, no change.
+        let intent = match journal.map(|j| j.intent(change)) {
+            None => None,
+            Some(written) => match written.await {
+                Ok(intent) => Some(intent),
+                Err(error) => {
+                    report.error = Some(format!("not made: {error}"));
+                    unrecorded = Some(error);
+                    continue;
+                }
+            },
+        };
         let result = match change.action {
             Action::Create => writer.create_admin(&change.hub_name).await.map(Some),
             Action::Grant => writer.set_admin(&change.hub_name, true).await.map(|_| None),
@@ -241,6 +277,11 @@ async fn apply<W: HubWrite>(
                 .await
                 .map(|_| None),
         };
+        if let (Some(journal), Some(intent)) = (journal, intent)
+            && let Err(error) = journal.outcome(intent, result.as_ref().map(|_| ()))
+        {
+            unrecorded = Some(error);
+        }
         match result {
             Ok(created) => {
                 report.applied = true;
@@ -260,6 +301,7 @@ async fn apply<W: HubWrite>(
             }
         }
     }
+    unrecorded
 }
 
 fn log_applied(spec: &HubSpec, change: &Change, created: Option<Created>) {
@@ -310,34 +352,51 @@ where
 
 /// [`reconcile`] against the roster as it stands today (by the machine's clock):
 /// administrators whose entry expired are not declared, and their revocations are
-/// marked as expired.
+/// marked as expired. With a `journal`, the run is written to the audit trail.
 pub async fn reconcile_today<R: HubRead, W: HubWrite>(
     roster: &Roster,
     spec: &HubSpec,
     reader: &R,
     writer: Option<&W>,
+    journal: Option<&Journal>,
     stop: &CancellationToken,
 ) -> HubReport {
     let today = SystemClock.today();
     let desired = roster.desired_on(spec, today);
-    let mut report = reconcile(spec, &desired, reader, writer, stop).await;
-    mark_expired(&mut report, &roster.expired_on(spec, today));
+    let expired = roster.expired_on(spec, today);
+    let journal = journal.map(|j| j.begin(spec, &expired));
+    let mut report = reconcile_with(
+        spec,
+        &desired,
+        reader,
+        writer,
+        journal.as_ref(),
+        stop,
+        &mut |_| {},
+    )
+    .await;
+    mark_expired(&mut report, &expired);
+    if let Some(journal) = &journal {
+        journal.finish(&mut report).await;
+    }
     report
 }
 
 /// Reconciles every hub in `targets` (a dry run when `mode` is [`Mode::DryRun`]), at
-/// most `concurrency` at a time; the report keeps the order of `targets`.
+/// most `concurrency` at a time, writing to the audit trail through `journal`; the
+/// report keeps the order of `targets`.
 pub async fn run_all<C: HubRead + HubWrite>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     mode: Mode,
     concurrency: usize,
+    journal: Option<&Journal>,
 ) -> RunReport {
     let never = CancellationToken::new();
     let never = &never;
     let hubs = each_hub(targets, concurrency, |spec, client| async move {
         let writer = (mode != Mode::DryRun).then_some(client);
-        reconcile_today(roster, spec, client, writer, never).await
+        reconcile_today(roster, spec, client, writer, journal, never).await
     })
     .await;
     RunReport { mode, hubs }

@@ -79,6 +79,7 @@ fn options(config: &Path) -> DaemonOptions {
         webhook: None,
         alert_format: crate::alert::AlertFormat::Slack,
         audit_log: None,
+        audit_lock_wait: Duration::from_secs(1),
         reload_poll: Duration::from_secs(2),
         grace: Duration::from_secs(8),
         expiry_warning_days: 7,
