@@ -186,7 +186,7 @@ impl Journal {
                 return Err(AuditError::Busy {
                     path: self.inner.path.clone(),
                     holder,
-                    waited: now - started,
+                    wait: self.inner.wait,
                 });
             }
             tokio::time::sleep(POLL.min(deadline - now)).await;

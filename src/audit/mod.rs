@@ -160,14 +160,15 @@ pub enum AuditError {
     #[error("audit log {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
     #[error(
-        "audit log {}: another writer holds it: {holder} (waited {:.1}s; see --audit-lock-wait)",
+        "audit log {}: another writer holds it: {holder}; it did not let go within {:.1}s (--audit-lock-wait)",
         path.display(),
-        waited.as_secs_f64()
+        wait.as_secs_f64()
     )]
     Busy {
         path: PathBuf,
         holder: String,
-        waited: Duration,
+        /// The wait that ran out.
+        wait: Duration,
     },
 }
 
@@ -276,6 +277,12 @@ impl Held {
     fn moved_on(&mut self, why: &str) -> io::Result<()> {
         let found = settle::scan(&self.file, None)?.found;
         self.len = found.len;
+        if found.len == 0 && self.head.is_none() {
+            // Nothing written yet: still a new trail.
+            self.start
+                .get_or_insert_with(|| Start::new(ChainStart::New, "a new audit trail"));
+            return Ok(());
+        }
         if found.len == 0 {
             tracing::info!(
                 "{why}: the audit trail goes on in a new file, chained to the last line of the old one"
