@@ -258,9 +258,8 @@ async fn apply<W: HubWrite>(
             continue;
         }
         // No record, no change.
-        let intent = match journal.map(|j| j.intent(change)) {
-            None => None,
-            Some(written) => match written.await {
+        let intent = match journal {
+            Some(journal) => match journal.intent(change).await {
                 Ok(intent) => Some(intent),
                 Err(error) => {
                     report.error = Some(format!("not made: {error}"));
@@ -268,6 +267,7 @@ async fn apply<W: HubWrite>(
                     continue;
                 }
             },
+            None => None,
         };
         let result = match change.action {
             Action::Create => writer.create_admin(&change.hub_name).await.map(Some),
@@ -537,6 +537,77 @@ communities:
         let report = run(&hub, true).await;
         assert_eq!(report.error_kind, Some(ErrorKind::NotAdmin), "{report}");
         assert!(hub.writes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn with_an_audit_log_each_change_is_written_ahead_and_without_its_line_none_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs/audit.jsonl");
+        std::fs::create_dir(dir.path().join("logs")).unwrap();
+        let journal = Journal::open(&path, Mode::Once, std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+        let roster = roster();
+        let spec = &roster.hubs[0];
+        let desired = roster.desired(spec);
+        let never = CancellationToken::new();
+        let run = |hub: MemoryHub| {
+            let journal = journal.begin(spec, &Desired::new());
+            let (desired, never) = (&desired, &never);
+            async move {
+                let mut report = reconcile_with(
+                    spec,
+                    desired,
+                    &hub,
+                    Some(&hub),
+                    Some(&journal),
+                    never,
+                    &mut |_| {},
+                )
+                .await;
+                journal.finish(&mut report).await;
+                report
+            }
+        };
+        let report = run(hub()).await;
+        assert_eq!(report.status, Status::Changed, "{report}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let events: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "chain", "intent", "applied", "intent", "applied", "intent", "applied"
+            ]
+            .map(|e| format!("\"{e}\"")),
+            "{text}"
+        );
+
+        // The directory gone: nothing is made, the run fails with kind audit.
+        let drifted = hub();
+        std::fs::remove_dir_all(dir.path().join("logs")).unwrap();
+        let report = run(drifted.clone()).await;
+        assert_eq!(report.error_kind, Some(ErrorKind::Audit), "{report}");
+        assert!(drifted.writes().is_empty(), "no change without its line");
+        let first = report.changes.iter().find(|c| c.error.is_some()).unwrap();
+        assert!(
+            first
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("not made: audit log "),
+            "{first:?}"
+        );
+        assert!(
+            report
+                .changes
+                .iter()
+                .filter(|c| c.error.is_none())
+                .all(|c| c.skipped == Some(Skipped::NotRecorded)),
+            "{report}"
+        );
     }
 
     #[tokio::test]
