@@ -436,10 +436,15 @@ def audit_roster(path, api_url):
 
 
 def chained_trail(path, lines):
-    """A trail of `lines` chained lines shaped like the tool's (intent, then applied)."""
-    prev = None
+    """A trail of `lines` chained lines shaped like the tool's: a chain line, then intents
+    and their outcomes."""
+    first = {"time": "2026-12-01T00:00:00.000000Z", "event": "chain", "chain": "new",
+             "result": "a new audit trail", "mode": "daemon", "run": "20261201T000000Z-00000000", "prev": None}
+    text = json.dumps(first, separators=(",", ":"))
+    prev = hashlib.sha256(text.encode()).hexdigest()
     with open(path, "w") as f:
-        for i in range(lines):
+        f.write(text + "\n")
+        for i in range(lines - 1):
             event = "intent" if i % 2 == 0 else "applied"
             line = {
                 "time": "2026-12-01T00:00:00.000000Z", "hub": "climate-prod", "community": "climate-lab",
@@ -476,13 +481,21 @@ def audit_part(a, results):
         args = ["--config", str(roster), "--once", "--output", "json"]
         if with_audit:
             args += ["--audit-log", str(trail)]
-        r = run_binary(a.bin, args, env, OUT / "once-audit.log")
+        run_log = OUT / "once-audit.log"
+        if run_log.exists():
+            run_log.unlink()
+        r = run_binary(a.bin, args, {**env, "RUST_LOG": "info"}, run_log)
         hub.stop()
         s = summarize_report(r["report"])
         applied = sum(1 for h in r["report"]["hubs"] for c in h["changes"] if c["applied"]) if r["report"] else 0
         if r["exit"] != 0 or applied != AUDIT_CREATES:
-            raise RuntimeError(f"audit: --once exit {r['exit']}, {applied} applied, {s}; see {OUT / 'once-audit.log'}")
+            raise RuntimeError(f"audit: --once exit {r['exit']}, {applied} applied, {s}; see {run_log}")
         r["report"] = s
+        # The binary's own count of the time it spent writing and syncing the run's lines.
+        spent = [float(x.split("=", 1)[1]) for x in run_log.read_text().split() if x.startswith("audit_ms=")]
+        if with_audit and not spent:
+            raise RuntimeError(f"audit: no audit_ms in {run_log}")
+        r["audit_s"] = spent[-1] / 1000 if spent else 0.0
         return r
 
     log("audit: warm-up (discarded): without, then with the audit log")
@@ -498,7 +511,8 @@ def audit_part(a, results):
                 "audit": got[True], "ratio": got[True]["wall_s"] / got[False]["wall_s"]}
         pairs.append(pair)
         log(f"audit: pair {i + 1}/{a.audit_pairs} ({pair['order']}): plain {got[False]['wall_s']:.2f}s, "
-            f"audit {got[True]['wall_s']:.2f}s, ratio {pair['ratio']:.3f}")
+            f"audit {got[True]['wall_s']:.2f}s, ratio {pair['ratio']:.3f}; "
+            f"{got[True]['audit_s'] * 1000:.0f} ms of it writing and syncing lines")
     results["audit"] = {
         "creates": AUDIT_CREATES,
         "pairs": pairs,
@@ -507,6 +521,8 @@ def audit_part(a, results):
         "plain_wall_median_s": median([p["plain"]["wall_s"] for p in pairs]),
         "audit_wall_median_s": median([p["audit"]["wall_s"] for p in pairs]),
         "audit_cpu_median_s": median([p["audit"]["cpu_s"] for p in pairs]),
+        "writing_median_s": median([p["audit"]["audit_s"] for p in pairs]),
+        "writing_share_median": median([p["audit"]["audit_s"] / p["audit"]["wall_s"] for p in pairs]),
         "plain_cpu_median_s": median([p["plain"]["cpu_s"] for p in pairs]),
         "trail_bytes": trail.stat().st_size,
         "loadavg_after": os.getloadavg(),
@@ -1032,6 +1048,8 @@ def table(results):
           f"{r['plain_wall_median_s']:.2f}s without, {r['audit_wall_median_s']:.2f}s with --audit-log "
           f"(ratio {r['ratio_median']:.3f}, max {r['ratio_max']:.3f}); CPU {r['plain_cpu_median_s'] * 1000:.0f} / "
           f"{r['audit_cpu_median_s'] * 1000:.0f} ms")
+        w(f"  time the audited run spent writing and syncing its {2 * r['creates']} lines (its own count): "
+          f"{r['writing_median_s'] * 1000:.0f} ms, {r['writing_share_median'] * 100:.1f}% of its wall time")
         w(f"  a trail of {t['lines']:,} lines ({t['bytes'] / MIB:.1f} MiB): read when the lock is taken in "
           f"{t['read_median_s'] * 1000:.0f} ms; audit verify {t['verify_median_s']:.2f}s")
     for part, line in (("status_quo", status_quo_line), ("roster", roster_line)):
@@ -1062,7 +1080,7 @@ def main():
     p.add_argument("--no-skewed", dest="skewed", action="store_false")
     p.add_argument("--no-big-page", dest="big_page", action="store_false")
     p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet,roster,audit"))
-    p.add_argument("--audit-pairs", type=int, default=int(os.environ.get("BENCH_AUDIT_PAIRS", "5")))
+    p.add_argument("--audit-pairs", type=int, default=int(os.environ.get("BENCH_AUDIT_PAIRS", "7")))
     a = p.parse_args()
     a.bin = Path(a.bin).resolve()
     a.venv = Path(a.venv).resolve()

@@ -135,6 +135,7 @@ impl Journal {
             run,
             expired: expired.clone(),
             wrote: AtomicBool::new(false),
+            spent_ns: AtomicU64::new(0),
         }
     }
 
@@ -148,6 +149,7 @@ impl Journal {
             run: RunId::fresh(),
             expired: Desired::new(),
             wrote: AtomicBool::new(false),
+            spent_ns: AtomicU64::new(0),
         }
     }
 
@@ -220,6 +222,9 @@ pub struct HubJournal {
     expired: Desired,
     /// Whether this run wrote a line (then its end syncs).
     wrote: AtomicBool,
+    /// Time spent writing and syncing this run's lines, logged at its end: what the
+    /// trail costs a run.
+    spent_ns: AtomicU64,
 }
 
 impl HubJournal {
@@ -234,6 +239,7 @@ impl HubJournal {
         if !self.journal.log().book.has(&self.hub) {
             return Ok(0);
         }
+        let _spent = self.spending();
         self.journal.hold().await?;
         let written = self.journal.log().settle(&self.hub, snapshot, &self.run)?;
         if written > 0 {
@@ -245,6 +251,7 @@ impl HubJournal {
     /// Writes and syncs the intent of `change`, before the hub is asked to make it.
     /// An error means the change must not be made.
     pub async fn intent(&self, change: &Change) -> Result<Intent, AuditError> {
+        let _spent = self.spending();
         self.journal.hold().await?;
         let n = self.journal.inner.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let id = format!("{}.{n}", self.journal.inner.run);
@@ -263,6 +270,7 @@ impl HubJournal {
     /// run's end: if it is lost in a crash, its intent is settled at the next start.
     /// An error means later changes must not be made (the disk is failing).
     pub fn outcome(&self, intent: Intent, result: Result<(), &HubError>) -> Result<(), AuditError> {
+        let _spent = self.spending();
         let (event, text) = match result {
             Ok(()) => (Event::Applied, "ok".to_string()),
             Err(error) => (Event::Failed, error.to_string()),
@@ -308,7 +316,8 @@ impl HubJournal {
                     .head()
                     .map(|h| h.to_string())
                     .unwrap_or_default();
-                tracing::info!(hub = %report.name, run = %self.run, head = %head, "audit log written; its head");
+                let spent_ms = self.spent_ns.load(Ordering::SeqCst) as f64 / 1e6;
+                tracing::info!(hub = %report.name, run = %self.run, head = %head, audit_ms = %format!("{spent_ms:.1}"), "audit log written; its head");
             }
             Err(error) => {
                 tracing::error!(hub = %report.name, %error, "cannot write the audit log");
@@ -331,6 +340,7 @@ impl HubJournal {
             }
             return Ok(false);
         }
+        let _spent = self.spending();
         self.journal.hold().await?;
         let mut log = self.journal.log();
         log.append(&bodies, true)?;
@@ -339,6 +349,14 @@ impl HubJournal {
         }
         log.note();
         Ok(true)
+    }
+
+    /// Counts the time until the guard is dropped as spent on the trail.
+    fn spending(&self) -> Spending<'_> {
+        Spending {
+            spent_ns: &self.spent_ns,
+            started: std::time::Instant::now(),
+        }
     }
 
     /// The line's subject: the change as the hub spells its user; a revocation of an
@@ -389,5 +407,18 @@ impl HubJournal {
             note: None,
             by: &NOBODY,
         }
+    }
+}
+
+/// Adds the time it lived to a run's time spent on the trail.
+struct Spending<'a> {
+    spent_ns: &'a AtomicU64,
+    started: std::time::Instant,
+}
+
+impl Drop for Spending<'_> {
+    fn drop(&mut self) {
+        let ns = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.spent_ns.fetch_add(ns, Ordering::SeqCst);
     }
 }
