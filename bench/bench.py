@@ -20,7 +20,12 @@ What it measures (see BENCHMARKS.md for the figures and the reasoning):
    page maximum is raised to 10,000 (a single 2.4 MB page).
 4. The status quo: stopping (SIGTERM until exit) and starting (until GET /hub/api/
    answers) the 10,000-user hub, against a `--once` that grants one admin there.
-5. The goals, each beside its figure, PASS or MISS.
+5. The audit trail (part `audit`): a `--once` that creates 300 declared admins on a real
+   hub of 1,000 users, with and without `--audit-log` (a file on this disk, growing run
+   after run), in AUDIT_PAIRS interleaved pairs, the hub's database put back before each
+   run; and the cost of reading a long trail when the lock is taken (a chained file of
+   100,000 lines), with `audit verify` on it.
+6. The goals, each beside its figure, PASS or MISS.
 
 Everything listens on 127.0.0.1. Every child (hubs, fake API) is stopped on exit, and
 also dies by itself if this process dies (its stdin is a pipe from here).
@@ -437,6 +442,143 @@ def write_roster(path, hubs, extra_admins=()):
 
 def median(xs):
     return statistics.median(xs) if xs else None
+
+
+# --------------------------------------------------------------------------------------
+# The audit trail: writing ahead, synced, against no audit log
+# --------------------------------------------------------------------------------------
+
+AUDIT_CREATES = 300
+
+
+def audit_roster(path, api_url):
+    """The hub's three seeded admins and AUDIT_CREATES administrators it does not have."""
+    extra = [f"audit-new{i:03}" for i in range(AUDIT_CREATES)]
+    return write_roster(path, [("audit-hub", api_url)], extra_admins=extra)
+
+
+def chained_trail(path, lines):
+    """A trail of `lines` chained lines shaped like the tool's: a chain line, then intents
+    and their outcomes."""
+    first = {"time": "2026-12-01T00:00:00.000000Z", "event": "chain", "chain": "new",
+             "result": "a new audit trail", "mode": "daemon", "run": "20261201T000000Z-00000000", "prev": None}
+    text = json.dumps(first, separators=(",", ":"))
+    prev = hashlib.sha256(text.encode()).hexdigest()
+    with open(path, "w") as f:
+        f.write(text + "\n")
+        for i in range(lines - 1):
+            event = "intent" if i % 2 == 0 else "applied"
+            line = {
+                "time": "2026-12-01T00:00:00.000000Z", "hub": "climate-prod", "community": "climate-lab",
+                "user": f"user{i // 2:06}", "action": "create", "role": "administrator", "added_by": "rep-bob",
+                "event": event, "mode": "daemon", "run": "20261201T000000Z-00000000",
+            }
+            if event == "intent":
+                line["id"] = f"20261201T000000Z-00000000.{i // 2}"
+            else:
+                line["result"] = "ok"
+                line["intent"] = f"20261201T000000Z-00000000.{i // 2}"
+            line["prev"] = prev
+            text = json.dumps(line, separators=(",", ":"))
+            prev = hashlib.sha256(text.encode()).hexdigest()
+            f.write(text + "\n")
+
+
+def audit_part(a, results):
+    hub = RealHub(a.venv, 1000, 3, OUT / "hub-audit")
+    log("audit: seeding a hub of 1,000 users")
+    hub.seed()
+    pristine = OUT / "hub-audit.sqlite"
+    shutil.copy2(hub.dir / "jupyterhub.sqlite", pristine)
+    roster = audit_roster(OUT / "roster-audit.yaml", hub.api_url)
+    trail = OUT / "audit-bench.jsonl"
+    for stale in (trail, Path(str(trail) + ".lock")):
+        if stale.exists():
+            stale.unlink()
+    env = {"BENCH_HUB_TOKEN": hub.token}
+
+    def one(with_audit):
+        shutil.copy2(pristine, hub.dir / "jupyterhub.sqlite")
+        hub.start()
+        args = ["--config", str(roster), "--once", "--output", "json"]
+        if with_audit:
+            args += ["--audit-log", str(trail)]
+        run_log = OUT / "once-audit.log"
+        if run_log.exists():
+            run_log.unlink()
+        r = run_binary(a.bin, args, {**env, "RUST_LOG": "info"}, run_log)
+        hub.stop()
+        s = summarize_report(r["report"])
+        applied = sum(1 for h in r["report"]["hubs"] for c in h["changes"] if c["applied"]) if r["report"] else 0
+        if r["exit"] != 0 or applied != AUDIT_CREATES:
+            raise RuntimeError(f"audit: --once exit {r['exit']}, {applied} applied, {s}; see {run_log}")
+        r["report"] = s
+        # The binary's own count of the time it spent writing and syncing the run's lines.
+        spent = [float(x.split("=", 1)[1]) for x in run_log.read_text().split() if x.startswith("audit_ms=")]
+        if with_audit and not spent:
+            raise RuntimeError(f"audit: no audit_ms in {run_log}")
+        r["audit_s"] = spent[-1] / 1000 if spent else 0.0
+        return r
+
+    log("audit: warm-up (discarded): without, then with the audit log")
+    one(False)
+    one(True)
+    orders = [i % 2 for i in range(a.audit_pairs)]
+    random.Random(20261201).shuffle(orders)
+    pairs = []
+    for i, first in enumerate(orders):
+        order = [False, True] if first == 0 else [True, False]
+        got = {w: one(w) for w in order}
+        pair = {"order": "-".join("audit" if w else "plain" for w in order), "plain": got[False],
+                "audit": got[True], "ratio": got[True]["wall_s"] / got[False]["wall_s"]}
+        pairs.append(pair)
+        log(f"audit: pair {i + 1}/{a.audit_pairs} ({pair['order']}): plain {got[False]['wall_s']:.2f}s, "
+            f"audit {got[True]['wall_s']:.2f}s, ratio {pair['ratio']:.3f}; "
+            f"{got[True]['audit_s'] * 1000:.0f} ms of it writing and syncing lines")
+    results["audit"] = {
+        "creates": AUDIT_CREATES,
+        "pairs": pairs,
+        "ratio_median": median([p["ratio"] for p in pairs]),
+        "ratio_max": max(p["ratio"] for p in pairs),
+        "plain_wall_median_s": median([p["plain"]["wall_s"] for p in pairs]),
+        "audit_wall_median_s": median([p["audit"]["wall_s"] for p in pairs]),
+        "audit_cpu_median_s": median([p["audit"]["cpu_s"] for p in pairs]),
+        "writing_median_s": median([p["audit"]["audit_s"] for p in pairs]),
+        "writing_share_median": median([p["audit"]["audit_s"] / p["audit"]["wall_s"] for p in pairs]),
+        "plain_cpu_median_s": median([p["plain"]["cpu_s"] for p in pairs]),
+        "trail_bytes": trail.stat().st_size,
+        "loadavg_after": os.getloadavg(),
+    }
+    results["audit"]["long_trail"] = long_trail(a)
+
+
+def long_trail(a, lines=100_000, runs=3):
+    """What a long trail costs: the pass over it when the lock is taken (the `read_ms` the
+    binary logs), and `audit verify` on it."""
+    big = OUT / "audit-long.jsonl"
+    chained_trail(big, lines)
+    for stale in (Path(str(big) + ".lock"),):
+        if stale.exists():
+            stale.unlink()
+    roster = OUT / "roster-audit-none.yaml"
+    roster.write_text("communities: []\n")
+    reads, verifies = [], []
+    for _ in range(runs):
+        done = subprocess.run([str(a.bin), "--config", str(roster), "--once", "--audit-log", str(big)],
+                              capture_output=True, text=True, env={**os.environ, "RUST_LOG": "info"})
+        found = [int(x.split("=")[1]) for x in done.stderr.split() if x.startswith("read_ms=")]
+        if not found:
+            raise RuntimeError(f"audit: no read_ms in the log: {done.stderr[-500:]}")
+        reads.append(found[0] / 1000)
+        t0 = time.perf_counter()
+        v = subprocess.run([str(a.bin), "audit", "verify", str(big)], capture_output=True, text=True)
+        verifies.append(time.perf_counter() - t0)
+        if v.returncode != 0:
+            raise RuntimeError(f"audit verify of the long trail: {v.stdout[-300:]} {v.stderr[-300:]}")
+    log(f"audit: a trail of {lines:,} lines ({big.stat().st_size / MIB:.1f} MiB): read when the lock is taken "
+        f"in {median(reads) * 1000:.0f} ms, verified in {median(verifies):.2f}s")
+    return {"lines": lines, "bytes": big.stat().st_size, "read_median_s": median(reads),
+            "verify_median_s": median(verifies)}
 
 
 def real_hub_part(a, n, results, status_quo=False):
@@ -890,6 +1032,10 @@ def goals(results):
             h["mib_per_s_median"] >= 100)
         grow = (h["maxrss_max_kib"] - h["baseline_maxrss_max_kib"]) / 1024
         add("hub log peak RSS above the same process without a log", f"{grow:+.1f} MiB", "<= 16 MiB", grow <= 16)
+    if "audit" in results:
+        r = results["audit"]
+        add(f"--once of {r['creates']} changes, audit log on / off (median of pairs)", f"{r['ratio_median']:.3f}",
+            "<= 1.10", r["ratio_median"] <= 1.10)
     fl = results.get("fleet", {}).get("summary", {})
     for c, s in fl.items():
         add(f"fleet wall / ideal, {results['fleet']['hubs']} hubs, --concurrency {c}",
@@ -962,6 +1108,18 @@ def table(results):
         b = results["big_page"]
         w(f"  (info) one hub of 10,000 users with page max 10,000 (fake API): peak RSS "
           f"{b['maxrss_max_kib'] / 1024:.1f} MiB vs {b['page_max_200']['maxrss_max_kib'] / 1024:.1f} MiB at page max 200")
+    if "audit" in results:
+        r = results["audit"]
+        t = r["long_trail"]
+        w("")
+        w(f"Audit trail: --once creating {r['creates']} admins on a real hub, median of {len(r['pairs'])} pairs: "
+          f"{r['plain_wall_median_s']:.2f}s without, {r['audit_wall_median_s']:.2f}s with --audit-log "
+          f"(ratio {r['ratio_median']:.3f}, max {r['ratio_max']:.3f}); CPU {r['plain_cpu_median_s'] * 1000:.0f} / "
+          f"{r['audit_cpu_median_s'] * 1000:.0f} ms")
+        w(f"  time the audited run spent writing and syncing its {2 * r['creates']} lines (its own count): "
+          f"{r['writing_median_s'] * 1000:.0f} ms, {r['writing_share_median'] * 100:.1f}% of its wall time")
+        w(f"  a trail of {t['lines']:,} lines ({t['bytes'] / MIB:.1f} MiB): read when the lock is taken in "
+          f"{t['read_median_s'] * 1000:.0f} ms; audit verify {t['verify_median_s']:.2f}s")
     for part, line in (("status_quo", status_quo_line), ("roster", roster_line), ("hub_log", hub_log_line)):
         if part in results:
             w("")
@@ -991,7 +1149,8 @@ def main():
     p.add_argument("--no-big-page", dest="big_page", action="store_false")
     p.add_argument("--parse-log", default=str(ROOT / "target/release/examples/parse_log"))
     p.add_argument("--hub-log-mib", type=int, default=int(os.environ.get("BENCH_HUB_LOG_MIB", "1024")))
-    p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet,roster,hublog"))
+    p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet,roster,hublog,audit"))
+    p.add_argument("--audit-pairs", type=int, default=int(os.environ.get("BENCH_AUDIT_PAIRS", "7")))
     a = p.parse_args()
     a.bin = Path(a.bin).resolve()
     a.venv = Path(a.venv).resolve()
@@ -1040,6 +1199,8 @@ def main():
         roster_part(a, results)
     if "hublog" in parts:
         hub_log_part(a, results, mib=a.hub_log_mib)
+    if "audit" in parts:
+        audit_part(a, results)
     results["goals"] = goals(results)
     results["duration_s"] = time.time() - started
     results["loadavg_end"] = os.getloadavg()

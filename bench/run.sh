@@ -12,8 +12,9 @@
 #   BENCH_RESTARTS            hub restarts timed for the status quo, default 2
 #   BENCH_FLEET_HUBS          hubs in the fleet case, default 200
 #   BENCH_FLEET_RUNS          runs per concurrency in the fleet case, default 2
-#   BENCH_PARTS               "hubs,fleet,roster,hublog" (default), or some of them
+#   BENCH_PARTS               "hubs,fleet,roster,hublog,audit" (default), or some of them
 #   BENCH_HUB_LOG_MIB         size of the generated hub log of part hublog, default 1024
+#   BENCH_AUDIT_PAIRS         --once runs with/without --audit-log, default 7
 #   BENCH_HUB_LOG_LEVEL       the hubs' log level (INFO logs every request's time), default WARN
 #   BENCH_STRICT=1            exit 3 if a goal is missed (default: exit 0 once measured)
 #   BENCH_NO_BUILD=1          measure target/release/jupyterhub-admin-sync as it is

@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::{AlertFormat, WebhookUrl};
-use crate::audit::AuditLog;
+use crate::audit::Journal;
 use crate::daemon::DaemonOptions;
 use crate::hub::{ClientOptions, HubClient, HubError};
 use crate::logging::LogFormat;
@@ -72,9 +72,16 @@ pub struct Cli {
     #[arg(long, value_name = "HUB=N", value_parser = parse_allowance)]
     pub allow_revocations: Vec<Allowance>,
 
-    /// Append a JSON line per change made and per undeclared admin seen (daemon and --once).
+    /// Append JSON lines to FILE (daemon and --once): a line before each change and
+    /// its outcome after, each undeclared admin seen. No change is made without its
+    /// line. See docs/audit.md.
     #[arg(long, value_name = "FILE", env = "JUPYTERHUB_ADMIN_SYNC_AUDIT_LOG")]
     pub audit_log: Option<PathBuf>,
+
+    /// How long a writer waits for another writer (a daemon, a --once) to let go of
+    /// the audit log before its hubs' runs fail with error kind audit.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub audit_lock_wait: Duration,
 
     /// Daemon: time between runs of each hub (30s, 2m, 1h), with ±10% jitter.
     #[arg(long, default_value = "5m", value_parser = parse_duration, value_name = "DURATION")]
@@ -134,6 +141,24 @@ pub enum Command {
     Diff(DiffArgs),
     /// Print the roster's JSON Schema (config/roster.schema.json), for editors and CI.
     Schema,
+    /// The audit trail written by --audit-log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain of audit files, oldest first (audit.jsonl.1 audit.jsonl).
+    /// Exit 0 every chain intact, 1 a chain broken (the first line that does not
+    /// follow is named) or a file unreadable.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The files, oldest first: a rotated file before the one that follows it.
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -366,6 +391,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             print!("{}", schema_text());
             return ExitCode::SUCCESS;
         }
+        Some(Command::Audit(AuditCommand::Verify(args))) => return audit_verify(args),
         None => {}
     }
     let Some(config) = cli.roster.config.clone() else {
@@ -409,9 +435,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     } else {
         Mode::Once
     };
-    let mut audit = match (&cli.audit_log, mode) {
-        (Some(path), Mode::Once) => match AuditLog::open(path) {
-            Ok(log) => Some(log),
+    let journal = match (&cli.audit_log, mode) {
+        (Some(path), Mode::Once) => match Journal::open(path, mode, cli.audit_lock_wait).await {
+            Ok(journal) => Some(journal),
             Err(e) => {
                 eprintln!("error: {e}");
                 return ExitCode::from(1);
@@ -419,6 +445,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         },
         _ => None,
     };
+    if let Some(journal) = &journal {
+        warn_unsettled(journal, roster.selected(&cli.hubs));
+    }
     let saved = match cli.plan.as_deref().map(SavedPlan::read).transpose() {
         Ok(saved) => saved,
         Err(error) => {
@@ -457,28 +486,46 @@ pub async fn run(cli: Cli) -> ExitCode {
             report
         }
         (None, Some(plan)) => {
-            crate::saved_plan::apply_all(&roster, &targets, plan, concurrency).await
+            crate::saved_plan::apply_all(&roster, &targets, plan, concurrency, journal.as_ref())
+                .await
         }
-        (None, None) => crate::reconcile::run_all(&roster, &targets, mode, concurrency).await,
+        (None, None) => {
+            crate::reconcile::run_all(&roster, &targets, mode, concurrency, journal.as_ref()).await
+        }
     };
-    let mut audit_failed = false;
-    if let Some(log) = audit.as_mut() {
-        for hub in &report.hubs {
-            if let Err(e) = log.record(mode, hub) {
-                tracing::error!(error = %e, "cannot write the audit log");
-                audit_failed = true;
-            }
-        }
-    }
     match cli.output {
         Output::Text => print!("{report}"),
         Output::Json => println!("{}", report.to_json()),
         Output::Markdown => print!("{}", crate::markdown::report(&report)),
     }
-    if audit_failed {
-        return ExitCode::from(1);
-    }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// Says which hubs keep intents that no run of these `hubs` will settle: a hub left
+/// out of this run, or gone from the roster, keeps them until a run reads it.
+pub fn warn_unsettled<'a>(journal: &Journal, hubs: impl Iterator<Item = &'a HubSpec>) {
+    let hubs: Vec<&HubSpec> = hubs.collect();
+    for (hub, n) in journal.unsettled() {
+        if !hubs.iter().any(|h| h.name.is(&hub)) {
+            tracing::warn!(
+                hub = %crate::name::printable(&hub),
+                unsettled = n,
+                "changes on this hub were left without an outcome, and it is not reconciled here: they stay unsettled until a run reads it (their intent lines in the audit log say what was about to be done)"
+            );
+        }
+    }
+}
+
+/// `audit verify`: each file's verdict on stdout; exit 0 intact, 1 broken or unreadable.
+fn audit_verify(args: &VerifyArgs) -> ExitCode {
+    let reports = crate::audit::verify::verify(&args.files);
+    for report in &reports {
+        match report.verdict {
+            crate::audit::verify::Verdict::Unreadable(_) => eprint!("error: {report}"),
+            _ => print!("{report}"),
+        }
+    }
+    ExitCode::from(crate::audit::verify::exit_code(&reports))
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (exit 0); SIGHUP reloads the roster.
@@ -506,6 +553,7 @@ async fn daemon(cli: Cli, config: PathBuf) -> ExitCode {
         webhook,
         alert_format: cli.alert_format,
         audit_log: cli.audit_log.clone(),
+        audit_lock_wait: cli.audit_lock_wait,
         reload_poll: cli.roster_poll,
         grace: cli.shutdown_grace,
         expiry_warning_days: (cli.expiry_warning.as_secs() / 86_400).max(1) as i64,

@@ -23,8 +23,12 @@
 //!   reloads, shutdown. It feeds [`metrics`], [`alert`] (state alerts and the
 //!   webhook sender), [`news`] (messages about drift fixed), [`route`] (the global and
 //!   per-community alert routes), [`expiry`] (administrators whose entry runs out
-//!   soon), [`digest`] (the daily digest), [`audit`] (JSON lines) and [`server`]
-//!   (probes). [`date`] is the calendar and the clock they read.
+//!   soon), [`digest`] (the daily digest), [`audit`] and [`server`] (probes).
+//!   [`date`] is the calendar and the clock they read.
+//! - [`audit`]: the audit trail (`--audit-log`), written ahead through a
+//!   [`audit::Journal`] that the daemon and `--once` pass into [`reconcile`]: an intent
+//!   before each change, no change without it, one writer, a hash chain, and
+//!   `audit verify`.
 //! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
 //!   log setup; [`import`] is the other adoption helper, reading a hub's admins from its
 //!   Zero to JupyterHub Helm values instead of from the live hub; both print a

@@ -37,6 +37,10 @@ words! {
         /// the hub is not in the plan. (A change that is not in the plan fails as that
         /// change's error, and the hub's kind is `apply`.)
         PlanChanged => "plan_changed",
+        /// `--audit-log`: a line could not be written (a full disk, the file's
+        /// directory gone) or another writer holds the file; no change is made
+        /// without its line ([`crate::audit`]).
+        Audit => "audit",
     }
 }
 
@@ -66,5 +70,8 @@ words! {
         /// The hub's authenticator manages groups (`manage_groups`), so the groups API
         /// refuses to change them.
         GroupsManaged => "the authenticator manages groups: remove the user from the group in the identity provider",
+        /// An earlier change's audit line could not be written; no change is made
+        /// without one, so the rest wait for the next run.
+        NotRecorded => "not tried: the audit log cannot be written",
     }
 }

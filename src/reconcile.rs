@@ -9,6 +9,7 @@ use futures::StreamExt;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::audit::{AuditError, HubJournal, Journal};
 use crate::date::{Clock, SystemClock};
 use crate::hub::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::UserName;
@@ -59,16 +60,19 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     writer: Option<&W>,
     stop: &CancellationToken,
 ) -> HubReport {
-    reconcile_with(spec, desired, reader, writer, stop, &mut |_| {}).await
+    reconcile_with(spec, desired, reader, writer, None, stop, &mut |_| {}).await
 }
 
-/// [`reconcile`], letting `before_apply` see and amend the plan before anything is
-/// applied: the daemon holds the changes of contested users there ([`crate::fights`]).
+/// [`reconcile`], writing ahead to the audit trail through `journal` (no change is
+/// made without its intent line; none: no `--audit-log`), and letting `before_apply`
+/// see and amend the plan before anything is applied: the daemon holds the changes
+/// of contested users there ([`crate::fights`]).
 pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     spec: &HubSpec,
     desired: &Desired,
     reader: &R,
     writer: Option<&W>,
+    journal: Option<&HubJournal>,
     stop: &CancellationToken,
     before_apply: &mut (dyn FnMut(&mut Plan) + Send),
 ) -> HubReport {
@@ -96,6 +100,8 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     };
     report.version = Some(snapshot.version.clone());
     report.users = Some(snapshot.total_users);
+    // What an earlier run left without an outcome is judged by what was just read.
+    let mut audit_error = settle(journal, &snapshot).await;
 
     let mut plan = plan(&spec.rules, desired, &snapshot);
     before_apply(&mut plan);
@@ -163,7 +169,8 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
             report.fail(ErrorKind::NotAdmin, error);
             return finish(report);
         }
-        apply(writer, spec, &plan, &mut report.changes, stop).await;
+        let unrecorded = apply(writer, journal, spec, &plan, &mut report.changes, stop).await;
+        audit_error = audit_error.or(unrecorded);
     }
 
     for change in report
@@ -177,7 +184,10 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     report.status = status(&plan, &report.changes);
     // A dry run changes nothing, so the brake cannot fail it: it warns instead.
     report.brake = plan.brake.map(BrakeReport::from);
-    if let Some(brake) = plan.brake.filter(|_| writer.is_some()) {
+    if let Some(error) = audit_error {
+        tracing::error!(hub = %spec.name, community = %spec.community, %error, "no change is made without its audit line");
+        report.fail(ErrorKind::Audit, error.to_string());
+    } else if let Some(brake) = plan.brake.filter(|_| writer.is_some()) {
         let error = format!(
             "{brake}; none was made this run (check the plan with --dry-run, fix the roster, or let a reviewed plan through once with --once --allow-revocations {}={})",
             spec.name, brake.revocations
@@ -189,6 +199,12 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         report.error = Some("some changes failed; see above".to_string());
     }
     finish(report)
+}
+
+/// Settles, before any change, the intents an earlier run of the hub left without an
+/// outcome (see [`crate::audit`]); the error that keeps them unsettled.
+async fn settle(journal: Option<&HubJournal>, snapshot: &HubSnapshot) -> Option<AuditError> {
+    journal?.settle(snapshot).await.err()
 }
 
 /// What suggests that the roster does not fit the hub: every admin it has would be
@@ -263,17 +279,21 @@ fn status(plan: &Plan, changes: &[ChangeReport]) -> Status {
 
 /// Makes the plan's changes in order (creates, grants, then revokes), logging each
 /// with who added whom, and records the result in `reports` (same order as
-/// `plan.changes`).
+/// `plan.changes`). With a `journal`, each change's intent is written (and synced)
+/// before it and its outcome after; a change whose intent cannot be written is not
+/// made, nor any after it, and the audit error is returned.
 async fn apply<W: HubWrite>(
     writer: &W,
+    journal: Option<&HubJournal>,
     spec: &HubSpec,
     plan: &Plan,
     reports: &mut [ChangeReport],
     stop: &CancellationToken,
-) {
+) -> Option<AuditError> {
     // Once the hub stops answering (retries spent), the rest waits for the next run
     // rather than each change spending the retry budget again.
     let mut hub_down = false;
+    let mut unrecorded: Option<AuditError> = None;
     for (change, report) in plan.changes.iter().zip(reports.iter_mut()) {
         if !change.apply {
             continue;
@@ -286,11 +306,32 @@ async fn apply<W: HubWrite>(
             report.skipped = Some(Skipped::HubStoppedAnswering);
             continue;
         }
+        if unrecorded.is_some() {
+            report.skipped = Some(Skipped::NotRecorded);
+            continue;
+        }
+        // No record, no change.
+        let intent = match journal {
+            Some(journal) => match journal.intent(change).await {
+                Ok(intent) => Some(intent),
+                Err(error) => {
+                    report.error = Some(format!("not made: {error}"));
+                    unrecorded = Some(error);
+                    continue;
+                }
+            },
+            None => None,
+        };
         let result = match change.action {
             Action::Create => writer.create_admin(&change.hub_name).await.map(Some),
             Action::Grant => writer.set_admin(&change.hub_name, true).await.map(|_| None),
             Action::Revoke => revoke(writer, change).await.map(|_| None),
         };
+        if let (Some(journal), Some(intent)) = (journal, intent)
+            && let Err(error) = journal.outcome(intent, result.as_ref().map(|_| ()))
+        {
+            unrecorded = Some(error);
+        }
         match result {
             Ok(created) => {
                 report.applied = true;
@@ -314,6 +355,7 @@ async fn apply<W: HubWrite>(
             }
         }
     }
+    unrecorded
 }
 
 /// Takes every removable path to admin away: the flag, then each admin group. Stops at
@@ -379,34 +421,51 @@ where
 
 /// [`reconcile`] against the roster as it stands today (by the machine's clock):
 /// administrators whose entry expired are not declared, and their revocations are
-/// marked as expired.
+/// marked as expired. With a `journal`, the run is written to the audit trail.
 pub async fn reconcile_today<R: HubRead, W: HubWrite>(
     roster: &Roster,
     spec: &HubSpec,
     reader: &R,
     writer: Option<&W>,
+    journal: Option<&Journal>,
     stop: &CancellationToken,
 ) -> HubReport {
     let today = SystemClock.today();
     let desired = roster.desired_on(spec, today);
-    let mut report = reconcile(spec, &desired, reader, writer, stop).await;
-    mark_expired(&mut report, &roster.expired_on(spec, today));
+    let expired = roster.expired_on(spec, today);
+    let journal = journal.map(|j| j.begin(spec, &expired));
+    let mut report = reconcile_with(
+        spec,
+        &desired,
+        reader,
+        writer,
+        journal.as_ref(),
+        stop,
+        &mut |_| {},
+    )
+    .await;
+    mark_expired(&mut report, &expired);
+    if let Some(journal) = &journal {
+        journal.finish(&mut report).await;
+    }
     report
 }
 
 /// Reconciles every hub in `targets` (a dry run when `mode` is [`Mode::DryRun`]), at
-/// most `concurrency` at a time; the report keeps the order of `targets`.
+/// most `concurrency` at a time, writing to the audit trail through `journal`; the
+/// report keeps the order of `targets`.
 pub async fn run_all<C: HubRead + HubWrite>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     mode: Mode,
     concurrency: usize,
+    journal: Option<&Journal>,
 ) -> RunReport {
     let never = CancellationToken::new();
     let never = &never;
     let hubs = each_hub(targets, concurrency, |spec, client| async move {
         let writer = (mode != Mode::DryRun).then_some(client);
-        reconcile_today(roster, spec, client, writer, never).await
+        reconcile_today(roster, spec, client, writer, journal, never).await
     })
     .await;
     RunReport { mode, hubs }
@@ -548,6 +607,77 @@ communities:
         let report = run(&hub, true).await;
         assert_eq!(report.error_kind, Some(ErrorKind::NotAdmin), "{report}");
         assert!(hub.writes().is_empty());
+    }
+
+    #[tokio::test]
+    async fn with_an_audit_log_each_change_is_written_ahead_and_without_its_line_none_is_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("logs/audit.jsonl");
+        std::fs::create_dir(dir.path().join("logs")).unwrap();
+        let journal = Journal::open(&path, Mode::Once, std::time::Duration::from_secs(1))
+            .await
+            .unwrap();
+        let roster = roster();
+        let spec = &roster.hubs[0];
+        let desired = roster.desired(spec);
+        let never = CancellationToken::new();
+        let run = |hub: MemoryHub| {
+            let journal = journal.begin(spec, &Desired::new());
+            let (desired, never) = (&desired, &never);
+            async move {
+                let mut report = reconcile_with(
+                    spec,
+                    desired,
+                    &hub,
+                    Some(&hub),
+                    Some(&journal),
+                    never,
+                    &mut |_| {},
+                )
+                .await;
+                journal.finish(&mut report).await;
+                report
+            }
+        };
+        let report = run(hub()).await;
+        assert_eq!(report.status, Status::Changed, "{report}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let events: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["event"].to_string())
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "chain", "intent", "applied", "intent", "applied", "intent", "applied"
+            ]
+            .map(|e| format!("\"{e}\"")),
+            "{text}"
+        );
+
+        // The directory gone: nothing is made, the run fails with kind audit.
+        let drifted = hub();
+        std::fs::remove_dir_all(dir.path().join("logs")).unwrap();
+        let report = run(drifted.clone()).await;
+        assert_eq!(report.error_kind, Some(ErrorKind::Audit), "{report}");
+        assert!(drifted.writes().is_empty(), "no change without its line");
+        let first = report.changes.iter().find(|c| c.error.is_some()).unwrap();
+        assert!(
+            first
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("not made: audit log "),
+            "{first:?}"
+        );
+        assert!(
+            report
+                .changes
+                .iter()
+                .filter(|c| c.error.is_none())
+                .all(|c| c.skipped == Some(Skipped::NotRecorded)),
+            "{report}"
+        );
     }
 
     #[tokio::test]

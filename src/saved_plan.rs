@@ -286,7 +286,7 @@ pub async fn plan_all<C: HubRead>(
     let never = &never;
     let done = each_hub(targets, concurrency, |spec, client| async move {
         let reader = PlanView::recording(client);
-        let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, never).await;
+        let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, None, never).await;
         (report, reader.admins())
     })
     .await;
@@ -299,13 +299,14 @@ pub async fn plan_all<C: HubRead>(
     (report, plan)
 }
 
-/// `--once --plan`: each hub reconciled through a guarded [`PlanView`]; a hub the plan
-/// does not hold fails untouched.
+/// `--once --plan`: each hub reconciled through a guarded [`PlanView`] (written to the
+/// audit trail through `journal`); a hub the plan does not hold fails untouched.
 pub async fn apply_all<C: HubRead + HubWrite>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     plan: &SavedPlan,
     concurrency: usize,
+    journal: Option<&crate::audit::Journal>,
 ) -> RunReport {
     let never = CancellationToken::new();
     let never = &never;
@@ -319,7 +320,7 @@ pub async fn apply_all<C: HubRead + HubWrite>(
             return report;
         };
         let guarded = PlanView::guarded(client, hub_plan);
-        reconcile_today(roster, spec, &guarded, Some(&guarded), never).await
+        reconcile_today(roster, spec, &guarded, Some(&guarded), journal, never).await
     })
     .await;
     RunReport {

@@ -151,7 +151,7 @@ impl HubSnapshot {
 }
 
 /// A group through which a user is admin, and the admin-equivalent roles it holds.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct GroupPath {
     pub group: String,
     pub roles: Vec<String>,
@@ -159,15 +159,15 @@ pub struct GroupPath {
 
 /// How one user is admin on a hub: the flag, groups holding an admin role, roles held
 /// directly. Empty: not admin.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AdminPaths {
     /// The admin flag (the built-in `admin` role held directly).
     pub flag: bool,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<GroupPath>,
     /// Admin-equivalent roles held directly: they come from the hub's config
     /// (`load_roles`), and no API takes them away.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
 }
 

@@ -3,8 +3,8 @@
 //! rest from it, so a new variant cannot miss its word.
 
 /// Defines a fieldless enum from `Variant => "word"` lines, with `ALL` (every variant,
-/// in order), `as_str` (the word), `Display` (the word, padded like a `str`) and
-/// `Serialize` (the word).
+/// in order), `as_str` (the word), `from_word`, `Display` (the word, padded like a
+/// `str`), `Serialize` and `Deserialize` (the word; the audit trail is read back).
 macro_rules! words {
     (
         $(#[$meta:meta])*
@@ -25,6 +25,12 @@ macro_rules! words {
                     $( $name::$variant => $word, )+
                 }
             }
+
+            /// The variant whose word is `word`.
+            #[allow(dead_code)]
+            pub fn from_word(word: &str) -> Option<$name> {
+                $name::ALL.into_iter().find(|v| v.as_str() == word)
+            }
         }
 
         impl ::std::fmt::Display for $name {
@@ -36,6 +42,15 @@ macro_rules! words {
         impl ::serde::Serialize for $name {
             fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let word = <::std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+                $name::from_word(&word).ok_or_else(|| {
+                    <D::Error as ::serde::de::Error>::unknown_variant(&word, &[$($word),+])
+                })
             }
         }
     };
@@ -63,5 +78,10 @@ mod tests {
             serde_json::to_string(&Colour::ALL).unwrap(),
             r#"["red","dark_blue"]"#
         );
+        assert_eq!(Colour::from_word("dark_blue"), Some(Colour::DarkBlue));
+        let back: Vec<Colour> = serde_json::from_str(r#"["red","dark_blue"]"#).unwrap();
+        assert_eq!(back, Colour::ALL);
+        let err = serde_json::from_str::<Colour>(r#""green""#).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `green`"), "{err}");
     }
 }

@@ -104,8 +104,16 @@ async fn a_hub_that_regrants_admin_users_at_each_start_ends_with_the_user_contes
         .collect();
     assert_eq!(
         events,
-        ["applied", "reversed", "applied", "reversed", "contested"],
-        "{lines:?}"
+        [
+            "intent",
+            "applied",
+            "intent",
+            "applied",
+            "reversed",
+            "reversed",
+            "contested"
+        ],
+        "each change written ahead, then its outcome; what a run found undone closes the run: {lines:?}"
     );
     let contested = lines.iter().find(|l| l["event"] == "contested").unwrap();
     assert!(

@@ -565,14 +565,8 @@ async fn people_are_synced_by_their_id_and_named_as_people() {
     assert_eq!(change["applied"], true, "{report}");
     assert_eq!(change["person"], "ppl-ada", "{report}");
     assert_eq!(a.users().await.get("pplada-gh"), Some(&true));
-    let line: Value = serde_json::from_str(
-        std::fs::read_to_string(&audit)
-            .unwrap()
-            .lines()
-            .next()
-            .unwrap(),
-    )
-    .unwrap();
+    let lines = common::json_lines(&std::fs::read_to_string(&audit).unwrap());
+    let line = common::find_line(&lines, &[("event", "applied")]).expect("an applied line");
     assert_eq!(
         (&line["user"], &line["person"]),
         (&Value::from("pplada-gh"), &Value::from("ppl-ada"))

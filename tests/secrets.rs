@@ -574,6 +574,7 @@ fn debug_of_library_types_never_shows_secrets() {
         webhook: Some(webhook),
         alert_format: jupyterhub_admin_sync::alert::AlertFormat::Alertmanager,
         audit_log: None,
+        audit_lock_wait: Duration::from_secs(1),
         reload_poll: Duration::from_secs(1),
         grace: Duration::from_secs(1),
         expiry_warning_days: 7,

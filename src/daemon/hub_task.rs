@@ -14,7 +14,7 @@ use crate::name::{HubName, UserName};
 use crate::plan::Action;
 use crate::reconcile::{mark_expired, reconcile_with, setup_failure};
 use crate::report::{ContestedReport, HubReport, ReversalReport};
-use crate::roster::{HubAccess, Roster};
+use crate::roster::{HubAccess, HubSpec, Roster};
 
 /// True when a client built for `a` serves `b` as well.
 fn same_access(a: &HubAccess, b: &HubAccess) -> bool {
@@ -96,29 +96,7 @@ pub(super) async fn run<C: Connect>(
         }
         let before = fights.clone();
         let report = match &client {
-            Some((_, hub)) => {
-                let today = shared.clock.today();
-                let desired = roster.desired_on(spec, today);
-                // Fight windows are read on the same clock as expiry.
-                let now = unix_seconds(shared.clock.now());
-                let mut events = Vec::new();
-                let mut report =
-                    reconcile_with(spec, &desired, hub, Some(hub), stop, &mut |plan| {
-                        events = fights.before_apply(now, &desired, plan);
-                        plan.hold(&fights.contested());
-                    })
-                    .await;
-                let applied: Vec<(UserName, Action)> = report
-                    .changes
-                    .iter()
-                    .filter(|c| c.applied)
-                    .map(|c| (UserName::new(&c.user), c.action))
-                    .collect();
-                fights.after_apply(&desired, applied.iter().map(|(u, a)| (u, *a)));
-                record_fights(&mut report, &fights, &events);
-                mark_expired(&mut report, &roster.expired_on(spec, today));
-                report
-            }
+            Some((_, hub)) => run_once(shared, &roster, spec, hub, &mut fights, stop).await,
             None => setup_failure(
                 spec,
                 &HubError::Setup("cannot set up the hub's client (see the log)".into()),
@@ -132,10 +110,8 @@ pub(super) async fn run<C: Connect>(
             tracing::warn!(hub = %name, %error, "cannot keep the fight state (only memory of past runs is lost)");
         }
         if stop.is_cancelled() {
-            // A run cut short by shutdown says nothing about the hub: what it changed
-            // is audited, but it fires no alert, moves no metric, and makes nothing
-            // ready.
-            shared.audit(&report);
+            // A run cut short by shutdown says nothing about the hub: it fires no
+            // alert, moves no metric, and makes nothing ready.
             return;
         }
         shared.record(&report);
@@ -149,6 +125,52 @@ pub(super) async fn run<C: Connect>(
             _ = stop.cancelled() => return,
         }
     }
+}
+
+/// One run of a hub that has a client: reconcile (leaving contested users alone), learn
+/// the run's fights, mark expired entries, and close the run's audit lines (written
+/// even while stopping: what was changed is recorded).
+async fn run_once<C: Connect>(
+    shared: &Shared<C>,
+    roster: &Roster,
+    spec: &HubSpec,
+    hub: &C::Hub,
+    fights: &mut Fights,
+    stop: &CancellationToken,
+) -> HubReport {
+    let today = shared.clock.today();
+    let desired = roster.desired_on(spec, today);
+    let expired = roster.expired_on(spec, today);
+    let journal = shared.audit.as_ref().map(|j| j.begin(spec, &expired));
+    // Fight windows are read on the same clock as expiry.
+    let now = unix_seconds(shared.clock.now());
+    let mut events = Vec::new();
+    let mut report = reconcile_with(
+        spec,
+        &desired,
+        hub,
+        Some(hub),
+        journal.as_ref(),
+        stop,
+        &mut |plan| {
+            events = fights.before_apply(now, &desired, plan);
+            plan.hold(&fights.contested());
+        },
+    )
+    .await;
+    let applied: Vec<(UserName, Action)> = report
+        .changes
+        .iter()
+        .filter(|c| c.applied)
+        .map(|c| (UserName::new(&c.user), c.action))
+        .collect();
+    fights.after_apply(&desired, applied.iter().map(|(u, a)| (u, *a)));
+    record_fights(&mut report, fights, &events);
+    mark_expired(&mut report, &expired);
+    if let Some(journal) = &journal {
+        journal.finish(&mut report).await;
+    }
+    report
 }
 
 fn unix_seconds(now: std::time::SystemTime) -> u64 {

@@ -27,13 +27,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::alert::{Alert, AlertFormat, AlertState, WebhookError, WebhookUrl};
-use crate::audit::AuditLog;
+use crate::audit::Journal;
 use crate::date::{Clock, Date, SystemClock};
 use crate::digest::{Digest, TimeOfDay};
 use crate::expiry::ExpiryNotices;
 use crate::hub::{ClientOptions, HttpClients, HubClient, HubError, HubRead, HubWrite};
 use crate::metrics::Metrics;
 use crate::name::HubName;
+use crate::outcome::ErrorKind;
 use crate::report::{HubReport, Mode, Status};
 use crate::roster::{HubSpec, Roster};
 use crate::route::Routes;
@@ -56,6 +57,8 @@ pub struct DaemonOptions {
     /// The body alerts are POSTed as.
     pub alert_format: AlertFormat,
     pub audit_log: Option<PathBuf>,
+    /// How long to wait for another writer to let go of the audit log.
+    pub audit_lock_wait: Duration,
     /// How often the roster file (and token and CA files) are checked for changes.
     pub reload_poll: Duration,
     /// How long in-flight runs may take to finish after a shutdown signal.
@@ -130,7 +133,8 @@ struct Shared<C> {
     alerts: Mutex<AlertState>,
     /// The global and community alert routes; closed at shutdown.
     routes: Mutex<Routes>,
-    audit: Option<Mutex<AuditLog>>,
+    /// The audit trail (`--audit-log`); each hub's run writes through it.
+    audit: Option<Journal>,
     permits: Semaphore,
     /// Hubs of the first roster that have not finished their first run.
     first_runs_left: AtomicUsize,
@@ -141,9 +145,12 @@ struct Shared<C> {
 }
 
 impl<C> Shared<C> {
-    /// Metrics, alerts and audit for one hub's run.
+    /// Metrics and alerts for one hub's run (its audit lines are written by then).
     fn record(&self, report: &HubReport) {
         self.metrics.observe(report);
+        if report.error_kind == Some(ErrorKind::Audit) {
+            self.metrics.audit_failures.inc();
+        }
         if let Some(digest) = &self.digest
             && let Ok(mut digest) = digest.lock()
         {
@@ -158,29 +165,12 @@ impl<C> Shared<C> {
                 .unwrap_or_default(),
         );
         self.send_alerts(alerts);
-        self.audit(report);
         match report.status {
             Status::Error => {}
             Status::Drift => {
                 tracing::info!(hub = %report.name, drift = report.drift(), "run finished with drift left by policy")
             }
             status => tracing::debug!(hub = %report.name, status = status.as_str(), "run finished"),
-        }
-    }
-
-    /// The audit lines of a run (what was changed is recorded even while stopping).
-    fn audit(&self, report: &HubReport) {
-        let Some(audit) = &self.audit else { return };
-        let written = match audit.lock() {
-            Ok(mut log) => log.record(Mode::Daemon, report).map(|_| ()),
-            Err(_) => {
-                tracing::error!(hub = %report.name, "the audit log lock is poisoned");
-                Ok(())
-            }
-        };
-        if let Err(error) = written {
-            self.metrics.audit_failures.inc();
-            tracing::error!(hub = %report.name, %error, "cannot write the audit log; reconciling goes on");
         }
     }
 
@@ -293,7 +283,11 @@ impl<C: Connect> Supervisor<C> {
             None => None,
         };
         let audit = match &options.audit_log {
-            Some(path) => Some(Mutex::new(AuditLog::open(path)?)),
+            Some(path) => {
+                let journal = Journal::open(path, Mode::Daemon, options.audit_lock_wait).await?;
+                crate::cli::warn_unsettled(&journal, roster.selected(&options.hubs));
+                Some(journal)
+            }
             None => None,
         };
         let mut routes = Routes::new(

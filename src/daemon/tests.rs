@@ -79,6 +79,7 @@ fn options(config: &Path) -> DaemonOptions {
         webhook: None,
         alert_format: crate::alert::AlertFormat::Slack,
         audit_log: None,
+        audit_lock_wait: Duration::from_secs(1),
         reload_poll: Duration::from_secs(2),
         grace: Duration::from_secs(8),
         expiry_warning_days: 7,
@@ -582,4 +583,92 @@ async fn for_alertmanager_a_firing_alert_is_sent_again_after_every_run() {
             "each lasts until the next runs: {alert}"
         );
     }
+}
+
+/// `--audit-log` whose directory is gone (removed, not re-creatable): no change is
+/// made, the run fails with kind `audit`, the failure is counted and alerted, and the
+/// daemon goes on reading and reporting; with the directory back, the next run makes
+/// the change, written ahead in a new file that continues the chain.
+#[tokio::test]
+async fn with_the_audit_log_unwritable_no_change_is_made_and_the_error_alert_fires() {
+    let receiver = receiver().await;
+    let tmp = token_dir();
+    let dir = tmp.path();
+    let config = dir.join("roster.yaml");
+    std::fs::write(&config, roster(dir, &["carol"], &["h1"])).unwrap();
+    let logs = dir.join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let hub = MemoryHub::new();
+    hub.set_user("rep-bob", true);
+    let mut connect = MemoryConnect::default();
+    connect.hubs.insert("h1".into(), hub.clone());
+    let mut opts = options(&config);
+    opts.jitter = 0.0;
+    opts.audit_log = Some(logs.join("audit.jsonl"));
+    opts.webhook = Some(crate::alert::WebhookUrl::parse(&receiver.uri()).unwrap());
+    let supervisor = Supervisor::start(opts, connect).await.unwrap();
+    // Opened at start; gone before the first run (which needs this task to yield).
+    std::fs::remove_dir_all(&logs).unwrap();
+    let (metrics, health) = (supervisor.metrics(), supervisor.health());
+    let (shutdown, reload) = (CancellationToken::new(), Arc::new(Notify::new()));
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), reload.clone()));
+    let error_alerts = || async {
+        receiver
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
+            .filter(|m| m["kind"] == "error" && m["status"] == "firing")
+            .collect::<Vec<_>>()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while error_alerts().await.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let alert = error_alerts().await.pop().expect("the error alert fires");
+    assert_eq!(alert["details"]["error_kind"], "audit", "{alert}");
+    assert!(
+        alert["text"].as_str().unwrap().contains("audit.jsonl"),
+        "{alert}"
+    );
+    assert!(hub.writes().is_empty(), "no change without its line");
+    assert!(health.is_ready(), "the run finished: reading goes on");
+    let text = metrics.render();
+    for needle in [
+        "jupyterhub_admin_sync_errors_total{hub=\"h1\",kind=\"audit\"} 1",
+        "jupyterhub_admin_sync_audit_failures_total 1",
+        "jupyterhub_admin_sync_drift{hub=\"h1\",kind=\"missing\"} 1",
+    ] {
+        assert!(text.contains(needle), "{needle} not in\n{text}");
+    }
+
+    std::fs::create_dir(&logs).unwrap();
+    reload.notify_one();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while hub.admins() != ["carol", "rep-bob"] && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        hub.admins(),
+        ["carol", "rep-bob"],
+        "made once it can be written"
+    );
+    shutdown.cancel();
+    task.await.unwrap();
+    let audit = std::fs::read_to_string(logs.join("audit.jsonl")).unwrap();
+    let events: Vec<(String, String)> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|l| (l["event"].to_string(), l["user"].to_string()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("\"chain\"".into(), "null".into()),
+            ("\"intent\"".into(), "\"carol\"".into()),
+            ("\"applied\"".into(), "\"carol\"".into()),
+        ],
+        "{audit}"
+    );
 }

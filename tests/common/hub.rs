@@ -684,6 +684,26 @@ impl Hub {
     pub async fn user_count(&self) -> usize {
         self.users().await.len()
     }
+
+    /// How many users the hub has, from one small page's `_pagination.total`: cheap
+    /// enough to poll while a run creates users.
+    pub async fn user_total(&self) -> usize {
+        let (_, text) = self
+            .call(
+                &client(),
+                reqwest::Method::GET,
+                "/users?limit=1",
+                None,
+                Some(PAGINATION),
+                &[200],
+            )
+            .await;
+        let page: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("GET /users?limit=1: not JSON ({e}): {text}"));
+        page["_pagination"]["total"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("GET /users?limit=1: no total: {text}")) as usize
+    }
 }
 
 // ---------------------------------------------------------------------------------------
