@@ -7,12 +7,14 @@
 //! - [`mock`]: a mock hub's pieces (wiremock), and the requests it received.
 //! - [`roster`]: rosters built by a small builder rather than `format!`ed YAML.
 //! - [`alertmanager`]: a REAL Prometheus Alertmanager, for `--alert-format alertmanager`.
+//! - [`browser`]: a REAL headless Chromium over WebDriver, for the hub's own pages.
 //! - [`poll`]: waiting until something holds, with a deadline and a useful panic.
 //!
 //! Nothing here skips: whatever fails panics with what failed and the relevant log tail.
 #![allow(dead_code, unused_imports)]
 
 pub mod alertmanager;
+pub mod browser;
 pub mod daemon;
 pub mod hub;
 pub mod mock;
