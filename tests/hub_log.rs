@@ -41,30 +41,6 @@ fn log_hub() -> &'static Hub {
     })
 }
 
-/// Every event in the hub's log so far, read from its start.
-fn events(hub: &Hub) -> Vec<AdminEvent> {
-    let mut log = LogFile::new(hub.log_path(), None);
-    let mut attributor = Attributor::new(LogZone::system(), Duration::from_secs(60));
-    log.read(u64::MAX, &mut attributor)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", hub.log_path().display()));
-    attributor.flush()
-}
-
-/// Waits until the hub's log holds `count` lines containing `needle`, then returns the
-/// events that `pick` picks. The hub writes a request's line after it has answered: read
-/// before, a change has no request yet (and is unknown).
-async fn events_once_logged(
-    hub: &Hub,
-    needle: &str,
-    count: usize,
-    pick: impl Fn(&AdminEvent) -> bool,
-) -> Vec<AdminEvent> {
-    let what = format!("{count} lines with {needle:?} in the hub's log");
-    let logged = || hub.log().lines().filter(|l| l.contains(needle)).count() >= count;
-    wait_until(10, &what, || hub.log_tail(40), || async { logged() }).await;
-    events(hub).into_iter().filter(|e| pick(e)).collect()
-}
-
 /// The start of the request line of `method path` (below `/hub/api`) by `actor`.
 fn request_line(method: &str, path: &str, actor: &str) -> String {
     format!("{method} /hub/api{path} ({actor}@127.0.0.1)")
@@ -133,7 +109,9 @@ async fn a_representatives_patch_is_theirs() {
     as_user(hub, &token, Method::PATCH, &path, json!({ "admin": true })).await;
     as_user(hub, &token, Method::PATCH, &path, json!({ "admin": false })).await;
     let needle = request_line("PATCH", &path, &rep);
-    let got = events_once_logged(hub, &needle, 2, about(&newbie)).await;
+    let got = hub
+        .admin_events_once_logged(&needle, 2, about(&newbie))
+        .await;
     let summary: Vec<_> = got
         .iter()
         .map(|e| (&e.change, &e.made_by, e.via, e.status))
@@ -171,7 +149,9 @@ async fn an_edit_that_sends_the_unchanged_name_is_read_from_the_path() {
         let status = hub.request_raw(Method::PATCH, &path, &token, &body).await;
         assert_eq!(status, 200, "PATCH {path} {body}");
         let needle = request_line("PATCH", &path, &rep);
-        let got = events_once_logged(hub, &needle, 1, about(&newbie)).await;
+        let got = hub
+            .admin_events_once_logged(&needle, 1, about(&newbie))
+            .await;
         let log = hub.log();
         let erased_line = format!("{rep} setting name=None for {newbie}");
         assert_eq!(log.contains(&erased_line), erases, "{}", hub.log_tail(10));
@@ -208,7 +188,7 @@ async fn a_bulk_add_with_admin_names_its_actor_not_its_users() {
     as_user(hub, &token, Method::POST, "/users", body).await;
     let needle = request_line("POST", "/users", &rep);
     for name in &fresh {
-        let got = events_once_logged(hub, &needle, 1, about(name)).await;
+        let got = hub.admin_events_once_logged(&needle, 1, about(name)).await;
         assert_eq!(
             (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
             (
@@ -239,7 +219,7 @@ async fn a_single_add_with_the_admin_pages_query_is_the_admin_page() {
     );
     as_user(hub, &token, Method::POST, &path, json!({ "admin": true })).await;
     let needle = request_line("POST", &format!("/users/{name}?_xsrf=[secret]"), &rep);
-    let got = events_once_logged(hub, &needle, 1, about(&name)).await;
+    let got = hub.admin_events_once_logged(&needle, 1, about(&name)).await;
     assert_eq!(
         (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
         (
@@ -272,7 +252,9 @@ async fn a_group_add_counts_members_and_names_the_actor() {
     )
     .await;
     let by_rep = |e: &AdminEvent| e.made_by == MadeBy::Actor(rep.clone());
-    let got = events_once_logged(hub, &request_line("POST", &path, &rep), 1, by_rep).await;
+    let got = hub
+        .admin_events_once_logged(&request_line("POST", &path, &rep), 1, by_rep)
+        .await;
     assert_eq!(
         (&got[0].target, &got[0].change, got[0].via),
         (
@@ -297,7 +279,9 @@ async fn a_group_add_counts_members_and_names_the_actor() {
 #[tokio::test]
 async fn admin_users_at_start_are_the_hubs_configuration() {
     let (_alone, hub) = (exclusive().await, log_hub());
-    let got = events_once_logged(hub, "JupyterHub is now running", 1, about(CONFIG_ADMIN)).await;
+    let got = hub
+        .admin_events_once_logged("JupyterHub is now running", 1, about(CONFIG_ADMIN))
+        .await;
     assert_eq!(
         (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
         (
@@ -317,7 +301,7 @@ async fn the_log_shows_the_requests_of_whoever_is_watched() {
     hub.get_ok("/users?offset=0&limit=1", &hub.test_admin_token)
         .await;
     let needle = "GET /hub/api/users?offset=0&limit=1 (test-admin@127.0.0.1)";
-    events_once_logged(hub, needle, 1, |_| false).await;
+    hub.admin_events_once_logged(needle, 1, |_| false).await;
     let mut attributor = Attributor::new(LogZone::system(), Duration::from_secs(60));
     attributor.watch("test-admin");
     LogFile::new(hub.log_path(), None)
@@ -335,7 +319,9 @@ async fn a_login_that_says_admin_is_the_authenticator() {
     let (_alone, hub) = (exclusive().await, log_hub());
     assert_eq!(hub.login(LOGIN_ADMIN, "any password").await, 302);
     let needle = format!("POST /hub/login?next=%2Fhub%2Fhome -> /hub/home ({LOGIN_ADMIN}@");
-    let got = events_once_logged(hub, &needle, 1, about(LOGIN_ADMIN)).await;
+    let got = hub
+        .admin_events_once_logged(&needle, 1, about(LOGIN_ADMIN))
+        .await;
     assert_eq!(
         (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
         (
@@ -368,7 +354,9 @@ async fn two_people_at_once_are_told_apart_or_unknown() {
         for (names, actor) in [(&from_a, &a), (&from_b, &b)] {
             for name in names {
                 let needle = request_line("POST", "/users", actor);
-                let got = events_once_logged(hub, &needle, round, about(name)).await;
+                let got = hub
+                    .admin_events_once_logged(&needle, round, about(name))
+                    .await;
                 match &got[0].made_by {
                     MadeBy::Actor(who) => assert_eq!(who, actor, "{name}"),
                     MadeBy::Unknown(Unknown::Overlap { actors }) => {
@@ -399,7 +387,7 @@ async fn two_people_at_once_are_told_apart_or_unknown() {
     tokio::join!(patch(&token_a, &u1), patch(&token_b, &u2));
     for (name, actor) in [(&u1, &a), (&u2, &b)] {
         let needle = request_line("PATCH", &format!("/users/{name}"), actor);
-        let got = events_once_logged(hub, &needle, 1, about(name)).await;
+        let got = hub.admin_events_once_logged(&needle, 1, about(name)).await;
         assert_eq!(got[0].made_by, MadeBy::Actor(actor.clone()), "{name}");
     }
 }
@@ -426,7 +414,9 @@ async fn forged_names_name_only_the_real_actor() {
         let path = format!("/users/{}", encode_name(&target));
         as_user(hub, &token, Method::PATCH, &path, json!({ "admin": true })).await;
         let needle = request_line("PATCH", &path, forger);
-        let got = events_once_logged(hub, &needle, 1, about(&target)).await;
+        let got = hub
+            .admin_events_once_logged(&needle, 1, about(&target))
+            .await;
         assert_eq!(
             got[0].made_by,
             MadeBy::Actor(forger.clone()),
@@ -435,7 +425,7 @@ async fn forged_names_name_only_the_real_actor() {
         );
     }
     // Nothing says the representative made the victim (or anyone) admin.
-    let all = events(hub);
+    let all = hub.admin_events();
     assert!(
         !all.iter()
             .any(|e| e.made_by == MadeBy::Actor(rep.clone()) || about(&victim)(e)),
@@ -467,8 +457,7 @@ async fn a_copytruncated_log_is_read_on_through_the_copy() {
         json!({ "admin": true }),
     )
     .await;
-    events_once_logged(
-        hub,
+    hub.admin_events_once_logged(
         &request_line("PATCH", &patch(&before), &rep),
         1,
         about(&before),
@@ -540,7 +529,8 @@ async fn a_restart_applies_the_admin_role_list() {
         !hub.admins().await.contains(&name),
         "the restart kept {name} admin"
     );
-    let got: Vec<_> = events(&hub)
+    let got: Vec<_> = hub
+        .admin_events()
         .into_iter()
         .filter(|e| about(&name)(e))
         .collect();

@@ -23,6 +23,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
+use jupyterhub_admin_sync::evidence::{AdminEvent, Attributor, LogFile, LogZone};
+
 use super::free_port;
 
 /// The JupyterHub launcher shared with the local demo and the benchmark: it makes the
@@ -985,6 +987,36 @@ impl Hub {
             .await
             .unwrap_or_else(|e| panic!("POST {base}: {e}"));
         answer.status().as_u16()
+    }
+}
+
+impl Hub {
+    /// Every admin event in the hub's log so far, read from its start with the evidence
+    /// core (`LogFile` + `Attributor`) as the daemon reads it, in this machine's zone.
+    pub fn admin_events(&self) -> Vec<AdminEvent> {
+        let mut log = LogFile::new(self.log_path(), None);
+        let mut attributor = Attributor::new(LogZone::system(), Duration::from_secs(60));
+        log.read(u64::MAX, &mut attributor)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", self.log_path().display()));
+        attributor.flush()
+    }
+
+    /// Waits until the hub's log holds `count` lines containing `needle`, then returns
+    /// the events that `pick` picks. The hub writes a request's line after it has
+    /// answered: read before, a change has no request yet (and is unknown).
+    pub async fn admin_events_once_logged(
+        &self,
+        needle: &str,
+        count: usize,
+        pick: impl Fn(&AdminEvent) -> bool,
+    ) -> Vec<AdminEvent> {
+        let what = format!("{count} lines with {needle:?} in the hub's log");
+        let logged = || self.log().lines().filter(|l| l.contains(needle)).count() >= count;
+        super::wait_until(10, &what, || self.log_tail(40), || async { logged() }).await;
+        self.admin_events()
+            .into_iter()
+            .filter(|e| pick(e))
+            .collect()
     }
 }
 

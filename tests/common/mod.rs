@@ -8,6 +8,7 @@
 //! - [`roster`]: rosters built by a small builder rather than `format!`ed YAML.
 //! - [`alertmanager`]: a REAL Prometheus Alertmanager, for `--alert-format alertmanager`.
 //! - [`audit`]: an audit trail's lines, intents and outcomes, and `audit verify`.
+//! - [`browser`]: a REAL headless Chromium over WebDriver, for the hub's own pages.
 //! - [`poll`]: waiting until something holds, with a deadline and a useful panic.
 //!
 //! Nothing here skips: whatever fails panics with what failed and the relevant log tail.
@@ -15,6 +16,7 @@
 
 pub mod alertmanager;
 pub mod audit;
+pub mod browser;
 pub mod daemon;
 pub mod hub;
 pub mod mock;
