@@ -16,8 +16,8 @@ use crate::hub::{ClientOptions, HubClient, HubError};
 use crate::logging::LogFormat;
 use crate::report::Mode;
 use crate::retry::RetryPolicy;
+use crate::review::saved_plan::SavedPlan;
 use crate::roster::{HubSpec, Roster};
-use crate::saved_plan::SavedPlan;
 
 /// Keep JupyterHub admins equal to a declared roster, and say who added whom.
 #[derive(Debug, Parser)]
@@ -115,7 +115,7 @@ pub struct Cli {
 
     /// Daemon: send each alert route a daily digest of its hubs at this time (HH:MM, UTC).
     #[arg(long, value_name = "HH:MM")]
-    pub digest_at: Option<crate::digest::TimeOfDay>,
+    pub digest_at: Option<crate::alert::digest::TimeOfDay>,
 
     /// Daemon: send the digest even when every hub is in sync and nothing expires.
     #[arg(long, requires = "digest_at")]
@@ -198,14 +198,14 @@ pub struct ImportArgs {
     #[arg(long, value_name = "NAME")]
     pub hub_name: Option<String>,
     /// The community's name.
-    #[arg(long, value_name = "NAME", default_value = crate::import::DEFAULT_COMMUNITY)]
+    #[arg(long, value_name = "NAME", default_value = crate::adopt::import::DEFAULT_COMMUNITY)]
     pub community: String,
     /// The hub's API as the tool will reach it (the default is the hub's address inside
     /// the release's namespace).
-    #[arg(long, value_name = "URL", default_value = crate::import::DEFAULT_API_URL)]
+    #[arg(long, value_name = "URL", default_value = crate::adopt::import::DEFAULT_API_URL)]
     pub api_url: String,
     /// The environment variable that will hold the hub's token.
-    #[arg(long, value_name = "VAR", default_value = crate::import::DEFAULT_TOKEN_ENV)]
+    #[arg(long, value_name = "VAR", default_value = crate::adopt::import::DEFAULT_TOKEN_ENV)]
     pub token_env: String,
 }
 
@@ -478,7 +478,8 @@ pub async fn run(cli: Cli) -> ExitCode {
     let concurrency = cli.concurrency.into();
     let report = match (&cli.plan_out, &saved) {
         (Some(path), _) => {
-            let (report, plan) = crate::saved_plan::plan_all(&roster, &targets, concurrency).await;
+            let (report, plan) =
+                crate::review::saved_plan::plan_all(&roster, &targets, concurrency).await;
             if let Err(error) = plan.write(path) {
                 eprintln!("error: {error}");
                 return ExitCode::from(1);
@@ -486,8 +487,14 @@ pub async fn run(cli: Cli) -> ExitCode {
             report
         }
         (None, Some(plan)) => {
-            crate::saved_plan::apply_all(&roster, &targets, plan, concurrency, journal.as_ref())
-                .await
+            crate::review::saved_plan::apply_all(
+                &roster,
+                &targets,
+                plan,
+                concurrency,
+                journal.as_ref(),
+            )
+            .await
         }
         (None, None) => {
             crate::reconcile::run_all(&roster, &targets, mode, concurrency, journal.as_ref()).await
@@ -496,7 +503,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     match cli.output {
         Output::Text => print!("{report}"),
         Output::Json => println!("{}", report.to_json()),
-        Output::Markdown => print!("{}", crate::markdown::report(&report)),
+        Output::Markdown => print!("{}", crate::review::markdown::report(&report)),
     }
     ExitCode::from(report.exit_code() as u8)
 }
@@ -584,11 +591,11 @@ async fn dump(args: &DumpArgs) -> ExitCode {
         &args.hub,
         &args.roster.config,
     ) {
-        (Some(api_url), Some(token_env), None, _) => crate::dump::Target::Direct {
+        (Some(api_url), Some(token_env), None, _) => crate::adopt::dump::Target::Direct {
             api_url: api_url.clone(),
             token_env: token_env.clone(),
         },
-        (None, _, Some(hub), Some(config)) => crate::dump::Target::Roster {
+        (None, _, Some(hub), Some(config)) => crate::adopt::dump::Target::Roster {
             config: config.clone(),
             hub: hub.clone(),
         },
@@ -603,7 +610,7 @@ async fn dump(args: &DumpArgs) -> ExitCode {
         request_timeout: args.request_timeout,
         ..ClientOptions::default()
     };
-    match crate::dump::dump(&target, &options).await {
+    match crate::adopt::dump::dump(&target, &options).await {
         Ok(text) => {
             print!("{text}");
             ExitCode::SUCCESS
@@ -638,7 +645,7 @@ fn diff(args: &DiffArgs) -> ExitCode {
     }
     if !invalid.is_empty() {
         match args.output {
-            Output::Markdown => print!("{}", crate::markdown::invalid(&invalid)),
+            Output::Markdown => print!("{}", crate::review::markdown::invalid(&invalid)),
             Output::Json => {
                 let sides: serde_json::Map<String, serde_json::Value> = invalid
                     .into_iter()
@@ -653,11 +660,11 @@ fn diff(args: &DiffArgs) -> ExitCode {
     let today = args
         .today
         .unwrap_or_else(|| crate::date::SystemClock.today());
-    let d = crate::diff::diff(&sides[0], &sides[1], today);
+    let d = crate::review::diff::diff(&sides[0], &sides[1], today);
     match args.output {
         Output::Text => print!("{d}"),
         Output::Json => println!("{}", d.to_json()),
-        Output::Markdown => print!("{}", crate::markdown::diff(&d)),
+        Output::Markdown => print!("{}", crate::review::markdown::diff(&d)),
     }
     ExitCode::from(d.exit_code())
 }
@@ -672,7 +679,7 @@ pub fn schema_text() -> String {
 
 /// `import`: prints the fragment on stdout and its warnings on stderr.
 fn import(args: &ImportArgs) -> ExitCode {
-    let options = crate::import::ImportOptions {
+    let options = crate::adopt::import::ImportOptions {
         values: args.values.clone(),
         prefix: args.prefix.clone(),
         hub_name: args.hub_name.clone(),
@@ -680,7 +687,7 @@ fn import(args: &ImportArgs) -> ExitCode {
         api_url: args.api_url.clone(),
         token_env: args.token_env.clone(),
     };
-    match crate::import::run(&options) {
+    match crate::adopt::import::run(&options) {
         Ok(output) => {
             for warning in &output.warnings {
                 eprintln!("warning: {}", crate::name::printable(warning));

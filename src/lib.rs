@@ -1,80 +1,67 @@
 //! Keeps the admins of JupyterHub hubs equal to a declared roster, and says who added
 //! whom.
 //!
-//! Data flows one way, from the roster and the hubs to reports:
+//! Data flows one way, from the roster and the hubs to reports; the modules below are
+//! in that order. ARCHITECTURE.md has the map and the recipes for common changes.
 //!
-//! - [`roster`]: reads and validates the roster file into a [`roster::Roster`], and
-//!   gives the desired admins of each hub. [`name`] holds the name types (a user name
-//!   in normal form, a hub name); [`token`] and [`tls`] read a hub's token and CA
-//!   bundle once, at validation, and keep secrets out of every output, as
-//!   [`webhook_url`] keeps alert webhook URLs; [`secret_source`] is where a secret is
-//!   read from (`*_env` or `*_file`), [`small_file`] reads such files, bounded.
-//! - [`hub`]: the JupyterHub REST API as two traits, [`hub::HubRead`] (into a
-//!   [`snapshot::HubSnapshot`]) and [`hub::HubWrite`] (create, grant, revoke), with an
-//!   HTTP client and an in-memory hub implementing both.
+//! - [`roster`]: reads and validates the roster into a [`roster::Roster`]: who should
+//!   be admin on which hub, and who added them. [`secret`] reads the secrets it names
+//!   (hub tokens, CA bundles, webhook URLs) once, at validation, and keeps them out of
+//!   every output; [`small_file`] reads such files, bounded; [`name`] holds the name
+//!   types (a user name in normal form, a hub name).
+//! - [`hub`]: the JupyterHub REST API as two traits, [`hub::HubRead`] (users and
+//!   groups, into a [`snapshot::HubSnapshot`]) and [`hub::HubWrite`] (create, grant,
+//!   revoke, leave a group), with an HTTP client and an in-memory hub.
+//! - [`evidence`]: who made each admin change, read from the hub's own log.
 //! - [`plan`]: the pure planner, from desired and observed admins to a [`plan::Plan`],
-//!   with the safety floor ([`plan::floor`]); [`fights`] notices, run after run, when
-//!   something else keeps undoing its changes.
-//! - [`reconcile`]: one reconcile of one hub (read → plan → apply, with no writer for
-//!   a dry run) and one pass over many, producing a [`report::RunReport`] ([`report`]
-//!   renders it as text or JSON; [`outcome`] names error kinds and skip reasons, with
-//!   [`word`]'s `words!`, which gives such enums their one word each).
-//! - [`daemon`]: the long-running mode: a supervisor of one task per hub, roster
-//!   reloads, shutdown. It feeds [`metrics`], [`alert`] (state alerts and the
-//!   webhook sender), [`news`] (messages about drift fixed), [`route`] (the global and
-//!   per-community alert routes), [`expiry`] (administrators whose entry runs out
-//!   soon), [`digest`] (the daily digest), [`audit`] and [`server`] (probes).
-//!   [`date`] is the calendar and the clock they read.
-//! - [`audit`]: the audit trail (`--audit-log`), written ahead through a
-//!   [`audit::Journal`] that the daemon and `--once` pass into [`reconcile`]: an intent
-//!   before each change, no change without it, one writer, a hash chain, and
-//!   `audit verify`.
-//! - [`cli`], [`dump`] and [`logging`]: the command line, the adoption helper and
-//!   log setup; [`import`] is the other adoption helper, reading a hub's admins from its
-//!   Zero to JupyterHub Helm values instead of from the live hub; both print a
-//!   [`fragment`].
-//! - [`diff`] compares two rosters offline (who gains and loses admin where, and
-//!   why) for review; [`markdown`] renders a diff or a run's report as a
-//!   pull-request comment, every name inert; [`saved_plan`] writes a dry run's plan
-//!   and applies exactly that plan, on hubs that have not changed since.
-//! - [`evidence`] reads a hub's own log to say who made each admin change (a user or
-//!   service by name, the hub's configuration, the authenticator, or unknown, and why).
+//!   with the safety floor ([`plan::floor`]).
+//! - [`reconcile`]: one reconcile of one hub (read, plan, apply; a dry run is no
+//!   writer) and one pass over many, producing a [`report::RunReport`] ([`report`]
+//!   renders it; [`outcome`] names error kinds and skip reasons, with [`word`]'s
+//!   `words!`, which gives such enums their one word each).
+//! - [`audit`]: the audit trail, written ahead: an intent before each change, no change
+//!   without it, one writer, a hash chain, `audit verify`.
+//! - [`metrics`] and [`alert`] (drift alerts, routes, news, expiry notices, the
+//!   daily digest): what the daemon tells people and Prometheus.
+//! - [`daemon`]: the long-running mode (a task per hub, roster reloads, fights, probes,
+//!   shutdown). [`date`] is the calendar and the clock it reads.
+//! - [`review`]: `diff` of two rosters, markdown for pull requests, saved plans.
+//! - [`adopt`]: `dump` and `import`, which write a roster fragment for a hub's admins.
+//! - [`cli`] and [`logging`]: the command line and log set-up.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
-pub mod alert;
-pub mod audit;
-pub mod cli;
-pub mod daemon;
-pub mod date;
-pub mod diff;
-pub mod digest;
-pub mod dump;
-pub mod evidence;
-pub mod expiry;
-pub mod fights;
-pub mod fragment;
-pub mod hub;
-pub mod import;
-pub mod logging;
-pub mod markdown;
-pub mod metrics;
+// The roster: what is declared.
 pub mod name;
-pub mod news;
+pub mod roster;
+pub mod secret;
+pub mod small_file;
+
+// The hub: what is there, and who made it so.
+pub mod evidence;
+pub mod hub;
+pub mod snapshot;
+
+// Plan, apply, and what a run did.
 pub mod outcome;
 pub mod plan;
 pub mod reconcile;
 pub mod report;
-pub mod retry;
-pub mod roster;
-pub mod route;
-pub mod saved_plan;
-pub mod secret_source;
-pub mod server;
-pub mod small_file;
-pub mod snapshot;
-pub mod tls;
-pub mod token;
-pub mod webhook_url;
 pub mod word;
+
+// What a run leaves behind: the audit trail, metrics, alerts.
+pub mod alert;
+pub mod audit;
+pub mod metrics;
+
+// The modes.
+pub mod adopt;
+pub mod cli;
+pub mod daemon;
+pub mod review;
+
+// Shared services.
+pub mod date;
+pub mod logging;
+pub mod retry;
 pub mod yaml;

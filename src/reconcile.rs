@@ -66,7 +66,7 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
 /// [`reconcile`], writing ahead to the audit trail through `journal` (no change is
 /// made without its intent line; none: no `--audit-log`), and letting `before_apply`
 /// see and amend the plan before anything is applied: the daemon holds the changes
-/// of contested users there ([`crate::fights`]).
+/// of contested users there ([`crate::daemon::fights`]).
 pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     spec: &HubSpec,
     desired: &Desired,

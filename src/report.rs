@@ -194,7 +194,7 @@ pub struct HubReport {
     /// look before an enforcing run.
     pub warnings: Vec<String>,
     /// Daemon: users something else keeps changing back, whom the daemon leaves alone
-    /// ([`crate::fights`]).
+    /// ([`crate::daemon::fights`]).
     pub contested: Vec<ContestedReport>,
     /// Changes of earlier runs that something else undid, found this run.
     #[serde(skip_serializing_if = "Vec::is_empty")]

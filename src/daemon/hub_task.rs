@@ -7,8 +7,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::fights::{FightEvent, Fights, explain, state_path};
 use super::{Connect, Shared};
-use crate::fights::{FightEvent, Fights, explain, state_path};
 use crate::hub::HubError;
 use crate::name::{HubName, UserName};
 use crate::plan::Action;

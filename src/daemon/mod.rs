@@ -13,7 +13,9 @@
 //! How a hub is reached is the [`Connect`] parameter: HTTP in production
 //! ([`HttpConnect`]), memory in tests, so the schedule is tested on paused time.
 
+pub mod fights;
 mod hub_task;
+pub mod server;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -26,19 +28,19 @@ use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::alert::digest::{Digest, TimeOfDay};
+use crate::alert::expiry::ExpiryNotices;
+use crate::alert::route::Routes;
 use crate::alert::{Alert, AlertFormat, AlertState, WebhookError, WebhookUrl};
 use crate::audit::Journal;
 use crate::date::{Clock, Date, SystemClock};
-use crate::digest::{Digest, TimeOfDay};
-use crate::expiry::ExpiryNotices;
 use crate::hub::{ClientOptions, HttpClients, HubClient, HubError, HubRead, HubWrite};
 use crate::metrics::Metrics;
 use crate::name::HubName;
 use crate::outcome::ErrorKind;
 use crate::report::{HubReport, Mode, Status};
 use crate::roster::{HubSpec, Roster};
-use crate::route::Routes;
-use crate::server::{self, Health};
+use server::Health;
 
 /// Everything the daemon is told on the command line.
 #[derive(Debug, Clone)]
@@ -157,7 +159,7 @@ impl<C> Shared<C> {
             digest.observe(report);
         }
         // The news of drift this run fixed, then the state alerts it starts or ends.
-        let mut alerts: Vec<Alert> = crate::news::remediated(report).into_iter().collect();
+        let mut alerts: Vec<Alert> = crate::alert::news::remediated(report).into_iter().collect();
         alerts.extend(
             self.alerts
                 .lock()
@@ -404,7 +406,7 @@ impl<C: Connect> Supervisor<C> {
         }
         let options = &self.shared.options;
         let now = self.shared.clock.now();
-        let soon = crate::expiry::soon(
+        let soon = crate::alert::expiry::soon(
             roster,
             &options.hubs,
             Date::of(now),

@@ -9,12 +9,12 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::server::Health;
 use super::{Connect, DaemonOptions, HttpConnect, Supervisor};
 use crate::hub::memory::MemoryHub;
 use crate::hub::{ClientOptions, HubError};
 use crate::metrics::Metrics;
 use crate::roster::HubSpec;
-use crate::server::Health;
 
 /// Hubs in memory, by lowercased hub name.
 #[derive(Default)]

@@ -12,7 +12,7 @@ use super::{ClientOptions, HubError};
 use crate::name::HubName;
 use crate::retry::{self, Failure};
 use crate::roster::HubSpec;
-use crate::tls::CaBundle;
+use crate::secret::tls::CaBundle;
 
 /// The HTTP clients of a run, one per distinct CA bundle: building a client loads the
 /// system's root certificates (milliseconds and ~100 KiB each), so hubs share them.
@@ -68,7 +68,7 @@ pub struct HubClient {
     /// The API base without a trailing slash.
     base: String,
     /// The token itself, only to scrub it from anything the hub echoes back.
-    token: crate::token::Token,
+    token: crate::secret::token::Token,
     pub(super) options: ClientOptions,
     requests: Arc<AtomicU64>,
     /// Cancelled at shutdown: ends the waits between retries.
@@ -340,7 +340,7 @@ impl HubClient {
 fn describe(error: &reqwest::Error) -> String {
     use std::error::Error as _;
     if let Some(tls) = tls_error(error) {
-        return crate::tls::advice(tls);
+        return crate::secret::tls::advice(tls);
     }
     let mut message = if error.is_timeout() {
         "timed out".to_string()

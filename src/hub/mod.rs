@@ -195,7 +195,7 @@ pub enum HubError {
         "{method} {path}: the hub's authenticator manages groups, so the groups API does not change them"
     )]
     GroupsManaged { method: Method, path: String },
-    /// `--plan` (see [`crate::saved_plan`]): the hub is not as planned (its kind
+    /// `--plan` (see [`crate::review::saved_plan`]): the hub is not as planned (its kind
     /// `plan_changed`), or a change is not in the plan (that change's error; the run's
     /// kind is then `apply`); nothing was sent to the hub for it.
     #[error("{0}")]

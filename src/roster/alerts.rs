@@ -2,9 +2,9 @@
 //! where its URL is read from, read once at validation. The URL is never written in
 //! the roster and never prints.
 
-use crate::secret_source::{Place, SecretSource};
+use crate::secret::source::{Place, SecretSource};
+use crate::secret::webhook_url::{UrlError, WebhookUrl};
 use crate::small_file::{self, ReadError};
-use crate::webhook_url::{UrlError, WebhookUrl};
 
 /// Webhook files larger than this are refused: a URL is short.
 const MAX_WEBHOOK_FILE_BYTES: u64 = 8 * 1024;
@@ -66,7 +66,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret_source::Secret;
+    use crate::secret::source::Secret;
 
     #[test]
     fn sources_resolve_without_printing_the_url() {

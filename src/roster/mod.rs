@@ -21,9 +21,9 @@ use std::sync::Arc;
 
 use crate::date::{Clock, Date};
 use crate::name::{HubName, UserName};
-use crate::secret_source::SecretSource;
-use crate::tls::CaBundle;
-use crate::token::Token;
+use crate::secret::source::SecretSource;
+use crate::secret::tls::CaBundle;
+use crate::secret::token::Token;
 use crate::word::words;
 
 pub use alerts::{AlertRoute, RouteError};
@@ -370,7 +370,7 @@ impl Roster {
     /// Reads and validates the roster at `path` by every rule except those that read
     /// secrets: no token, `ca_file` or webhook is read, and no variable looked up, so
     /// a roster from an untrusted pull request can be checked and compared
-    /// ([`crate::diff`]). The result cannot be run against a hub.
+    /// ([`crate::review::diff`]). The result cannot be run against a hub.
     pub fn load_offline(path: &Path) -> Result<OfflineRoster, RosterError> {
         let documents = read_documents(path)?;
         validate::validate(path, documents, &|_| None, &[], Credentials::Skip).map(OfflineRoster)

@@ -2,7 +2,7 @@
 //!
 //! A [`Validator`] walks the raw documents once (one per file of a roster directory),
 //! collecting problems, each with its file, and warnings as it goes; tokens and CA
-//! bundles are read here, once, by [`crate::token`] and [`crate::tls`], and each
+//! bundles are read here, once, by [`crate::secret::token`] and [`crate::secret::tls`], and each
 //! hub's declared admins are worked out here, mapped to the hub's usernames.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,9 +17,9 @@ use super::{
 };
 use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
-use crate::secret_source::{Secret, SecretSource};
-use crate::tls::CaBundle;
-use crate::token::{self, Token};
+use crate::secret::source::{Secret, SecretSource};
+use crate::secret::tls::CaBundle;
+use crate::secret::token::{self, Token};
 
 const DEFAULT_POLICY: Policy = Policy::Enforce;
 

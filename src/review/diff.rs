@@ -10,7 +10,7 @@
 //! `login`, `engineers`, `admin_roles`). No hub is contacted and no secret
 //! is read ([`crate::roster::Roster::load_offline`]), so it runs on untrusted pull
 //! requests. The result renders as text ([`fmt::Display`]), JSON, or markdown
-//! ([`crate::markdown`]).
+//! ([`crate::review::markdown`]).
 
 use serde::Serialize;
 use std::fmt;

@@ -13,7 +13,7 @@
 //! person fills it in. The core ([`merge`], [`import`], [`render`]) is pure; [`run`]
 //! reads the files.
 
-use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub};
+use crate::adopt::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub};
 use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 
@@ -27,7 +27,7 @@ pub const PREFIXES: [&str; 3] = ["", "jupyterhub", "basehub.jupyterhub"];
 /// The hub's API as seen from inside a Zero to JupyterHub release's namespace.
 pub const DEFAULT_API_URL: &str = "http://hub:8081/hub/api";
 
-pub use crate::fragment::DEFAULT_COMMUNITY;
+pub use crate::adopt::fragment::DEFAULT_COMMUNITY;
 
 /// The token variable left for a person to choose.
 pub const DEFAULT_TOKEN_ENV: &str = "CHANGE_ME_TOKEN";

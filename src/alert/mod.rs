@@ -5,6 +5,11 @@
 //! its own task, with retries, so a slow or failing receiver never delays
 //! reconciliation. The webhook URL is a secret: it is never logged or printed.
 
+pub mod digest;
+pub mod expiry;
+pub mod news;
+pub mod route;
+
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -12,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::mpsc;
 
-pub use crate::webhook_url::{UrlError, WebhookUrl};
+pub use crate::secret::webhook_url::{UrlError, WebhookUrl};
 
 use crate::metrics::Metrics;
 use crate::plan::DriftKind;
@@ -111,7 +116,7 @@ impl AlertState {
     }
 
     /// The alerts one hub's run starts or resolves (the news of drift it fixed is
-    /// [`crate::news::remediated`]).
+    /// [`crate::alert::news::remediated`]).
     pub fn observe(&mut self, report: &HubReport) -> Vec<Alert> {
         let hub = report.name.to_string();
         // A hub that could not be read says nothing new about contests or drift.

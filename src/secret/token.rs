@@ -4,7 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::fmt;
 use std::path::Path;
 
-use crate::secret_source::{Place, SecretSource};
+use crate::secret::source::{Place, SecretSource};
 use crate::small_file::{self, ReadError};
 
 /// A hub API token. Its `Debug` shows `[REDACTED]`; the only way to the value is
@@ -137,7 +137,7 @@ fn readable_by_others(_path: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret_source::Secret;
+    use crate::secret::source::Secret;
 
     #[test]
     fn debug_never_shows_the_value() {

@@ -20,7 +20,7 @@ use crate::alert::{Alert, AlertFormat, Webhook, WebhookError};
 use crate::metrics::{Metrics, RouteLabel};
 use crate::retry::RetryPolicy;
 use crate::roster::Roster;
-use crate::webhook_url::WebhookUrl;
+use crate::secret::webhook_url::WebhookUrl;
 
 /// The name of the route every message goes to.
 pub const GLOBAL: &str = "global";

@@ -1,4 +1,4 @@
-//! Markdown for a pull-request comment: a roster diff ([`crate::diff`]) or a run's
+//! Markdown for a pull-request comment: a roster diff ([`crate::review::diff`]) or a run's
 //! report (`--dry-run --output markdown`), a table per hub that a reviewer reads in
 //! seconds.
 //!
@@ -10,10 +10,12 @@
 
 use std::fmt::Write as _;
 
-use crate::diff::{Entry, HubDiff, HubStatus, Loss, PersonChange, RosterDiff, SettingChange, Why};
 use crate::name::printable;
 use crate::plan::Action;
 use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
+use crate::review::diff::{
+    Entry, HubDiff, HubStatus, Loss, PersonChange, RosterDiff, SettingChange, Why,
+};
 
 /// The first line of every comment this tool writes: a workflow finds its own comment
 /// by it, to update it instead of adding another.

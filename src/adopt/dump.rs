@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub, Named};
+use crate::adopt::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub, Named};
 
 use crate::hub::{ClientOptions, HubClient, HubError, HubRead, Keep};
 use crate::name::{HubName, UserName};
@@ -15,9 +15,9 @@ use crate::roster::{
     ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
     RosterError, parse_api_url,
 };
-use crate::secret_source::{Secret, SecretSource};
+use crate::secret::source::{Secret, SecretSource};
+use crate::secret::token::{self, TokenError};
 use crate::snapshot::{AdminGroups, HubSnapshot};
-use crate::token::{self, TokenError};
 use crate::yaml::YamlError;
 
 /// Why `dump` could not write a fragment.
@@ -66,7 +66,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             let resolved = token::resolve(&source, &|v| std::env::var(v).ok())?;
             let spec = HubSpec {
                 name: HubName::new(url.host_str().unwrap_or("hub")),
-                community: crate::fragment::DEFAULT_COMMUNITY.to_string(),
+                community: crate::adopt::fragment::DEFAULT_COMMUNITY.to_string(),
                 // Dry runs by default until someone reviews the fragment.
                 rules: HubRules::new(Policy::Report),
                 access: HubAccess {
