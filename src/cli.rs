@@ -473,7 +473,7 @@ pub async fn run(cli: Cli) -> ExitCode {
             );
             return ExitCode::from(1);
         };
-        spec.rules.allow_revocations = Some(allowance.revocations);
+        spec.settings.rules.allow_revocations = Some(allowance.revocations);
     }
     let concurrency = cli.concurrency.into();
     let report = match (&cli.plan_out, &saved) {

@@ -26,9 +26,7 @@ pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
     HubReport {
         name: spec.name.clone(),
         community: spec.community.clone(),
-        policy: spec.rules.policy,
-        max_revocations: spec.rules.max_revocations,
-        max_revocation_share: spec.rules.max_revocation_share,
+        rules: spec.settings.rules,
         brake: None,
         declared,
         status: Status::InSync,
@@ -88,7 +86,7 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     let declared = |name: &UserName| desired.contains_key(name);
     let keep = Keep {
         user: &declared,
-        admin_roles: &spec.admin_roles,
+        admin_roles: &spec.settings.admin_roles,
     };
     let snapshot = match reader.snapshot(&keep).await {
         Ok(snapshot) => snapshot,
@@ -103,7 +101,7 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     // What an earlier run left without an outcome is judged by what was just read.
     let mut audit_error = settle(journal, &snapshot).await;
 
-    let mut plan = plan(&spec.rules, desired, &snapshot);
+    let mut plan = plan(&spec.settings.rules, desired, &snapshot);
     before_apply(&mut plan);
     report.warnings = adoption_warnings(&plan, &snapshot, writer.is_none());
     report.warnings.extend(unchecked_paths(spec, &snapshot));
@@ -251,6 +249,7 @@ fn unchecked_paths(spec: &HubSpec, snapshot: &HubSnapshot) -> Vec<String> {
         ));
     }
     let other_roles: Vec<&str> = spec
+        .settings
         .admin_roles
         .iter()
         .map(String::as_str)

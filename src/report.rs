@@ -8,7 +8,7 @@ use crate::name::printable;
 use crate::name::{HubName, UserName};
 use crate::outcome::{ErrorKind, Skipped};
 use crate::plan::{Action, DriftKind, Standing};
-use crate::roster::{Policy, Share};
+use crate::roster::{HubRules, Policy};
 use crate::snapshot::{AdminPaths, NamelessUser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -166,11 +166,10 @@ impl From<crate::plan::Brake> for BrakeReport {
 pub struct HubReport {
     pub name: HubName,
     pub community: String,
-    pub policy: Policy,
-    /// The hub's revocation brake.
-    pub max_revocations: u32,
-    /// The brake by share of the hub's admins.
-    pub max_revocation_share: Share,
+    /// What the run may do on the hub: its policy and the limits of the safety floor
+    /// (`policy`, `max_revocations`, `max_revocation_share` in the JSON).
+    #[serde(flatten)]
+    pub rules: HubRules,
     /// The limit of the safety floor that held every revocation, when one did (in a
     /// dry run: the one that would hold).
     pub brake: Option<BrakeReport>,
@@ -312,9 +311,7 @@ impl HubReport {
         HubReport {
             name: HubName::new("climate-prod"),
             community: "climate-lab".into(),
-            policy: Policy::Grant,
-            max_revocations: 5,
-            max_revocation_share: Share::HALF,
+            rules: HubRules::new(Policy::Grant),
             brake: None,
             declared: 2,
             status,
@@ -413,13 +410,13 @@ impl fmt::Display for HubReport {
         write!(
             f,
             "hub {} (community {}, policy {}",
-            self.name, self.community, self.policy
+            self.name, self.community, self.rules.policy
         )?;
-        if self.policy == Policy::Enforce {
+        if self.rules.policy == Policy::Enforce {
             write!(
                 f,
                 ", max_revocations {}, max_revocation_share {}",
-                self.max_revocations, self.max_revocation_share
+                self.rules.max_revocations, self.rules.max_revocation_share
             )?;
         }
         if let Some(v) = &self.version {

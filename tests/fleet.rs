@@ -80,7 +80,10 @@ fn the_fixture_has_the_shape_of_the_real_fleet() {
             "{engineer}: a GitHub handle and an email"
         );
     }
-    assert_eq!(roster.hubs.iter().filter(|h| !h.engineers).count(), 19);
+    assert_eq!(
+        roster.hubs.iter().filter(|h| !h.settings.engineers).count(),
+        19
+    );
     let program = roster
         .hubs
         .iter()

@@ -333,7 +333,7 @@ fn admin_roles_not_a_role_name() {
 fn admin_roles_valid() {
     let roster = parse_fixture("admin_roles_valid.yaml").unwrap();
     assert_eq!(roster.warnings, Vec::<String>::new());
-    let admin_roles = |hub: &str| roster.hub(hub).unwrap().admin_roles.clone();
+    let admin_roles = |hub: &str| roster.hub(hub).unwrap().settings.admin_roles.clone();
     assert_eq!(
         admin_roles("climate-prod"),
         ["admin", "hub-managers", "ops.team"]
@@ -705,8 +705,8 @@ fn anchors_valid() {
         names,
         ["climate-prod", "climate-staging", "climate-teaching"]
     );
-    assert_eq!(roster.hubs[1].rules.policy, Policy::Grant);
-    assert_eq!(roster.hubs[2].rules.policy, Policy::Grant);
+    assert_eq!(roster.hubs[1].settings.rules.policy, Policy::Grant);
+    assert_eq!(roster.hubs[2].settings.rules.policy, Policy::Grant);
     let teaching = roster.community("climate-teaching").unwrap();
     assert_eq!(teaching.representatives[0].as_str(), "rep-bob");
     let desired = roster.desired(&roster.hubs[0]);
@@ -962,8 +962,8 @@ fn example_roster_validates() {
             (
                 h.name.as_str(),
                 h.community.as_str(),
-                h.rules.policy,
-                h.rules.max_revocations,
+                h.settings.rules.policy,
+                h.settings.rules.max_revocations,
             )
         })
         .collect();
@@ -1003,7 +1003,7 @@ fn example_roster_validates() {
         admins(&[&climate_lab[..], &workshop].concat()),
         "login email, no engineers, its own administrators (an engineer among them)"
     );
-    let admin_roles = |hub: &str| roster.hub(hub).unwrap().admin_roles.clone();
+    let admin_roles = |hub: &str| roster.hub(hub).unwrap().settings.admin_roles.clone();
     assert_eq!(admin_roles("climate-prod"), ["admin", "hub-managers"]);
     assert_eq!(
         admin_roles("climate-workshop"),
@@ -1150,15 +1150,15 @@ fn check_valid(roster: &Roster) -> Result<(), TestCaseError> {
         // else they are listed as; on one that does not, never as an engineer.
         for (user, d) in &h.admins {
             let name = d.person.as_ref().unwrap_or(user);
-            if h.engineers && engineers.contains(name) {
+            if h.settings.engineers && engineers.contains(name) {
                 prop_assert_eq!(d.role, Role::Engineer, "{} on {}", name, h.name);
             }
-            if !h.engineers {
+            if !h.settings.engineers {
                 prop_assert!(d.role != Role::Engineer, "{} on {}", name, h.name);
             }
         }
-        prop_assert!(h.admin_roles.iter().any(|r| r == "admin"));
-        prop_assert!(h.admin_roles.windows(2).all(|w| w[0] < w[1]));
+        prop_assert!(h.settings.admin_roles.iter().any(|r| r == "admin"));
+        prop_assert!(h.settings.admin_roles.windows(2).all(|w| w[0] < w[1]));
     }
     Ok(())
 }

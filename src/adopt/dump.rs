@@ -13,7 +13,7 @@ use crate::hub::{ClientOptions, HubClient, HubError, HubRead, Keep};
 use crate::name::{HubName, UserName};
 use crate::roster::{
     ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
-    RosterError, parse_api_url,
+    RosterError, Settings, parse_api_url,
 };
 use crate::secret::source::{Secret, SecretSource};
 use crate::secret::token::{self, TokenError};
@@ -68,16 +68,16 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                 name: HubName::new(url.host_str().unwrap_or("hub")),
                 community: crate::adopt::fragment::DEFAULT_COMMUNITY.to_string(),
                 // Dry runs by default until someone reviews the fragment.
-                rules: HubRules::new(Policy::Report),
+                settings: Settings {
+                    rules: HubRules::new(Policy::Report),
+                    ..Settings::builtin()
+                },
                 access: HubAccess {
                     api_url: url,
                     token_source: source,
                     token: resolved.token,
                     ca: None,
                 },
-                login: None,
-                engineers: true,
-                admin_roles: vec![crate::roster::ADMIN_ROLE.to_string()],
                 admins: Default::default(),
             };
             (spec, None)
@@ -86,7 +86,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
     let client = HubClient::new(&spec, options)?;
     let keep = Keep {
         user: &|_| false,
-        admin_roles: &spec.admin_roles,
+        admin_roles: &spec.settings.admin_roles,
     };
     let snapshot = client.snapshot(&keep).await?;
     let authenticator = client.authenticator().await;
@@ -143,7 +143,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             token_env,
             token_file,
             policy: if roster.is_some() {
-                spec.rules.policy
+                spec.settings.rules.policy
             } else {
                 Policy::Report
             },

@@ -72,7 +72,7 @@ impl HubState {
                 report.name,
                 report.drift(),
                 if report.drift() == 1 { "" } else { "s" },
-                report.policy
+                report.rules.policy
             ),
             Status::Error => format!(
                 "{}: error ({})",

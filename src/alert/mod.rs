@@ -265,7 +265,7 @@ fn drift_words(report: &HubReport, status: AlertStatus) -> Words {
                 format!(
                     "Admins of hub {hub} ({community}) drifted from the roster: {} [policy {}].",
                     parts.join(", "),
-                    report.policy
+                    report.rules.policy
                 ),
             )
         }
@@ -274,7 +274,7 @@ fn drift_words(report: &HubReport, status: AlertStatus) -> Words {
             format!("Admins of hub {hub} ({community}) match the roster again."),
         ),
     };
-    let mut details = serde_json::json!({ "policy": report.policy });
+    let mut details = serde_json::json!({ "policy": report.rules.policy });
     for (kind, list) in lists {
         details[kind.as_str()] = serde_json::json!(list);
     }

@@ -71,7 +71,7 @@ pub fn remediated(report: &HubReport) -> Option<Alert> {
     if applied.is_empty() {
         return None;
     }
-    let (hub, community, policy) = (report.name.as_str(), &report.community, report.policy);
+    let (hub, community, policy) = (report.name.as_str(), &report.community, report.rules.policy);
     let who = |pick: &dyn Fn(&ChangeReport) -> bool| -> Vec<String> {
         applied
             .iter()
@@ -166,7 +166,7 @@ mod tests {
 
     fn enforce(changes: Vec<ChangeReport>) -> HubReport {
         let mut r = HubReport::sample(Status::Changed, changes);
-        r.policy = Policy::Enforce;
+        r.rules.policy = Policy::Enforce;
         r
     }
 

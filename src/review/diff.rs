@@ -17,7 +17,9 @@ use std::fmt;
 
 use crate::date::Date;
 use crate::name::{HubName, UserName, printable};
-use crate::roster::{Declared, Desired, HubAccess, HubRules, HubSpec, OfflineRoster, Role};
+use crate::roster::{
+    Declared, Desired, HubAccess, HubRules, HubSpec, OfflineRoster, Role, Settings,
+};
 
 /// Why a person is admin on a hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -166,14 +168,17 @@ fn settings(hub: &HubSpec) -> [(&'static str, String); 8] {
     let HubSpec {
         name: _,
         community: _,
-        rules,
+        settings,
         access,
-        login,
-        engineers,
-        admin_roles,
         // People: compared one by one (`compare`).
         admins: _,
     } = hub;
+    let Settings {
+        rules,
+        login,
+        engineers,
+        admin_roles,
+    } = settings;
     let HubRules {
         policy,
         max_revocations,
@@ -463,7 +468,7 @@ fn compare(
         }
         let loss = if let Some(day) = expired.get(user).and_then(|e| e.expires) {
             Loss::Expired(day)
-        } else if d.role == Role::Engineer && old.engineers && !hub.engineers {
+        } else if d.role == Role::Engineer && old.settings.engineers && !hub.settings.engineers {
             Loss::EngineersOff
         } else {
             Loss::Undeclared

@@ -252,7 +252,7 @@ fn hub_report(out: &mut String, hub: &HubReport) {
             Status::Error => "**error**".to_string(),
             s => s.to_string(),
         },
-        hub.policy
+        hub.rules.policy
     );
     if !hub.changes.is_empty() || !hub.nameless.is_empty() {
         out.push_str("| | user | why |\n|---|---|---|\n");

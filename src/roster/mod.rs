@@ -11,6 +11,7 @@ mod alerts;
 pub mod files;
 mod people;
 mod raw;
+pub mod settings;
 mod validate;
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,7 @@ use crate::secret::token::Token;
 use crate::word::words;
 
 pub use alerts::{AlertRoute, RouteError};
+pub use settings::Settings;
 use validate::Credentials;
 pub use validate::{ApiUrlError, parse_api_url};
 
@@ -136,7 +138,7 @@ pub struct Community {
 }
 
 /// What a run may do on a hub: all the planner needs to know of it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct HubRules {
     pub policy: Policy,
     /// The revocation brake: more revocations than this in one run, and none is made.
@@ -146,6 +148,8 @@ pub struct HubRules {
     pub max_revocation_share: Share,
     /// `--once --allow-revocations HUB=N`: an operator reviewed a plan with N
     /// revocations; up to N are made whatever the other limits say, more are held.
+    /// (Not in reports: it is given for one run, not a setting of the hub.)
+    #[serde(skip)]
     pub allow_revocations: Option<u32>,
 }
 
@@ -226,17 +230,9 @@ pub struct HubAccess {
 pub struct HubSpec {
     pub name: HubName,
     pub community: String,
-    pub rules: HubRules,
+    /// Its settings, resolved from the roster's levels ([`settings`]).
+    pub settings: Settings,
     pub access: HubAccess,
-    /// The `people[].ids` key its usernames are, if any.
-    pub login: Option<String>,
-    /// Whether the engineers are declared on it.
-    pub engineers: bool,
-    /// The roles whose holders (users, and members of groups holding them) are admins
-    /// of the hub: `admin`, `defaults.admin_roles` and the hub's own `admin_roles`;
-    /// sorted, each once, always with [`ADMIN_ROLE`]. The roster names them because
-    /// JupyterHub has no API that shows a role's scopes.
-    pub admin_roles: Vec<String>,
     /// The admins it should have, worked out at validation.
     pub admins: Desired,
 }

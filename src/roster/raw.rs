@@ -111,12 +111,43 @@ pub(super) struct RawDefaults {
     pub admin_roles: Option<Vec<String>>,
 }
 
-impl RawDefaults {
-    /// True when the document writes no key of `defaults` (then it is not the file that
-    /// holds them).
+/// The settings one level of the roster writes, as written (see
+/// [`super::settings`]): what `validate` checks into a [`super::settings::Written`].
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RawSettings<'a> {
+    pub policy: Option<Policy>,
+    pub max_revocations: Option<u32>,
+    pub max_revocation_share: Option<f64>,
+    pub login: Option<&'a str>,
+    pub engineers: Option<bool>,
+    pub admin_roles: Option<&'a [String]>,
+}
+
+impl RawSettings<'_> {
+    /// True when the level writes no setting.
     pub fn is_empty(&self) -> bool {
         // Every key by name, no `..`: a new key that is not counted here would leave a
         // file whose `defaults:` holds only that key silently unread.
+        let RawSettings {
+            policy,
+            max_revocations,
+            max_revocation_share,
+            login,
+            engineers,
+            admin_roles,
+        } = self;
+        policy.is_none()
+            && max_revocations.is_none()
+            && max_revocation_share.is_none()
+            && login.is_none()
+            && engineers.is_none()
+            && admin_roles.is_none()
+    }
+}
+
+impl RawDefaults {
+    /// The settings `defaults` writes (every key of `defaults` is one).
+    pub fn settings(&self) -> RawSettings<'_> {
         let RawDefaults {
             policy,
             max_revocations,
@@ -124,11 +155,49 @@ impl RawDefaults {
             login,
             admin_roles,
         } = self;
-        policy.is_none()
-            && max_revocations.is_none()
-            && max_revocation_share.is_none()
-            && login.is_none()
-            && admin_roles.is_none()
+        RawSettings {
+            policy: *policy,
+            max_revocations: *max_revocations,
+            max_revocation_share: *max_revocation_share,
+            login: login.as_deref(),
+            engineers: None,
+            admin_roles: admin_roles.as_deref(),
+        }
+    }
+
+    /// True when the document writes no key of `defaults` (then it is not the file that
+    /// holds them).
+    pub fn is_empty(&self) -> bool {
+        self.settings().is_empty()
+    }
+}
+
+impl RawHub {
+    /// The settings a hub writes (the rest of its keys say where and how to reach it,
+    /// and who its own administrators are).
+    pub fn settings(&self) -> RawSettings<'_> {
+        let RawHub {
+            name: _,
+            api_url: _,
+            token_env: _,
+            token_file: _,
+            ca_file: _,
+            administrators: _,
+            policy,
+            max_revocations,
+            max_revocation_share,
+            login,
+            engineers,
+            admin_roles,
+        } = self;
+        RawSettings {
+            policy: *policy,
+            max_revocations: *max_revocations,
+            max_revocation_share: *max_revocation_share,
+            login: login.as_deref(),
+            engineers: *engineers,
+            admin_roles: (!admin_roles.is_empty()).then_some(admin_roles.as_slice()),
+        }
     }
 }
 

@@ -10,18 +10,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::people::{NoId, People};
-use super::raw::{RawAdministrator, RawCommunity, RawHub, RawRoster};
+use super::raw::{RawAdministrator, RawCommunity, RawHub, RawRoster, RawSettings};
+use super::settings::{self, Written};
 use super::{
-    ADMIN_ROLE, Administrator, Community, DEFAULT_MAX_REVOCATIONS, Declared, Desired, HubAccess,
-    HubRules, HubSpec, Policy, Problem, Role, Roster, RosterError, Share,
+    ADMIN_ROLE, Administrator, Community, Declared, Desired, HubAccess, HubSpec, Problem, Role,
+    Roster, RosterError, Share,
 };
 use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
 use crate::secret::source::{Secret, SecretSource};
 use crate::secret::tls::CaBundle;
 use crate::secret::token::{self, Token};
-
-const DEFAULT_POLICY: Policy = Policy::Enforce;
 
 /// Validates the documents of the roster at `path` (one, or one per file of a
 /// directory, in merge order).
@@ -41,9 +40,7 @@ pub(super) fn validate(
         warnings: Vec::new(),
         people: People::default(),
         engineers: Vec::new(),
-        defaults: HubRules::new(DEFAULT_POLICY),
-        default_login: None,
-        default_admin_roles: Vec::new(),
+        defaults: Written::default(),
         community_names: BTreeSet::new(),
         hub_names: BTreeMap::new(),
         api_urls: BTreeMap::new(),
@@ -147,10 +144,8 @@ struct Validator<'a> {
     warnings: Vec<String>,
     people: People,
     engineers: Vec<UserName>,
-    defaults: HubRules,
-    default_login: Option<String>,
-    /// `defaults.admin_roles`, checked, without `admin`.
-    default_admin_roles: Vec<String>,
+    /// What `defaults` writes, checked.
+    defaults: Written,
     /// Community names seen (lowercased).
     community_names: BTreeSet<String>,
     /// Hub names seen (lowercased) → their community.
@@ -221,17 +216,29 @@ impl Validator<'_> {
                 self.engineers.push(name);
             }
         }
-        let d = &raw.defaults;
-        let share = self.share("defaults", d.max_revocation_share);
-        self.defaults = HubRules {
-            policy: d.policy.unwrap_or(DEFAULT_POLICY),
-            max_revocations: d.max_revocations.unwrap_or(DEFAULT_MAX_REVOCATIONS),
-            max_revocation_share: share.unwrap_or(Share::HALF),
-            allow_revocations: None,
-        };
-        self.default_login = d.login.as_deref().and_then(|l| self.login("defaults", l));
-        self.default_admin_roles =
-            self.role_names("defaults", d.admin_roles.as_deref().unwrap_or_default());
+        self.defaults = self.written("defaults", raw.defaults.settings());
+    }
+
+    /// The settings one level writes, each key checked (a problem, and the key left
+    /// unwritten, where it is wrong).
+    fn written(&mut self, subject: &str, raw: RawSettings<'_>) -> Written {
+        // Every key by name, no `..`: a new setting does not compile until it is checked.
+        let RawSettings {
+            policy,
+            max_revocations,
+            max_revocation_share,
+            login,
+            engineers,
+            admin_roles,
+        } = raw;
+        Written {
+            policy,
+            max_revocations,
+            max_revocation_share: self.share(subject, max_revocation_share),
+            login: login.and_then(|l| self.login(subject, l)),
+            engineers,
+            admin_roles: admin_roles.map(|r| self.role_names(subject, r)),
+        }
     }
 
     /// `max_revocation_share`, which must be a fraction from 0 to 1.
@@ -399,35 +406,29 @@ impl Validator<'_> {
         let api_url = self.api_url(&who, &name, raw);
         let (source, token) = self.hub_token(&who, raw, selected);
         let ca = self.ca_file(&who, raw, api_url.as_ref());
-        let login = match &raw.login {
-            Some(l) => self.login(&who, l),
-            None => self.default_login.clone(),
-        };
-        let engineers = raw.engineers.unwrap_or(true);
-        let share = self.share(&who, raw.max_revocation_share);
-        let admin_roles = self.hub_admin_roles(&who, &raw.admin_roles);
-        let admins = self.hub_admins(&who, &name, community, raw, login.as_deref(), engineers);
+        let written = self.written(&who, raw.settings());
+        let settings = settings::resolve(&[&written, &self.defaults]);
+        let admins = self.hub_admins(
+            &who,
+            &name,
+            community,
+            raw,
+            settings.login.as_deref(),
+            settings.engineers,
+        );
 
         let ok = self.problems.len() == problems_before;
         match (ok, api_url, source, token) {
             (true, Some(api_url), Some(token_source), Some(token)) => Some(HubSpec {
                 name: HubName::new(&name),
                 community: community.name.clone(),
-                rules: HubRules {
-                    policy: raw.policy.unwrap_or(self.defaults.policy),
-                    max_revocations: raw.max_revocations.unwrap_or(self.defaults.max_revocations),
-                    max_revocation_share: share.unwrap_or(self.defaults.max_revocation_share),
-                    allow_revocations: None,
-                },
+                settings,
                 access: HubAccess {
                     api_url,
                     token_source,
                     token,
                     ca,
                 },
-                login,
-                engineers,
-                admin_roles,
                 admins,
             }),
             _ => None,
@@ -531,17 +532,6 @@ impl Validator<'_> {
                 None
             }
         }
-    }
-
-    /// The roles that make a holder admin of one hub: `admin`, the defaults' and the
-    /// hub's own `admin_roles`, sorted, each once.
-    fn hub_admin_roles(&mut self, who: &str, raw: &[String]) -> Vec<String> {
-        let mut roles = self.role_names(who, raw);
-        roles.extend(self.default_admin_roles.iter().cloned());
-        roles.push(ADMIN_ROLE.to_string());
-        roles.sort();
-        roles.dedup();
-        roles
     }
 
     /// The entries of an `admin_roles` list that are JupyterHub role names (each other
@@ -1063,11 +1053,14 @@ communities:
             prod.access.api_url.as_str(),
             "http://127.0.0.1:8081/hub/api"
         );
-        assert_eq!(prod.rules.policy, super::Policy::Grant);
-        assert_eq!(prod.rules.max_revocations, 3);
+        assert_eq!(prod.settings.rules.policy, crate::roster::Policy::Grant);
+        assert_eq!(prod.settings.rules.max_revocations, 3);
         let staging = &roster.hubs[1];
-        assert_eq!(staging.rules.policy, super::Policy::Enforce);
-        assert_eq!(staging.rules.max_revocations, 1);
+        assert_eq!(
+            staging.settings.rules.policy,
+            crate::roster::Policy::Enforce
+        );
+        assert_eq!(staging.settings.rules.max_revocations, 1);
         assert_eq!(staging.community, "climate-lab");
 
         let desired = roster.desired(prod);
@@ -1085,8 +1078,11 @@ communities:
     #[test]
     fn defaults_are_enforce_and_five() {
         let roster = parse(&community("[{name: r}]", "[]")).unwrap();
-        assert_eq!(roster.hubs[0].rules.policy, super::Policy::Enforce);
-        assert_eq!(roster.hubs[0].rules.max_revocations, 5);
+        assert_eq!(
+            roster.hubs[0].settings.rules.policy,
+            crate::roster::Policy::Enforce
+        );
+        assert_eq!(roster.hubs[0].settings.rules.max_revocations, 5);
     }
 
     /// Rules about a community's people: (what, representatives, administrators, the
@@ -1414,20 +1410,30 @@ communities:
     fn max_revocation_share_defaults_to_half_and_must_be_a_fraction() {
         let hub = "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs: [{name: h, api_url: 'http://h.invalid/hub/api', token_env: T";
         let roster = parse(&format!("{hub}}}]\n")).unwrap();
-        assert_eq!(roster.hubs[0].rules.max_revocation_share, Share::HALF);
+        assert_eq!(
+            roster.hubs[0].settings.rules.max_revocation_share,
+            Share::HALF
+        );
         let roster = parse(&format!(
             "defaults: {{max_revocation_share: 0.25}}\n{hub}}}]\n"
         ))
         .unwrap();
         assert_eq!(
-            roster.hubs[0].rules.max_revocation_share.to_string(),
+            roster.hubs[0]
+                .settings
+                .rules
+                .max_revocation_share
+                .to_string(),
             "0.25"
         );
         let roster = parse(&format!(
             "defaults: {{max_revocation_share: 0.25}}\n{hub}, max_revocation_share: 1}}]\n"
         ))
         .unwrap();
-        assert_eq!(roster.hubs[0].rules.max_revocation_share, Share::ALL);
+        assert_eq!(
+            roster.hubs[0].settings.rules.max_revocation_share,
+            Share::ALL
+        );
         let p = problems(&format!("{hub}, max_revocation_share: 1.5}}]\n"));
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(
@@ -1719,15 +1725,19 @@ communities:
         .unwrap();
         assert_eq!(roster.warnings, Vec::<String>::new());
         assert_eq!(
-            roster.hub("h").unwrap().admin_roles,
+            roster.hub("h").unwrap().settings.admin_roles,
             ["admin", "course-staff", "hub-managers", "ops.team"]
         );
         assert_eq!(
-            roster.hub("g").unwrap().admin_roles,
+            roster.hub("g").unwrap().settings.admin_roles,
             ["admin", "hub-managers", "ops.team"]
         );
         let roster = parse(&community("[{name: r}]", "[]")).unwrap();
-        assert_eq!(roster.hubs[0].admin_roles, ["admin"], "none named: admin");
+        assert_eq!(
+            roster.hubs[0].settings.admin_roles,
+            ["admin"],
+            "none named: admin"
+        );
     }
 
     #[test]
@@ -1753,7 +1763,7 @@ communities:
             ]
         );
         assert_eq!(
-            roster.hub("h").unwrap().admin_roles,
+            roster.hub("h").unwrap().settings.admin_roles,
             ["admin", "hub-managers"]
         );
         for (name, ok) in [
@@ -1774,7 +1784,7 @@ communities:
     fn admin_roles_null_is_not_written_and_a_scalar_is_refused() {
         let hub = "communities:\n  - name: c\n    representatives: [{name: r}]\n    hubs: [{name: h, api_url: 'http://h/hub/api', token_env: T}]\n";
         let roster = parse(&format!("defaults: {{admin_roles: ~}}\n{hub}")).unwrap();
-        assert_eq!(roster.hubs[0].admin_roles, ["admin"]);
+        assert_eq!(roster.hubs[0].settings.admin_roles, ["admin"]);
         let err = parse(&format!("defaults: {{admin_roles: hub-managers}}\n{hub}"))
             .unwrap_err()
             .to_string();
