@@ -1,20 +1,24 @@
 //! Every rule of the roster, checked at once so one run reports every problem.
 //!
 //! A [`Validator`] walks the raw documents once (one per file of a roster directory),
-//! collecting problems, each with its file, and warnings as it goes; tokens and CA
-//! bundles are read here, once, by [`crate::secret::token`] and [`crate::secret::tls`], and each
-//! hub's declared admins are worked out here, mapped to the hub's usernames.
+//! collecting problems, each with its file, and warnings as it goes. Each rule is a
+//! small method named for what it checks; tokens and CA bundles are read here, once, by
+//! [`crate::secret::token`] and [`crate::secret::tls`]; each level's settings are checked
+//! here and resolved by [`super::settings`], and each hub's declared admins are worked
+//! out by [`super::admins`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::people::{NoId, People};
+use super::admins;
+use super::api_url::{parse_api_url, same_hub_key};
+use super::people::People;
 use super::raw::{RawAdministrator, RawCommunity, RawHub, RawRoster, RawSettings};
 use super::settings::{self, Written};
 use super::{
-    ADMIN_ROLE, Administrator, Community, Declared, Desired, HubAccess, HubSpec, Problem, Role,
-    Roster, RosterError, Share,
+    ADMIN_ROLE, Administrator, Community, Desired, HubAccess, HubSpec, Problem, Roster,
+    RosterError, Share,
 };
 use crate::date::{Clock, Date, SystemClock};
 use crate::name::{HubName, UserName, printable};
@@ -154,13 +158,6 @@ struct Validator<'a> {
     api_urls: BTreeMap<String, String>,
     /// People declared on a hub whose login they have no id for → those hubs.
     missing_ids: BTreeMap<(UserName, String), Vec<String>>,
-}
-
-/// Where an administrator is declared: the community (every hub of it) or one hub.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Level {
-    Community,
-    Hub,
 }
 
 impl Validator<'_> {
@@ -576,62 +573,22 @@ impl Validator<'_> {
         self.expiries(who, &raw.administrators);
         self.check_hub_administrators(who, hub, community, &own, engineers);
 
-        let engineer_names = if engineers {
-            self.engineers.clone()
-        } else {
-            Vec::new()
-        };
-        let entries = engineer_names
-            .iter()
-            .map(|e| (Role::Engineer, Level::Community, e, None))
-            .chain(
-                community
-                    .representatives
-                    .iter()
-                    .map(|r| (Role::Representative, Level::Community, r, None)),
-            )
-            .chain(
-                community
-                    .administrators
-                    .iter()
-                    .map(|a| (Role::Administrator, Level::Community, &a.name, Some(a))),
-            )
-            .chain(
-                own.iter()
-                    .map(|a| (Role::Administrator, Level::Hub, &a.name, Some(a))),
-            );
-        let mut declarations = Declarations::default();
-        for (role, level, name, admin) in entries {
-            if name.problem().is_some() {
-                continue;
-            }
-            let username = match self.people.username(name, login) {
-                Ok(username) => username,
-                Err(NoId { person, login }) => {
-                    self.missing_ids
-                        .entry((person, login))
-                        .or_default()
-                        .push(hub.to_string());
-                    continue;
-                }
-            };
-            let entry = Entry {
-                role,
-                level,
-                name,
-                admin,
-            };
-            match declarations.add(username, entry) {
-                Ok(Added::Declared) => {}
-                Ok(Added::AsEngineer) if level == Level::Hub => self.warnings.push(format!(
-                    "{}: {who}: administrator {name}: is an engineer, declared as one on this hub (it does not set engineers: false), so this entry changes nothing",
-                    self.file.display()
-                )),
-                Ok(Added::AsEngineer) => {}
-                Err(why) => self.problem(format!("{who}: {role} {name}"), why),
-            }
+        let engineers: &[UserName] = if engineers { &self.engineers } else { &[] };
+        let found = admins::hub_admins(engineers, community, &own, &self.people, login);
+        for (person, login) in found.missing_ids {
+            self.missing_ids
+                .entry((person, login))
+                .or_default()
+                .push(hub.to_string());
         }
-        declarations.desired
+        for (subject, why) in found.problems {
+            self.problem(format!("{who}: {subject}"), why);
+        }
+        for warning in found.warnings {
+            self.warnings
+                .push(format!("{}: {who}: {warning}", self.file.display()));
+        }
+        found.desired
     }
 
     /// The hub's own administrators: names that JupyterHub accepts, and an `added_by`
@@ -729,98 +686,6 @@ impl Validator<'_> {
     }
 }
 
-/// One roster entry that declares a person on a hub.
-#[derive(Debug, Clone, Copy)]
-struct Entry<'a> {
-    role: Role,
-    level: Level,
-    /// The roster's name for the person.
-    name: &'a UserName,
-    /// The administrator entry, for an administrator.
-    admin: Option<&'a Administrator>,
-}
-
-/// What became of an entry that is not a duplicate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Added {
-    Declared,
-    /// An engineer's own representative or administrator entry on a hub that declares
-    /// the engineers: they are declared once, as an engineer.
-    AsEngineer,
-}
-
-/// The admins of one hub as its entries are read (engineers first), with the entry that
-/// declared each username, so that a duplicate names both sides.
-#[derive(Debug, Default)]
-struct Declarations {
-    desired: Desired,
-    /// Username → the first entry that declared it.
-    first: BTreeMap<UserName, (Role, Level, UserName)>,
-    /// Username → the first entry that is not an engineer's: an engineer's own
-    /// representative or administrator entries are checked against each other as
-    /// anyone's, whether the hub declares the engineers or not.
-    others: BTreeMap<UserName, (Role, Level, UserName)>,
-}
-
-impl Declarations {
-    /// Declares `username` by `entry`, or says why that declares them twice.
-    fn add(&mut self, username: UserName, entry: Entry<'_>) -> Result<Added, String> {
-        let Entry {
-            role,
-            level,
-            name,
-            admin,
-        } = entry;
-        let earlier = match role {
-            Role::Engineer => self.first.get(&username),
-            _ => self
-                .others
-                .get(&username)
-                .or_else(|| self.first.get(&username)),
-        };
-        if let Some((first_role, first_level, first_name)) = earlier.cloned() {
-            let same_person = &first_name == name;
-            if same_person && first_role == Role::Engineer {
-                self.others.insert(username, (role, level, name.clone()));
-                return Ok(Added::AsEngineer);
-            }
-            // Reported once for the whole community ("appears more than once").
-            if same_person && first_level == Level::Community && level == Level::Community {
-                return Ok(Added::Declared);
-            }
-            let also = if same_person {
-                format!("{first_role}")
-            } else {
-                format!("{first_role} {first_name}, whose username here is also {username}")
-            };
-            let place = match level {
-                Level::Community => "the community's",
-                Level::Hub => "the hub's",
-            };
-            return Err(format!(
-                "is declared twice for this hub ({place} {role}, and {also}); list each person once per hub"
-            ));
-        }
-        if role != Role::Engineer {
-            self.others
-                .insert(username.clone(), (role, level, name.clone()));
-        }
-        self.first
-            .insert(username.clone(), (role, level, name.clone()));
-        self.desired.insert(
-            username.clone(),
-            Declared {
-                role,
-                added_by: admin.map(|a| a.added_by.clone()),
-                person: (&username != name).then(|| name.clone()),
-                expires: admin.and_then(|a| a.expires),
-                hub_level: level == Level::Hub,
-            },
-        );
-        Ok(Added::Declared)
-    }
-}
-
 /// A name JupyterHub accepts for a role (`jupyterhub/roles.py`, since 2.0): 3 to 255
 /// characters, lowercase ASCII letters, digits and `-_~.`, starting with a letter and
 /// ending with a letter or digit. A role with any other name cannot exist on a hub.
@@ -912,65 +777,6 @@ fn added_by_problems(
         }
     }
     found
-}
-
-/// Two api_urls name the same hub when scheme, host, port (the default one written
-/// or not) and path (trailing slash or not) agree.
-fn same_hub_key(url: &url::Url) -> String {
-    format!(
-        "{}://{}:{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or_default().to_lowercase(),
-        url.port_or_known_default().unwrap_or_default(),
-        url.path().trim_end_matches('/')
-    )
-}
-
-/// Why an `api_url` (or `--api-url`) is refused; the text never repeats a part of the
-/// URL that may hold a secret.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ApiUrlError(String);
-
-pub fn parse_api_url(text: &str) -> Result<url::Url, ApiUrlError> {
-    let text = text.trim();
-    // Text that may hold a secret (a password, a `?token=`) is never echoed.
-    let echo = if text.contains(['@', '?', '#']) {
-        "(not shown: it may hold a secret)".to_string()
-    } else {
-        format!("{text:?}")
-    };
-    let mut url =
-        url::Url::parse(text).map_err(|e| ApiUrlError(format!("{echo} is not a URL: {e}")))?;
-    if url.scheme() != "http" && url.scheme() != "https" {
-        return Err(ApiUrlError(format!("{echo} is not an http or https URL")));
-    }
-    // `http:///x` and `http:x` parse as if `x` were the host: refuse what was not written.
-    let after_scheme = &text[url.scheme().len()..];
-    let authority = after_scheme.strip_prefix("://").unwrap_or("");
-    if authority.is_empty()
-        || authority.starts_with('/')
-        || url.host_str().is_none_or(str::is_empty)
-    {
-        return Err(ApiUrlError(format!("{echo} has no host")));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiUrlError(
-            "must not carry a user name or password; use token_env or token_file".into(),
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
-        return Err(ApiUrlError(format!(
-            "\"{}://{}{port}{}\" must not have a query or fragment",
-            url.scheme(),
-            url.host_str().unwrap_or_default(),
-            url.path()
-        )));
-    }
-    let trimmed = url.path().trim_end_matches('/').to_string();
-    url.set_path(&trimmed);
-    Ok(url)
 }
 
 fn join(names: &[UserName]) -> String {
