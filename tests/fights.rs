@@ -136,7 +136,19 @@ async fn a_hub_that_regrants_admin_users_at_each_start_ends_with_the_user_contes
         "{text}"
     );
     // The state is on disk, for a restart of the daemon.
-    let kept = std::fs::read_to_string(state.join("fights-fhub.json")).unwrap();
+    let file = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with("hub-fhub-")
+        })
+        .unwrap_or_else(|| panic!("no state file of hub fhub in {}", state.display()));
+    let kept = std::fs::read_to_string(file).unwrap();
     assert!(kept.contains("contested_since"), "{kept}");
 }
 

@@ -186,70 +186,6 @@ impl Fights {
     }
 }
 
-/// Why the fight state could not be kept on disk. Never fatal: the state is only
-/// memory of past runs.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: std::path::PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{}: not a fight state file: {source}", path.display())]
-    Json {
-        path: std::path::PathBuf,
-        source: serde_json::Error,
-    },
-}
-
-/// The state file of `hub` in `dir`.
-pub fn state_path(dir: &std::path::Path, hub: &str) -> std::path::PathBuf {
-    let safe: String = hub
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    dir.join(format!("fights-{safe}.json"))
-}
-
-impl Fights {
-    /// The state kept at `path`; none yet is an empty state.
-    pub fn load(path: &std::path::Path) -> Result<Fights, StateError> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Json {
-                path: path.to_owned(),
-                source,
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Fights::default()),
-            Err(source) => Err(StateError::Io {
-                path: path.to_owned(),
-                source,
-            }),
-        }
-    }
-
-    /// Writes the state to `path` atomically: a temporary file in the same directory,
-    /// then a rename over the old one.
-    pub fn save(&self, path: &std::path::Path) -> Result<(), StateError> {
-        let io = |source| StateError::Io {
-            path: path.to_owned(),
-            source,
-        };
-        let json = serde_json::to_vec_pretty(self).map_err(|source| StateError::Json {
-            path: path.to_owned(),
-            source,
-        })?;
-        let tmp = path.with_extension("json.tmp");
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, path).map_err(io)
-    }
-}
-
 /// The sentence an operator reads about a contested user: the likely cause and what to
 /// change.
 pub fn explain(hub: &str, user: &str, action: Action) -> String {
@@ -409,19 +345,5 @@ mod tests {
         f.clear();
         let (_, applied) = run(&mut f, 20, &desired(&["rep"]), &["rep", "mallory"]);
         assert_eq!(applied.len(), 1, "changed again after SIGHUP");
-    }
-
-    #[test]
-    fn the_state_survives_on_disk_and_a_missing_file_is_an_empty_state() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = state_path(dir.path(), "climate/prod");
-        assert!(path.ends_with("fights-climate_prod.json"));
-        assert_eq!(Fights::load(&path).unwrap(), Fights::default());
-        let mut f = Fights::default();
-        revoke_mallory_three_times(&mut f, 0);
-        f.save(&path).unwrap();
-        assert_eq!(Fights::load(&path).unwrap(), f);
-        std::fs::write(&path, "{").unwrap();
-        assert!(matches!(Fights::load(&path), Err(StateError::Json { .. })));
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::fights::{FightEvent, Fights, explain, state_path};
+use super::fights::{FightEvent, Fights, explain};
+use super::state::{HubState, StateStore};
 use super::{Connect, Shared};
 use crate::hub::HubError;
 use crate::name::{HubName, UserName};
@@ -49,17 +50,13 @@ pub(super) async fn run<C: Connect>(
         _ = stop.cancelled() => return,
     }
     let mut client: Option<(HubAccess, C::Hub)> = None;
-    let state_file = shared
-        .options
-        .state_dir
-        .as_deref()
-        .map(|dir| state_path(dir, name.as_str()));
-    let mut fights = match state_file.as_deref().map(Fights::load) {
-        None => Fights::default(),
-        Some(Ok(fights)) => fights,
+    let store = shared.options.state_dir.as_deref().map(StateStore::new);
+    let mut state = match store.as_ref().map(|s| s.load(name.as_str())) {
+        None => HubState::default(),
+        Some(Ok(state)) => state,
         Some(Err(error)) => {
-            tracing::warn!(hub = %name, %error, "cannot read the fight state; starting afresh");
-            Fights::default()
+            tracing::warn!(hub = %name, %error, "cannot read the hub's state; starting afresh");
+            HubState::default()
         }
     };
     let mut epoch = shared.fights_epoch.load(Ordering::SeqCst);
@@ -89,25 +86,25 @@ pub(super) async fn run<C: Connect>(
         let now_epoch = shared.fights_epoch.load(Ordering::SeqCst);
         if now_epoch != epoch {
             epoch = now_epoch;
-            if !fights.users.is_empty() {
+            if !state.fights.users.is_empty() {
                 tracing::info!(hub = %name, "SIGHUP: contested users and fight history cleared");
             }
-            fights.clear();
+            state.fights.clear();
         }
-        let before = fights.clone();
+        let before = state.clone();
         let report = match &client {
-            Some((_, hub)) => run_once(shared, &roster, spec, hub, &mut fights, stop).await,
+            Some((_, hub)) => run_once(shared, &roster, spec, hub, &mut state.fights, stop).await,
             None => setup_failure(
                 spec,
                 &HubError::Setup("cannot set up the hub's client (see the log)".into()),
             ),
         };
         drop(permit);
-        if fights != before
-            && let Some(path) = &state_file
-            && let Err(error) = fights.save(path)
+        if state != before
+            && let Some(store) = &store
+            && let Err(error) = store.save(name.as_str(), &state)
         {
-            tracing::warn!(hub = %name, %error, "cannot keep the fight state (only memory of past runs is lost)");
+            tracing::warn!(hub = %name, %error, "cannot keep the hub's state (only memory of past runs is lost)");
         }
         if stop.is_cancelled() {
             // A run cut short by shutdown says nothing about the hub: it fires no

@@ -16,6 +16,7 @@
 pub mod fights;
 mod hub_task;
 pub mod server;
+pub mod state;
 
 use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
