@@ -83,12 +83,7 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         report
     };
 
-    let declared = |name: &UserName| desired.contains_key(name);
-    let keep = Keep {
-        user: &declared,
-        admin_roles: &spec.settings.admin_roles,
-    };
-    let snapshot = match reader.snapshot(&keep).await {
+    let snapshot = match read(spec, desired, reader).await {
         Ok(snapshot) => snapshot,
         Err(error) => {
             tracing::error!(hub = %spec.name, community = %spec.community, error = %error, "cannot read the hub; nothing is changed on it this run");
@@ -103,35 +98,86 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
 
     let mut plan = plan(&spec.settings.rules, desired, &snapshot);
     before_apply(&mut plan);
-    report.warnings = adoption_warnings(&plan, &snapshot, writer.is_none());
-    report.warnings.extend(unchecked_paths(spec, &snapshot));
+    describe(spec, &plan, &snapshot, &mut report, writer.is_none());
+    if writer.is_none() {
+        check_against_the_hub(reader, &snapshot, &mut report).await;
+    }
+    for warning in &report.warnings {
+        tracing::warn!(hub = %spec.name, "{warning}");
+    }
+    report.changes = change_reports(&plan, writer.is_none());
+
+    if let Some(writer) = writer
+        && plan.to_apply().next().is_some()
+    {
+        if let Err(error) = owner_may_apply(&snapshot) {
+            tracing::error!(hub = %spec.name, error = %error, "cannot apply the plan");
+            report.fail(ErrorKind::NotAdmin, error);
+            return finish(report);
+        }
+        let unrecorded = apply(writer, journal, spec, &plan, &mut report.changes, stop).await;
+        audit_error = audit_error.or(unrecorded);
+    }
+    conclude(spec, &plan, &mut report, audit_error, writer.is_some());
+    finish(report)
+}
+
+/// The hub's snapshot: every admin by any path, and the declared users.
+async fn read<R: HubRead>(
+    spec: &HubSpec,
+    desired: &Desired,
+    reader: &R,
+) -> Result<HubSnapshot, HubError> {
+    let declared = |name: &UserName| desired.contains_key(name);
+    let keep = Keep {
+        user: &declared,
+        admin_roles: &spec.settings.admin_roles,
+    };
+    reader.snapshot(&keep).await
+}
+
+/// What the report says of the hub besides its changes: signs that the roster may not
+/// fit it, paths to admin that could not be checked, admins without a name.
+fn describe(
+    spec: &HubSpec,
+    plan: &Plan,
+    snapshot: &HubSnapshot,
+    report: &mut HubReport,
+    dry_run: bool,
+) {
+    report.warnings = adoption_warnings(plan, snapshot, dry_run);
+    report.warnings.extend(unchecked_paths(spec, snapshot));
     report.groups_checked = matches!(snapshot.admin_groups, AdminGroups::Read(_));
     report.nameless = plan
         .nameless
         .iter()
         .map(|n| NamelessReport::new(n, &spec.name))
         .collect();
-    // A dry run is where the roster is checked against the hub: say whether the
-    // hub's authenticator may own the admin flag.
-    if writer.is_none() {
-        report.authenticator = reader.authenticator().await;
-        if let Some(warning) = report
-            .authenticator
-            .as_ref()
-            .and_then(|a| a.warning(&snapshot.version))
-        {
-            report.warnings.push(warning);
-        }
-        report
-            .warnings
-            .extend(admin_page_warning(&snapshot.version));
-    }
-    for warning in &report.warnings {
-        tracing::warn!(hub = %spec.name, "{warning}");
-    }
+}
 
-    report.changes = plan
-        .changes
+/// A dry run is where the roster is checked against the hub: say whether the hub's
+/// authenticator may own the admin flag, and whether its admin page erases names.
+async fn check_against_the_hub<R: HubRead>(
+    reader: &R,
+    snapshot: &HubSnapshot,
+    report: &mut HubReport,
+) {
+    report.authenticator = reader.authenticator().await;
+    if let Some(warning) = report
+        .authenticator
+        .as_ref()
+        .and_then(|a| a.warning(&snapshot.version))
+    {
+        report.warnings.push(warning);
+    }
+    report
+        .warnings
+        .extend(admin_page_warning(&snapshot.version));
+}
+
+/// Each planned change as the report shows it, before anything is applied.
+fn change_reports(plan: &Plan, dry_run: bool) -> Vec<ChangeReport> {
+    plan.changes
         .iter()
         .map(|c| ChangeReport {
             action: c.action,
@@ -141,36 +187,44 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
             added_by: c.added_by.clone(),
             person: c.person.clone(),
             applied: false,
-            skipped: match writer {
-                None => Some(Skipped::DryRun),
-                Some(_) => plan.why_not_applied(c),
+            skipped: if dry_run {
+                Some(Skipped::DryRun)
+            } else {
+                plan.why_not_applied(c)
             },
             error: None,
             expired: None,
         })
-        .collect();
+        .collect()
+}
 
-    if let Some(writer) = writer
-        && plan.to_apply().next().is_some()
+/// Only an admin may change anyone's admin flag: a token whose owner the hub says is
+/// not one can read the hub but not sync it.
+fn owner_may_apply(snapshot: &HubSnapshot) -> Result<(), String> {
+    match snapshot
+        .token_owner
+        .as_ref()
+        .filter(|o| o.admin == Some(false))
     {
-        let owner_not_admin = snapshot
-            .token_owner
-            .as_ref()
-            .filter(|o| o.admin == Some(false));
-        if let Some(owner) = owner_not_admin {
-            let error = format!(
-                "the token belongs to {} {}, which is not an admin: it can read the hub but not grant or revoke admin (enough for --dry-run; give it the admin role to sync)",
-                owner.kind_str(),
-                owner.name
-            );
-            tracing::error!(hub = %spec.name, error = %error, "cannot apply the plan");
-            report.fail(ErrorKind::NotAdmin, error);
-            return finish(report);
-        }
-        let unrecorded = apply(writer, journal, spec, &plan, &mut report.changes, stop).await;
-        audit_error = audit_error.or(unrecorded);
+        Some(owner) => Err(format!(
+            "the token belongs to {} {}, which is not an admin: it can read the hub but not grant or revoke admin (enough for --dry-run; give it the admin role to sync)",
+            owner.kind_str(),
+            owner.name
+        )),
+        None => Ok(()),
     }
+}
 
+/// The run's status, and its error: an audit line that could not be written first
+/// (no change is made without one), then the brake (which only fails a run that could
+/// apply), then changes that failed.
+fn conclude(
+    spec: &HubSpec,
+    plan: &Plan,
+    report: &mut HubReport,
+    audit_error: Option<AuditError>,
+    applying: bool,
+) {
     for change in report
         .changes
         .iter()
@@ -179,13 +233,13 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         let why = change.skipped.map_or("not revoked", Skipped::as_str);
         tracing::warn!(hub = %spec.name, community = %spec.community, user = %change.user, reason = why, "undeclared admin left in place");
     }
-    report.status = status(&plan, &report.changes);
+    report.status = status(plan, &report.changes);
     // A dry run changes nothing, so the brake cannot fail it: it warns instead.
     report.brake = plan.brake.map(BrakeReport::from);
     if let Some(error) = audit_error {
         tracing::error!(hub = %spec.name, community = %spec.community, %error, "no change is made without its audit line");
         report.fail(ErrorKind::Audit, error.to_string());
-    } else if let Some(brake) = plan.brake.filter(|_| writer.is_some()) {
+    } else if let Some(brake) = plan.brake.filter(|_| applying) {
         let error = format!(
             "{brake}; none was made this run (check the plan with --dry-run, fix the roster, or let a reviewed plan through once with --once --allow-revocations {}={})",
             spec.name, brake.revocations
@@ -196,7 +250,6 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         report.error_kind = Some(ErrorKind::Apply);
         report.error = Some("some changes failed; see above".to_string());
     }
-    finish(report)
 }
 
 /// Settles, before any change, the intents an earlier run of the hub left without an

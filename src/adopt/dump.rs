@@ -9,10 +9,11 @@ use std::path::PathBuf;
 
 use crate::adopt::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub, Named};
 
+use crate::hub::info::AuthenticatorInfo;
 use crate::hub::{ClientOptions, HubClient, HubError, HubRead, Keep};
 use crate::name::{HubName, UserName};
 use crate::roster::{
-    ADDED_BY_PLACEHOLDER, ApiUrlError, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
+    ADDED_BY_PLACEHOLDER, ApiUrlError, Desired, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
     RosterError, Settings, parse_api_url,
 };
 use crate::secret::source::{Secret, SecretSource};
@@ -48,7 +49,31 @@ pub enum Target {
 
 /// Reads the hub's admins and returns the fragment as YAML (with comments).
 pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, DumpError> {
-    let (spec, roster) = match target {
+    let (spec, roster) = target_spec(target)?;
+    let client = HubClient::new(&spec, options)?;
+    let keep = Keep {
+        user: &|_| false,
+        admin_roles: &spec.settings.admin_roles,
+    };
+    let snapshot = client.snapshot(&keep).await?;
+    let authenticator = client.authenticator().await;
+    let admins = snapshot.admin_names();
+    let sorted = sort(&admins, &spec.admins);
+    let in_roster = roster.is_some();
+    let body = crate::yaml::to_string(&fragment(&spec, in_roster, &sorted))?;
+    let mut out = header(&spec, &snapshot, authenticator.as_ref(), admins.len());
+    for note in path_notes(&snapshot, &spec.name) {
+        out.push_str(&format!("# {note}\n"));
+    }
+    out.push_str(&sorted.notes(in_roster));
+    out.push_str(&body);
+    Ok(out)
+}
+
+/// The hub to dump: from the roster, or given directly (then a hub of no community,
+/// under policy report until someone reviews the fragment).
+fn target_spec(target: &Target) -> Result<(HubSpec, Option<Roster>), DumpError> {
+    match target {
         Target::Roster { config, hub } => {
             let roster = Roster::load_selected(config, std::slice::from_ref(hub))?;
             let spec = roster
@@ -58,7 +83,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                     path: config.display().to_string(),
                     hub: hub.clone(),
                 })?;
-            (spec, Some(roster))
+            Ok((spec, Some(roster)))
         }
         Target::Direct { api_url, token_env } => {
             let url = parse_api_url(api_url)?;
@@ -80,42 +105,42 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                 },
                 admins: Default::default(),
             };
-            (spec, None)
+            Ok((spec, None))
         }
-    };
-    let client = HubClient::new(&spec, options)?;
-    let keep = Keep {
-        user: &|_| false,
-        admin_roles: &spec.settings.admin_roles,
-    };
-    let snapshot = client.snapshot(&keep).await?;
-    let authenticator = client.authenticator().await;
-    let admins = snapshot.admin_names();
+    }
+}
 
-    // What the roster declares for this hub, by the hub's usernames (people already
-    // mapped to their ids for its login); nothing for a hub given directly.
-    let declared = &spec.admins;
-    let mut representatives = Vec::new();
-    let mut administrators = Vec::new();
-    let mut unknown = 0;
-    let mut engineers_left_out = false;
-    let mut known_as = Vec::new();
-    for name in &admins {
+/// The hub's admins sorted into the fragment's places by what the roster declares
+/// for the hub (by its usernames; nothing for a hub given directly).
+#[derive(Debug, Default)]
+struct Sorted {
+    representatives: Vec<Named>,
+    administrators: Vec<FragmentAdmin>,
+    /// Admins the roster does not know (their `added_by` is the placeholder).
+    unknown: usize,
+    engineers_left_out: bool,
+    /// `username is person`, for admins the roster names as one of its people.
+    known_as: Vec<String>,
+}
+
+fn sort(admins: &[UserName], declared: &Desired) -> Sorted {
+    let mut sorted = Sorted::default();
+    for name in admins {
         let entry = declared.get(name);
         // The roster's name for the person: their `people` name, or the username.
         let roster_name = match entry.and_then(|d| d.person.as_ref()) {
             Some(person) => {
-                known_as.push(format!("{name} is {person}"));
+                sorted.known_as.push(format!("{name} is {person}"));
                 person.to_string()
             }
             None => name.to_string(),
         };
         match entry {
-            Some(d) if d.role == Role::Engineer => engineers_left_out = true,
+            Some(d) if d.role == Role::Engineer => sorted.engineers_left_out = true,
             Some(d) if d.role == Role::Representative => {
-                representatives.push(Named { name: roster_name })
+                sorted.representatives.push(Named { name: roster_name })
             }
-            Some(d) => administrators.push(FragmentAdmin {
+            Some(d) => sorted.administrators.push(FragmentAdmin {
                 name: roster_name,
                 added_by: d
                     .added_by
@@ -123,44 +148,82 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
                     .map_or(ADDED_BY_PLACEHOLDER.to_string(), UserName::to_string),
             }),
             None => {
-                unknown += 1;
-                administrators.push(FragmentAdmin::placeholder(roster_name));
+                sorted.unknown += 1;
+                sorted
+                    .administrators
+                    .push(FragmentAdmin::placeholder(roster_name));
             }
         }
     }
+    sorted
+}
+
+impl Sorted {
+    /// The comment lines that say what the fragment leaves out and what to fill in.
+    fn notes(&self, in_roster: bool) -> String {
+        let mut out = String::new();
+        if self.engineers_left_out {
+            out.push_str("# Engineers are left out: the roster's engineers list covers them.\n");
+        }
+        if !self.known_as.is_empty() {
+            out.push_str(&format!(
+                "# Named as the roster's people (their ids for this hub's login): {}.\n",
+                self.known_as.join(", ")
+            ));
+        }
+        if self.unknown > 0 {
+            out.push_str(&format!(
+                "# {} admin{} the roster does not know: replace added_by {ADDED_BY_PLACEHOLDER} with who added each;\n# validation refuses the placeholder.\n",
+                self.unknown,
+                if self.unknown == 1 { "" } else { "s" }
+            ));
+        }
+        if !in_roster {
+            out.push_str("# Name the community, move one or two administrators to representatives,\n# and keep policy report until a dry run shows what you expect.\n");
+        }
+        out
+    }
+}
+
+/// The roster fragment for the hub.
+fn fragment(spec: &HubSpec, in_roster: bool, sorted: &Sorted) -> Fragment {
     let source = &spec.access.token_source;
-    let (token_env, token_file) = (
-        source.var().map(str::to_owned),
-        source.path().map(std::path::Path::to_path_buf),
-    );
-    let fragment = Fragment::one_hub(FragmentCommunity {
+    Fragment::one_hub(FragmentCommunity {
         name: spec.community.clone(),
-        representatives,
-        administrators: Some(administrators),
+        representatives: sorted.representatives.clone(),
+        administrators: Some(sorted.administrators.clone()),
         hubs: vec![FragmentHub {
             name: spec.name.to_string(),
             api_url: spec.access.api_url.to_string(),
-            token_env,
-            token_file,
-            policy: if roster.is_some() {
+            token_env: source.var().map(str::to_owned),
+            token_file: source.path().map(std::path::Path::to_path_buf),
+            policy: if in_roster {
                 spec.settings.rules.policy
             } else {
                 Policy::Report
             },
             administrators: None,
         }],
-    });
-    let body = crate::yaml::to_string(&fragment)?;
+    })
+}
+
+/// The first comment lines: which hub, when, its version and admin count, and its
+/// authenticator (with its warning, if it may own the admin flag).
+fn header(
+    spec: &HubSpec,
+    snapshot: &HubSnapshot,
+    authenticator: Option<&AuthenticatorInfo>,
+    admins: usize,
+) -> String {
     let now = humantime::format_rfc3339_seconds(std::time::SystemTime::now());
     let mut out = format!(
-        "# Admins of hub {} ({}) as of {now}, JupyterHub {}: {} admin{}.\n",
+        "# Admins of hub {} ({}) as of {now}, JupyterHub {}: {admins} admin{}.\n",
         spec.name,
         spec.access.api_url,
         snapshot.version,
-        admins.len(),
-        if admins.len() == 1 { "" } else { "s" }
+        if admins == 1 { "" } else { "s" }
     );
-    match &authenticator {
+    match authenticator {
         Some(a) => {
             out.push_str(&format!("# Authenticator: {a}.\n"));
             if let Some(warning) = a.warning(&snapshot.version) {
@@ -171,29 +234,7 @@ pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, Du
             out.push_str("# Authenticator: unknown (GET /hub/api/info needs an admin token).\n")
         }
     }
-    for note in path_notes(&snapshot, &spec.name) {
-        out.push_str(&format!("# {note}\n"));
-    }
-    if engineers_left_out {
-        out.push_str("# Engineers are left out: the roster's engineers list covers them.\n");
-    }
-    if !known_as.is_empty() {
-        out.push_str(&format!(
-            "# Named as the roster's people (their ids for this hub's login): {}.\n",
-            known_as.join(", ")
-        ));
-    }
-    if unknown > 0 {
-        out.push_str(&format!(
-            "# {unknown} admin{} the roster does not know: replace added_by {ADDED_BY_PLACEHOLDER} with who added each;\n# validation refuses the placeholder.\n",
-            if unknown == 1 { "" } else { "s" }
-        ));
-    }
-    if roster.is_none() {
-        out.push_str("# Name the community, move one or two administrators to representatives,\n# and keep policy report until a dry run shows what you expect.\n");
-    }
-    out.push_str(&body);
-    Ok(out)
+    out
 }
 
 /// What a dump says of admins who are not admin by the flag alone, of nameless admins,

@@ -27,12 +27,12 @@ pub struct FragmentCommunity {
 }
 
 /// A representative (or anyone named by name alone).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Named {
     pub name: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct FragmentAdmin {
     pub name: String,
     pub added_by: String,
