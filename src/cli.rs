@@ -446,7 +446,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         _ => None,
     };
     if let Some(journal) = &journal {
-        warn_unsettled(journal, roster.selected(&cli.hubs));
+        journal.warn_unsettled(roster.selected(&cli.hubs));
     }
     let saved = match cli.plan.as_deref().map(SavedPlan::read).transpose() {
         Ok(saved) => saved,
@@ -506,21 +506,6 @@ pub async fn run(cli: Cli) -> ExitCode {
         Output::Markdown => print!("{}", crate::review::markdown::report(&report)),
     }
     ExitCode::from(report.exit_code() as u8)
-}
-
-/// Says which hubs keep intents that no run of these `hubs` will settle: a hub left
-/// out of this run, or gone from the roster, keeps them until a run reads it.
-pub fn warn_unsettled<'a>(journal: &Journal, hubs: impl Iterator<Item = &'a HubSpec>) {
-    let hubs: Vec<&HubSpec> = hubs.collect();
-    for (hub, n) in journal.unsettled() {
-        if !hubs.iter().any(|h| h.name.is(&hub)) {
-            tracing::warn!(
-                hub = %crate::name::printable(&hub),
-                unsettled = n,
-                "changes on this hub were left without an outcome, and it is not reconciled here: they stay unsettled until a run reads it (their intent lines in the audit log say what was about to be done)"
-            );
-        }
-    }
 }
 
 /// `audit verify`: each file's verdict on stdout; exit 0 intact, 1 broken or unreadable.
