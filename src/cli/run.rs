@@ -31,12 +31,15 @@ pub(crate) struct RunArgs {
 
     /// With --dry-run: also write the plan, with a digest of each hub's admins as
     /// read, to FILE (JSON), for --once --plan.
-    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    // `requires` alone lets `--once --plan-out` through: clap waives a requirement
+    // that conflicts with an argument given, and the modes conflict with each other.
+    #[arg(long, value_name = "FILE", requires = "dry_run", conflicts_with_all = ["once", "validate"])]
     pub(crate) plan_out: Option<PathBuf>,
 
     /// With --once: make only the changes of this saved plan, and only on hubs whose
     /// admins are still as the plan saw them (else the hub fails, untouched).
-    #[arg(long, value_name = "FILE", requires = "once")]
+    // As --plan-out: without the conflicts, `--dry-run --plan` made the plan's changes.
+    #[arg(long, value_name = "FILE", requires = "once", conflicts_with_all = ["dry_run", "validate"])]
     pub(crate) plan: Option<PathBuf>,
 
     /// With --once: let a reviewed plan's revocations through the safety floor once,

@@ -76,6 +76,16 @@ fn a_saved_plan_is_written_by_a_dry_run_and_applied_by_once_only() {
         refused(&["-c", "r.yaml", "--plan", "p.json"]),
         ErrorKind::MissingRequiredArgument
     );
+    // With the other mode, `requires` alone let these through: `--dry-run --plan`
+    // made the plan's changes.
+    for args in [
+        &["--once", "--plan-out", "p.json"][..],
+        &["--validate", "--plan-out", "p.json"],
+        &["--dry-run", "--plan", "p.json"],
+        &["--validate", "--plan", "p.json"],
+    ] {
+        assert_eq!(refused(args), ErrorKind::ArgumentConflict, "{args:?}");
+    }
     let cli = parsed(&["-c", "r.yaml", "--dry-run", "--plan-out", "p.json"]);
     assert_eq!(cli.run.plan_out.as_deref(), Some("p.json".as_ref()));
     let cli = parsed(&["-c", "r.yaml", "--once", "--plan", "p.json"]);
