@@ -44,7 +44,7 @@ pub struct Cli {
     pub(crate) common: shared::CommonArgs,
 
     #[command(flatten)]
-    pub(crate) run: run::RunArgs,
+    pub(crate) modes: run::RunArgs,
 
     #[command(flatten)]
     pub(crate) daemon: daemon::DaemonArgs,
@@ -122,7 +122,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode, CliError> {
         command,
         roster,
         common,
-        run: modes,
+        modes,
         daemon,
     } = cli;
     match command {

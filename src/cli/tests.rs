@@ -41,7 +41,7 @@ fn each_mode_flag_chooses_its_mode_and_none_the_daemon() {
     ] {
         let cli = parsed(args);
         assert!(cli.command.is_none(), "{args:?}");
-        assert_eq!(cli.run.mode.selected(), mode, "{args:?}");
+        assert_eq!(cli.modes.mode.selected(), mode, "{args:?}");
         assert_eq!(
             cli.roster.config.as_deref(),
             Some(std::path::Path::new("r.yaml"))
@@ -87,9 +87,9 @@ fn a_saved_plan_is_written_by_a_dry_run_and_applied_by_once_only() {
         assert_eq!(refused(args), ErrorKind::ArgumentConflict, "{args:?}");
     }
     let cli = parsed(&["-c", "r.yaml", "--dry-run", "--plan-out", "p.json"]);
-    assert_eq!(cli.run.plan_out.as_deref(), Some("p.json".as_ref()));
+    assert_eq!(cli.modes.plan_out.as_deref(), Some("p.json".as_ref()));
     let cli = parsed(&["-c", "r.yaml", "--once", "--plan", "p.json"]);
-    assert_eq!(cli.run.plan.as_deref(), Some("p.json".as_ref()));
+    assert_eq!(cli.modes.plan.as_deref(), Some("p.json".as_ref()));
 }
 
 #[test]
@@ -104,7 +104,7 @@ fn revocations_are_allowed_per_hub_and_only_with_once() {
         "ocean-prod=0",
     ]);
     assert_eq!(
-        cli.run.allow_revocations,
+        cli.modes.allow_revocations,
         vec![
             Allowance {
                 hub: "climate-prod".into(),
@@ -116,13 +116,13 @@ fn revocations_are_allowed_per_hub_and_only_with_once() {
             },
         ]
     );
-    assert!(cli.run.check().is_ok());
+    assert!(cli.modes.check().is_ok());
     for mode in [&[][..], &["--dry-run"], &["--validate"]] {
         let mut args = vec!["-c", "r.yaml", "--allow-revocations", "h=1"];
         args.extend_from_slice(mode);
         assert!(
             matches!(
-                parsed(&args).run.check(),
+                parsed(&args).modes.check(),
                 Err(CliError::AllowanceWithoutOnce)
             ),
             "{args:?}"
@@ -148,7 +148,7 @@ fn durations_and_numbers_have_their_defaults_and_bounds() {
     assert_eq!(cli.daemon.roster_poll, Duration::from_secs(2));
     assert_eq!(cli.daemon.expiry_warning, Duration::from_secs(7 * 86_400));
     assert_eq!(cli.daemon.shutdown_grace, Duration::from_secs(8));
-    assert_eq!(cli.run.output, Output::Text);
+    assert_eq!(cli.modes.output, Output::Text);
 
     let cli = parsed(&[
         "-c",
