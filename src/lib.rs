@@ -27,7 +27,8 @@
 //!   shutdown). [`date`] is the calendar and the clock it reads.
 //! - [`review`]: `diff` of two rosters, markdown for pull requests, saved plans.
 //! - [`adopt`]: `dump` and `import`, which write a roster fragment for a hub's admins.
-//! - [`cli`] and [`logging`]: the command line and log set-up.
+//! - [`cli`] and [`logging`]: the command line (a file per mode and subcommand) and
+//!   log set-up.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
