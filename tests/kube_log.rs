@@ -284,9 +284,24 @@ async fn a_restarted_hub_pod_is_a_gap_then_the_new_pod_from_its_start() {
             .count()
     };
     assert_eq!(by_rep(&after), 1, "{events:?}");
-    // The PATCH of `lost` was in the unread part of the old pod's log: the gap. (The
-    // new hub's start logs a role line for every admin it finds, `lost` among them.)
+    // The PATCH of `lost` was in the unread part of the old pod's log: the gap.
     assert_eq!(by_rep(&lost), 0, "{events:?}");
+    // A fact of both 4.1.6 and 6.1.1 with the `admin` role in load_roles (this kit's
+    // config, and the recommended one): the start logs `Adding role admin for User:`
+    // for every admin it finds, which reads as the configuration's grant at start.
+    let restart = about(&events, &before);
+    assert_eq!(
+        restart
+            .iter()
+            .map(|e| (&e.change, &e.made_by, e.via))
+            .collect::<Vec<_>>(),
+        [(
+            &Change::Granted,
+            &MadeBy::Configuration,
+            Some(Via::HubStart)
+        )],
+        "{events:?}"
+    );
 }
 
 #[tokio::test]
