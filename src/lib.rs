@@ -33,8 +33,9 @@
 //!   why) for review; [`markdown`] renders a diff or a run's report as a
 //!   pull-request comment, every name inert; [`saved_plan`] writes a dry run's plan
 //!   and applies exactly that plan, on hubs that have not changed since.
-//! - [`evidence`] reads a hub's own log to say who made each admin change (a user or
-//!   service by name, the hub's configuration, the authenticator, or unknown, and why).
+//! - [`evidence`] reads a hub's own log (a file, or the hub pod's log through the
+//!   Kubernetes API) to say who made each admin change (a user or service by name, the
+//!   hub's configuration, the authenticator, or unknown, and why).
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
