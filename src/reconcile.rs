@@ -119,6 +119,9 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     };
     report.version = Some(snapshot.version.clone());
     report.users = Some(snapshot.total_users);
+    if let Some(evidence) = evidence.as_deref_mut() {
+        report.warnings.extend(confirm(evidence, &snapshot).await);
+    }
     // What an earlier run left without an outcome is judged by what was just read.
     let mut audit_error = settle(journal, &snapshot).await;
 
@@ -154,18 +157,23 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     finish(report)
 }
 
-/// The hub's log read up to now, and what the reading says of the source: a warning
-/// when it cannot be read or does not show the tool's own requests.
+/// The hub's log read up to now (while the hub is read): a warning when it cannot be.
 async fn catch_up(evidence: Option<&mut Evidence>) -> Option<String> {
-    let evidence = evidence?;
-    match evidence.catch_up().await {
-        Err(error) => Some(format!(
-            "who made each change cannot be said this run: {error}"
-        )),
-        Ok(()) => match evidence.usable() {
-            Usable::No(why) => Some(format!("who made each change cannot be said: {why}")),
-            Usable::Yes | Usable::Unknown => None,
-        },
+    let error = evidence?.catch_up().await.err()?;
+    Some(format!(
+        "who made each change cannot be said this run: {error}"
+    ))
+}
+
+/// Once the hub is read, the lines its reading added, and what they say of the source:
+/// a warning when it does not show this tool's own requests.
+async fn confirm(evidence: &mut Evidence, snapshot: &HubSnapshot) -> Option<String> {
+    let owner = snapshot.token_owner.as_ref().map(|o| o.name.as_str());
+    // A source that could not be read at all was said already.
+    evidence.confirm(owner).await.ok()?;
+    match evidence.usable() {
+        Usable::No(why) => Some(format!("who made each change cannot be said: {why}")),
+        Usable::Yes | Usable::Unknown => None,
     }
 }
 
@@ -237,7 +245,9 @@ fn describe(
     report: &mut HubReport,
     dry_run: bool,
 ) {
-    report.warnings = adoption_warnings(plan, snapshot, dry_run);
+    report
+        .warnings
+        .extend(adoption_warnings(plan, snapshot, dry_run));
     report.warnings.extend(unchecked_paths(spec, snapshot));
     report.groups_checked = matches!(snapshot.admin_groups, AdminGroups::Read(_));
     report.nameless = plan

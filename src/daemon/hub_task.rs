@@ -154,7 +154,6 @@ async fn run_once<C: Connect>(
     // Fight windows are read on the same clock as expiry.
     let now = unix_seconds(shared.clock.now());
     let mut events = Vec::new();
-    let mut owner = None;
     let (fights, seen) = (&mut state.fights, &mut state.admins);
     let following_log = evidence.is_some();
     let mut before_apply = |plan: &mut Plan, snapshot: &HubSnapshot| {
@@ -169,7 +168,6 @@ async fn run_once<C: Connect>(
             plan.await_log(&new_and_unlogged(plan, before));
         }
         *seen = Some(admins);
-        owner = snapshot.token_owner.as_ref().map(|o| o.name.clone());
     };
     let with = RunWith {
         journal: journal.as_ref(),
@@ -184,7 +182,7 @@ async fn run_once<C: Connect>(
         .map(|c| (UserName::new(&c.user), c.action))
         .collect();
     if let Some(evidence) = evidence {
-        remember_own(evidence, &applied, now, owner.as_deref());
+        remember_own(evidence, &applied, now);
         state.log = evidence.position();
         state.ledger = evidence.ledger().clone();
         shared
@@ -242,23 +240,14 @@ fn follow_log(spec: &HubSpec, evidence: &mut Option<(LogConfig, Evidence)>, stat
 }
 
 /// Remembers the changes this run made, so the log's lines for them are known as this
-/// tool's own (from its intents, never from the name in the log), and watches the
-/// token's own request lines, which show the source works.
-fn remember_own(
-    evidence: &mut Evidence,
-    applied: &[(UserName, Action)],
-    now: u64,
-    owner: Option<&str>,
-) {
+/// tool's own (from its intents, never from the name in the log).
+fn remember_own(evidence: &mut Evidence, applied: &[(UserName, Action)], now: u64) {
     for (user, action) in applied {
         evidence.ledger_mut().own(OwnChange {
             user: user.as_str().to_string(),
             made_admin: *action != Action::Revoke,
             at: i64::try_from(now).unwrap_or(i64::MAX),
         });
-    }
-    if let Some(owner) = owner {
-        evidence.watch(owner);
     }
 }
 

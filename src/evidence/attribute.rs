@@ -47,7 +47,14 @@ pub struct Stats {
     pub watched_requests: u64,
     /// The latest log time seen.
     pub last_time: Option<LocalTime>,
+    /// Paged user listings (`GET /hub/api/users?offset=`, what this tool sends every
+    /// run) by actor, for at most [`LISTERS`] actors: the caller finds its own among
+    /// them once it knows its token's name.
+    pub listings_by: std::collections::BTreeMap<String, u64>,
 }
+
+/// Actors whose listings [`Stats::listings_by`] counts.
+const LISTERS: usize = 256;
 
 /// Where the hub is in its life, as its own lines say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -312,6 +319,17 @@ impl Attributor {
             let by_actor = line.message.contains(needle.as_str())
                 && line::parse_request(line.message).is_some_and(|r| r.user == actor);
             self.stats.watched_requests += u64::from(by_actor);
+        }
+        if line.message.contains("/hub/api/users?offset=")
+            && let Some(request) = line::parse_request(line.message)
+            && (self.stats.listings_by.len() < LISTERS
+                || self.stats.listings_by.contains_key(request.user))
+        {
+            *self
+                .stats
+                .listings_by
+                .entry(request.user.to_string())
+                .or_default() += 1;
         }
         // Most lines are requests, and most find nothing waiting: not read further.
         if self.pending() == 0 {

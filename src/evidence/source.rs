@@ -89,10 +89,8 @@ pub struct Evidence {
     ledger: Ledger,
     usable: Usable,
     reading: Reading,
-    /// Catch-ups done: after the first, the tool's own requests of its last run are due.
-    reads: u64,
-    /// The tool's own request lines seen when its last run's requests were due.
-    watched_before: u64,
+    /// The tool's own user listings the log showed at the last judgement.
+    listed_before: u64,
 }
 
 impl std::fmt::Debug for Evidence {
@@ -152,18 +150,23 @@ impl Evidence {
             ledger,
             usable: Usable::Unknown,
             reading,
-            reads: 0,
-            watched_before: 0,
+            listed_before: 0,
         }
     }
 
-    /// Reads what the log has gained since the last call into the ledger, and judges
-    /// the source ([`Evidence::usable`]).
+    /// Reads what the log has gained since the last call into the ledger (a run does
+    /// this while it reads the hub).
     pub async fn catch_up(&mut self) -> Result<(), SourceError> {
+        self.read().await
+    }
+
+    /// After the hub was read: reads the few lines the reading added and judges the
+    /// source by them. The hub writes a request's line before it answers the next
+    /// request, so once the hub is read its log holds this run's listing of users by
+    /// `owner` (the name the token has on the hub).
+    pub async fn confirm(&mut self, owner: Option<&str>) -> Result<(), SourceError> {
         let result = self.read().await;
-        let due = self.reading == Reading::Follow && self.reads > 0;
-        self.reads += 1;
-        self.judge(due);
+        self.judge(owner);
         result
     }
 
@@ -205,36 +208,32 @@ impl Evidence {
         result
     }
 
-    /// Judges whether the source shows the tool's own requests, which are `due` after
-    /// a run that sent some. A log that shows lines but no request at all is judged at
-    /// once.
-    fn judge(&mut self, due: bool) -> &Usable {
-        let Some(stats) = self.attributor.as_ref().map(|a| a.stats().clone()) else {
-            return &self.usable;
+    /// Judges the source: a log that shows lines but no request at all is not the
+    /// hub's log at INFO; one that does not show `owner`'s listing of users since the
+    /// last judgement is the wrong file or pod, or another format.
+    fn judge(&mut self, owner: Option<&str>) {
+        let Some(stats) = self.attributor.as_ref().map(|a| a.stats()) else {
+            return;
         };
+        let listed = owner
+            .and_then(|o| stats.listings_by.get(o))
+            .copied()
+            .unwrap_or(0);
         if stats.lines > 0 && stats.requests == 0 {
             self.usable = Usable::No(format!(
                 "the hub's log ({}) has {} lines but no request line: a log level above INFO, or not JupyterHub's default format",
                 self.place, stats.lines
             ));
-        } else if due && stats.watched_requests == self.watched_before {
+        } else if let Some(owner) = owner.filter(|_| listed == self.listed_before) {
             self.usable = Usable::No(format!(
-                "the hub's log ({}) shows none of this tool's own requests: the wrong file or pod, a log level above INFO, or not JupyterHub's default format",
-                self.place
+                "the hub's log ({}) does not show this run's listing of users by {}: the wrong file or pod, a log level above INFO, or not JupyterHub's default format",
+                self.place,
+                crate::name::printable(owner)
             ));
-        } else if stats.watched_requests > self.watched_before {
+        } else if owner.is_some() {
             self.usable = Usable::Yes;
         }
-        self.watched_before = stats.watched_requests;
-        &self.usable
-    }
-
-    /// Counts the request lines of `actor` (the name the tool's token has on the hub):
-    /// a source that shows none of them after a run is not the hub's log as needed.
-    pub fn watch(&mut self, actor: &str) {
-        if let Some(attributor) = self.attributor.as_mut() {
-            attributor.watch(actor);
-        }
+        self.listed_before = listed;
     }
 
     pub fn usable(&self) -> &Usable {
