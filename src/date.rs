@@ -5,6 +5,7 @@
 //! is a trait so that tests choose the day.
 
 use std::fmt;
+#[cfg(test)]
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -123,7 +124,7 @@ pub trait Clock: fmt::Debug + Send + Sync {
 
 /// The machine's clock.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct SystemClock;
+pub(crate) struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> SystemTime {
@@ -132,9 +133,11 @@ impl Clock for SystemClock {
 }
 
 /// A clock set by hand (tests): seconds since the epoch.
+#[cfg(test)]
 #[derive(Debug)]
 pub struct FixedClock(AtomicI64);
 
+#[cfg(test)]
 impl FixedClock {
     /// Midnight (UTC) at the start of `today`.
     pub fn new(today: Date) -> FixedClock {
@@ -147,6 +150,7 @@ impl FixedClock {
     }
 }
 
+#[cfg(test)]
 impl Clock for FixedClock {
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + std::time::Duration::from_secs(self.0.load(Ordering::SeqCst).max(0) as u64)

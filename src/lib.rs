@@ -27,15 +27,16 @@
 //!   shutdown). [`date`] is the calendar and the clock it reads.
 //! - [`review`]: `diff` of two rosters, markdown for pull requests, saved plans.
 //! - [`adopt`]: `dump` and `import`, which write a roster fragment for a hub's admins.
-//! - [`cli`] and [`logging`]: the command line and log set-up.
+//! - [`cli`] and [`logging`]: the command line (a file per mode and subcommand) and
+//!   log set-up.
 //! - [`retry`] and [`yaml`] are the only modules that name `backoff` and `serde_yaml`,
 //!   so each can be swapped for a maintained crate in one file.
 
 // The roster: what is declared.
 pub mod name;
 pub mod roster;
-pub mod secret;
-pub mod small_file;
+pub(crate) mod secret;
+pub(crate) mod small_file;
 
 // The hub: what is there, and who made it so.
 pub mod evidence;
@@ -47,21 +48,21 @@ pub mod outcome;
 pub mod plan;
 pub mod reconcile;
 pub mod report;
-pub mod word;
+pub(crate) mod word;
 
 // What a run leaves behind: the audit trail, metrics, alerts.
 pub mod alert;
-pub mod audit;
-pub mod metrics;
+pub(crate) mod audit;
+pub(crate) mod metrics;
 
 // The modes.
-pub mod adopt;
+pub(crate) mod adopt;
 pub mod cli;
 pub mod daemon;
-pub mod review;
+pub(crate) mod review;
 
 // Shared services.
-pub mod date;
+pub(crate) mod date;
 pub mod logging;
 pub mod retry;
 pub mod yaml;

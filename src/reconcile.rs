@@ -23,27 +23,12 @@ use crate::snapshot::{AdminGroups, HubSnapshot};
 
 /// An empty report of `spec`'s hub, to be filled in by a run.
 pub fn blank_report(spec: &HubSpec, declared: usize) -> HubReport {
-    HubReport {
-        name: spec.name.clone(),
-        community: spec.community.clone(),
-        rules: spec.settings.rules,
-        brake: None,
+    HubReport::blank(
+        spec.name.clone(),
+        &spec.community,
+        spec.settings.rules,
         declared,
-        status: Status::InSync,
-        version: None,
-        users: None,
-        changes: Vec::new(),
-        error: None,
-        error_kind: None,
-        requests: 0,
-        duration_seconds: 0.0,
-        warnings: Vec::new(),
-        contested: Vec::new(),
-        reversals: Vec::new(),
-        authenticator: None,
-        groups_checked: true,
-        nameless: Vec::new(),
-    }
+    )
 }
 
 /// Reads `spec`'s hub, plans from `desired`, and applies the plan with `writer`

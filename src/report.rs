@@ -231,6 +231,32 @@ pub struct ContestedReport {
 }
 
 impl HubReport {
+    /// The report of a hub before a run fills it in: in sync, nothing read, nothing
+    /// changed.
+    pub fn blank(name: HubName, community: &str, rules: HubRules, declared: usize) -> HubReport {
+        HubReport {
+            name,
+            community: community.to_string(),
+            rules,
+            brake: None,
+            declared,
+            status: Status::InSync,
+            version: None,
+            users: None,
+            changes: Vec::new(),
+            error: None,
+            error_kind: None,
+            requests: 0,
+            duration_seconds: 0.0,
+            warnings: Vec::new(),
+            contested: Vec::new(),
+            reversals: Vec::new(),
+            authenticator: None,
+            groups_checked: true,
+            nameless: Vec::new(),
+        }
+    }
+
     /// Differences left on the hub after this run, by kind.
     pub fn drift_by_kind(&self) -> [(DriftKind, usize); DriftKind::ALL.len()] {
         DriftKind::ALL.map(|kind| (kind, self.outstanding(kind).len()))
@@ -308,27 +334,15 @@ impl ChangeReport {
 impl HubReport {
     /// A report of hub climate-prod (community climate-lab, policy grant), for tests.
     pub(crate) fn sample(status: Status, changes: Vec<ChangeReport>) -> HubReport {
-        HubReport {
-            name: HubName::new("climate-prod"),
-            community: "climate-lab".into(),
-            rules: HubRules::new(Policy::Grant),
-            brake: None,
-            declared: 2,
-            status,
-            version: Some("6.1.1".into()),
-            users: Some(3),
-            changes,
-            error: None,
-            error_kind: None,
-            requests: 4,
-            duration_seconds: 0.2,
-            warnings: Vec::new(),
-            contested: Vec::new(),
-            reversals: Vec::new(),
-            authenticator: None,
-            groups_checked: true,
-            nameless: Vec::new(),
-        }
+        let rules = HubRules::new(Policy::Grant);
+        let mut report = HubReport::blank(HubName::new("climate-prod"), "climate-lab", rules, 2);
+        report.status = status;
+        report.version = Some("6.1.1".into());
+        report.users = Some(3);
+        report.changes = changes;
+        report.requests = 4;
+        report.duration_seconds = 0.2;
+        report
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::Path;
 
 /// Why a small file could not be had. The callers say it in their own terms.
 #[derive(Debug)]
-pub enum ReadError {
+pub(crate) enum ReadError {
     Io(std::io::Error),
     /// Refused by [`read_regular`]: a FIFO or a device would block or never end.
     NotRegular,
@@ -19,7 +19,7 @@ pub enum ReadError {
 }
 
 /// Reads at most `max` bytes from `path`, which may be a FIFO (more is `TooLarge`).
-pub fn read(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     let claimed = std::fs::metadata(path).map_err(ReadError::Io)?.len();
     if claimed > max {
         return Err(ReadError::TooLarge { size: claimed });
@@ -35,7 +35,7 @@ pub fn read(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
 }
 
 /// Reads a regular file of at most `max` bytes.
-pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
+pub(crate) fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ReadError> {
     if !std::fs::metadata(path).map_err(ReadError::Io)?.is_file() {
         return Err(ReadError::NotRegular);
     }

@@ -1,7 +1,8 @@
 //! A saved plan on a real JupyterHub: `--dry-run --plan-out` (with `--output markdown`,
 //! the live plan as a comment), then `--once --plan`: a stale plan is refused after a
 //! hand-made change and nothing is changed; a fresh one is applied; a change the plan
-//! does not hold is never made.
+//! does not hold is never made. Each plan flag with the other mode is refused and
+//! changes nothing.
 
 mod common;
 
@@ -112,12 +113,76 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
     );
 }
 
+/// `--plan` is `--once`'s and `--plan-out` the dry run's. With the other mode each is
+/// refused before any hub is read: `--dry-run --plan` makes none of the plan's
+/// changes, and `--once --plan-out` neither writes a plan nor changes the hub.
+#[tokio::test]
+async fn a_plan_flag_with_the_other_mode_is_refused_and_changes_nothing() {
+    let _guard = common::exclusive().await;
+    let hub = common::hub();
+    let dir = tempfile::tempdir().unwrap();
+    hub.create_users(&["mode-rep"], true).await;
+    hub.create_users(&["mode-dave"], false).await;
+    let roster_path = RosterBuilder::new()
+        .community(
+            Community::new("mode-lab")
+                .rep("mode-rep")
+                .admin("mode-dave", "mode-rep")
+                .hub(HubEntry::new("mode-hub", &hub.api_url, "MODE_TOKEN")),
+        )
+        .write(dir.path());
+    let env = [("MODE_TOKEN", hub.admin_sync_token.as_str())];
+    let run = |args: &[&str]| common::run_roster(&roster_path, args, &env);
+    let plan = dir.path().join("plan.json");
+    let plan = plan.to_str().unwrap();
+    assert_exit(&run(&["--dry-run", "--plan-out", plan]), 2);
+    let before = hub.users().await;
+    assert_eq!(before.get("mode-dave"), Some(&false), "{before:?}");
+
+    let out = run(&["--dry-run", "--plan", plan]);
+    assert_exit(&out, 1);
+    common::assert_stderr_contains(&out, "cannot be used with");
+    common::assert_stderr_contains(&out, "'--plan <FILE>'");
+    assert_eq!(
+        hub.users().await,
+        before,
+        "--dry-run --plan changed the hub"
+    );
+
+    let other = dir.path().join("other.json");
+    let out = run(&["--once", "--plan-out", other.to_str().unwrap()]);
+    assert_exit(&out, 1);
+    common::assert_stderr_contains(&out, "cannot be used with");
+    common::assert_stderr_contains(&out, "'--plan-out <FILE>'");
+    assert!(!other.exists(), "--once --plan-out wrote a plan");
+    assert_eq!(
+        hub.users().await,
+        before,
+        "--once --plan-out changed the hub"
+    );
+}
+
 #[test]
 fn plan_flags_need_their_mode() {
-    for args in [
-        ["--config", "x.yaml", "--once", "--plan-out", "p.json"],
-        ["--config", "x.yaml", "--dry-run", "--plan", "p.json"],
+    for (args, message) in [
+        (
+            &["--plan-out", "p.json"][..],
+            "required arguments were not provided",
+        ),
+        (
+            &["--plan", "p.json"],
+            "required arguments were not provided",
+        ),
+        (&["--once", "--plan-out", "p.json"], "cannot be used with"),
+        (
+            &["--validate", "--plan-out", "p.json"],
+            "cannot be used with",
+        ),
+        (&["--dry-run", "--plan", "p.json"], "cannot be used with"),
+        (&["--validate", "--plan", "p.json"], "cannot be used with"),
     ] {
-        assert_exit(&common::run(&args, &[]), 1);
+        let out = common::run(&[&["--config", "x.yaml"], args].concat(), &[]);
+        assert_exit(&out, 1);
+        common::assert_stderr_contains(&out, message);
     }
 }

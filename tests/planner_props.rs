@@ -6,7 +6,7 @@
 //! role `operators` held directly, sometimes the token's owner), plans under any
 //! policy and brake,
 //! applies the plan's `to_apply()` changes to the snapshot as the hub would, and checks
-//! the result against what the README promises ("What a run does, per hub").
+//! the result against what docs/usage.md promises ("What a run does, per hub").
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -332,7 +332,7 @@ fn admin_counts(c: &Case) -> (usize, usize) {
     (admins.len(), others)
 }
 
-/// Whether the safety floor must hold `revocations`, worked out from the README's
+/// Whether the safety floor must hold `revocations`, worked out from docs/roster.md's
 /// table rather than from the planner's code.
 fn floor_holds(c: &Case, revocations: usize) -> bool {
     let (admins, others) = admin_counts(c);

@@ -1096,7 +1096,7 @@ fn check_refusal(bytes: &[u8], err: &RosterError) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Every rule of the README holds on a roster that validated.
+/// Every rule of docs/roster.md holds on a roster that validated.
 fn check_valid(roster: &Roster) -> Result<(), TestCaseError> {
     use std::collections::BTreeSet;
     let engineers: BTreeSet<_> = roster.engineers.iter().collect();

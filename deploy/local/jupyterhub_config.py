@@ -33,6 +33,10 @@
 #   HUB_ADD_USER_DELAY_MS (optional) the authenticator's add_user awaits this long, as one
 #                         that asks another system does: requests creating users then
 #                         interleave, as on such hubs (two bulk adds at once)
+#   HUB_SYNC_SERVICE_COMMAND (optional) JSON list: the `command` of service `admin-sync`,
+#                         which the hub then starts and stops itself (a hub-managed service,
+#                         as on a single VM; docs/deployment.md); the service keeps its
+#                         api_token, which the hub passes in JUPYTERHUB_API_TOKEN
 #
 # No c.Authenticator.admin_users unless HUB_ADMIN_USERS asks for it: with the built-in
 # `admin` role in load_roles and a non-empty admin_users, the hub rewrites the admin list
@@ -149,7 +153,13 @@ if jupyterhub.version_info[0] >= 5:
     # JupyterHub 5 made allow_all default to False; older versions do not know the option.
     c.Authenticator.allow_all = True
 
-services = [{"name": "admin-sync", "api_token": admin_sync_token}]
+admin_sync = {"name": "admin-sync", "api_token": admin_sync_token}
+sync_command = json.loads(os.environ.get("HUB_SYNC_SERVICE_COMMAND", "") or "null")
+if sync_command is not None:
+    if not isinstance(sync_command, list) or not all(isinstance(a, str) for a in sync_command):
+        sys.exit("jupyterhub_config.py: HUB_SYNC_SERVICE_COMMAND must be a JSON list of strings")
+    admin_sync["command"] = sync_command
+services = [admin_sync]
 admin_services = ["admin-sync"]
 roles = []
 if test_admin_token:
@@ -213,7 +223,8 @@ print(
     f" admin_users={sorted(admin_users)} admin_groups={admin_groups}"
     f" extra_roles={[r.get('name') for r in extra_roles]} manage_groups={manage_groups}"
     f" login_admins={sorted(login_admins)} login_groups={login_groups}"
-    f" add_user_delay={add_user_delay}s",
+    f" add_user_delay={add_user_delay}s"
+    f" admin_sync_command={sync_command}",
     file=sys.stderr,
     flush=True,
 )

@@ -23,7 +23,7 @@ use crate::yaml::YamlError;
 
 /// Why `dump` could not write a fragment.
 #[derive(Debug, thiserror::Error)]
-pub enum DumpError {
+pub(crate) enum DumpError {
     #[error("{0}")]
     Roster(#[from] RosterError),
     #[error("{path}: no hub named {hub}")]
@@ -40,7 +40,7 @@ pub enum DumpError {
 
 /// Where the hub to dump is described.
 #[derive(Debug, Clone)]
-pub enum Target {
+pub(crate) enum Target {
     /// A hub of a roster, by name.
     Roster { config: PathBuf, hub: String },
     /// A hub given directly.
@@ -48,7 +48,7 @@ pub enum Target {
 }
 
 /// Reads the hub's admins and returns the fragment as YAML (with comments).
-pub async fn dump(target: &Target, options: &ClientOptions) -> Result<String, DumpError> {
+pub(crate) async fn dump(target: &Target, options: &ClientOptions) -> Result<String, DumpError> {
     let (spec, roster) = target_spec(target)?;
     let client = HubClient::new(&spec, options)?;
     let keep = Keep {

@@ -8,16 +8,16 @@ use std::path::PathBuf;
 use crate::roster::{ADDED_BY_PLACEHOLDER, Policy};
 
 /// The community name left for a person to choose.
-pub const DEFAULT_COMMUNITY: &str = "CHANGE-ME";
+pub(crate) const DEFAULT_COMMUNITY: &str = "CHANGE-ME";
 
 #[derive(Debug, Serialize)]
-pub struct Fragment {
+pub(crate) struct Fragment {
     pub version: u32,
     pub communities: Vec<FragmentCommunity>,
 }
 
 #[derive(Debug, Serialize)]
-pub struct FragmentCommunity {
+pub(crate) struct FragmentCommunity {
     pub name: String,
     pub representatives: Vec<Named>,
     /// The community's administrators (left out when `None`).
@@ -28,12 +28,12 @@ pub struct FragmentCommunity {
 
 /// A representative (or anyone named by name alone).
 #[derive(Debug, Clone, Serialize)]
-pub struct Named {
+pub(crate) struct Named {
     pub name: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FragmentAdmin {
+pub(crate) struct FragmentAdmin {
     pub name: String,
     pub added_by: String,
 }
@@ -41,7 +41,7 @@ pub struct FragmentAdmin {
 impl FragmentAdmin {
     /// An administrator whose `added_by` a person must fill in (validation refuses the
     /// placeholder).
-    pub fn placeholder(name: String) -> FragmentAdmin {
+    pub(crate) fn placeholder(name: String) -> FragmentAdmin {
         FragmentAdmin {
             name,
             added_by: ADDED_BY_PLACEHOLDER.to_string(),
@@ -50,7 +50,7 @@ impl FragmentAdmin {
 }
 
 #[derive(Debug, Serialize)]
-pub struct FragmentHub {
+pub(crate) struct FragmentHub {
     pub name: String,
     pub api_url: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -65,7 +65,7 @@ pub struct FragmentHub {
 
 impl Fragment {
     /// A fragment of one community with one hub.
-    pub fn one_hub(community: FragmentCommunity) -> Fragment {
+    pub(crate) fn one_hub(community: FragmentCommunity) -> Fragment {
         Fragment {
             version: 1,
             communities: vec![community],

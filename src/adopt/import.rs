@@ -22,19 +22,19 @@ use crate::roster::{ADDED_BY_PLACEHOLDER, ApiUrlError, Policy, parse_api_url};
 use crate::yaml::YamlError;
 
 /// Where the z2jh values are tried, in order, when no `--prefix` is given.
-pub const PREFIXES: [&str; 3] = ["", "jupyterhub", "basehub.jupyterhub"];
+pub(crate) const PREFIXES: [&str; 3] = ["", "jupyterhub", "basehub.jupyterhub"];
 
 /// The hub's API as seen from inside a Zero to JupyterHub release's namespace.
-pub const DEFAULT_API_URL: &str = "http://hub:8081/hub/api";
+pub(crate) const DEFAULT_API_URL: &str = "http://hub:8081/hub/api";
 
-pub use crate::adopt::fragment::DEFAULT_COMMUNITY;
+pub(crate) use crate::adopt::fragment::DEFAULT_COMMUNITY;
 
 /// The token variable left for a person to choose.
-pub const DEFAULT_TOKEN_ENV: &str = "CHANGE_ME_TOKEN";
+pub(crate) const DEFAULT_TOKEN_ENV: &str = "CHANGE_ME_TOKEN";
 
 /// Why `import` could not write a fragment.
 #[derive(Debug, thiserror::Error)]
-pub enum ImportError {
+pub(crate) enum ImportError {
     #[error("import needs at least one values file (--z2jh-values FILE)")]
     NoValues,
     #[error("cannot read {path}: {source}")]
@@ -95,7 +95,7 @@ pub enum ImportError {
 
 /// What the command line asked for.
 #[derive(Debug, Clone)]
-pub struct ImportOptions {
+pub(crate) struct ImportOptions {
     /// The values files, in the order Helm is given them (later files win).
     pub values: Vec<PathBuf>,
     /// A dotted path to the z2jh values (`jupyterhub`, `basehub.jupyterhub`); `None`
@@ -110,7 +110,7 @@ pub struct ImportOptions {
 
 /// One parsed values file.
 #[derive(Debug, Clone)]
-pub struct ValuesFile {
+pub(crate) struct ValuesFile {
     /// As the user named it (for messages).
     pub label: String,
     pub values: Value,
@@ -118,7 +118,7 @@ pub struct ValuesFile {
 
 /// What the values say about admins.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Imported {
+pub(crate) struct Imported {
     /// Where the z2jh values sit (`""`: the root).
     pub prefix: String,
     /// Whether the prefix was given (`--prefix`) rather than found.
@@ -141,7 +141,7 @@ pub struct Imported {
 
 /// Merges `overlay` into `base` as Helm merges values files: maps merge recursively,
 /// lists and scalars replace, and `null` deletes the key.
-pub fn merge(base: &mut Value, overlay: Value) {
+pub(crate) fn merge(base: &mut Value, overlay: Value) {
     match overlay {
         Value::Object(overlay) => {
             if !base.is_object() {
@@ -202,7 +202,7 @@ fn describe_prefix(prefix: &str) -> String {
 
 /// The class a z2jh `authenticator_class` names (short entry-point names, dotted paths,
 /// or a bare class name); `None` when it is none of those.
-pub fn class_name(authenticator_class: &str) -> Option<String> {
+pub(crate) fn class_name(authenticator_class: &str) -> Option<String> {
     let text = authenticator_class.trim();
     if let Some((_, last)) = text.rsplit_once('.') {
         return (!last.is_empty()).then(|| last.to_string());
@@ -247,7 +247,7 @@ pub fn class_name(authenticator_class: &str) -> Option<String> {
 
 /// The classes whose config sections apply to `class`, most specific first (its method
 /// resolution order, as traitlets reads config).
-pub fn class_chain(class: &str) -> Vec<String> {
+pub(crate) fn class_chain(class: &str) -> Vec<String> {
     let mut chain = vec![class.to_string()];
     let tail: &[&str] = match class {
         "Authenticator" => &[],
@@ -339,7 +339,7 @@ fn parse_prefix(prefix: &str) -> Result<String, ImportError> {
 /// Reads the admins from parsed values files (merged in order), phase by phase: where
 /// the z2jh values are, the `admin_users` of the authenticator section the hub reads,
 /// and the `admin` role of `hub.loadRoles`.
-pub fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, ImportError> {
+pub(crate) fn import(files: &[ValuesFile], prefix: Option<&str>) -> Result<Imported, ImportError> {
     if files.is_empty() {
         return Err(ImportError::NoValues);
     }
@@ -884,7 +884,7 @@ fn hub_name(options: &ImportOptions) -> Result<String, ImportError> {
 
 /// The fragment as YAML, with leading comments saying where it came from, what to fill
 /// in, and every warning and note.
-pub fn render(
+pub(crate) fn render(
     imported: &Imported,
     files: &[ValuesFile],
     options: &ImportOptions,
@@ -977,7 +977,7 @@ pub fn render(
 }
 
 /// Reads one values file.
-pub fn read_values(path: &Path) -> Result<ValuesFile, ImportError> {
+pub(crate) fn read_values(path: &Path) -> Result<ValuesFile, ImportError> {
     let label = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| ImportError::Read {
         path: label.clone(),
@@ -1002,13 +1002,13 @@ pub fn read_values(path: &Path) -> Result<ValuesFile, ImportError> {
 
 /// The fragment and its warnings (which the caller also shows on stderr).
 #[derive(Debug, Clone)]
-pub struct Output {
+pub(crate) struct Output {
     pub fragment: String,
     pub warnings: Vec<String>,
 }
 
 /// Reads the values files and writes the fragment.
-pub fn run(options: &ImportOptions) -> Result<Output, ImportError> {
+pub(crate) fn run(options: &ImportOptions) -> Result<Output, ImportError> {
     if options.values.is_empty() {
         return Err(ImportError::NoValues);
     }

@@ -2,6 +2,6 @@
 //! admins, [`import`] reads them from Zero to JupyterHub Helm values; both print a
 //! roster [`fragment`] for a person to complete (who added whom).
 
-pub mod dump;
-pub mod fragment;
-pub mod import;
+pub(crate) mod dump;
+pub(crate) mod fragment;
+pub(crate) mod import;

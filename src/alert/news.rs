@@ -1,7 +1,8 @@
 //! Messages that are news rather than state: drift a run found and fixed
-//! (`remediated`), and administrators whose roster entry expires soon (`expiring`).
+//! (`remediated`). Administrators whose roster entry expires soon (`expiring`) are the
+//! other news; their messages are made in [`super::expiry`].
 //!
-//! Neither opens a firing alert. Each text is one paragraph a representative can act
+//! News opens no firing alert. Each text is one paragraph a representative can act
 //! on: who was changed which way, why, and what to change in the roster if that was
 //! wrong. Texts are kept under Slack's limit for an incoming webhook's `text`.
 

@@ -61,7 +61,7 @@ impl fmt::Debug for LineHash {
 
 /// Ends the JSON object `body` with `"prev"`: the chain's field comes last, after what
 /// the line says.
-pub fn with_prev(mut body: String, prev: Option<LineHash>) -> String {
+pub(super) fn with_prev(mut body: String, prev: Option<LineHash>) -> String {
     debug_assert!(body.ends_with('}'), "a JSON object: {body}");
     body.pop();
     if body.len() > 1 {
@@ -77,7 +77,7 @@ pub fn with_prev(mut body: String, prev: Option<LineHash>) -> String {
 words! {
     /// Why a chain starts at a `chain` line (its `chain` field).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum ChainStart {
+    pub(super) enum ChainStart {
         /// A new, empty trail.
         New => "new",
         /// This writer's file was rotated away (renamed, or copied and truncated); its
@@ -95,7 +95,7 @@ words! {
 
 /// What the writer found in the file when it took the lock.
 #[derive(Debug, Clone, Default)]
-pub struct Found {
+pub(super) struct Found {
     pub len: u64,
     /// Device and inode.
     pub identity: (u64, u64),
@@ -111,7 +111,7 @@ pub struct Found {
 
 /// A chain line to write before the next line.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Start {
+pub(super) struct Start {
     pub kind: ChainStart,
     /// The sentence the line says (`result`).
     pub reason: String,
@@ -120,7 +120,7 @@ pub struct Start {
 }
 
 impl Start {
-    pub fn new(kind: ChainStart, reason: impl Into<String>) -> Start {
+    pub(super) fn new(kind: ChainStart, reason: impl Into<String>) -> Start {
         Start {
             kind,
             reason: reason.into(),
@@ -131,7 +131,7 @@ impl Start {
 
 /// How a writer taking the lock goes on from what it `found` and what the last writer
 /// left in the lock file (`before`): `None` when the chain simply goes on.
-pub fn start(found: &Found, before: Option<&TrailState>) -> Option<Start> {
+pub(super) fn start(found: &Found, before: Option<&TrailState>) -> Option<Start> {
     let last_head = before.and_then(|b| b.head.as_deref().and_then(LineHash::parse));
     if found.len == 0 {
         return Some(match before {

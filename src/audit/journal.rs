@@ -121,6 +121,21 @@ impl Journal {
         self.log().book.by_hub()
     }
 
+    /// Says which hubs keep intents that no run of these `hubs` will settle: a hub
+    /// left out of this run, or gone from the roster, keeps them until a run reads it.
+    pub fn warn_unsettled<'a>(&self, hubs: impl Iterator<Item = &'a HubSpec>) {
+        let hubs: Vec<&HubSpec> = hubs.collect();
+        for (hub, n) in self.unsettled() {
+            if !hubs.iter().any(|h| h.name.is(&hub)) {
+                tracing::warn!(
+                    hub = %crate::name::printable(&hub),
+                    unsettled = n,
+                    "changes on this hub were left without an outcome, and it is not reconciled here: they stay unsettled until a run reads it (their intent lines in the audit log say what was about to be done)"
+                );
+            }
+        }
+    }
+
     /// A run of `spec`'s hub; `expired` are its administrators whose entry ran out
     /// (their revocations say so and who had added them).
     pub fn begin(&self, spec: &HubSpec, expired: &Desired) -> HubJournal {

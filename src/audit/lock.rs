@@ -22,7 +22,7 @@ use std::time::SystemTime;
 
 /// Who holds the lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Holder {
+pub(super) struct Holder {
     pub pid: u32,
     /// The machine (a pod's name in Kubernetes), when it can be read.
     pub host: Option<String>,
@@ -34,7 +34,7 @@ pub struct Holder {
 
 impl Holder {
     /// This process, writing in `mode`, as of now.
-    pub fn this_process(mode: &str) -> Holder {
+    pub(super) fn this_process(mode: &str) -> Holder {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .ok()
             .or_else(|| std::env::var("HOSTNAME").ok())
@@ -66,7 +66,7 @@ impl fmt::Display for Holder {
 
 /// The audit file as its last writer left it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrailState {
+pub(super) struct TrailState {
     pub dev: u64,
     pub ino: u64,
     pub len: u64,
@@ -83,7 +83,7 @@ struct Record {
 
 /// The lock, held until dropped (or the process ends).
 #[derive(Debug)]
-pub struct WriterLock {
+pub(super) struct WriterLock {
     file: File,
     holder: Holder,
 }
@@ -91,7 +91,7 @@ pub struct WriterLock {
 impl WriterLock {
     /// Takes the lock at `path` if no one holds it (`None` if someone does), with the
     /// state of the trail its last holder left.
-    pub fn try_take(
+    pub(super) fn try_take(
         path: &Path,
         holder: Holder,
     ) -> io::Result<Option<(WriterLock, Option<TrailState>)>> {
@@ -115,7 +115,7 @@ impl WriterLock {
     /// Writes who holds the lock and the trail's state into the lock file. Best
     /// effort: on a full disk the lock still works, and the audit lines themselves
     /// are what fails.
-    pub fn note(&self, trail: Option<&TrailState>) {
+    pub(super) fn note(&self, trail: Option<&TrailState>) {
         let record = Record {
             holder: self.holder.clone(),
             trail: trail.cloned(),
@@ -140,7 +140,7 @@ fn read_record(mut file: &File) -> Option<Record> {
 }
 
 /// Who holds the lock at `path`, as they wrote it (nothing if it cannot be read).
-pub fn holder(path: &Path) -> Option<Holder> {
+pub(super) fn holder(path: &Path) -> Option<Holder> {
     read_record(&File::open(path).ok()?).map(|r| r.holder)
 }
 

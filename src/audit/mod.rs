@@ -21,10 +21,10 @@ mod chain;
 mod journal;
 mod lock;
 mod settle;
-pub mod verify;
+pub(crate) mod verify;
 
-pub use chain::LineHash;
-pub use journal::{HubJournal, Intent, Journal, RunId};
+pub(crate) use chain::LineHash;
+pub(crate) use journal::{HubJournal, Journal, RunId};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, HashMap};
@@ -44,7 +44,7 @@ use crate::word::words;
 /// Who and what a change is about: the fields of the trail's first format that every
 /// line about a change carries, so that readers' tooling keeps working.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subject {
+pub(crate) struct Subject {
     pub hub: String,
     pub community: String,
     /// As the hub spells them.
@@ -68,7 +68,7 @@ pub struct Subject {
 
 impl Subject {
     /// `paths` as the line's `admin_paths`: for a revocation only.
-    pub fn paths_of(action: Action, paths: &AdminPaths) -> Option<AdminPaths> {
+    pub(crate) fn paths_of(action: Action, paths: &AdminPaths) -> Option<AdminPaths> {
         (action == Action::Revoke).then(|| paths.clone())
     }
 }
@@ -76,7 +76,7 @@ impl Subject {
 words! {
     /// What a line records (its `event`).
     #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Event {
+    pub(crate) enum Event {
         /// A change about to be made (synced before the hub is asked).
         Intent => "intent",
         /// The change was made (`intent` names it).
@@ -99,7 +99,7 @@ words! {
 /// Who made a change in the hub, as the hub's own log tells: names reserved in the
 /// format for the next issues, which fill them (never written yet).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MadeBy {
+pub(crate) struct MadeBy {
     /// The hub user or service that made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub made_by: Option<String>,

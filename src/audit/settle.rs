@@ -28,7 +28,7 @@ use crate::snapshot::HubSnapshot;
 
 /// How an intent came to be unsettled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Origin {
+pub(super) enum Origin {
     /// Found in the file when the lock was taken: an earlier process wrote it.
     File,
     /// This process made (or tried) the change but could not write its outcome.
@@ -39,7 +39,7 @@ pub enum Origin {
 
 /// An intent no outcome answers yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unsettled {
+pub(super) struct Unsettled {
     pub id: String,
     pub subject: Subject,
     pub origin: Origin,
@@ -47,13 +47,13 @@ pub struct Unsettled {
 
 /// The unsettled intents, in the order they were written.
 #[derive(Debug, Default)]
-pub struct Book {
+pub(super) struct Book {
     next: u64,
     by_id: HashMap<String, (u64, Unsettled)>,
 }
 
 impl Book {
-    pub fn add(&mut self, intent: Unsettled) {
+    pub(super) fn add(&mut self, intent: Unsettled) {
         self.next += 1;
         self.by_id.insert(intent.id.clone(), (self.next, intent));
     }
@@ -63,12 +63,12 @@ impl Book {
     }
 
     /// Whether `hub` has intents to settle.
-    pub fn has(&self, hub: &crate::name::HubName) -> bool {
+    pub(super) fn has(&self, hub: &crate::name::HubName) -> bool {
         self.by_id.values().any(|(_, u)| hub.is(&u.subject.hub))
     }
 
     /// Takes out `hub`'s intents, oldest first.
-    pub fn take(&mut self, hub: &crate::name::HubName) -> Vec<Unsettled> {
+    pub(super) fn take(&mut self, hub: &crate::name::HubName) -> Vec<Unsettled> {
         let ids: Vec<String> = self
             .by_id
             .iter()
@@ -82,7 +82,7 @@ impl Book {
     }
 
     /// How many intents each hub has unsettled, by the hub's name as written.
-    pub fn by_hub(&self) -> std::collections::BTreeMap<String, usize> {
+    pub(super) fn by_hub(&self) -> std::collections::BTreeMap<String, usize> {
         let mut counts = std::collections::BTreeMap::new();
         for (_, u) in self.by_id.values() {
             *counts.entry(u.subject.hub.clone()).or_default() += 1;
@@ -94,7 +94,7 @@ impl Book {
 /// What a pass over the file found: for the chain, its end; for settling, the intents
 /// no outcome answers.
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(super) struct Scan {
     pub found: Found,
     pub book: Book,
 }
@@ -109,7 +109,7 @@ struct Ties {
 
 /// Reads `file` from its start. `mark`: the length the last writer left, whose last
 /// line's hash is wanted ([`Found::at_mark`]).
-pub fn scan(file: &File, mark: Option<u64>) -> io::Result<Scan> {
+pub(super) fn scan(file: &File, mark: Option<u64>) -> io::Result<Scan> {
     let mut reader = BufReader::with_capacity(1 << 16, file);
     reader.seek(SeekFrom::Start(0))?;
     let mut scan = Scan::default();
@@ -179,7 +179,7 @@ fn tie(book: &mut Book, body: &[u8]) {
 /// user has the admin flag after a create or a grant, and after a revocation neither
 /// the flag nor an admin group (what a revocation takes away; a role held directly it
 /// cannot). The snapshot holds every admin, so "not admin" is known for every user.
-pub fn made(subject: &Subject, snapshot: &HubSnapshot) -> bool {
+pub(super) fn made(subject: &Subject, snapshot: &HubSnapshot) -> bool {
     let user = UserName::new(&subject.user);
     let paths = snapshot.paths();
     let mine = || paths.iter().filter(|(name, _)| UserName::new(name) == user);
@@ -190,7 +190,7 @@ pub fn made(subject: &Subject, snapshot: &HubSnapshot) -> bool {
 }
 
 /// What an unsettled intent's outcome says, if it gets one: `(made, result, note)`.
-pub fn verdict(intent: &Unsettled, made: bool) -> Option<(bool, String, &'static str)> {
+pub(super) fn verdict(intent: &Unsettled, made: bool) -> Option<(bool, String, &'static str)> {
     let user = crate::name::printable(&intent.subject.user);
     let now = match (intent.subject.action, made) {
         (Action::Revoke, true) | (Action::Create | Action::Grant, false) => "not admin",

@@ -18,7 +18,7 @@ use super::chain::{ChainStart, LineHash};
 
 /// What was found in one file.
 #[derive(Debug)]
-pub struct FileReport {
+pub(crate) struct FileReport {
     pub path: PathBuf,
     pub lines: usize,
     /// Lines at the start written before the chain existed.
@@ -32,7 +32,7 @@ pub struct FileReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Intact,
     /// The first line (1-based) that does not follow, and why.
     Broken {
@@ -43,7 +43,7 @@ pub enum Verdict {
 }
 
 /// Checks `paths` in order; the result has one report per path.
-pub fn verify(paths: &[PathBuf]) -> Vec<FileReport> {
+pub(crate) fn verify(paths: &[PathBuf]) -> Vec<FileReport> {
     let mut reports: Vec<FileReport> = Vec::new();
     for path in paths {
         let before = reports
@@ -66,7 +66,7 @@ pub fn verify(paths: &[PathBuf]) -> Vec<FileReport> {
 }
 
 /// 0 when every file is intact, else 1.
-pub fn exit_code(reports: &[FileReport]) -> u8 {
+pub(crate) fn exit_code(reports: &[FileReport]) -> u8 {
     u8::from(reports.iter().any(|r| r.verdict != Verdict::Intact))
 }
 

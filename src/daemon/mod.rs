@@ -288,7 +288,7 @@ impl<C: Connect> Supervisor<C> {
         let audit = match &options.audit_log {
             Some(path) => {
                 let journal = Journal::open(path, Mode::Daemon, options.audit_lock_wait).await?;
-                crate::cli::warn_unsettled(&journal, roster.selected(&options.hubs));
+                journal.warn_unsettled(roster.selected(&options.hubs));
                 Some(journal)
             }
             None => None,

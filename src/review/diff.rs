@@ -23,7 +23,7 @@ use crate::roster::{
 
 /// Why a person is admin on a hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Why {
+pub(crate) struct Why {
     pub role: Role,
     /// The hub's community (not named for engineers, who are admin everywhere).
     pub community: Option<String>,
@@ -63,7 +63,7 @@ impl fmt::Display for Why {
 /// Why a person who was admin is no longer declared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "on")]
-pub enum Loss {
+pub(crate) enum Loss {
     /// The new roster no longer declares them on the hub.
     Undeclared,
     /// Their administrator entry's `expires` date has passed.
@@ -75,7 +75,7 @@ pub enum Loss {
 /// What happens to one person's admin on one hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "change")]
-pub enum Entry {
+pub(crate) enum Entry {
     Gains {
         now: Why,
     },
@@ -103,7 +103,7 @@ impl Entry {
 
 /// One person whose admin on a hub changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PersonChange {
+pub(crate) struct PersonChange {
     /// The username the hub knows them by (normal form).
     pub user: UserName,
     /// Their roster name, when the hub knows them by another username.
@@ -114,7 +114,7 @@ pub struct PersonChange {
 
 impl PersonChange {
     /// `ada-l (ada)`, as the reports name people.
-    pub fn who(&self) -> String {
+    pub(crate) fn who(&self) -> String {
         match &self.person {
             Some(person) => format!("{} ({person})", self.user),
             None => self.user.to_string(),
@@ -142,7 +142,7 @@ impl fmt::Display for PersonChange {
 
 /// A hub setting that differs between the rosters, by its roster key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SettingChange {
+pub(crate) struct SettingChange {
     pub key: &'static str,
     pub was: String,
     pub now: String,
@@ -217,7 +217,7 @@ fn setting_changes(old: &HubSpec, hub: &HubSpec) -> Vec<SettingChange> {
 /// How a hub differs between the rosters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum HubStatus {
+pub(crate) enum HubStatus {
     Added,
     Removed,
     Changed,
@@ -225,7 +225,7 @@ pub enum HubStatus {
 
 /// One hub that differs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HubDiff {
+pub(crate) struct HubDiff {
     pub name: HubName,
     /// Its community (in the new roster; in the old one for a removed hub).
     pub community: String,
@@ -279,7 +279,7 @@ fn admins(n: usize) -> String {
 
 /// Every hub that differs between two rosters, on one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RosterDiff {
+pub(crate) struct RosterDiff {
     /// The day expiry was judged on.
     pub on: Date,
     /// Hubs in both rosters, compared.
@@ -288,17 +288,17 @@ pub struct RosterDiff {
 }
 
 impl RosterDiff {
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.hubs.is_empty()
     }
 
     /// 0 when no one's admin changes, 2 when it does.
-    pub fn exit_code(&self) -> u8 {
+    pub(crate) fn exit_code(&self) -> u8 {
         if self.is_empty() { 0 } else { 2 }
     }
 
     /// How many (gain, lose, stay for another reason) entries there are in all.
-    pub fn counts(&self) -> (usize, usize, usize) {
+    pub(crate) fn counts(&self) -> (usize, usize, usize) {
         let mut n = (0, 0, 0);
         for change in self.hubs.iter().flat_map(|h| &h.changes) {
             match change.entry {
@@ -315,12 +315,12 @@ impl RosterDiff {
     }
 
     /// How many hub settings change in all.
-    pub fn settings_changed(&self) -> usize {
+    pub(crate) fn settings_changed(&self) -> usize {
         self.hubs.iter().map(|h| h.settings.len()).sum()
     }
 
     /// One line: `3 hubs differ (1 added, 1 removed, 1 changed): 2 gain admin, ...`.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         if self.is_empty() {
             return format!(
                 "no change to who is admin ({} hub{} compared, on {})",
@@ -347,7 +347,7 @@ impl RosterDiff {
         )
     }
 
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 }
@@ -364,7 +364,7 @@ impl fmt::Display for RosterDiff {
 /// Compares the desired admins of every hub of `base` and `new` on `today`. Hubs are
 /// matched by name (ignoring case): new hubs in the new roster's order, then removed
 /// ones in the old roster's.
-pub fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDiff {
+pub(crate) fn diff(base: &OfflineRoster, new: &OfflineRoster, today: Date) -> RosterDiff {
     let mut hubs = Vec::new();
     let mut compared = 0;
     for hub in new.hubs() {

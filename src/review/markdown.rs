@@ -19,7 +19,7 @@ use crate::review::diff::{
 
 /// The first line of every comment this tool writes: a workflow finds its own comment
 /// by it, to update it instead of adding another.
-pub const MARKER: &str = "<!-- jupyterhub-admin-sync -->";
+pub(crate) const MARKER: &str = "<!-- jupyterhub-admin-sync -->";
 
 /// `text` as an inline code span that is safe in a GitHub table cell.
 ///
@@ -29,7 +29,7 @@ pub const MARKER: &str = "<!-- jupyterhub-admin-sync -->";
 /// longer than the longest run of backticks inside, padded with a space when the text
 /// starts or ends with one. Inside a code span GitHub makes no mention, link, emphasis
 /// or HTML.
-pub fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     let text = printable(text).replace('|', "\\|");
     let mut longest = 0;
     let mut run = 0;
@@ -47,7 +47,7 @@ pub fn code(text: &str) -> String {
 }
 
 /// `text` as a fenced code block that none of its lines can close.
-pub fn fenced(text: &str) -> String {
+pub(crate) fn fenced(text: &str) -> String {
     let mut longest = 0;
     for line in text.lines() {
         let t = line.trim_start();
@@ -171,7 +171,7 @@ fn settings(out: &mut String, settings: &[SettingChange]) {
 }
 
 /// A roster diff as a pull-request comment.
-pub fn diff(d: &RosterDiff) -> String {
+pub(crate) fn diff(d: &RosterDiff) -> String {
     let mut out = format!("{MARKER}\n### Admin changes in this roster change\n\n");
     if d.is_empty() {
         let _ = writeln!(out, "No one gains or loses admin: {}.", d.summary());
@@ -197,7 +197,7 @@ pub fn diff(d: &RosterDiff) -> String {
 }
 
 /// The problems of each invalid roster (`side` is `base` or `new`, with the error).
-pub fn invalid(sides: &[(&str, String)]) -> String {
+pub(crate) fn invalid(sides: &[(&str, String)]) -> String {
     let mut out = format!("{MARKER}\n");
     for (side, message) in sides {
         let _ = write!(
@@ -281,7 +281,7 @@ fn hub_report(out: &mut String, hub: &HubReport) {
 
 /// A run's report (`--dry-run` or `--once`) in the shape of [`diff`]. Hubs in sync
 /// are named on one line.
-pub fn report(r: &RunReport) -> String {
+pub(crate) fn report(r: &RunReport) -> String {
     let mut out = format!(
         "{MARKER}\n### {}\n\n",
         match r.mode {

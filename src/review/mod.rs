@@ -4,6 +4,6 @@
 //! [`saved_plan`] writes a dry run's plan and applies exactly that plan, on hubs that
 //! have not changed since.
 
-pub mod diff;
-pub mod markdown;
-pub mod saved_plan;
+pub(crate) mod diff;
+pub(crate) mod markdown;
+pub(crate) mod saved_plan;

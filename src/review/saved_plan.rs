@@ -32,13 +32,13 @@ use crate::roster::{HubSpec, Roster};
 use crate::snapshot::{HubSnapshot, TokenOwner};
 
 /// The message of a hub whose admins changed since the plan.
-pub const CHANGED: &str = "the hub changed since the plan; plan again";
+pub(crate) const CHANGED: &str = "the hub changed since the plan; plan again";
 
 /// The only format version written and read.
 const VERSION: u32 = 1;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SavedPlanError {
+pub(crate) enum SavedPlanError {
     #[error("{}: cannot read the plan: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -61,14 +61,14 @@ pub enum SavedPlanError {
 /// One planned change: make `user` admin (`admin: true`, a create or a grant: the
 /// hub may have gained the user, not as admin, since the plan) or revoke it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct PlannedChange {
+pub(crate) struct PlannedChange {
     /// Normal form.
     pub user: String,
     pub admin: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HubPlan {
+pub(crate) struct HubPlan {
     pub name: String,
     /// [`digest`] of the admins the dry run observed.
     pub admins_digest: String,
@@ -79,13 +79,13 @@ pub struct HubPlan {
 
 /// A plan as written by `--plan-out`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SavedPlan {
+pub(crate) struct SavedPlan {
     pub version: u32,
     pub hubs: Vec<HubPlan>,
 }
 
 impl SavedPlan {
-    pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
+    pub(crate) fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
         let text = std::fs::read(path).map_err(|source| SavedPlanError::Read {
             path: path.to_owned(),
             source,
@@ -104,7 +104,7 @@ impl SavedPlan {
         Ok(plan)
     }
 
-    pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
+    pub(crate) fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
         let mut text = serde_json::to_string_pretty(self).unwrap_or_default();
         text.push('\n');
         std::fs::write(path, text).map_err(|source| SavedPlanError::Write {
@@ -113,14 +113,14 @@ impl SavedPlan {
         })
     }
 
-    pub fn hub(&self, name: &HubName) -> Option<&HubPlan> {
+    pub(crate) fn hub(&self, name: &HubName) -> Option<&HubPlan> {
         self.hubs.iter().find(|h| name.is(&h.name))
     }
 
     /// The plan of a dry run: each hub that was read, with its changes and the digest
     /// of the admins its reader (a recording [`PlanView`]) saw. A hub that could not be read is
     /// left out (applying the plan then fails on it).
-    pub fn from_run(report: &RunReport, observed: &[Option<Vec<UserName>>]) -> SavedPlan {
+    pub(crate) fn from_run(report: &RunReport, observed: &[Option<Vec<UserName>>]) -> SavedPlan {
         let hubs = report
             .hubs
             .iter()
@@ -153,7 +153,7 @@ fn hub_plan(hub: &HubReport, admins: &[UserName]) -> HubPlan {
 }
 
 /// `fnv1a64:` and the hex of 64-bit FNV-1a over the names, sorted, one per line.
-pub fn digest(admins: &[UserName]) -> String {
+pub(crate) fn digest(admins: &[UserName]) -> String {
     let sorted: BTreeSet<&str> = admins.iter().map(UserName::as_str).collect();
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for name in sorted {
@@ -169,7 +169,7 @@ pub fn digest(admins: &[UserName]) -> String {
 /// the snapshot it read. Guarded (`--plan`), its snapshot fails unless its admins match
 /// the plan's digest, and its writer makes only changes the plan holds.
 #[derive(Debug)]
-pub struct PlanView<'a, C> {
+pub(crate) struct PlanView<'a, C> {
     inner: &'a C,
     watch: Watch<'a>,
 }
@@ -181,14 +181,14 @@ enum Watch<'a> {
 }
 
 impl<'a, C> PlanView<'a, C> {
-    pub fn recording(inner: &'a C) -> Self {
+    pub(crate) fn recording(inner: &'a C) -> Self {
         PlanView {
             inner,
             watch: Watch::Record(Mutex::new(None)),
         }
     }
 
-    pub fn guarded(inner: &'a C, plan: &'a HubPlan) -> Self {
+    pub(crate) fn guarded(inner: &'a C, plan: &'a HubPlan) -> Self {
         PlanView {
             inner,
             watch: Watch::Guard(plan),
@@ -196,7 +196,7 @@ impl<'a, C> PlanView<'a, C> {
     }
 
     /// Recording: the admins of the last snapshot read, if one was.
-    pub fn admins(&self) -> Option<Vec<UserName>> {
+    pub(crate) fn admins(&self) -> Option<Vec<UserName>> {
         match &self.watch {
             Watch::Record(slot) => slot.lock().map(|a| a.clone()).unwrap_or(None),
             Watch::Guard(_) => None,
@@ -277,7 +277,7 @@ impl<C: HubWrite> HubWrite for PlanView<'_, C> {
 
 /// `--dry-run --plan-out`: [`crate::reconcile::run_all`] as a dry run, and the plan
 /// of what it saw.
-pub async fn plan_all<C: HubRead>(
+pub(crate) async fn plan_all<C: HubRead>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     concurrency: usize,
@@ -301,7 +301,7 @@ pub async fn plan_all<C: HubRead>(
 
 /// `--once --plan`: each hub reconciled through a guarded [`PlanView`] (written to the
 /// audit trail through `journal`); a hub the plan does not hold fails untouched.
-pub async fn apply_all<C: HubRead + HubWrite>(
+pub(crate) async fn apply_all<C: HubRead + HubWrite>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     plan: &SavedPlan,

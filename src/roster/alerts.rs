@@ -31,7 +31,7 @@ pub enum RouteError {
 }
 
 /// Reads the webhook URL at `source` (`env` looks up variables).
-pub fn resolve(
+pub(super) fn resolve(
     source: &SecretSource,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AlertRoute, RouteError> {

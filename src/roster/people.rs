@@ -24,7 +24,7 @@ pub(super) struct NoId {
 impl People {
     /// Checks `raw` and keeps the people that pass; `problem(subject, message)` hears
     /// each broken rule.
-    pub fn build(raw: &[RawPerson], problem: &mut dyn FnMut(String, String)) -> People {
+    pub(super) fn build(raw: &[RawPerson], problem: &mut dyn FnMut(String, String)) -> People {
         let mut people = People::default();
         // (login, id) → who claims it.
         let mut claimed: BTreeMap<(String, UserName), UserName> = BTreeMap::new();
@@ -72,7 +72,7 @@ impl People {
 
     /// The username `name` has on a hub whose usernames are `login` ids: their id for
     /// a person of `people`, the name itself otherwise (or on a hub with no login).
-    pub fn username(&self, name: &UserName, login: Option<&str>) -> Result<UserName, NoId> {
+    pub(super) fn username(&self, name: &UserName, login: Option<&str>) -> Result<UserName, NoId> {
         match (self.by_name.get(name), login) {
             (Some(person), Some(login)) => person.ids.get(login).cloned().ok_or_else(|| NoId {
                 person: name.clone(),
@@ -82,7 +82,7 @@ impl People {
         }
     }
 
-    pub fn into_vec(self) -> Vec<Person> {
+    pub(super) fn into_vec(self) -> Vec<Person> {
         self.by_name.into_values().collect()
     }
 }

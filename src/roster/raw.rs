@@ -125,7 +125,7 @@ pub(super) struct RawSettings<'a> {
 
 impl RawSettings<'_> {
     /// True when the level writes no setting.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         // Every key by name, no `..`: a new key that is not counted here would leave a
         // file whose `defaults:` holds only that key silently unread.
         let RawSettings {
@@ -147,7 +147,7 @@ impl RawSettings<'_> {
 
 impl RawDefaults {
     /// The settings `defaults` writes (every key of `defaults` is one).
-    pub fn settings(&self) -> RawSettings<'_> {
+    pub(super) fn settings(&self) -> RawSettings<'_> {
         let RawDefaults {
             policy,
             max_revocations,
@@ -167,7 +167,7 @@ impl RawDefaults {
 
     /// True when the document writes no key of `defaults` (then it is not the file that
     /// holds them).
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.settings().is_empty()
     }
 }
@@ -175,7 +175,7 @@ impl RawDefaults {
 impl RawHub {
     /// The settings a hub writes (the rest of its keys say where and how to reach it,
     /// and who its own administrators are).
-    pub fn settings(&self) -> RawSettings<'_> {
+    pub(super) fn settings(&self) -> RawSettings<'_> {
         let RawHub {
             name: _,
             api_url: _,

@@ -2,7 +2,7 @@
 //! where a secret is read from ([`source`]: `*_env` or `*_file`), a hub's API token
 //! ([`token`]), its CA bundle ([`tls`]), and an alert webhook URL ([`webhook_url`]).
 
-pub mod source;
-pub mod tls;
-pub mod token;
-pub mod webhook_url;
+pub(crate) mod source;
+pub(crate) mod tls;
+pub(crate) mod token;
+pub(crate) mod webhook_url;

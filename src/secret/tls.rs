@@ -206,7 +206,7 @@ fn pki_error(error: webpki::Error) -> rustls::CertificateError {
 }
 
 /// A refused TLS connection as a sentence that says what to do.
-pub fn advice(error: &rustls::Error) -> String {
+pub(crate) fn advice(error: &rustls::Error) -> String {
     use rustls::CertificateError as C;
     match error {
         rustls::Error::InvalidCertificate(cert) => match cert {

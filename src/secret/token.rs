@@ -31,7 +31,7 @@ impl fmt::Debug for Token {
 /// Why a token cannot be had. Messages say which source failed and why, never what
 /// it held.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TokenError {
+pub(crate) enum TokenError {
     #[error("{0} is not set")]
     NotSet(SecretSource),
     #[error("{0} is empty")]
@@ -47,7 +47,7 @@ pub enum TokenError {
 
 /// What is wrong with a token file (the end of a sentence that names it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum FileProblem {
+pub(crate) enum FileProblem {
     #[error("cannot be read: {0}")]
     Unreadable(String),
     #[error("is not a regular file")]
@@ -60,7 +60,7 @@ pub enum FileProblem {
 
 /// A token and what was noticed while reading it.
 #[derive(Debug)]
-pub struct Resolved {
+pub(crate) struct Resolved {
     pub token: Token,
     pub warnings: Vec<String>,
 }
@@ -68,7 +68,7 @@ pub struct Resolved {
 /// Reads the token from its source. Errors say which source failed and why, never
 /// what it held. `env` looks up environment variables (a parameter so tests need not
 /// touch the process environment).
-pub fn resolve(
+pub(crate) fn resolve(
     source: &SecretSource,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Resolved, TokenError> {

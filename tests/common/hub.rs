@@ -237,13 +237,24 @@ pub async fn exclusive_hub(admins: &[&str], users: &[&str]) -> (Exclusive, &'sta
 const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn try_start_hub() -> Result<Hub, String> {
-    start_in_new_dir(|_| {}, 200, &[])
+    start_in_new_dir(|_| {}, 200, &|_| Vec::new())
 }
 
 /// A fresh hub of the caller's own (as [`start_hub`]) with extra environment for
 /// `deploy/local/jupyterhub_config.py`, e.g. `HUB_ADMIN_USERS`; restarts keep it.
 pub fn start_hub_with_env(env: &[(&str, &str)]) -> Hub {
-    start_in_new_dir(|_| {}, 200, env).unwrap_or_else(|e| panic!("{e}"))
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    start_in_new_dir(|_| {}, 200, &|_| env.clone()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`start_hub_with_env`] for an environment that depends on the hub's port, asked for
+/// each port tried (say, a service the hub starts, given the hub's API URL); what
+/// `env` writes for a port not taken is overwritten at the next.
+pub fn start_hub_with_env_for(env: impl Fn(u16) -> Vec<(String, String)>) -> Hub {
+    start_in_new_dir(|_| {}, 200, &env).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Starts a hub in a new dir under `<CARGO_TARGET_TMPDIR>/jupyterhub-hubs` after
@@ -251,12 +262,8 @@ pub fn start_hub_with_env(env: &[(&str, &str)]) -> Hub {
 fn start_in_new_dir(
     prepare: impl FnOnce(&Path),
     page_max: u32,
-    env: &[(&str, &str)],
+    env_for_port: &dyn Fn(u16) -> Vec<(String, String)>,
 ) -> Result<Hub, String> {
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
     jupyterhub_python();
     let hubs_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("jupyterhub-hubs");
     fs::create_dir_all(&hubs_dir).map_err(|e| format!("creating {}: {e}", hubs_dir.display()))?;
@@ -273,6 +280,7 @@ fn start_in_new_dir(
     let mut last_error = String::new();
     for _ in 0..3 {
         let port = free_port();
+        let env = env_for_port(port);
         let tokens = [&*admin_sync_token, &*auditor_token, &*test_admin_token];
         match respawn(dir.path(), port, tokens, page_max, &env) {
             Ok((child, version)) => {
@@ -368,19 +376,29 @@ fn sweep_stale_hub_dirs(hubs_dir: &Path) {
     }
 }
 
-impl Drop for Hub {
-    fn drop(&mut self) {
+impl Hub {
+    /// Stops the hub as its operator would, by SIGTERM (the hub stops the services it
+    /// started first), and kills it if it has not exited within 10 s; its dir and log
+    /// stay until the hub is dropped. True if it exited by itself.
+    pub fn stop(&mut self) -> bool {
         // Closing stdin makes the hub SIGTERM itself (HUB_EXIT_ON_STDIN_EOF=1): a clean stop.
         drop(self.child.stdin.take());
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        false
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -905,8 +923,10 @@ db.commit()
 /// ordinary users, with `api_page_max_limit` = `page_max`. One hub start, where
 /// creating thousands of users through the API would take minutes.
 pub fn start_hub_with_users(names: &[String], page_max: u32) -> Hub {
-    start_in_new_dir(|dir| add_users_to_database(dir, names), page_max, &[])
-        .unwrap_or_else(|e| panic!("{e}"))
+    start_in_new_dir(|dir| add_users_to_database(dir, names), page_max, &|_| {
+        Vec::new()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 // ---------------------------------------------------------------------------------------

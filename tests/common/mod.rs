@@ -28,7 +28,7 @@ pub mod webhook;
 pub use daemon::Daemon;
 pub use hub::{
     Exclusive, Hub, encode_name, exclusive, exclusive_hub, hub, jupyterhub_python, launcher,
-    second_hub, start_hub, start_hub_with_env, start_hub_with_users, tail,
+    second_hub, start_hub, start_hub_with_env, start_hub_with_env_for, start_hub_with_users, tail,
 };
 pub use poll::{wait_until, wait_until_blocking};
 pub use roster::{Community, HubEntry, RosterBuilder};
