@@ -103,6 +103,7 @@ fn target_spec(target: &Target) -> Result<(HubSpec, Option<Roster>), DumpError> 
                     token: resolved.token,
                     ca: None,
                 },
+                log: None,
                 admins: Default::default(),
             };
             Ok((spec, None))

@@ -30,6 +30,7 @@
 
 pub mod attribute;
 pub mod file;
+pub mod ledger;
 pub mod line;
 #[cfg(test)]
 mod tests;
@@ -38,6 +39,7 @@ use std::fmt;
 
 pub use attribute::{Attributor, Stats};
 pub use file::{LogFile, Position, ReadReport};
+pub use ledger::{Attribution, Ledger};
 
 /// One admin change the log shows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -104,8 +106,58 @@ pub enum MadeBy {
     /// The authenticator, at a login or a refresh of one (an explicit `admin` in its
     /// answer, `admin_groups`, `manage_roles`).
     Authenticator,
+    /// This tool itself: set by the caller from its own audit intents (never read from a
+    /// name in the log).
+    ThisTool,
     /// The log does not say, for this reason.
     Unknown(Unknown),
+}
+
+impl fmt::Display for MadeBy {
+    /// As a sentence says it: `rep-lee`, `the hub's configuration at start`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MadeBy::Actor(name) => f.write_str(&crate::name::printable(name)),
+            MadeBy::Configuration => {
+                f.write_str("the hub's configuration at start (admin_users or load_roles)")
+            }
+            MadeBy::Authenticator => f.write_str("the authenticator at login"),
+            MadeBy::ThisTool => f.write_str("this tool"),
+            MadeBy::Unknown(why) => write!(f, "unknown ({why})"),
+        }
+    }
+}
+
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unknown::NoRequest => f.write_str("the hub's log shows no request that made it"),
+            Unknown::Overlap { actors } => write!(
+                f,
+                "requests of {} at the same moment could each have made it",
+                actors
+                    .iter()
+                    .map(|a| crate::name::printable(a))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ),
+            Unknown::Gap(kind) => write!(f, "the hub's log has a hole there ({kind:?})"),
+            Unknown::NotInLog => f.write_str("the hub's log as read does not show it"),
+        }
+    }
+}
+
+impl fmt::Display for Via {
+    /// `in the admin page`, `through the API`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Via::AdminPage => "in the admin page",
+            Via::Api => "through the API",
+            Via::HubStart => "at the hub's start",
+            Via::Login => "at login",
+            Via::Refresh => "at a login refresh",
+        })
+    }
 }
 
 /// Why the log cannot say who made a change.
@@ -119,6 +171,9 @@ pub enum Unknown {
     Overlap { actors: Vec<String> },
     /// The log has a hole around it.
     Gap(GapKind),
+    /// The log as read has no line about the change (it is older than what was read,
+    /// or the source is not the hub's log).
+    NotInLog,
 }
 
 /// The way a change came in.

@@ -162,7 +162,7 @@ impl fmt::Display for SettingChange {
 
 /// The settings of a hub that change what the tool does to it, as the roster names
 /// them (after defaults are applied).
-fn settings(hub: &HubSpec) -> [(&'static str, String); 8] {
+fn settings(hub: &HubSpec) -> [(&'static str, String); 9] {
     // Every field by name, no `..`: a new one must be listed here or named as not a
     // setting, so it cannot be left out of the diff unseen.
     let HubSpec {
@@ -170,6 +170,7 @@ fn settings(hub: &HubSpec) -> [(&'static str, String); 8] {
         community: _,
         settings,
         access,
+        log,
         // People: compared one by one (`compare`).
         admins: _,
     } = hub;
@@ -202,6 +203,12 @@ fn settings(hub: &HubSpec) -> [(&'static str, String); 8] {
         ("login", login.clone().unwrap_or_else(|| "(none)".into())),
         ("engineers", engineers.to_string()),
         ("admin_roles", admin_roles.join(", ")),
+        (
+            "log",
+            log.as_ref().map_or("(none)".into(), |l| {
+                format!("{} (zone {})", l.place, l.zone)
+            }),
+        ),
     ]
 }
 

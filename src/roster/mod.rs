@@ -238,6 +238,39 @@ pub struct HubAccess {
     pub ca: Option<Arc<CaBundle>>,
 }
 
+/// Where a hub's own log is read, and the zone of its times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub place: LogPlace,
+    pub zone: crate::evidence::LogZone,
+}
+
+/// Where a hub writes its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogPlace {
+    /// A file, followed across rotation.
+    File(PathBuf),
+    /// The hub pod's container in Kubernetes (the pod found by its labels).
+    Kubernetes {
+        namespace: String,
+        selector: String,
+        container: String,
+    },
+}
+
+impl fmt::Display for LogPlace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogPlace::File(path) => write!(f, "file {}", path.display()),
+            LogPlace::Kubernetes {
+                namespace,
+                selector,
+                container,
+            } => write!(f, "kubernetes {namespace}/{selector}/{container}"),
+        }
+    }
+}
+
 /// One hub to keep in sync.
 #[derive(Debug, Clone)]
 pub struct HubSpec {
@@ -246,6 +279,8 @@ pub struct HubSpec {
     /// Its settings, resolved from the roster's levels ([`settings`]).
     pub settings: Settings,
     pub access: HubAccess,
+    /// Where its own log is read, to say who made each admin change, if it is.
+    pub log: Option<LogConfig>,
     /// The admins it should have, worked out at validation.
     pub admins: Desired,
 }

@@ -183,6 +183,7 @@ impl RawHub {
             token_file: _,
             ca_file: _,
             administrators: _,
+            log: _,
             policy,
             max_revocations,
             max_revocation_share,
@@ -306,4 +307,39 @@ pub(super) struct RawHub {
     /// `admin`, always implied).
     #[serde(default, deserialize_with = "bounded")]
     pub admin_roles: Vec<String>,
+    /// Where the hub's own log is read, to say who made each admin change in the hub.
+    pub log: Option<RawLog>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "log: a mapping with file or kubernetes, and optionally zone"
+)]
+#[schemars(rename = "Log")]
+pub(super) struct RawLog {
+    /// The file the hub writes its log to (a VM; The Littlest JupyterHub with its
+    /// output appended to a file), followed across rotation.
+    pub file: Option<PathBuf>,
+    /// The hub pod's log in Zero to JupyterHub, read through the Kubernetes API with
+    /// the daemon's service account.
+    pub kubernetes: Option<RawKubernetes>,
+    /// The time zone of the log's times, which carry none (an IANA name such as
+    /// Europe/Berlin; default UTC, the zone of a hub in a container).
+    pub zone: Option<String>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "kubernetes: a mapping with namespace, and optionally selector and container"
+)]
+#[schemars(rename = "KubernetesLog")]
+pub(super) struct RawKubernetes {
+    /// The hub's namespace.
+    pub namespace: String,
+    /// The label selector of the hub pod (default `component=hub`).
+    pub selector: Option<String>,
+    /// The hub's container in the pod (default `hub`).
+    pub container: Option<String>,
 }

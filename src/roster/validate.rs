@@ -14,13 +14,16 @@ use std::sync::Arc;
 use super::admins;
 use super::api_url::{parse_api_url, same_hub_key};
 use super::people::People;
-use super::raw::{RawAdministrator, RawCommunity, RawHub, RawRoster, RawSettings};
+use super::raw::{
+    RawAdministrator, RawCommunity, RawHub, RawKubernetes, RawLog, RawRoster, RawSettings,
+};
 use super::settings::{self, Written};
 use super::{
-    ADMIN_ROLE, Administrator, Community, Desired, HubAccess, HubSpec, Problem, Roster,
-    RosterError, Share,
+    ADMIN_ROLE, Administrator, Community, Desired, HubAccess, HubSpec, LogConfig, LogPlace,
+    Problem, Roster, RosterError, Share,
 };
 use crate::date::{Clock, Date, SystemClock};
+use crate::evidence::LogZone;
 use crate::name::{HubName, UserName, printable};
 use crate::secret::source::{Secret, SecretSource};
 use crate::secret::tls::CaBundle;
@@ -403,6 +406,7 @@ impl Validator<'_> {
         let api_url = self.api_url(&who, &name, raw);
         let (source, token) = self.hub_token(&who, raw, selected);
         let ca = self.ca_file(&who, raw, api_url.as_ref());
+        let log = raw.log.as_ref().and_then(|l| self.log(&who, l));
         let written = self.written(&who, raw.settings());
         let settings = settings::resolve(&[&written, &self.defaults]);
         let admins = self.hub_admins(
@@ -426,6 +430,7 @@ impl Validator<'_> {
                     token,
                     ca,
                 },
+                log,
                 admins,
             }),
             _ => None,
@@ -529,6 +534,91 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// `log`: exactly one place (a file, or the hub pod in Kubernetes), and a zone that
+    /// is one.
+    fn log(&mut self, who: &str, raw: &RawLog) -> Option<LogConfig> {
+        let zone = match raw.zone.as_deref() {
+            None => LogZone::utc(),
+            Some(name) => match LogZone::named(name.trim()) {
+                Ok(zone) => zone,
+                Err(why) => {
+                    self.problem(who, format!("log.zone: {why}"));
+                    return None;
+                }
+            },
+        };
+        let place = match (&raw.file, &raw.kubernetes) {
+            (Some(file), None) if file.is_absolute() => LogPlace::File(file.clone()),
+            (Some(file), None) => {
+                self.problem(
+                    who,
+                    format!("log.file {} is not an absolute path", file.display()),
+                );
+                return None;
+            }
+            (None, Some(k)) => self.kubernetes_log(who, k)?,
+            (Some(_), Some(_)) => {
+                self.problem(
+                    who,
+                    "log names both a file and kubernetes; a hub writes one log",
+                );
+                return None;
+            }
+            (None, None) => {
+                self.problem(who, "log names neither a file nor kubernetes");
+                return None;
+            }
+        };
+        Some(LogConfig { place, zone })
+    }
+
+    /// `log.kubernetes`: a namespace, a label selector and a container, each a
+    /// Kubernetes name (they go into the API's paths and queries).
+    fn kubernetes_log(&mut self, who: &str, raw: &RawKubernetes) -> Option<LogPlace> {
+        let namespace = raw.namespace.trim().to_string();
+        let selector = raw
+            .selector
+            .as_deref()
+            .unwrap_or("component=hub")
+            .trim()
+            .to_string();
+        let container = raw.container.as_deref().unwrap_or("hub").trim().to_string();
+        let dns_label = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 63
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !s.starts_with('-')
+                && !s.ends_with('-')
+        };
+        let mut ok = true;
+        for (key, value) in [("namespace", &namespace), ("container", &container)] {
+            if !dns_label(value) {
+                self.problem(
+                    who,
+                    format!("log.kubernetes.{key} {value:?} is not a Kubernetes name (lowercase letters, digits and -, at most 63)"),
+                );
+                ok = false;
+            }
+        }
+        let selector_ok = !selector.is_empty()
+            && selector
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"=!,._-/ ".contains(&b));
+        if !selector_ok {
+            self.problem(
+                who,
+                format!("log.kubernetes.selector {selector:?} is not a label selector (like component=hub)"),
+            );
+            ok = false;
+        }
+        ok.then_some(LogPlace::Kubernetes {
+            namespace,
+            selector,
+            container,
+        })
     }
 
     /// The entries of an `admin_roles` list that are JupyterHub role names (each other
@@ -1715,5 +1805,62 @@ communities:
             err.contains("has no token: set token_env or token_file"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_hub_log_is_one_place_with_a_zone() {
+        let with_log = |log: &str| {
+            format!(
+                "communities:\n  - name: c\n    representatives: [{{name: r}}]\n    hubs:\n      - name: h\n        api_url: 'http://h/hub/api'\n        token_env: T\n        log: {log}\n"
+            )
+        };
+        let roster = parse(&with_log(
+            "{file: /var/log/jupyterhub.log, zone: Europe/Berlin}",
+        ))
+        .unwrap();
+        let log = roster.hubs[0].log.as_ref().unwrap();
+        assert_eq!(
+            log.place,
+            super::LogPlace::File("/var/log/jupyterhub.log".into())
+        );
+        assert_eq!(log.zone.to_string(), "Europe/Berlin");
+        let roster = parse(&with_log("{kubernetes: {namespace: jhub}}")).unwrap();
+        let log = roster.hubs[0].log.as_ref().unwrap();
+        assert_eq!(
+            log.place,
+            super::LogPlace::Kubernetes {
+                namespace: "jhub".into(),
+                selector: "component=hub".into(),
+                container: "hub".into()
+            }
+        );
+        assert_eq!(log.zone.to_string(), "UTC");
+        for (log, message) in [
+            (
+                "{file: hub.log}",
+                "log.file hub.log is not an absolute path",
+            ),
+            (
+                "{file: /a, kubernetes: {namespace: j}}",
+                "log names both a file and kubernetes",
+            ),
+            ("{zone: UTC}", "log names neither a file nor kubernetes"),
+            (
+                "{file: /a, zone: Mars/Olympus}",
+                "log.zone: \"Mars/Olympus\" is not a time zone",
+            ),
+            (
+                "{kubernetes: {namespace: JHub}}",
+                "log.kubernetes.namespace \"JHub\" is not a Kubernetes name",
+            ),
+            (
+                "{kubernetes: {namespace: j, selector: 'a;b'}}",
+                "log.kubernetes.selector \"a;b\" is not a label selector",
+            ),
+        ] {
+            let found = problems(&with_log(log)).join("\n");
+            assert!(found.contains(message), "{log}: {found}");
+            assert!(found.contains("community c: hub h"), "{log}: {found}");
+        }
     }
 }
