@@ -85,6 +85,20 @@ def options(argv):
     def checksum(name):
         return pod(load(name))["metadata"]["annotations"]["checksum/config"]
 
+    expect(not any(k.startswith(("Role/", "RoleBinding/")) for k in opt), "no Role or RoleBinding without hubLogs")
+    logs = [d for d in yaml.safe_load_all(open(f"{work}/logs.yaml")) if d]
+    expect(pod({d["kind"] + "/": d for d in logs})["spec"]["automountServiceAccountToken"] is True,
+           "a service-account token in the pod with hubLogs.kubernetes.namespaces")
+    roles = {d["metadata"]["namespace"]: d for d in logs if d["kind"] == "Role"}
+    bindings = {d["metadata"]["namespace"]: d for d in logs if d["kind"] == "RoleBinding"}
+    read_logs = [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]},
+                 {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]}]
+    expect(sorted(roles) == sorted(bindings) == ["climate-prod", "ocean-prod"], "a Role and RoleBinding per namespace")
+    expect(all(r["rules"] == read_logs for r in roles.values()), "each Role: exactly pods list and pods/log get")
+    expect(all(b["subjects"] == [{"kind": "ServiceAccount", "name": "reader", "namespace": "ns"}]
+               and b["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                    "name": roles[n]["metadata"]["name"]}
+               for n, b in bindings.items()), "each RoleBinding: the Role, to the daemon's service account")
     expect(checksum("opt.yaml") != checksum("opt-token.yaml"), "checksum/config changes with a token")
     expect(checksum("opt.yaml") != checksum("opt-roster.yaml"), "checksum/config changes with the roster (restartOnRosterChange)")
     default = {d["kind"]: d for d in yaml.safe_load_all(open("deploy/rendered/default.yaml")) if d}
@@ -229,6 +243,48 @@ def example_roster_values(argv):
     json.dump({"roster": yaml.safe_load(open("config/roster.example.yaml"))}, open(argv[0], "w"))
 
 
+def log_namespaces(argv):
+    """Every namespace a roster names under log.kubernetes is in the chart's hubLogs list.
+
+    Checked where both are known: each chart values file (argv, or the chart's defaults
+    and examples) with its own roster, and config/'s example rosters with
+    deploy/examples/central.yaml, the central deployment of that same fleet.
+    """
+    import glob
+
+    import yaml
+    from render import merge
+    defaults = yaml.safe_load(open("deploy/helm/jupyterhub-admin-sync/values.yaml"))
+
+    def chart(path):
+        values = merge(defaults, yaml.safe_load(open(path)) or {}) if path else defaults
+        return values.get("roster") or {}, set(values["hubLogs"]["kubernetes"]["namespaces"] or [])
+
+    def documents(roster):
+        files = roster and all(k.endswith((".yaml", ".yml")) for k in roster)
+        return list(roster.values()) if files else [roster]
+
+    pairs = []
+    for path in argv or [None, "deploy/examples/central.yaml", "deploy/examples/alongside-z2jh.yaml"]:
+        roster, listed = chart(path)
+        pairs += [(path or "the chart's values.yaml", doc, listed) for doc in documents(roster)]
+    if not argv:
+        listed = chart("deploy/examples/central.yaml")[1]
+        for path in ["config/roster.example.yaml", *sorted(glob.glob("config/roster.d/*.yaml"))]:
+            pairs.append((f"{path} (with deploy/examples/central.yaml)", yaml.safe_load(open(path)) or {}, listed))
+    problems, named = [], 0
+    for where, doc, listed in pairs:
+        for community in (doc or {}).get("communities") or []:
+            for hub in community.get("hubs") or []:
+                namespace = ((hub.get("log") or {}).get("kubernetes") or {}).get("namespace")
+                named += namespace is not None
+                if namespace is not None and namespace not in listed:
+                    problems.append(f"{where}: hub {hub['name']} reads its log in namespace {namespace}, "
+                                    f"which hubLogs.kubernetes.namespaces does not list ({sorted(listed)})")
+    print("\n".join(problems) or f"{named} log.kubernetes namespaces named, each listed in its chart's hubLogs")
+    sys.exit(1 if problems else 0)
+
+
 COMMANDS = {
     "helm-lint": helm_lint,  # CHART WORK: Helm's lint, strict, defaults and examples
     "options": options,  # WORK: the chart's options render as documented
@@ -239,6 +295,7 @@ COMMANDS = {
     "rules": rules,  # the alert rules parse; the chart's PrometheusRule equals them
     "roster-env": roster_env,  # RENDERED WORK: a rendered roster and its tokens, as shell
     "dockerfile": dockerfile,  # the Dockerfile agrees with Cargo.toml and .dockerignore
+    "log-namespaces": log_namespaces,  # [VALUES...]: roster log.kubernetes namespaces are in hubLogs
 }
 
 

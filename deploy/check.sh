@@ -15,10 +15,12 @@
 #     the chart examples; Helm's lint passes strictly; with a `helm` binary on PATH, the
 #     same with it (without one, that part is reported as skipped);
 #  2. the chart refuses bad values (schema, its own `fail`s) and renders what its
-#     options promise (template unit checks);
-#  3. kubernetes-validate --strict on every rendered object, for the oldest and newest
-#     Kubernetes the chart supports; our own strict schemas for the prometheus-operator
-#     kinds; the sidecar example, wrapped in a Pod, likewise;
+#     options promise (template unit checks); the example rosters' log.kubernetes
+#     namespaces are in their chart values' hubLogs.kubernetes.namespaces;
+#  3. kubernetes-validate --strict on every rendered object (and the Roles and
+#     RoleBindings of hubLogs), for the oldest and newest Kubernetes the chart supports;
+#     our own strict schemas for the prometheus-operator kinds; the sidecar example,
+#     wrapped in a Pod, likewise;
 #  4. check-jsonschema: values.yaml and the examples against values.schema.json, the
 #     project's example roster against its roster part, the schemas against their
 #     metaschema, the alert rules against the rule-file schema, the example rosters
@@ -223,6 +225,9 @@ check_refusals() {
   expect_render_failure '{"alertWebhook": {"url": "https://hooks.example.org/x", "existingSecret": {"name": "w"}}}' "set url or existingSecret.name, not both" || status=1
   expect_render_failure '{"alertWebhook": {"format": "teams"}}' "format" || status=1
   expect_render_failure '{"existingSecret": {"keys": {"T": "k"}}}' "existingSecret.keys is set but existingSecret.name is empty" || status=1
+  expect_render_failure '{"hubLogs": {"kubernetes": {"namespaces": ["Climate_Prod"]}}}' "Climate_Prod" || status=1
+  expect_render_failure '{"roster": {"communities": [{"name": "c", "hubs": [{"name": "h", "api_url": "http://h/hub/api", "token_env": "T", "log": {"kubernetes": {"namespace": "ns-b"}}}]}]}, "hubLogs": {"kubernetes": {"namespaces": ["ns-a"]}}}' \
+    "roster hub h: log.kubernetes.namespace ns-b is not in hubLogs.kubernetes.namespaces (ns-a)" || status=1
   return $status
 }
 run_step "the chart refuses bad values (schema and its own checks)" check_refusals
@@ -240,9 +245,28 @@ check_options() {
     --set-json "${set%\}}, \"roster\": {\"engineers\": [{\"name\": \"eng-x\"}]}}" >"$WORK/opt-roster.yaml" || return 1
   "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release opt --namespace ns \
     --set-json '{"roster": {"engineers": [{"name": "eng-x"}]}}' >"$WORK/plain-roster.yaml" || return 1
+  "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release opt --namespace ns \
+    --set-json '{"hubLogs": {"kubernetes": {"namespaces": ["climate-prod", "ocean-prod"]}}, "serviceAccount": {"name": "reader"}}' \
+    >"$WORK/logs.yaml" || return 1
   "$PY" deploy/check.py options "$WORK"
 }
 run_step "the chart's options render as documented" check_options
+
+check_log_namespaces() {
+  # The examples' rosters and the chart's list agree; and the check does catch a roster
+  # that reads a hub log in a namespace the list lacks.
+  "$PY" deploy/check.py log-namespaces || return 1
+  printf '%s\n' 'hubLogs: {kubernetes: {namespaces: [ns-a]}}' \
+    'roster: {communities: [{name: c, hubs: [{name: h, api_url: "http://h/hub/api", log: {kubernetes: {namespace: ns-b}}}]}]}' \
+    >"$WORK/unlisted-log-namespace.yaml"
+  if "$PY" deploy/check.py log-namespaces "$WORK/unlisted-log-namespace.yaml" >"$WORK/unlisted.log"; then
+    echo "log-namespaces passed a roster reading namespace ns-b with only ns-a listed"
+    return 1
+  fi
+  echo "refused as expected: $(cat "$WORK/unlisted.log")"
+}
+run_step "every namespace the example rosters read hub logs in (log.kubernetes) is in their chart's hubLogs list" \
+  check_log_namespaces
 
 # --------------------------------------------------------- 3. Kubernetes validation
 split_docs() {
@@ -257,7 +281,10 @@ sidecar_pod() {
 
 check_kubernetes() {
   local status=0 version objects
-  rm -rf "$WORK/objects" && split_docs "$WORK/objects" "$RENDERED"/*.yaml || return 1
+  # No example reads hub logs yet: the hubLogs objects (Roles, RoleBindings) as well.
+  "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release logs --namespace jupyterhub-admin-sync \
+    --set-json '{"hubLogs": {"kubernetes": {"namespaces": ["climate-prod", "ocean-prod"]}}}' >"$WORK/hub-logs.yaml" || return 1
+  rm -rf "$WORK/objects" && split_docs "$WORK/objects" "$RENDERED"/*.yaml "$WORK/hub-logs.yaml" || return 1
   sidecar_pod "$WORK/objects/z2jh-sidecar-pod.yaml" || return 1
   for version in $K8S_VERSIONS; do
     # Core kinds: strict (unknown fields are errors). It only warns about kinds it has
@@ -281,7 +308,7 @@ check_kubernetes() {
   done
   return $status
 }
-run_step "kubernetes-validate --strict ($K8S_VERSIONS) on $RENDERED/ and the sidecar example; CRD kinds against deploy/prometheus/schemas/" \
+run_step "kubernetes-validate --strict ($K8S_VERSIONS) on $RENDERED/, the hubLogs objects and the sidecar example; CRD kinds against deploy/prometheus/schemas/" \
   check_kubernetes
 
 # ---------------------------------------------------------------- 4. JSON schemas

@@ -12,7 +12,8 @@
 //! - [`hub`]: the JupyterHub REST API as two traits, [`hub::HubRead`] (users and
 //!   groups, into a [`snapshot::HubSnapshot`]) and [`hub::HubWrite`] (create, grant,
 //!   revoke, leave a group), with an HTTP client and an in-memory hub.
-//! - [`evidence`]: who made each admin change, read from the hub's own log.
+//! - [`evidence`]: who made each admin change, read from the hub's own log (a file,
+//!   or the hub pod's log through the Kubernetes API).
 //! - [`plan`]: the pure planner, from desired and observed admins to a [`plan::Plan`],
 //!   with the safety floor ([`plan::floor`]).
 //! - [`reconcile`]: one reconcile of one hub (read, plan, apply; a dry run is no

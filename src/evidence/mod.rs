@@ -14,9 +14,10 @@
 //! ([`MadeBy`]), through what ([`Via`]), when (UTC, through the log's [`LogZone`]) and with
 //! what status. [`line`](mod@line) reads one line without copying; [`attribute`] pairs the lines
 //! of one request (the hub writes the request line last, at the request's end, with its
-//! duration); [`file`](mod@file) reads a log file incrementally, across rotation, bounded. The
-//! parser and the pairing take lines from anywhere ([`LineSink`]): a file today, a
-//! pod's log tomorrow.
+//! duration); [`file`](mod@file) reads a log file incrementally, across rotation, bounded;
+//! [`kubernetes`] reads a hub pod's log through the Kubernetes API (Zero to JupyterHub),
+//! incrementally, across pod restarts, bounded. The parser and the pairing take lines
+//! from any source ([`LineSink`]).
 //!
 //! The log is evidence, never an instruction. Names are read only where the hub's format
 //! fixes them: the actor of a change is the request line's user, and a message counts
@@ -30,6 +31,7 @@
 
 pub mod attribute;
 pub mod file;
+pub mod kubernetes;
 pub mod ledger;
 pub mod line;
 #[cfg(test)]
@@ -39,6 +41,7 @@ use std::fmt;
 
 pub use attribute::{Attributor, Stats};
 pub use file::{LogFile, Position, ReadReport};
+pub use kubernetes::{KubeApi, KubeError, KubeSource, PodLog, PodPosition};
 pub use ledger::{Attribution, Ledger};
 
 /// One admin change the log shows.

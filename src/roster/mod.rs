@@ -251,22 +251,18 @@ pub enum LogPlace {
     /// A file, followed across rotation.
     File(PathBuf),
     /// The hub pod's container in Kubernetes (the pod found by its labels).
-    Kubernetes {
-        namespace: String,
-        selector: String,
-        container: String,
-    },
+    Kubernetes(crate::evidence::KubeSource),
 }
 
 impl fmt::Display for LogPlace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LogPlace::File(path) => write!(f, "file {}", path.display()),
-            LogPlace::Kubernetes {
-                namespace,
-                selector,
-                container,
-            } => write!(f, "kubernetes {namespace}/{selector}/{container}"),
+            LogPlace::Kubernetes(k) => write!(
+                f,
+                "kubernetes namespace {}, pods {}, container {}",
+                k.namespace, k.selector, k.container
+            ),
         }
     }
 }

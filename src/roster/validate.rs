@@ -14,16 +14,14 @@ use std::sync::Arc;
 use super::admins;
 use super::api_url::{parse_api_url, same_hub_key};
 use super::people::People;
-use super::raw::{
-    RawAdministrator, RawCommunity, RawHub, RawKubernetes, RawLog, RawRoster, RawSettings,
-};
+use super::raw::{RawAdministrator, RawCommunity, RawHub, RawLog, RawRoster, RawSettings};
 use super::settings::{self, Written};
 use super::{
     ADMIN_ROLE, Administrator, Community, Desired, HubAccess, HubSpec, LogConfig, LogPlace,
     Problem, Roster, RosterError, Share,
 };
 use crate::date::{Clock, Date, SystemClock};
-use crate::evidence::LogZone;
+use crate::evidence::{KubeSource, LogZone};
 use crate::name::{HubName, UserName, printable};
 use crate::secret::source::{Secret, SecretSource};
 use crate::secret::tls::CaBundle;
@@ -558,7 +556,20 @@ impl Validator<'_> {
                 );
                 return None;
             }
-            (None, Some(k)) => self.kubernetes_log(who, k)?,
+            (None, Some(k)) => {
+                let source = KubeSource::new(
+                    k.namespace.trim(),
+                    k.selector.as_deref(),
+                    k.container.as_deref().map(str::trim),
+                );
+                match source {
+                    Ok(source) => LogPlace::Kubernetes(source),
+                    Err(why) => {
+                        self.problem(who, why.to_string());
+                        return None;
+                    }
+                }
+            }
             (Some(_), Some(_)) => {
                 self.problem(
                     who,
@@ -572,53 +583,6 @@ impl Validator<'_> {
             }
         };
         Some(LogConfig { place, zone })
-    }
-
-    /// `log.kubernetes`: a namespace, a label selector and a container, each a
-    /// Kubernetes name (they go into the API's paths and queries).
-    fn kubernetes_log(&mut self, who: &str, raw: &RawKubernetes) -> Option<LogPlace> {
-        let namespace = raw.namespace.trim().to_string();
-        let selector = raw
-            .selector
-            .as_deref()
-            .unwrap_or("component=hub")
-            .trim()
-            .to_string();
-        let container = raw.container.as_deref().unwrap_or("hub").trim().to_string();
-        let dns_label = |s: &str| {
-            !s.is_empty()
-                && s.len() <= 63
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !s.starts_with('-')
-                && !s.ends_with('-')
-        };
-        let mut ok = true;
-        for (key, value) in [("namespace", &namespace), ("container", &container)] {
-            if !dns_label(value) {
-                self.problem(
-                    who,
-                    format!("log.kubernetes.{key} {value:?} is not a Kubernetes name (lowercase letters, digits and -, at most 63)"),
-                );
-                ok = false;
-            }
-        }
-        let selector_ok = !selector.is_empty()
-            && selector
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"=!,._-/ ".contains(&b));
-        if !selector_ok {
-            self.problem(
-                who,
-                format!("log.kubernetes.selector {selector:?} is not a label selector (like component=hub)"),
-            );
-            ok = false;
-        }
-        ok.then_some(LogPlace::Kubernetes {
-            namespace,
-            selector,
-            container,
-        })
     }
 
     /// The entries of an `admin_roles` list that are JupyterHub role names (each other
@@ -1826,14 +1790,8 @@ communities:
         assert_eq!(log.zone.to_string(), "Europe/Berlin");
         let roster = parse(&with_log("{kubernetes: {namespace: jhub}}")).unwrap();
         let log = roster.hubs[0].log.as_ref().unwrap();
-        assert_eq!(
-            log.place,
-            super::LogPlace::Kubernetes {
-                namespace: "jhub".into(),
-                selector: "component=hub".into(),
-                container: "hub".into()
-            }
-        );
+        let want = crate::evidence::KubeSource::new("jhub", None, None).unwrap();
+        assert_eq!(log.place, super::LogPlace::Kubernetes(want));
         assert_eq!(log.zone.to_string(), "UTC");
         for (log, message) in [
             (
@@ -1851,11 +1809,11 @@ communities:
             ),
             (
                 "{kubernetes: {namespace: JHub}}",
-                "log.kubernetes.namespace \"JHub\" is not a Kubernetes name",
+                "log.kubernetes.namespace \"JHub\" is not a namespace name",
             ),
             (
-                "{kubernetes: {namespace: j, selector: 'a;b'}}",
-                "log.kubernetes.selector \"a;b\" is not a label selector",
+                "{kubernetes: {namespace: j, selector: ''}}",
+                "log.kubernetes.selector \"\" is not a label selector",
             ),
         ] {
             let found = problems(&with_log(log)).join("\n");

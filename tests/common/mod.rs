@@ -5,6 +5,8 @@
 //! - [`daemon`]: the binary started as a daemon: probes, metrics, signals, its log.
 //! - [`run`]: the binary run to completion: exit code, stdout, stderr, the JSON report.
 //! - [`mock`]: a mock hub's pieces (wiremock), and the requests it received.
+//! - [`kube`]: a stand-in Kubernetes API serving a real hub's log (pods, pods/log).
+//! - [`tls`]: a private CA and the server side of TLS.
 //! - [`roster`]: rosters built by a small builder rather than `format!`ed YAML.
 //! - [`alertmanager`]: a REAL Prometheus Alertmanager, for `--alert-format alertmanager`.
 //! - [`audit`]: an audit trail's lines, intents and outcomes, and `audit verify`.
@@ -19,10 +21,12 @@ pub mod audit;
 pub mod browser;
 pub mod daemon;
 pub mod hub;
+pub mod kube;
 pub mod mock;
 pub mod poll;
 pub mod roster;
 pub mod run;
+pub mod tls;
 pub mod webhook;
 
 pub use daemon::Daemon;

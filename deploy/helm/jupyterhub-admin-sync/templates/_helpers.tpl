@@ -134,3 +134,28 @@ one roster document.
 {{- end -}}
 {{- if and $files (gt (len .Values.roster) 0) -}}true{{- end -}}
 {{- end }}
+
+{{/*
+Fails when the chart's roster names, under a hub's log.kubernetes.namespace, a
+namespace that hubLogs.kubernetes.namespaces does not list (the daemon could not read
+that hub's log: no Role there). A ConfigMap managed elsewhere cannot be read here.
+*/}}
+{{- define "jupyterhub-admin-sync.checkLogNamespaces" -}}
+{{- if not .Values.existingRosterConfigMap }}
+{{- $listed := .Values.hubLogs.kubernetes.namespaces }}
+{{- $documents := list .Values.roster }}
+{{- if include "jupyterhub-admin-sync.rosterIsFiles" . }}
+{{- $documents = values .Values.roster }}
+{{- end }}
+{{- range $document := $documents }}
+{{- range $community := $document.communities | default list }}
+{{- range $hub := $community.hubs | default list }}
+{{- $kubernetes := dig "log" "kubernetes" dict $hub }}
+{{- if and $kubernetes.namespace (not (has $kubernetes.namespace $listed)) }}
+{{- fail (printf "roster hub %s: log.kubernetes.namespace %s is not in hubLogs.kubernetes.namespaces (%s): add it, so that the chart grants the daemon reading pod logs there" $hub.name $kubernetes.namespace (join ", " $listed | default "empty")) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
