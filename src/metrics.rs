@@ -113,6 +113,9 @@ metrics! {
         "Users whose admin flag something else keeps changing back (hub config admin_users, the authenticator); the daemon leaves them alone";
     audit_failures: Counter = "audit_failures",
         "Times the audit log could not be written";
+    /// Whether a hub's log shows this tool's own requests (a source that works).
+    log_usable: Family<HubLabel, Gauge> = "log_usable",
+        "1 when the hub's log the roster names shows this tool's own requests (who made each change can be said); 0 when it does not (the wrong file or pod, a level above INFO, another format); absent for hubs whose log is not read or not judged yet";
 }
 
 fn now_seconds() -> f64 {
@@ -177,6 +180,19 @@ impl Metrics {
     }
 
     /// Counts a message the route's webhook did not take.
+    /// What the latest read of a hub's log says of it (nothing while it is not judged).
+    pub fn log_usable(&self, hub: &str, usable: &crate::evidence::Usable) {
+        use crate::evidence::Usable;
+        let label = HubLabel {
+            hub: hub.to_string(),
+        };
+        match usable {
+            Usable::Yes => self.log_usable.get_or_create(&label).set(1),
+            Usable::No(_) => self.log_usable.get_or_create(&label).set(0),
+            Usable::Unknown => return,
+        };
+    }
+
     pub fn webhook_failed(&self, route: &str) {
         self.webhook_failures
             .get_or_create(&RouteLabel {
@@ -196,6 +212,7 @@ impl Metrics {
         self.run_duration.remove(&hub);
         self.requests.remove(&hub);
         self.contested.remove(&hub);
+        self.log_usable.remove(&hub);
         for kind in DriftKind::ALL {
             self.drift.remove(&DriftLabels {
                 hub: name.to_string(),

@@ -11,6 +11,13 @@ use std::fmt;
 #[serde(transparent)]
 pub struct UserName(String);
 
+/// Read back (from the daemon's state) in normal form, whatever was written.
+impl<'de> serde::Deserialize<'de> for UserName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|raw| UserName::new(&raw))
+    }
+}
+
 impl UserName {
     /// Brings `raw` into normal form.
     pub fn new(raw: &str) -> Self {

@@ -70,6 +70,9 @@ words! {
         /// The hub's authenticator manages groups (`manage_groups`), so the groups API
         /// refuses to change them.
         GroupsManaged => "the authenticator manages groups: remove the user from the group in the identity provider",
+        /// The change is new since the last run and the hub's log does not show yet who
+        /// made what it would undo: looked up again next run before anything is done.
+        AwaitingLog => "new since the last run: looked up in the hub's log again next run",
         /// An earlier change's audit line could not be written; no change is made
         /// without one, so the rest wait for the next run.
         NotRecorded => "not tried: the audit log cannot be written",

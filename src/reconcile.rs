@@ -11,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit::{AuditError, HubJournal, Journal};
 use crate::date::{Clock, SystemClock};
+use crate::evidence::Unknown;
+use crate::evidence::source::Reading;
+use crate::evidence::{Attribution, Evidence, Ledger, Usable};
 use crate::hub::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::UserName;
 use crate::outcome::{ErrorKind, Skipped};
@@ -43,22 +46,54 @@ pub async fn reconcile<R: HubRead, W: HubWrite>(
     writer: Option<&W>,
     stop: &CancellationToken,
 ) -> HubReport {
-    reconcile_with(spec, desired, reader, writer, None, stop, &mut |_| {}).await
+    let mut nothing = |_: &mut Plan, _: &HubSnapshot| {};
+    let with = RunWith {
+        journal: None,
+        evidence: None,
+        before_apply: &mut nothing,
+    };
+    reconcile_with(spec, desired, reader, writer, with, stop).await
 }
 
-/// [`reconcile`], writing ahead to the audit trail through `journal` (no change is
-/// made without its intent line; none: no `--audit-log`), and letting `before_apply`
-/// see and amend the plan before anything is applied: the daemon holds the changes
-/// of contested users there ([`crate::daemon::fights`]).
+/// What a run of one hub works with besides the hub itself.
+pub struct RunWith<'a> {
+    /// The audit trail, written ahead: no change is made without its intent line
+    /// (none: no `--audit-log`).
+    pub journal: Option<&'a HubJournal>,
+    /// The hub's own log, read while the hub is, to say who made each change (none:
+    /// the roster names no log for the hub).
+    pub evidence: Option<&'a mut Evidence>,
+    /// Sees and amends the plan, with the snapshot it came from, before anything is
+    /// applied: the daemon holds the changes of contested users there
+    /// ([`crate::daemon::fights`]), and of users whose change the hub's log does not
+    /// show yet.
+    pub before_apply: &'a mut (dyn FnMut(&mut Plan, &HubSnapshot) + Send),
+}
+
+impl std::fmt::Debug for RunWith<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunWith")
+            .field("journal", &self.journal.is_some())
+            .field("evidence", &self.evidence)
+            .finish_non_exhaustive()
+    }
+}
+
+/// [`reconcile`] with the audit trail, the hub's log and a look at the plan
+/// ([`RunWith`]).
 pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     spec: &HubSpec,
     desired: &Desired,
     reader: &R,
     writer: Option<&W>,
-    journal: Option<&HubJournal>,
+    with: RunWith<'_>,
     stop: &CancellationToken,
-    before_apply: &mut (dyn FnMut(&mut Plan) + Send),
 ) -> HubReport {
+    let RunWith {
+        journal,
+        mut evidence,
+        before_apply,
+    } = with;
     let started = Instant::now();
     let requests_before = reader.requests_sent();
     let mut report = blank_report(spec, desired.len());
@@ -68,7 +103,13 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
         report
     };
 
-    let snapshot = match read(spec, desired, reader).await {
+    // The hub and its log are read at the same time.
+    let (snapshot, log_warning) = tokio::join!(
+        read(spec, desired, reader),
+        catch_up(evidence.as_deref_mut())
+    );
+    report.warnings.extend(log_warning);
+    let snapshot = match snapshot {
         Ok(snapshot) => snapshot,
         Err(error) => {
             tracing::error!(hub = %spec.name, community = %spec.community, error = %error, "cannot read the hub; nothing is changed on it this run");
@@ -82,8 +123,14 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     let mut audit_error = settle(journal, &snapshot).await;
 
     let mut plan = plan(&spec.settings.rules, desired, &snapshot);
-    before_apply(&mut plan);
+    if let Some(evidence) = evidence.as_deref() {
+        attribute(&mut plan, evidence.ledger());
+    }
+    before_apply(&mut plan, &snapshot);
     describe(spec, &plan, &snapshot, &mut report, writer.is_none());
+    if let Some(evidence) = evidence.as_deref() {
+        describe_nameless(&mut report, evidence.ledger());
+    }
     if writer.is_none() {
         check_against_the_hub(reader, &snapshot, &mut report).await;
     }
@@ -105,6 +152,66 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     }
     conclude(spec, &plan, &mut report, audit_error, writer.is_some());
     finish(report)
+}
+
+/// The hub's log read up to now, and what the reading says of the source: a warning
+/// when it cannot be read or does not show the tool's own requests.
+async fn catch_up(evidence: Option<&mut Evidence>) -> Option<String> {
+    let evidence = evidence?;
+    match evidence.catch_up().await {
+        Err(error) => Some(format!(
+            "who made each change cannot be said this run: {error}"
+        )),
+        Ok(()) => match evidence.usable() {
+            Usable::No(why) => Some(format!("who made each change cannot be said: {why}")),
+            Usable::Yes | Usable::Unknown => None,
+        },
+    }
+}
+
+/// Who made what each change would undo, as the hub's log shows it: for a revocation,
+/// who made the user admin (by flag, or through their admin group); for a grant, who
+/// took admin away. A change the log shows nothing of is unknown.
+fn attribute(plan: &mut Plan, ledger: &Ledger) {
+    for change in plan.changes.iter_mut() {
+        let found = match change.action {
+            Action::Create => continue,
+            Action::Grant => ledger.who_made(&change.user, false, &[]),
+            Action::Revoke => {
+                let groups: Vec<&str> = change
+                    .paths
+                    .groups
+                    .iter()
+                    .map(|g| g.group.as_str())
+                    .collect();
+                ledger.who_made(&change.user, true, &groups)
+            }
+        };
+        change.made_by = Some(found.unwrap_or_else(|| Attribution::unknown(Unknown::NotInLog)));
+    }
+}
+
+/// A nameless admin is named by the edit that erased the name, when the hub's log shows
+/// as many such edits as there are nameless admins.
+fn describe_nameless(report: &mut HubReport, ledger: &Ledger) {
+    let erasures = ledger.erasures();
+    if erasures.is_empty() || erasures.len() != report.nameless.len() {
+        return;
+    }
+    for (nameless, event) in report.nameless.iter_mut().zip(erasures) {
+        let name = event.target.user().unwrap_or_default();
+        nameless.reason = format!(
+            "{} (the hub's log: made admin {} in an edit of {}, which erased the name)",
+            nameless.reason,
+            Attribution {
+                made_by: event.made_by.clone(),
+                via: event.via,
+                at: Some(event.at),
+            }
+            .phrase(),
+            crate::name::printable(name)
+        );
+    }
 }
 
 /// The hub's snapshot: every admin by any path, and the declared users.
@@ -169,6 +276,7 @@ fn change_reports(plan: &Plan, dry_run: bool) -> Vec<ChangeReport> {
             user: c.hub_name.clone(),
             role: c.role,
             paths: c.paths.clone(),
+            made_by: c.made_by.clone(),
             added_by: c.added_by.clone(),
             person: c.person.clone(),
             applied: false,
@@ -471,16 +579,18 @@ pub async fn reconcile_today<R: HubRead, W: HubWrite>(
     let desired = roster.desired_on(spec, today);
     let expired = roster.expired_on(spec, today);
     let journal = journal.map(|j| j.begin(spec, &expired));
-    let mut report = reconcile_with(
-        spec,
-        &desired,
-        reader,
-        writer,
-        journal.as_ref(),
-        stop,
-        &mut |_| {},
-    )
-    .await;
+    // A one-shot run reads the hub's whole log once: the log as read decides.
+    let mut evidence = spec
+        .log
+        .as_ref()
+        .map(|log| Evidence::new(log, Reading::Once, None, Ledger::default()));
+    let mut nothing = |_: &mut Plan, _: &HubSnapshot| {};
+    let with = RunWith {
+        journal: journal.as_ref(),
+        evidence: evidence.as_mut(),
+        before_apply: &mut nothing,
+    };
+    let mut report = reconcile_with(spec, &desired, reader, writer, with, stop).await;
     mark_expired(&mut report, &expired);
     if let Some(journal) = &journal {
         journal.finish(&mut report).await;
@@ -662,16 +772,13 @@ communities:
             let journal = journal.begin(spec, &Desired::new());
             let (desired, never) = (&desired, &never);
             async move {
-                let mut report = reconcile_with(
-                    spec,
-                    desired,
-                    &hub,
-                    Some(&hub),
-                    Some(&journal),
-                    never,
-                    &mut |_| {},
-                )
-                .await;
+                let mut nothing = |_: &mut Plan, _: &HubSnapshot| {};
+                let with = RunWith {
+                    journal: Some(&journal),
+                    evidence: None,
+                    before_apply: &mut nothing,
+                };
+                let mut report = reconcile_with(spec, desired, &hub, Some(&hub), with, never).await;
                 journal.finish(&mut report).await;
                 report
             }

@@ -4,6 +4,7 @@
 use serde::Serialize;
 use std::fmt;
 
+use crate::evidence::Attribution;
 use crate::name::printable;
 use crate::name::{HubName, UserName};
 use crate::outcome::{ErrorKind, Skipped};
@@ -60,6 +61,10 @@ pub struct ChangeReport {
     /// directly).
     #[serde(rename = "admin_paths", skip_serializing_if = "is_not_admin")]
     pub paths: AdminPaths,
+    /// Who made what this change undoes, when the hub's log was read (`made_by`, `via`,
+    /// `at`): for a revocation, who made the user admin; for a grant, who took it away.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub made_by: Option<Attribution>,
     /// True when this run made the change on the hub.
     pub applied: bool,
     /// Why the change was not made, when the policy, the brake or a dry run kept it.
@@ -84,12 +89,33 @@ impl ChangeReport {
 
     /// [`ChangeReport::who`], and for a revocation of more than the flag, how the
     /// person is admin: `gadmin (by group hub-admins (by role admin))`.
+    ///
+    /// When the hub's log says who made what the change undoes, that too: `newbie (made
+    /// admin by rep-lee in the admin page at 2026-12-01 12:38 UTC)`.
     pub fn who_with_paths(&self) -> String {
         let only_flag = self.paths.groups.is_empty() && self.paths.roles.is_empty();
-        if self.action != Action::Revoke || only_flag {
+        let mut notes = Vec::new();
+        if self.action == Action::Revoke && !only_flag {
+            notes.push(self.paths.to_string());
+        }
+        if let Some(made) = self.made_by.as_ref().filter(|m| m.is_known()) {
+            notes.push(self.made_phrase(made));
+        }
+        if notes.is_empty() {
             self.who()
         } else {
-            format!("{} ({})", self.who(), self.paths)
+            format!("{} ({})", self.who(), notes.join("; "))
+        }
+    }
+
+    /// What the hub's log says of the state this change undoes: `made admin by rep-lee
+    /// in the admin page at …` for a revocation, `admin taken away by …` for a grant.
+    pub fn made_phrase(&self, made: &Attribution) -> String {
+        match (self.action, made.is_known()) {
+            (Action::Revoke, true) => format!("made admin {}", made.phrase()),
+            (Action::Revoke, false) => format!("who made them admin: {}", made.made_by),
+            (_, true) => format!("admin taken away {}", made.phrase()),
+            (_, false) => format!("who took admin away: {}", made.made_by),
         }
     }
 
@@ -322,6 +348,7 @@ impl ChangeReport {
                 flag: action == Action::Revoke,
                 ..AdminPaths::default()
             },
+            made_by: None,
             applied,
             skipped: (!applied).then_some(Skipped::PolicyGrant),
             error: None,
@@ -402,6 +429,9 @@ impl fmt::Display for ChangeReport {
             }
             (role, Some(by), _) => write!(f, ": {role}, added by {by}")?,
             (role, None, _) => write!(f, ": {role}")?,
+        }
+        if let Some(made) = &self.made_by {
+            write!(f, "; {}", self.made_phrase(made))?;
         }
         if let Some(error) = &self.error {
             write!(f, " — {error}")?;

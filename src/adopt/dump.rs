@@ -9,9 +9,10 @@ use std::path::PathBuf;
 
 use crate::adopt::fragment::{Fragment, FragmentAdmin, FragmentCommunity, FragmentHub, Named};
 
+use crate::evidence::{Evidence, Ledger, Reading, Usable};
 use crate::hub::info::AuthenticatorInfo;
 use crate::hub::{ClientOptions, HubClient, HubError, HubRead, Keep};
-use crate::name::{HubName, UserName};
+use crate::name::{HubName, UserName, printable};
 use crate::roster::{
     ADDED_BY_PLACEHOLDER, ApiUrlError, Desired, HubAccess, HubRules, HubSpec, Policy, Role, Roster,
     RosterError, Settings, parse_api_url,
@@ -58,11 +59,12 @@ pub(crate) async fn dump(target: &Target, options: &ClientOptions) -> Result<Str
     let snapshot = client.snapshot(&keep).await?;
     let authenticator = client.authenticator().await;
     let admins = snapshot.admin_names();
+    let made = who_made_each(&spec, &admins).await;
     let sorted = sort(&admins, &spec.admins);
     let in_roster = roster.is_some();
     let body = crate::yaml::to_string(&fragment(&spec, in_roster, &sorted))?;
     let mut out = header(&spec, &snapshot, authenticator.as_ref(), admins.len());
-    for note in path_notes(&snapshot, &spec.name) {
+    for note in path_notes(&snapshot, &spec.name).into_iter().chain(made) {
         out.push_str(&format!("# {note}\n"));
     }
     out.push_str(&sorted.notes(in_roster));
@@ -245,7 +247,7 @@ fn path_notes(snapshot: &HubSnapshot, hub: &HubName) -> Vec<String> {
         .paths()
         .into_iter()
         .filter(|(_, p)| p.is_admin() && !(p.groups.is_empty() && p.roles.is_empty()))
-        .map(|(name, p)| format!("{} is admin {p}.", crate::name::printable(name)))
+        .map(|(name, p)| format!("{} is admin {p}.", printable(name)))
         .collect();
     if let AdminGroups::NotChecked(why) = &snapshot.admin_groups {
         notes.push(format!("Admin through groups was not checked: {why}."));
@@ -255,4 +257,34 @@ fn path_notes(snapshot: &HubSnapshot, hub: &HubName) -> Vec<String> {
         notes.push(format!("Warning: {}.", report.reason));
     }
     notes
+}
+
+/// Who made each admin, from the hub's own log when the roster names it: one comment
+/// line each (`newbie: made admin by rep-lee in the admin page at …`), or why it
+/// cannot be said.
+async fn who_made_each(spec: &HubSpec, admins: &[UserName]) -> Vec<String> {
+    let Some(log) = &spec.log else {
+        return Vec::new();
+    };
+    let mut evidence = Evidence::new(log, Reading::Once, None, Ledger::default());
+    if let Err(error) = evidence.catch_up().await {
+        return vec![format!("Who made each admin cannot be said: {error}.")];
+    }
+    if let Usable::No(why) = evidence.usable() {
+        return vec![format!("Who made each admin cannot be said: {why}.")];
+    }
+    admins
+        .iter()
+        .map(|name| match evidence.ledger().who_made(name, true, &[]) {
+            Some(made) => format!(
+                "{}: made admin {}.",
+                printable(name.as_str()),
+                made.phrase()
+            ),
+            None => format!(
+                "{}: the hub's log as read does not show who made them admin.",
+                printable(name.as_str())
+            ),
+        })
+        .collect()
 }

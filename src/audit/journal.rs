@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
-use super::{AuditError, AuditLog, ChangeLine, Event, MadeBy, Subject, body, lock, now};
+use super::{AuditError, AuditLog, ChangeLine, Event, Subject, body, lock, now};
 use crate::hub::HubError;
 use crate::name::HubName;
 use crate::outcome::ErrorKind;
@@ -394,6 +394,7 @@ impl HubJournal {
             person: person.map(|u| u.as_str().to_string()),
             expired: expired.and_then(|d| d.expires).map(|day| day.to_string()),
             admin_paths: Subject::paths_of(change.action, &change.paths),
+            made: change.made_by.clone(),
         }
     }
 
@@ -406,11 +407,6 @@ impl HubJournal {
         id: Option<&'a str>,
         intent: Option<&'a str>,
     ) -> ChangeLine<'a> {
-        static NOBODY: MadeBy = MadeBy {
-            made_by: None,
-            via: None,
-            at: None,
-        };
         ChangeLine {
             time,
             subject,
@@ -421,7 +417,6 @@ impl HubJournal {
             id,
             intent,
             note: None,
-            by: &NOBODY,
         }
     }
 }

@@ -35,6 +35,7 @@ use std::time::{Duration, SystemTime};
 
 use self::chain::{ChainStart, Start, with_prev};
 use self::lock::{Holder, TrailState, WriterLock};
+use crate::evidence::Attribution;
 use crate::name::{HubName, UserName};
 use crate::plan::{Action, Standing};
 use crate::report::{HubReport, Mode};
@@ -64,6 +65,11 @@ pub(crate) struct Subject {
     /// directly), as the report's `admin_paths`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admin_paths: Option<AdminPaths>,
+    /// Who made what the change undoes, as the hub's log says (`made_by`, `via`, `at`):
+    /// for a revocation, who made the user admin in the hub; for a grant, who took
+    /// admin away. Absent when the roster names no log for the hub.
+    #[serde(default, flatten, skip_serializing_if = "Option::is_none")]
+    pub made: Option<Attribution>,
 }
 
 impl Subject {
@@ -96,21 +102,6 @@ words! {
     }
 }
 
-/// Who made a change in the hub, as the hub's own log tells: names reserved in the
-/// format for the next issues, which fill them (never written yet).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct MadeBy {
-    /// The hub user or service that made it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub made_by: Option<String>,
-    /// How: the admin page, the API, the hub's config, the authenticator.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub via: Option<String>,
-    /// When the hub says it was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub at: Option<String>,
-}
-
 /// A line about one change: its intent, its outcome, or an undeclared admin seen.
 #[derive(Debug, Serialize)]
 struct ChangeLine<'a> {
@@ -131,8 +122,6 @@ struct ChangeLine<'a> {
     intent: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<&'a str>,
-    #[serde(flatten)]
-    by: &'a MadeBy,
 }
 
 /// A line about the hub rather than a change: a change the daemon made that something
@@ -547,7 +536,6 @@ impl AuditLog {
                 id: None,
                 intent: Some(&intent.id),
                 note: Some(note).filter(|n| !n.is_empty()),
-                by: &MadeBy::default(),
             };
             bodies.push(body(&line).map_err(|e| self.err(e))?);
             settled.push(intent);
@@ -626,6 +614,7 @@ impl AuditLog {
                 person: change.person.as_ref().map(|u| u.as_str().to_string()),
                 expired: change.expired.clone(),
                 admin_paths: Subject::paths_of(change.action, &change.paths),
+                made: change.made_by.clone(),
             };
             let why = change.skipped.map_or("not revoked", |s| s.as_str());
             lines.push(body(&ChangeLine {
@@ -638,7 +627,6 @@ impl AuditLog {
                 id: None,
                 intent: None,
                 note: None,
-                by: &MadeBy::default(),
             })?);
         }
         // Admins without a name: seen once each (by when the hub created them).

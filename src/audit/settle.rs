@@ -240,6 +240,7 @@ mod tests {
             person: None,
             expired: None,
             admin_paths: None,
+            made: None,
         }
     }
 

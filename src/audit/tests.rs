@@ -34,6 +34,7 @@ fn change(action: Action, user: &str) -> Change {
             flag: action == Action::Revoke,
             ..Default::default()
         },
+        made_by: None,
         apply: true,
     }
 }

@@ -7,15 +7,20 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use std::collections::BTreeSet;
+
 use super::fights::{FightEvent, Fights, explain};
 use super::state::{HubState, StateStore};
 use super::{Connect, Shared};
+use crate::evidence::{Evidence, OwnChange, Reading};
 use crate::hub::HubError;
 use crate::name::{HubName, UserName};
 use crate::plan::Action;
-use crate::reconcile::{mark_expired, reconcile_with, setup_failure};
+use crate::plan::Plan;
+use crate::reconcile::{RunWith, mark_expired, reconcile_with, setup_failure};
 use crate::report::{ContestedReport, HubReport, ReversalReport};
-use crate::roster::{HubAccess, HubSpec, Roster};
+use crate::roster::{HubAccess, HubSpec, LogConfig, Roster};
+use crate::snapshot::HubSnapshot;
 
 /// True when a client built for `a` serves `b` as well.
 fn same_access(a: &HubAccess, b: &HubAccess) -> bool {
@@ -60,6 +65,7 @@ pub(super) async fn run<C: Connect>(
         }
     };
     let mut epoch = shared.fights_epoch.load(Ordering::SeqCst);
+    let mut evidence: Option<(LogConfig, Evidence)> = None;
     loop {
         let roster = roster_rx.borrow_and_update().clone();
         // The supervisor retires a hub that left the roster; until then, nothing to do.
@@ -67,6 +73,7 @@ pub(super) async fn run<C: Connect>(
             stop.cancelled().await;
             return;
         };
+        follow_log(spec, &mut evidence, &mut state);
         if !client
             .as_ref()
             .is_some_and(|(access, _)| same_access(access, &spec.access))
@@ -93,7 +100,10 @@ pub(super) async fn run<C: Connect>(
         }
         let before = state.clone();
         let report = match &client {
-            Some((_, hub)) => run_once(shared, &roster, spec, hub, &mut state.fights, stop).await,
+            Some((_, hub)) => {
+                let evidence = evidence.as_mut().map(|(_, e)| e);
+                run_once(shared, &roster, spec, hub, &mut state, evidence, stop).await
+            }
             None => setup_failure(
                 spec,
                 &HubError::Setup("cannot set up the hub's client (see the log)".into()),
@@ -127,12 +137,14 @@ pub(super) async fn run<C: Connect>(
 /// One run of a hub that has a client: reconcile (leaving contested users alone), learn
 /// the run's fights, mark expired entries, and close the run's audit lines (written
 /// even while stopping: what was changed is recorded).
+#[allow(clippy::too_many_arguments)]
 async fn run_once<C: Connect>(
     shared: &Shared<C>,
     roster: &Roster,
     spec: &HubSpec,
     hub: &C::Hub,
-    fights: &mut Fights,
+    state: &mut HubState,
+    mut evidence: Option<&mut Evidence>,
     stop: &CancellationToken,
 ) -> HubReport {
     let today = shared.clock.today();
@@ -142,27 +154,47 @@ async fn run_once<C: Connect>(
     // Fight windows are read on the same clock as expiry.
     let now = unix_seconds(shared.clock.now());
     let mut events = Vec::new();
-    let mut report = reconcile_with(
-        spec,
-        &desired,
-        hub,
-        Some(hub),
-        journal.as_ref(),
-        stop,
-        &mut |plan| {
-            events = fights.before_apply(now, &desired, plan);
-            plan.hold(&fights.contested());
-        },
-    )
-    .await;
+    let mut owner = None;
+    let (fights, seen) = (&mut state.fights, &mut state.admins);
+    let following_log = evidence.is_some();
+    let mut before_apply = |plan: &mut Plan, snapshot: &HubSnapshot| {
+        events = fights.before_apply(now, &desired, plan);
+        plan.hold(&fights.contested());
+        let admins: BTreeSet<String> = snapshot
+            .admin_names()
+            .into_iter()
+            .map(|n| n.as_str().to_string())
+            .collect();
+        if following_log && let Some(before) = seen.as_ref() {
+            plan.await_log(&new_and_unlogged(plan, before));
+        }
+        *seen = Some(admins);
+        owner = snapshot.token_owner.as_ref().map(|o| o.name.clone());
+    };
+    let with = RunWith {
+        journal: journal.as_ref(),
+        evidence: evidence.as_deref_mut(),
+        before_apply: &mut before_apply,
+    };
+    let mut report = reconcile_with(spec, &desired, hub, Some(hub), with, stop).await;
     let applied: Vec<(UserName, Action)> = report
         .changes
         .iter()
         .filter(|c| c.applied)
         .map(|c| (UserName::new(&c.user), c.action))
         .collect();
-    fights.after_apply(&desired, applied.iter().map(|(u, a)| (u, *a)));
-    record_fights(&mut report, fights, &events);
+    if let Some(evidence) = evidence {
+        remember_own(evidence, &applied, now, owner.as_deref());
+        state.log = evidence.position();
+        state.ledger = evidence.ledger().clone();
+        shared
+            .metrics
+            .log_usable(spec.name.as_str(), evidence.usable());
+    }
+    state
+        .fights
+        .after_apply(&desired, applied.iter().map(|(u, a)| (u, *a)));
+    record_fights(&mut report, &state.fights, &events);
     mark_expired(&mut report, &expired);
     if let Some(journal) = &journal {
         journal.finish(&mut report).await;
@@ -177,6 +209,59 @@ fn unix_seconds(now: std::time::SystemTime) -> u64 {
 }
 
 /// Logs a run's fight events and lists the contested users in its report.
+/// The users whose change is new since the last run (a revocation of someone who was
+/// not admin then, a grant to someone who was) and whom the hub's log does not show
+/// yet: the hub commits before it writes the request's line, so the next run looks
+/// again before anything is done.
+fn new_and_unlogged(plan: &Plan, before: &BTreeSet<String>) -> BTreeSet<UserName> {
+    plan.changes
+        .iter()
+        .filter(|c| c.made_by.as_ref().is_none_or(|a| !a.is_known()))
+        .filter(|c| match c.action {
+            Action::Revoke => !before.contains(c.user.as_str()),
+            Action::Grant => before.contains(c.user.as_str()),
+            Action::Create => false,
+        })
+        .map(|c| c.user.clone())
+        .collect()
+}
+
+/// The hub's log as the roster places it, followed from where the last run (or the
+/// daemon before a restart) stopped; set up again when the roster moves it.
+fn follow_log(spec: &HubSpec, evidence: &mut Option<(LogConfig, Evidence)>, state: &mut HubState) {
+    let placed = evidence.as_ref().map(|(config, _)| config);
+    if placed == spec.log.as_ref() {
+        return;
+    }
+    *evidence = spec.log.as_ref().map(|config| {
+        let position = state.log.take();
+        let ledger = std::mem::take(&mut state.ledger);
+        let evidence = Evidence::new(config, Reading::Follow, position, ledger);
+        (config.clone(), evidence)
+    });
+}
+
+/// Remembers the changes this run made, so the log's lines for them are known as this
+/// tool's own (from its intents, never from the name in the log), and watches the
+/// token's own request lines, which show the source works.
+fn remember_own(
+    evidence: &mut Evidence,
+    applied: &[(UserName, Action)],
+    now: u64,
+    owner: Option<&str>,
+) {
+    for (user, action) in applied {
+        evidence.ledger_mut().own(OwnChange {
+            user: user.as_str().to_string(),
+            made_admin: *action != Action::Revoke,
+            at: i64::try_from(now).unwrap_or(i64::MAX),
+        });
+    }
+    if let Some(owner) = owner {
+        evidence.watch(owner);
+    }
+}
+
 fn record_fights(report: &mut HubReport, fights: &Fights, events: &[FightEvent]) {
     let hub = report.name.to_string();
     let mut newly = std::collections::BTreeMap::new();
@@ -195,7 +280,7 @@ fn record_fights(report: &mut HubReport, fights: &Fights, events: &[FightEvent])
                 });
             }
             FightEvent::Contested { user, action } => {
-                let reason = explain(&hub, user.as_str(), *action);
+                let reason = explain_with_log(report, &hub, user, *action);
                 tracing::error!(hub = %hub, user = %user, "{reason}");
                 newly.insert(user.as_str().to_string(), reason);
             }
@@ -226,4 +311,29 @@ fn record_fights(report: &mut HubReport, fights: &Fights, events: &[FightEvent])
             })
         })
         .collect();
+}
+
+/// The contested user's reason: the likely cause, and the actual one when the hub's log
+/// says who undid the change.
+fn explain_with_log(report: &HubReport, hub: &str, user: &UserName, action: Action) -> String {
+    let likely = explain(hub, user.as_str(), action);
+    let logged = report
+        .changes
+        .iter()
+        .find(|c| &UserName::new(&c.user) == user)
+        .and_then(|c| c.made_by.as_ref())
+        .filter(|a| a.is_known());
+    match logged {
+        Some(attribution) => {
+            let undone = match action {
+                Action::Revoke => "made admin again",
+                Action::Grant | Action::Create => "made not admin again",
+            };
+            format!(
+                "The hub's log says: {undone} {}. {likely}",
+                attribution.phrase()
+            )
+        }
+        None => likely,
+    }
 }

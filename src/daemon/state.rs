@@ -2,9 +2,9 @@
 //! that remembers something per hub, rather than a file format per feature.
 //!
 //! Each hub has one JSON file, [`HubState`], with a section per feature: the fight
-//! records today ([`Fights`]); the next features (the position read in the hub's log,
-//! provisional administrators) add a section with `#[serde(default)]`, so an older file
-//! still loads. A file is written whole and atomically (a temporary file synced, then
+//! records ([`Fights`]), the position read in the hub's log and what it showed (the
+//! ledger), the admins seen at the last run; the next features add a section with
+//! `#[serde(default)]`, so an older file still loads. A file is written whole and atomically (a temporary file synced, then
 //! renamed over the old one, then the directory synced), only when its state changed.
 //! Losing it loses memory of past runs, never correctness of a run: the audit trail's
 //! own intents live in the audit file, which is their write-ahead log.
@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeSet;
+
 use super::fights::Fights;
+use crate::evidence::{Ledger, SourcePosition};
 
 /// The format version written and read.
 const VERSION: u32 = 1;
@@ -26,6 +29,17 @@ pub struct HubState {
     /// Fight records ([`crate::daemon::fights`]).
     #[serde(default)]
     pub fights: Fights,
+    /// Where reading the hub's log stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<SourcePosition>,
+    /// What the hub's log has shown, and this tool's own changes, so a restart forgets
+    /// nobody's grant.
+    #[serde(default)]
+    pub ledger: Ledger,
+    /// The hub's admins (any path, normal form) at the last run, to tell a change new
+    /// since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admins: Option<BTreeSet<String>>,
 }
 
 fn version() -> u32 {
@@ -109,6 +123,7 @@ impl StateStore {
             None => Ok(HubState {
                 version: VERSION,
                 fights: read_json(&self.fights_file(hub))?.unwrap_or_default(),
+                ..HubState::default()
             }),
         }
     }

@@ -19,7 +19,7 @@ const KEEP_OWN: usize = 4096;
 const OWN_WINDOW_SECS: i64 = 120;
 
 /// Who made a change, how and when: what reports, the audit trail and alerts say.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attribution {
     pub made_by: MadeBy,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,8 +67,9 @@ pub struct OwnChange {
     pub at: i64,
 }
 
-/// The admin events the hub's log has shown, by user and by group.
-#[derive(Debug, Clone, Default)]
+/// The admin events the hub's log has shown, by user and by group (kept in the
+/// daemon's state, so a restart forgets nobody's grant).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Ledger {
     users: BTreeMap<UserName, VecDeque<AdminEvent>>,
     groups: BTreeMap<String, VecDeque<AdminEvent>>,

@@ -34,6 +34,7 @@ pub mod file;
 pub mod kubernetes;
 pub mod ledger;
 pub mod line;
+pub mod source;
 #[cfg(test)]
 mod tests;
 
@@ -42,10 +43,11 @@ use std::fmt;
 pub use attribute::{Attributor, Stats};
 pub use file::{LogFile, Position, ReadReport};
 pub use kubernetes::{KubeApi, KubeError, KubeSource, PodLog, PodPosition};
-pub use ledger::{Attribution, Ledger};
+pub use ledger::{Attribution, Ledger, OwnChange};
+pub use source::{Evidence, Reading, SourcePosition, Usable};
 
 /// One admin change the log shows.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AdminEvent {
     pub target: Target,
     pub change: Change,
@@ -60,7 +62,7 @@ pub struct AdminEvent {
 }
 
 /// Whom a change was about.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Target {
     /// A user, spelled as the hub spells it. `name_erased`: JupyterHub 6.1.1's admin
@@ -83,7 +85,7 @@ impl Target {
 }
 
 /// What changed.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// An existing user made admin.
@@ -99,7 +101,7 @@ pub enum Change {
 }
 
 /// Who made a change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MadeBy {
     /// A user or a service, by the name its request line gives.
@@ -164,7 +166,7 @@ impl fmt::Display for Via {
 }
 
 /// Why the log cannot say who made a change.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unknown {
     /// No request that could have made it covers the line (or none was written yet
@@ -180,7 +182,7 @@ pub enum Unknown {
 }
 
 /// The way a change came in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     /// The hub's admin page: its requests carry `?_xsrf=`.
@@ -197,7 +199,7 @@ pub enum Via {
 }
 
 /// A part of the log that could not be read: changes in it are unknown.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Gap {
     pub kind: GapKind,
     /// Bytes known lost, when known.
@@ -205,7 +207,7 @@ pub struct Gap {
 }
 
 /// How a part of the log was lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GapKind {
     /// The file was rotated and the old one was gone (or compressed) before it was

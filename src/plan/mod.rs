@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use crate::evidence::Attribution;
 use crate::name::{UserName, printable};
 use crate::outcome::Skipped;
 use crate::roster::{Desired, HubRules, Policy, Role};
@@ -115,6 +116,10 @@ pub struct Change {
     /// For a revocation, how the user is admin: the flag and groups are taken away,
     /// roles held directly are not (only the hub's config can). Empty otherwise.
     pub paths: AdminPaths,
+    /// Who made the state this change would undo (for a revocation, who made the user
+    /// admin; for a grant, who took admin away), as the hub's log says; `None` when the
+    /// roster names no log for the hub.
+    pub made_by: Option<Attribution>,
     /// Whether the hub's policy lets this run make the change. A change that is not
     /// applied stays as drift.
     pub apply: bool,
@@ -145,6 +150,9 @@ pub struct Plan {
     pub contested: BTreeSet<UserName>,
     /// Admins the hub lists without a name: drift no change can fix.
     pub nameless: Vec<NamelessUser>,
+    /// Users whose change this run leaves for the next, since it is new and the hub's
+    /// log does not show it yet (the hub writes a request's line after it commits).
+    pub awaiting_log: BTreeSet<UserName>,
 }
 
 impl Plan {
@@ -168,6 +176,17 @@ impl Plan {
         }
     }
 
+    /// Leaves the changes of `users` for the next run: the hub's log does not show yet
+    /// who made what they would undo.
+    pub fn await_log(&mut self, users: &BTreeSet<UserName>) {
+        for change in self.changes.iter_mut().filter(|c| users.contains(&c.user)) {
+            if change.apply {
+                change.apply = false;
+                self.awaiting_log.insert(change.user.clone());
+            }
+        }
+    }
+
     /// Why the run leaves `change` in place, if it does.
     pub fn why_not_applied(&self, change: &Change) -> Option<Skipped> {
         if change.unremovable() {
@@ -175,6 +194,9 @@ impl Plan {
         }
         if !change.apply && self.contested.contains(&change.user) {
             return Some(Skipped::Contested);
+        }
+        if !change.apply && self.awaiting_log.contains(&change.user) {
+            return Some(Skipped::AwaitingLog);
         }
         match (change.apply, self.policy, change.action) {
             (true, _, _) => None,
@@ -253,6 +275,7 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
         brake,
         contested: BTreeSet::new(),
         nameless: observed.nameless.clone(),
+        awaiting_log: BTreeSet::new(),
     }
 }
 
@@ -286,6 +309,7 @@ fn declared_changes(desired: &Desired, by_name: &ByName<'_>) -> (Vec<Change>, Ve
             added_by: declared.added_by.clone(),
             person: declared.person.clone(),
             paths: AdminPaths::default(),
+            made_by: None,
             apply: false,
         };
         match by_name.get(name) {
@@ -326,6 +350,7 @@ fn undeclared_changes(
                 added_by: None,
                 person: None,
                 paths: paths.clone(),
+                made_by: None,
                 apply: false,
             });
         }

@@ -235,6 +235,9 @@ fn change_row(c: &ChangeReport) -> String {
         (Some(by), _) => format!("{}, added by {}", c.role, code(by.as_str())),
         (None, _) => c.role.to_string(),
     };
+    if let Some(made) = &c.made_by {
+        let _ = write!(reason, "; {}", code(&c.made_phrase(made)));
+    }
     if let Some(error) = &c.error {
         let _ = write!(reason, "; {}", code(error));
     } else if let Some(skipped) = c.skipped.filter(|s| *s != crate::outcome::Skipped::DryRun) {

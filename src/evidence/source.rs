@@ -1,0 +1,265 @@
+//! A hub's log as evidence for one run after another: where it is read (a file, or the
+//! hub pod through the Kubernetes API), the pairing of its lines, and the [`Ledger`] of
+//! what it showed, with where reading stopped for the next run.
+//!
+//! A file is parsed on a blocking thread, so that a run reads the hub and its log at
+//! the same time. Whether the source works is said, not guessed: the tool's own
+//! requests appear in the hub's log at INFO, so a source that shows none of them after
+//! the tool has read the hub is the wrong file, a level above INFO, or another format
+//! ([`Usable`]).
+
+use std::time::Duration;
+
+use super::attribute::Attributor;
+use super::file::{LogFile, Position};
+use super::kubernetes::{KubeApi, KubeError, PodLog, PodPosition};
+use super::ledger::Ledger;
+use super::{Gap, LineSink};
+use crate::roster::{LogConfig, LogPlace};
+
+/// How long after a line its request may still end (the hub writes the request line
+/// when the request ends).
+const HOLD: Duration = Duration::from_secs(30);
+
+/// Where reading stopped, kept in the daemon's state between runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourcePosition {
+    File(Position),
+    Kubernetes(PodPosition),
+}
+
+/// Why the log could not be read this time.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("the hub's log {path}: {source}")]
+    File {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the hub's log in Kubernetes: {0}")]
+    Kubernetes(#[from] KubeError),
+    #[error("the hub's log in Kubernetes cannot be read from here: {0}")]
+    Unavailable(String),
+}
+
+/// How a run reads the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// A one-shot run: the whole log, once; every line settled with what was read.
+    Once,
+    /// The daemon: what the log gained since the last run, bounded; a line is settled
+    /// once the log has moved past the time its request could still end.
+    Follow,
+}
+
+/// What one catch-up may read: a one-shot run reads the whole log (an hour at the
+/// benchmark's 100 MiB/s is far beyond any hub's log), the daemon a bounded part of what
+/// it gained, so one run never stalls on a huge backlog.
+fn budget(reading: Reading) -> u64 {
+    match reading {
+        Reading::Once => 1 << 40,
+        Reading::Follow => 256 << 20,
+    }
+}
+
+/// What the latest read says of the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Usable {
+    /// Not judged yet (nothing of the tool's own was due in it).
+    Unknown,
+    /// It shows the tool's own requests.
+    Yes,
+    /// It does not, for this reason: who made each change cannot be said.
+    No(String),
+}
+
+enum Reader {
+    File(Option<LogFile>),
+    Kubernetes(Box<PodLog>),
+    /// The source cannot be set up (not in a cluster, say): the reason.
+    Broken(String),
+}
+
+/// One hub's log, read run after run.
+pub struct Evidence {
+    place: String,
+    reader: Reader,
+    attributor: Option<Attributor>,
+    ledger: Ledger,
+    usable: Usable,
+    reading: Reading,
+    /// Catch-ups done: after the first, the tool's own requests of its last run are due.
+    reads: u64,
+    /// The tool's own request lines seen when its last run's requests were due.
+    watched_before: u64,
+}
+
+impl std::fmt::Debug for Evidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evidence")
+            .field("place", &self.place)
+            .field("usable", &self.usable)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A line sink that is the attributor, for a source that wants `Send`.
+struct Sink<'a>(&'a mut Attributor);
+
+impl LineSink for Sink<'_> {
+    fn line(&mut self, line: &[u8]) {
+        self.0.feed(line);
+    }
+    fn gap(&mut self, gap: Gap) {
+        self.0.on_gap(&gap);
+    }
+}
+
+impl Evidence {
+    /// The log of a hub as the roster places it, read from `position` on (none: from
+    /// its start), adding to `ledger` (what earlier runs read, and the tool's own
+    /// changes).
+    pub fn new(
+        config: &LogConfig,
+        reading: Reading,
+        position: Option<SourcePosition>,
+        ledger: Ledger,
+    ) -> Evidence {
+        let reader = match (&config.place, position) {
+            (LogPlace::File(path), position) => {
+                let position = match position {
+                    Some(SourcePosition::File(p)) => Some(p),
+                    _ => None,
+                };
+                Reader::File(Some(LogFile::new(path, position)))
+            }
+            (LogPlace::Kubernetes(source), position) => match KubeApi::in_cluster() {
+                Ok(api) => {
+                    let position = match position {
+                        Some(SourcePosition::Kubernetes(p)) => Some(p),
+                        _ => None,
+                    };
+                    Reader::Kubernetes(Box::new(PodLog::new(api, source.clone(), position)))
+                }
+                Err(e) => Reader::Broken(e.to_string()),
+            },
+        };
+        Evidence {
+            place: config.place.to_string(),
+            reader,
+            attributor: Some(Attributor::new(config.zone.clone(), HOLD)),
+            ledger,
+            usable: Usable::Unknown,
+            reading,
+            reads: 0,
+            watched_before: 0,
+        }
+    }
+
+    /// Reads what the log has gained since the last call into the ledger, and judges
+    /// the source ([`Evidence::usable`]).
+    pub async fn catch_up(&mut self) -> Result<(), SourceError> {
+        let result = self.read().await;
+        let due = self.reading == Reading::Follow && self.reads > 0;
+        self.reads += 1;
+        self.judge(due);
+        result
+    }
+
+    async fn read(&mut self) -> Result<(), SourceError> {
+        let budget = budget(self.reading);
+        let Some(mut attributor) = self.attributor.take() else {
+            return Ok(());
+        };
+        let result = match &mut self.reader {
+            Reader::File(slot) => {
+                let mut file = slot.take().expect("a file reader between reads");
+                let path = file.path().display().to_string();
+                let (file, attributor_back, result) = tokio::task::spawn_blocking(move || {
+                    let result = file.read(budget, &mut attributor);
+                    (file, attributor, result)
+                })
+                .await
+                .expect("the log reader does not panic");
+                *slot = Some(file);
+                attributor = attributor_back;
+                result
+                    .map(|_| ())
+                    .map_err(|source| SourceError::File { path, source })
+            }
+            Reader::Kubernetes(pod) => pod
+                .read(budget, &mut Sink(&mut attributor))
+                .await
+                .map(|_| ())
+                .map_err(SourceError::from),
+            Reader::Broken(why) => Err(SourceError::Unavailable(why.clone())),
+        };
+        let events = if self.reading == Reading::Once {
+            attributor.flush()
+        } else {
+            attributor.take_settled()
+        };
+        self.ledger.add(events);
+        self.attributor = Some(attributor);
+        result
+    }
+
+    /// Judges whether the source shows the tool's own requests, which are `due` after
+    /// a run that sent some. A log that shows lines but no request at all is judged at
+    /// once.
+    fn judge(&mut self, due: bool) -> &Usable {
+        let Some(stats) = self.attributor.as_ref().map(|a| a.stats().clone()) else {
+            return &self.usable;
+        };
+        if stats.lines > 0 && stats.requests == 0 {
+            self.usable = Usable::No(format!(
+                "the hub's log ({}) has {} lines but no request line: a log level above INFO, or not JupyterHub's default format",
+                self.place, stats.lines
+            ));
+        } else if due && stats.watched_requests == self.watched_before {
+            self.usable = Usable::No(format!(
+                "the hub's log ({}) shows none of this tool's own requests: the wrong file or pod, a log level above INFO, or not JupyterHub's default format",
+                self.place
+            ));
+        } else if stats.watched_requests > self.watched_before {
+            self.usable = Usable::Yes;
+        }
+        self.watched_before = stats.watched_requests;
+        &self.usable
+    }
+
+    /// Counts the request lines of `actor` (the name the tool's token has on the hub):
+    /// a source that shows none of them after a run is not the hub's log as needed.
+    pub fn watch(&mut self, actor: &str) {
+        if let Some(attributor) = self.attributor.as_mut() {
+            attributor.watch(actor);
+        }
+    }
+
+    pub fn usable(&self) -> &Usable {
+        &self.usable
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    pub fn ledger_mut(&mut self) -> &mut Ledger {
+        &mut self.ledger
+    }
+
+    /// Where reading stopped, for the next run.
+    pub fn position(&self) -> Option<SourcePosition> {
+        match &self.reader {
+            Reader::File(Some(file)) => file.position().cloned().map(SourcePosition::File),
+            Reader::Kubernetes(pod) => pod.position().cloned().map(SourcePosition::Kubernetes),
+            _ => None,
+        }
+    }
+
+    /// Where the log is, as the roster places it.
+    pub fn place(&self) -> &str {
+        &self.place
+    }
+}
