@@ -18,6 +18,9 @@
 #   BENCH_HUB_LOG_LEVEL       the hubs' log level (INFO logs every request's time), default WARN
 #   BENCH_STRICT=1            exit 3 if a goal is missed (default: exit 0 once measured)
 #   BENCH_NO_BUILD=1          measure target/release/jupyterhub-admin-sync as it is
+#
+# Not run here: bench/same_outputs.py --before OLD_BIN --after NEW_BIN compares two builds'
+# reports, exit codes, audit lines and metrics on real hubs (BENCHMARKS.md, "Same outputs").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
