@@ -162,7 +162,7 @@ impl fmt::Display for SettingChange {
 
 /// The settings of a hub that change what the tool does to it, as the roster names
 /// them (after defaults are applied).
-fn settings(hub: &HubSpec) -> [(&'static str, String); 9] {
+fn settings(hub: &HubSpec) -> [(&'static str, String); 10] {
     // Every field by name, no `..`: a new one must be listed here or named as not a
     // setting, so it cannot be left out of the diff unseen.
     let HubSpec {
@@ -179,6 +179,7 @@ fn settings(hub: &HubSpec) -> [(&'static str, String); 9] {
         login,
         engineers,
         admin_roles,
+        ui_grants,
     } = settings;
     let HubRules {
         policy,
@@ -203,6 +204,12 @@ fn settings(hub: &HubSpec) -> [(&'static str, String); 9] {
         ("login", login.clone().unwrap_or_else(|| "(none)".into())),
         ("engineers", engineers.to_string()),
         ("admin_roles", admin_roles.join(", ")),
+        (
+            "ui_grants",
+            ui_grants.map_or("(none)".into(), |keep| {
+                format!("keep_for {}", humantime::format_duration(keep))
+            }),
+        ),
         (
             "log",
             log.as_ref().map_or("(none)".into(), |l| {

@@ -148,6 +148,8 @@ pub struct Community {
     pub administrators: Vec<Administrator>,
     /// The community's own alert route, resolved when one of its hubs is selected.
     pub alerts: Option<AlertRoute>,
+    /// The settings it writes for its hubs (resolved into each hub's [`Settings`]).
+    settings: settings::Written,
 }
 
 /// What a run may do on a hub: all the planner needs to know of it.

@@ -109,6 +109,22 @@ pub(super) struct RawDefaults {
     /// JupyterHub has no API that shows a role's scopes, so the operator names them.
     #[serde(default, deserialize_with = "bounded_some")]
     pub admin_roles: Option<Vec<String>>,
+    /// Admins made in a hub's admin page by someone the roster entitles, kept for a
+    /// while (`{keep_for: 30d}`), on every hub unless a community or a hub says
+    /// otherwise.
+    pub ui_grants: Option<RawUiGrants>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "ui_grants: a mapping with keep_for (`{keep_for: 30d}`; 0 turns it off)"
+)]
+#[schemars(rename = "UiGrants")]
+pub(super) struct RawUiGrants {
+    /// How long an admin made in the hub by someone the roster entitles is kept, from
+    /// the grant's time in the hub's log (`30d`, `12h`; `0` keeps none).
+    pub keep_for: String,
 }
 
 /// The settings one level of the roster writes, as written (see
@@ -121,6 +137,7 @@ pub(super) struct RawSettings<'a> {
     pub login: Option<&'a str>,
     pub engineers: Option<bool>,
     pub admin_roles: Option<&'a [String]>,
+    pub ui_grants: Option<&'a RawUiGrants>,
 }
 
 impl RawSettings<'_> {
@@ -135,6 +152,7 @@ impl RawSettings<'_> {
             login,
             engineers,
             admin_roles,
+            ui_grants,
         } = self;
         policy.is_none()
             && max_revocations.is_none()
@@ -142,6 +160,7 @@ impl RawSettings<'_> {
             && login.is_none()
             && engineers.is_none()
             && admin_roles.is_none()
+            && ui_grants.is_none()
     }
 }
 
@@ -154,6 +173,7 @@ impl RawDefaults {
             max_revocation_share,
             login,
             admin_roles,
+            ui_grants,
         } = self;
         RawSettings {
             policy: *policy,
@@ -162,6 +182,7 @@ impl RawDefaults {
             login: login.as_deref(),
             engineers: None,
             admin_roles: admin_roles.as_deref(),
+            ui_grants: ui_grants.as_ref(),
         }
     }
 
@@ -190,6 +211,7 @@ impl RawHub {
             login,
             engineers,
             admin_roles,
+            ui_grants,
         } = self;
         RawSettings {
             policy: *policy,
@@ -198,6 +220,7 @@ impl RawHub {
             login: login.as_deref(),
             engineers: *engineers,
             admin_roles: (!admin_roles.is_empty()).then_some(admin_roles.as_slice()),
+            ui_grants: ui_grants.as_ref(),
         }
     }
 }
@@ -266,6 +289,28 @@ pub(super) struct RawCommunity {
     pub hubs: Vec<RawHub>,
     /// Where this community's alerts go, on top of the global webhook.
     pub alerts: Option<RawAlerts>,
+    /// Admins made in its hubs' admin pages by someone the roster entitles, kept for a
+    /// while (overrides `defaults.ui_grants`; a hub may override it).
+    pub ui_grants: Option<RawUiGrants>,
+}
+
+impl RawCommunity {
+    /// The settings a community writes (the rest of its keys are its people, its hubs
+    /// and its alert route).
+    pub fn settings(&self) -> RawSettings<'_> {
+        let RawCommunity {
+            name: _,
+            representatives: _,
+            administrators: _,
+            hubs: _,
+            alerts: _,
+            ui_grants,
+        } = self;
+        RawSettings {
+            ui_grants: ui_grants.as_ref(),
+            ..RawSettings::default()
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -309,6 +354,9 @@ pub(super) struct RawHub {
     pub admin_roles: Vec<String>,
     /// Where the hub's own log is read, to say who made each admin change in the hub.
     pub log: Option<RawLog>,
+    /// Admins made in this hub's admin page by someone the roster entitles, kept for a
+    /// while (overrides the community's and the defaults').
+    pub ui_grants: Option<RawUiGrants>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -25,6 +25,9 @@ pub(super) struct Written {
     pub engineers: Option<bool>,
     /// Roles besides `admin` that give admin rights (checked role names, no `admin`).
     pub admin_roles: Option<Vec<String>>,
+    /// How long admins made in the hub by someone the roster entitles are kept
+    /// (`Duration::ZERO`: none).
+    pub ui_grants: Option<std::time::Duration>,
 }
 
 /// A hub's settings, resolved from every level of the roster.
@@ -40,6 +43,9 @@ pub struct Settings {
     /// of the hub: `admin` and every level's `admin_roles`, sorted, each once. The
     /// roster names them because JupyterHub has no API that shows a role's scopes.
     pub admin_roles: Vec<String>,
+    /// `ui_grants.keep_for`: admins made in the hub by someone the roster entitles are
+    /// kept this long (provisional administrators); `None`: none is.
+    pub ui_grants: Option<std::time::Duration>,
 }
 
 impl Settings {
@@ -57,6 +63,7 @@ pub(super) fn resolve(levels: &[&Written]) -> Settings {
     let mut max_revocation_share = None;
     let mut login = None;
     let mut engineers = None;
+    let mut ui_grants = None;
     let mut admin_roles = vec![ADMIN_ROLE.to_string()];
     for level in levels {
         // Every key by name, no `..`: a new setting does not compile until it has a rule.
@@ -67,12 +74,14 @@ pub(super) fn resolve(levels: &[&Written]) -> Settings {
             login: l,
             engineers: e,
             admin_roles: r,
+            ui_grants: u,
         } = level;
         policy = policy.or(*p);
         max_revocations = max_revocations.or(*m);
         max_revocation_share = max_revocation_share.or(*s);
         login = login.or_else(|| l.clone());
         engineers = engineers.or(*e);
+        ui_grants = ui_grants.or(*u);
         admin_roles.extend(r.iter().flatten().cloned());
     }
     admin_roles.sort();
@@ -87,6 +96,7 @@ pub(super) fn resolve(levels: &[&Written]) -> Settings {
         login,
         engineers: engineers.unwrap_or(true),
         admin_roles,
+        ui_grants: ui_grants.filter(|keep| !keep.is_zero()),
     }
 }
 

@@ -228,6 +228,7 @@ impl Validator<'_> {
             login,
             engineers,
             admin_roles,
+            ui_grants,
         } = raw;
         Written {
             policy,
@@ -236,6 +237,25 @@ impl Validator<'_> {
             login: login.and_then(|l| self.login(subject, l)),
             engineers,
             admin_roles: admin_roles.map(|r| self.role_names(subject, r)),
+            ui_grants: ui_grants.and_then(|u| self.keep_for(subject, &u.keep_for)),
+        }
+    }
+
+    /// `ui_grants.keep_for`: a duration (`30d`, `12h`, `0`).
+    fn keep_for(&mut self, subject: &str, raw: &str) -> Option<std::time::Duration> {
+        let raw = raw.trim();
+        if raw == "0" {
+            return Some(std::time::Duration::ZERO);
+        }
+        match humantime::parse_duration(raw) {
+            Ok(keep) => Some(keep),
+            Err(_) => {
+                self.problem(
+                    subject,
+                    format!("ui_grants.keep_for {raw:?} is not a duration (like 30d or 12h; 0 keeps none)"),
+                );
+                None
+            }
         }
     }
 
@@ -331,11 +351,13 @@ impl Validator<'_> {
         self.check_added_by(&subject, &whom, &roots, &administrators, &administrators);
         self.engineer_entries_without_effect(&subject, raw, &administrators);
         let alerts = self.alerts(&subject, raw);
+        let settings = self.written(&subject, raw.settings());
         Community {
             name: name.to_string(),
             representatives,
             administrators,
             alerts,
+            settings,
         }
     }
 
@@ -406,7 +428,7 @@ impl Validator<'_> {
         let ca = self.ca_file(&who, raw, api_url.as_ref());
         let log = raw.log.as_ref().and_then(|l| self.log(&who, l));
         let written = self.written(&who, raw.settings());
-        let settings = settings::resolve(&[&written, &self.defaults]);
+        let settings = settings::resolve(&[&written, &community.settings, &self.defaults]);
         let admins = self.hub_admins(
             &who,
             &name,
@@ -1820,5 +1842,33 @@ communities:
             assert!(found.contains(message), "{log}: {found}");
             assert!(found.contains("community c: hub h"), "{log}: {found}");
         }
+    }
+
+    #[test]
+    fn ui_grants_is_a_community_setting_a_hub_overrides_and_0_turns_off() {
+        let text = "defaults: {ui_grants: {keep_for: 7d}}
+communities:
+  - name: c
+    representatives: [{name: r}]
+    ui_grants: {keep_for: 30d}
+    hubs:
+      - {name: a, api_url: 'http://a/hub/api', token_env: T}
+      - {name: b, api_url: 'http://b/hub/api', token_env: T, ui_grants: {keep_for: 0}}
+  - name: d
+    representatives: [{name: r2}]
+    hubs:
+      - {name: e, api_url: 'http://e/hub/api', token_env: T}
+";
+        let roster = parse(text).unwrap();
+        let keep = |hub: &str| roster.hub(hub).unwrap().settings.ui_grants;
+        assert_eq!(keep("a"), Some(std::time::Duration::from_secs(30 * 86_400)));
+        assert_eq!(keep("b"), None);
+        assert_eq!(keep("e"), Some(std::time::Duration::from_secs(7 * 86_400)));
+        let bad = text.replace("keep_for: 30d", "keep_for: a month");
+        let found = problems(&bad).join("\n");
+        assert!(
+            found.contains("community c: ui_grants.keep_for \"a month\" is not a duration"),
+            "{found}"
+        );
     }
 }
