@@ -1,8 +1,9 @@
 //! Calendar dates (UTC) for `expires`, and the clock that says what day it is.
 //!
 //! A date is a count of days since 1970-01-01; converting to and from year, month and
-//! day uses the proleptic Gregorian calendar (Howard Hinnant's algorithms). The clock
-//! is a trait so that tests choose the day.
+//! day uses the proleptic Gregorian calendar (Howard Hinnant's algorithms), which the
+//! hub's log times ([`crate::evidence`]) count by too. The clock is a trait so that
+//! tests choose the day.
 
 use std::fmt;
 #[cfg(test)]
@@ -32,12 +33,13 @@ impl Date {
         {
             return Err(bad());
         }
-        let (y, m, d): (i64, u32, u32) = (
+        let (y, m, d): (i64, i64, i64) = (
             parts[0].parse().map_err(|_| bad())?,
             parts[1].parse().map_err(|_| bad())?,
             parts[2].parse().map_err(|_| bad())?,
         );
-        if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in(y, m) {
+        if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m)
+        {
             return Err(bad());
         }
         Ok(Date(days_from_civil(y, m, d)))
@@ -80,7 +82,8 @@ fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
 
-fn days_in(y: i64, m: u32) -> u32 {
+/// How many days month `m` (1 to 12) of year `y` has.
+pub(crate) fn days_in_month(y: i64, m: i64) -> i64 {
     match m {
         2 if is_leap(y) => 29,
         2 => 28,
@@ -89,27 +92,30 @@ fn days_in(y: i64, m: u32) -> u32 {
     }
 }
 
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+/// Days since 1970-01-01 of year `y`, month `m` (1 to 12), day `d` (Hinnant's
+/// `days_from_civil`).
+pub(crate) fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Year, month (1 to 12) and day of day `z` since 1970-01-01: the inverse of
+/// [`days_from_civil`].
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// What time and day it is.

@@ -6,7 +6,8 @@
 //! `load_roles`: the group `hub-admins` holds the `admin` role, and the role
 //! `operators` (admin scopes) is held by the group `ops` and by the user `direct-op`.
 //! Every test holds [`common::exclusive`] and starts from [`reset`]: no admin flags and
-//! empty groups, so each test's floor and exit code depend only on its own users.
+//! empty groups but for its own users, so each test's floor and exit code depend only
+//! on them.
 
 mod common;
 
@@ -34,8 +35,13 @@ fn hub() -> &'static Hub {
     })
 }
 
-/// The hub alone, with no admin flag set and both groups empty.
-async fn reset() -> (Exclusive, &'static Hub, tempfile::TempDir) {
+/// The hub alone, with no admin flag set but on `flagged` and both groups empty but for
+/// `members` in `group` (the users made if missing).
+async fn reset(
+    flagged: &[&str],
+    group: &str,
+    members: &[&str],
+) -> (Exclusive, &'static Hub, tempfile::TempDir) {
     let guard = common::exclusive().await;
     let hub = hub();
     for admin in hub.admins().await {
@@ -52,6 +58,14 @@ async fn reset() -> (Exclusive, &'static Hub, tempfile::TempDir) {
             hub.remove_from_group(group, &named).await;
         }
     }
+    let mut users = [flagged, members].concat();
+    users.sort_unstable();
+    users.dedup();
+    hub.create_users(&users, false).await;
+    for name in flagged {
+        hub.set_admin(name, true).await;
+    }
+    hub.add_to_group(group, members).await;
     (guard, hub, tempfile::tempdir().unwrap())
 }
 
@@ -74,6 +88,11 @@ fn run(roster: &Path, token: &str, args: &[&str]) -> Output {
     common::run_roster(roster, args, &[("TOK", token)])
 }
 
+/// The JSON report of `mode` (`--dry-run` or `--once`), which must exit with `code`.
+fn json_report(roster: &Path, token: &str, mode: &str, code: i32) -> Value {
+    common::exit_report(&run(roster, token, &[mode, "--output", "json"]), code)
+}
+
 /// The JSON change for `user` on the only hub of `report`, if there is one.
 fn change_for<'a>(report: &'a Value, user: &str) -> Option<&'a Value> {
     report["hubs"][0]["changes"]
@@ -85,10 +104,7 @@ fn change_for<'a>(report: &'a Value, user: &str) -> Option<&'a Value> {
 
 #[tokio::test]
 async fn a_member_of_a_group_holding_the_admin_role_is_drift_and_enforce_takes_them_out() {
-    let (_guard, hub, dir) = reset().await;
-    hub.create_users(&["gm-rep", "gm-member"], false).await;
-    hub.set_admin("gm-rep", true).await;
-    hub.add_to_group(ADMIN_GROUP, &["gm-member"]).await;
+    let (_guard, hub, dir) = reset(&["gm-rep"], ADMIN_GROUP, &["gm-member"]).await;
     let roster = roster(
         dir.path(),
         "gm-rep",
@@ -99,12 +115,7 @@ async fn a_member_of_a_group_holding_the_admin_role_is_drift_and_enforce_takes_t
 
     // `GET /users` says `"admin": false`, yet the member has every admin scope.
     assert_eq!(hub.users().await.get("gm-member"), Some(&false));
-    let dry = run(
-        &roster,
-        &hub.admin_sync_token,
-        &["--dry-run", "--output", "json"],
-    );
-    let report = common::exit_report(&dry, 2);
+    let report = json_report(&roster, &hub.admin_sync_token, "--dry-run", 2);
     let change = change_for(&report, "gm-member").unwrap_or_else(|| panic!("{report}"));
     assert_eq!(change["action"], "revoke", "{change}");
     assert_eq!(
@@ -143,22 +154,13 @@ async fn a_member_of_a_group_holding_the_admin_role_is_drift_and_enforce_takes_t
         Some(&false),
         "never deleted"
     );
-    let again = run(
-        &roster,
-        &hub.admin_sync_token,
-        &["--once", "--output", "json"],
-    );
-    assert_eq!(
-        common::exit_report(&again, 0)["hubs"][0]["status"],
-        "in_sync"
-    );
+    let again = json_report(&roster, &hub.admin_sync_token, "--once", 0);
+    assert_eq!(again["hubs"][0]["status"], "in_sync", "{again}");
 }
 
 #[tokio::test]
 async fn a_declared_person_admin_only_through_the_group_is_in_sync() {
-    let (_guard, hub, dir) = reset().await;
-    hub.create_users(&["gd-rep", "gd-admin"], false).await;
-    hub.add_to_group(ADMIN_GROUP, &["gd-rep", "gd-admin"]).await;
+    let (_guard, hub, dir) = reset(&[], ADMIN_GROUP, &["gd-rep", "gd-admin"]).await;
     let roster = roster(
         dir.path(),
         "gd-rep",
@@ -166,12 +168,7 @@ async fn a_declared_person_admin_only_through_the_group_is_in_sync() {
         "campus",
         &[("policy", "enforce")],
     );
-    let out = run(
-        &roster,
-        &hub.admin_sync_token,
-        &["--once", "--output", "json"],
-    );
-    let report = common::exit_report(&out, 0);
+    let report = json_report(&roster, &hub.admin_sync_token, "--once", 0);
     assert_eq!(report["hubs"][0]["status"], "in_sync", "{report}");
     assert_eq!(report["hubs"][0]["groups_checked"], true, "{report}");
     assert_eq!(hub.group_members(ADMIN_GROUP).await, ["gd-admin", "gd-rep"]);
@@ -183,20 +180,11 @@ async fn a_declared_person_admin_only_through_the_group_is_in_sync() {
 
 #[tokio::test]
 async fn admin_by_flag_and_group_is_one_revocation_for_the_floor_and_loses_both() {
-    let (_guard, hub, dir) = reset().await;
-    hub.create_users(&["fg-rep", "fg-both"], false).await;
-    hub.set_admin("fg-rep", true).await;
-    hub.set_admin("fg-both", true).await;
-    hub.add_to_group(ADMIN_GROUP, &["fg-both"]).await;
+    let (_guard, hub, dir) = reset(&["fg-rep", "fg-both"], ADMIN_GROUP, &["fg-both"]).await;
     // One revocation allowed: the person admin two ways counts once.
     let fields = [("policy", "enforce"), ("max_revocations", "1")];
     let roster = roster(dir.path(), "fg-rep", &[], "campus", &fields);
-    let out = run(
-        &roster,
-        &hub.admin_sync_token,
-        &["--once", "--output", "json"],
-    );
-    let report = common::exit_report(&out, 0);
+    let report = json_report(&roster, &hub.admin_sync_token, "--once", 0);
     let change = change_for(&report, "fg-both").unwrap_or_else(|| panic!("{report}"));
     assert_eq!(change["applied"], true, "{change}");
     assert_eq!(change["admin_paths"]["flag"], true, "{change}");
@@ -206,18 +194,10 @@ async fn admin_by_flag_and_group_is_one_revocation_for_the_floor_and_loses_both(
 
 #[tokio::test]
 async fn a_token_that_may_not_read_groups_says_so_instead_of_a_silent_in_sync() {
-    let (_guard, hub, dir) = reset().await;
-    hub.create_users(&["tk-rep", "tk-member"], false).await;
-    hub.set_admin("tk-rep", true).await;
-    hub.add_to_group(ADMIN_GROUP, &["tk-member"]).await;
+    let (_guard, hub, dir) = reset(&["tk-rep"], ADMIN_GROUP, &["tk-member"]).await;
     let roster = roster(dir.path(), "tk-rep", &[], "campus", &[]);
     // The auditor token has `list:users` only.
-    let out = run(
-        &roster,
-        &hub.auditor_token,
-        &["--dry-run", "--output", "json"],
-    );
-    let report = common::exit_report(&out, 0);
+    let report = json_report(&roster, &hub.auditor_token, "--dry-run", 0);
     let hub_report = &report["hubs"][0];
     assert_eq!(hub_report["status"], "in_sync", "{report}");
     assert_eq!(hub_report["groups_checked"], false, "{report}");
@@ -229,22 +209,13 @@ async fn a_token_that_may_not_read_groups_says_so_instead_of_a_silent_in_sync() 
     let text = run(&roster, &hub.auditor_token, &["--dry-run"]);
     common::assert_stdout_contains(&text, "warning: admin through groups was not checked");
     // The admin token sees the member.
-    let out = run(
-        &roster,
-        &hub.admin_sync_token,
-        &["--dry-run", "--output", "json"],
-    );
-    assert!(change_for(&common::exit_report(&out, 2), "tk-member").is_some());
+    let report = json_report(&roster, &hub.admin_sync_token, "--dry-run", 2);
+    assert!(change_for(&report, "tk-member").is_some(), "{report}");
 }
 
 #[tokio::test]
 async fn a_role_the_roster_names_makes_admins_through_a_group_and_held_directly() {
-    let (_guard, hub, dir) = reset().await;
-    hub.create_users(&["op-rep", "op-member", "op-staff"], false)
-        .await;
-    hub.set_admin("op-rep", true).await;
-    hub.add_to_group(OPS_GROUP, &["op-member", "op-staff"])
-        .await;
+    let (_guard, hub, dir) = reset(&["op-rep"], OPS_GROUP, &["op-member", "op-staff"]).await;
     let fields = [
         ("policy", "enforce"),
         ("admin_roles", "[operators]"),
@@ -252,12 +223,7 @@ async fn a_role_the_roster_names_makes_admins_through_a_group_and_held_directly(
     ];
     // op-staff is declared; op-member is not; direct-op holds the role from load_roles.
     let roster = roster(dir.path(), "op-rep", &["op-staff"], "campus", &fields);
-    let dry = run(
-        &roster,
-        &hub.admin_sync_token,
-        &["--dry-run", "--output", "json"],
-    );
-    let report = common::exit_report(&dry, 2);
+    let report = json_report(&roster, &hub.admin_sync_token, "--dry-run", 2);
     let member = change_for(&report, "op-member").unwrap_or_else(|| panic!("{report}"));
     assert_eq!(
         member["admin_paths"]["groups"],
@@ -275,14 +241,9 @@ async fn a_role_the_roster_names_makes_admins_through_a_group_and_held_directly(
         "declared, in sync: {report}"
     );
 
-    let once = run(
-        &roster,
-        &hub.admin_sync_token,
-        &["--once", "--output", "json"],
-    );
     // The member leaves the group; the role held directly stays, reported with what to
     // change: drift (exit 2), not an error.
-    let report = common::exit_report(&once, 2);
+    let report = json_report(&roster, &hub.admin_sync_token, "--once", 2);
     assert_eq!(hub.group_members(OPS_GROUP).await, ["op-staff"]);
     let direct = change_for(&report, "direct-op").unwrap_or_else(|| panic!("{report}"));
     assert_eq!(direct["applied"], false, "{direct}");
@@ -290,12 +251,7 @@ async fn a_role_the_roster_names_makes_admins_through_a_group_and_held_directly(
     assert_eq!(report["hubs"][0]["error"], Value::Null, "{report}");
     // Without admin_roles, the ops group gives nothing the tool counts.
     let plain = roster_without_roles(dir.path());
-    let out = run(
-        &plain,
-        &hub.admin_sync_token,
-        &["--dry-run", "--output", "json"],
-    );
-    let report = common::exit_report(&out, 0);
+    let report = json_report(&plain, &hub.admin_sync_token, "--dry-run", 0);
     assert_eq!(report["hubs"][0]["status"], "in_sync", "{report}");
 }
 

@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
@@ -73,6 +74,25 @@ async fn as_user(
     status
 }
 
+/// A new user of the hub, not admin (made by `test-admin`).
+async fn plain_user(hub: &Hub, prefix: &str) -> String {
+    let name = random(prefix);
+    hub.create_user(&name).await;
+    name
+}
+
+/// `PATCH /users/{name}` `{"admin": admin}` as the user whose token is `token`; the path.
+async fn set_admin_as(hub: &Hub, token: &str, name: &str, admin: bool) -> String {
+    let path = format!("/users/{}", encode_name(name));
+    as_user(hub, token, Method::PATCH, &path, json!({ "admin": admin })).await;
+    path
+}
+
+/// What an event says of the change and who made it, how: (change, made by, via, status).
+fn how(event: &AdminEvent) -> (&Change, &MadeBy, Option<Via>, Option<u16>) {
+    (&event.change, &event.made_by, event.via, event.status)
+}
+
 /// Whether `name` is admin, asked of the hub for that one user: its list cannot be read
 /// whole here, since 6.1.1's name-erasing edit leaves users with no name in it.
 async fn is_admin(hub: &Hub, name: &str) -> bool {
@@ -102,20 +122,15 @@ fn assert_at_between(event: &AdminEvent, before: SystemTime) {
 async fn a_representatives_patch_is_theirs() {
     let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, token) = representative(hub, "rep-").await;
-    let newbie = random("newbie-");
-    hub.create_user(&newbie).await;
+    let newbie = plain_user(hub, "newbie-").await;
     let before = SystemTime::now();
-    let path = format!("/users/{}", encode_name(&newbie));
-    as_user(hub, &token, Method::PATCH, &path, json!({ "admin": true })).await;
-    as_user(hub, &token, Method::PATCH, &path, json!({ "admin": false })).await;
+    let path = set_admin_as(hub, &token, &newbie, true).await;
+    set_admin_as(hub, &token, &newbie, false).await;
     let needle = request_line("PATCH", &path, &rep);
     let got = hub
         .admin_events_once_logged(&needle, 2, about(&newbie))
         .await;
-    let summary: Vec<_> = got
-        .iter()
-        .map(|e| (&e.change, &e.made_by, e.via, e.status))
-        .collect();
+    let summary: Vec<_> = got.iter().map(how).collect();
     let rep_ = MadeBy::Actor(rep.clone());
     assert_eq!(
         summary,
@@ -137,8 +152,7 @@ async fn an_edit_that_sends_the_unchanged_name_is_read_from_the_path() {
     // Checked on real hubs: 6.1.1 erases, 4.1.6 keeps (5.x not checked).
     let erases = hub.version_tuple() >= (6, 0, 0);
     for name_first in [true, false] {
-        let newbie = random("edited-");
-        hub.create_user(&newbie).await;
+        let newbie = plain_user(hub, "edited-").await;
         let path = format!("/users/{}", encode_name(&newbie));
         let (name, admin) = (format!("\"name\": \"{newbie}\""), "\"admin\": true");
         let body = if name_first {
@@ -190,7 +204,7 @@ async fn a_bulk_add_with_admin_names_its_actor_not_its_users() {
     for name in &fresh {
         let got = hub.admin_events_once_logged(&needle, 1, about(name)).await;
         assert_eq!(
-            (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
+            how(&got[0]),
             (
                 &Change::CreatedAdmin,
                 &MadeBy::Actor(rep.clone()),
@@ -221,7 +235,7 @@ async fn a_single_add_with_the_admin_pages_query_is_the_admin_page() {
     let needle = request_line("POST", &format!("/users/{name}?_xsrf=[secret]"), &rep);
     let got = hub.admin_events_once_logged(&needle, 1, about(&name)).await;
     assert_eq!(
-        (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
+        how(&got[0]),
         (
             &Change::CreatedAdmin,
             &MadeBy::Actor(rep.clone()),
@@ -239,8 +253,7 @@ async fn a_single_add_with_the_admin_pages_query_is_the_admin_page() {
 async fn a_group_add_counts_members_and_names_the_actor() {
     let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, token) = representative(hub, "grouper-").await;
-    let member = random("member-");
-    hub.create_user(&member).await;
+    let member = plain_user(hub, "member-").await;
     let path = format!("/groups/{ADMIN_GROUP}/users");
     let before = SystemTime::now();
     as_user(
@@ -283,7 +296,7 @@ async fn admin_users_at_start_are_the_hubs_configuration() {
         .admin_events_once_logged("JupyterHub is now running", 1, about(CONFIG_ADMIN))
         .await;
     assert_eq!(
-        (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
+        how(&got[0]),
         (
             &Change::Granted,
             &MadeBy::Configuration,
@@ -323,7 +336,7 @@ async fn a_login_that_says_admin_is_the_authenticator() {
         .admin_events_once_logged(&needle, 1, about(LOGIN_ADMIN))
         .await;
     assert_eq!(
-        (&got[0].change, &got[0].made_by, got[0].via, got[0].status),
+        how(&got[0]),
         (
             &Change::Granted,
             &MadeBy::Authenticator,
@@ -380,11 +393,10 @@ async fn two_people_at_once_are_told_apart_or_unknown() {
     // Two PATCHes at once: each message names its actor exactly, so each is told apart.
     let (u1, u2) = (random("patched-a-"), random("patched-b-"));
     hub.create_users(&[&u1, &u2], false).await;
-    let patch = |token: &str, name: &str| {
-        let (token, path) = (token.to_string(), format!("/users/{}", encode_name(name)));
-        async move { as_user(hub, &token, Method::PATCH, &path, json!({ "admin": true })).await }
-    };
-    tokio::join!(patch(&token_a, &u1), patch(&token_b, &u2));
+    tokio::join!(
+        set_admin_as(hub, &token_a, &u1, true),
+        set_admin_as(hub, &token_b, &u2, true)
+    );
     for (name, actor) in [(&u1, &a), (&u2, &b)] {
         let needle = request_line("PATCH", &format!("/users/{name}"), actor);
         let got = hub.admin_events_once_logged(&needle, 1, about(name)).await;
@@ -396,8 +408,7 @@ async fn two_people_at_once_are_told_apart_or_unknown() {
 async fn forged_names_name_only_the_real_actor() {
     let (_alone, hub) = (exclusive().await, log_hub());
     let (rep, _) = representative(hub, "rep-").await;
-    let victim = random("victim-");
-    hub.create_user(&victim).await;
+    let victim = plain_user(hub, "victim-").await;
     // An admin whose name reads as the representative's message, and one whose name
     // holds `) (` and `@` and an address: their requests are theirs.
     let forgers = [
@@ -409,10 +420,8 @@ async fn forged_names_name_only_the_real_actor() {
         hub.create_user(forger).await;
         hub.set_admin(forger, true).await;
         let token = hub.user_token(forger).await;
-        let target = random("target-");
-        hub.create_user(&target).await;
-        let path = format!("/users/{}", encode_name(&target));
-        as_user(hub, &token, Method::PATCH, &path, json!({ "admin": true })).await;
+        let target = plain_user(hub, "target-").await;
+        let path = set_admin_as(hub, &token, &target, true).await;
         let needle = request_line("PATCH", &path, forger);
         let got = hub
             .admin_events_once_logged(&needle, 1, about(&target))
@@ -448,36 +457,14 @@ async fn a_copytruncated_log_is_read_on_through_the_copy() {
     // its file open, appending), then a change written after.
     let (before, after) = (random("before-rotation-"), random("after-rotation-"));
     hub.create_users(&[&before, &after], false).await;
-    let patch = |name: &str| format!("/users/{}", encode_name(name));
-    as_user(
-        hub,
-        &token,
-        Method::PATCH,
-        &patch(&before),
-        json!({ "admin": true }),
-    )
-    .await;
-    hub.admin_events_once_logged(
-        &request_line("PATCH", &patch(&before), &rep),
-        1,
-        about(&before),
-    )
-    .await;
+    let patched = set_admin_as(hub, &token, &before, true).await;
+    let needle = request_line("PATCH", &patched, &rep);
+    hub.admin_events_once_logged(&needle, 1, about(&before))
+        .await;
     let rotated = path.with_file_name("hub.log.1");
     std::fs::copy(&path, &rotated).expect("copying hub.log");
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .and_then(|f| f.set_len(0))
-        .expect("truncating hub.log");
-    as_user(
-        hub,
-        &token,
-        Method::PATCH,
-        &patch(&after),
-        json!({ "admin": true }),
-    )
-    .await;
+    truncate(&path);
+    set_admin_as(hub, &token, &after, true).await;
     wait_until(
         10,
         "the second PATCH's line",
@@ -498,11 +485,7 @@ async fn a_copytruncated_log_is_read_on_through_the_copy() {
     // Without the copy, the lost part is a gap.
     let mut fresh = LogFile::new(&path, log.position().cloned());
     std::fs::remove_file(&rotated).expect("removing the copy");
-    std::fs::File::options()
-        .write(true)
-        .open(&path)
-        .and_then(|f| f.set_len(0))
-        .expect("truncating hub.log");
+    truncate(&path);
     hub.get_ok("/", "").await;
     wait_until(
         10,
@@ -513,6 +496,15 @@ async fn a_copytruncated_log_is_read_on_through_the_copy() {
     .await;
     let report = fresh.read(u64::MAX, &mut attributor).expect("reading on");
     assert_eq!(report.gaps.len(), 1, "{report:?}");
+}
+
+/// Empties the log in place, as logrotate's copytruncate does; the hub goes on appending.
+fn truncate(path: &Path) {
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_len(0))
+        .expect("truncating hub.log");
 }
 
 #[tokio::test]

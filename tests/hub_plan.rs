@@ -11,11 +11,8 @@ use serde_json::Value;
 
 #[tokio::test]
 async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan() {
-    let _guard = common::exclusive().await;
-    let hub = common::hub();
+    let (_guard, hub) = common::exclusive_hub(&["plan-mallory"], &["plan-dave"]).await;
     let dir = tempfile::tempdir().unwrap();
-    hub.create_users(&["plan-mallory"], true).await;
-    hub.create_users(&["plan-dave"], false).await;
     // The representative is admin already, and the share limit is off: the plans here
     // revoke hand-made admins, which the safety floor would otherwise hold.
     hub.create_users(&["plan-rep"], true).await;
@@ -118,11 +115,8 @@ async fn a_stale_plan_is_refused_a_fresh_one_applied_and_nothing_beyond_the_plan
 /// changes, and `--once --plan-out` neither writes a plan nor changes the hub.
 #[tokio::test]
 async fn a_plan_flag_with_the_other_mode_is_refused_and_changes_nothing() {
-    let _guard = common::exclusive().await;
-    let hub = common::hub();
+    let (_guard, hub) = common::exclusive_hub(&["mode-rep"], &["mode-dave"]).await;
     let dir = tempfile::tempdir().unwrap();
-    hub.create_users(&["mode-rep"], true).await;
-    hub.create_users(&["mode-dave"], false).await;
     let roster_path = RosterBuilder::new()
         .community(
             Community::new("mode-lab")

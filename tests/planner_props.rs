@@ -219,31 +219,23 @@ fn apply(before: &HubSnapshot, plan: &Plan) -> HubSnapshot {
             }
             Action::Revoke => {
                 assert!(change.paths.removable(), "{plan}");
-                let user = after
-                    .users
-                    .iter_mut()
-                    .find(|u| u.name == change.hub_name)
-                    .unwrap_or_else(|| {
-                        panic!("{} names no user on the hub:\n{plan}", change.hub_name)
-                    });
-                user.admin = false;
+                user_named(&mut after, &change.hub_name, plan).admin = false;
                 if let AdminGroups::Read(groups) = &mut after.admin_groups {
                     groups[0].members.retain(|m| *m != change.hub_name);
                 }
             }
-            Action::Grant => {
-                let user = after
-                    .users
-                    .iter_mut()
-                    .find(|u| u.name == change.hub_name)
-                    .unwrap_or_else(|| {
-                        panic!("{} names no user on the hub:\n{plan}", change.hub_name)
-                    });
-                user.admin = change.action == Action::Grant;
-            }
+            Action::Grant => user_named(&mut after, &change.hub_name, plan).admin = true,
         }
     }
     after
+}
+
+/// The user spelled exactly `name` on `s`; a change naming no user fails the case.
+fn user_named<'a>(s: &'a mut HubSnapshot, name: &str, plan: &Plan) -> &'a mut HubUser {
+    s.users
+        .iter_mut()
+        .find(|u| u.name == name)
+        .unwrap_or_else(|| panic!("{name} names no user on the hub:\n{plan}"))
 }
 
 /// Whether the user spelled `name` is admin on `s`: by flag, group or role.

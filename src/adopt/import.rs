@@ -690,12 +690,7 @@ fn read_load_roles(
     let Some(value) = at(merged, &path) else {
         return Ok(roles);
     };
-    let map = value.as_object().ok_or_else(|| ImportError::NotAMap {
-        file: last_setting(files, &path).to_string(),
-        path: path.clone(),
-        kind: kind(value),
-        what: "a mapping of role names to roles",
-    })?;
+    let map = mapping(value, files, &path, "a mapping of role names to roles")?;
     for (key, spec) in map {
         let role = Role::read(files, format!("{path}.{key}"), key, spec)?;
         if role.name == crate::roster::ADMIN_ROLE {
@@ -714,6 +709,22 @@ fn read_load_roles(
     Ok(roles)
 }
 
+/// `value`, set at `path`, as a mapping; else the error naming the file that set it and
+/// `what` it should be.
+fn mapping<'v>(
+    value: &'v Value,
+    files: &[ValuesFile],
+    path: &str,
+    what: &'static str,
+) -> Result<&'v Map<String, Value>, ImportError> {
+    value.as_object().ok_or_else(|| ImportError::NotAMap {
+        file: last_setting(files, path).to_string(),
+        path: path.to_string(),
+        kind: kind(value),
+        what,
+    })
+}
+
 /// One entry of `hub.loadRoles`, checked to be a mapping.
 struct Role<'a> {
     files: &'a [ValuesFile],
@@ -729,12 +740,8 @@ impl<'a> Role<'a> {
         key: &'a str,
         spec: &'a Value,
     ) -> Result<Role<'a>, ImportError> {
-        let spec = spec.as_object().ok_or_else(|| ImportError::NotAMap {
-            file: last_setting(files, &path).to_string(),
-            path: path.clone(),
-            kind: kind(spec),
-            what: "a role (a mapping with users, groups, services, scopes)",
-        })?;
+        let what = "a role (a mapping with users, groups, services, scopes)";
+        let spec = mapping(spec, files, &path, what)?;
         let name = spec.get("name").and_then(Value::as_str).unwrap_or(key);
         Ok(Role {
             files,
@@ -1037,6 +1044,11 @@ mod tests {
         }
     }
 
+    /// What `import` finds in one values file, `v.yaml`.
+    fn import_v(yaml: &str) -> Imported {
+        import(&[file("v.yaml", yaml)], None).unwrap()
+    }
+
     fn options() -> ImportOptions {
         ImportOptions {
             values: vec![PathBuf::from("values/prod.yaml")],
@@ -1107,7 +1119,7 @@ mod tests {
     fn prefix_discovery_takes_the_first_with_hub_config() {
         let nested = "jupyterhub: {hub: {config: {Authenticator: {admin_users: [x]}}}}\n\
                       basehub: {jupyterhub: {hub: {config: {Authenticator: {admin_users: [y]}}}}}\n";
-        let imported = import(&[file("v.yaml", nested)], None).unwrap();
+        let imported = import_v(nested);
         assert_eq!(
             (imported.prefix.as_str(), imported.admins),
             ("jupyterhub", vec!["x".to_string()])
@@ -1124,7 +1136,7 @@ mod tests {
 
         // A root `hub:` without `config` does not count.
         let deeper = "hub: {image: {tag: x}}\nbasehub: {jupyterhub: {hub: {config: {}}}}\n";
-        let imported = import(&[file("v.yaml", deeper)], None).unwrap();
+        let imported = import_v(deeper);
         assert_eq!(imported.prefix, "basehub.jupyterhub");
         assert!(imported.admins.is_empty());
 
@@ -1295,7 +1307,7 @@ mod tests {
         let values = |sections: &str| {
             let text =
                 format!("hub: {{config: {{Authenticator: {{admin_users: [base]}}, {sections}}}}}");
-            import(&[file("v.yaml", &text)], None).unwrap()
+            import_v(&text)
         };
         let only_bases = values("OAuthenticator: {admin_users: [oauth]}");
         assert_eq!(only_bases.admins, ["oauth"]);
@@ -1313,7 +1325,7 @@ mod tests {
         );
 
         // Two specific sections and no class: ambiguous, said so.
-        let imported = import(&[file("v.yaml", SECTIONS)], None).unwrap();
+        let imported = import_v(SECTIONS);
         assert_eq!(imported.admins, ["gh"]);
         assert_eq!(imported.warnings.len(), 1);
         assert!(
@@ -1330,11 +1342,9 @@ mod tests {
 
     #[test]
     fn an_empty_list_in_the_specific_section_wins_over_a_parent() {
-        let files = [file(
-            "v.yaml",
+        let imported = import_v(
             "hub: {config: {Authenticator: {admin_users: [base]}, GitHubOAuthenticator: {admin_users: []}, JupyterHub: {authenticator_class: github}}}",
-        )];
-        let imported = import(&files, None).unwrap();
+        );
         assert!(imported.admins.is_empty());
         assert_eq!(
             imported.sources,
@@ -1508,11 +1518,8 @@ mod tests {
 
     #[test]
     fn load_roles_alone_are_found_and_an_admin_users_list_is_exact_at_every_start() {
-        let files = [file(
-            "v.yaml",
-            "basehub: {jupyterhub: {hub: {loadRoles: {admin: {users: [dee, ' Eli ']}}}}}",
-        )];
-        let imported = import(&files, None).unwrap();
+        let imported =
+            import_v("basehub: {jupyterhub: {hub: {loadRoles: {admin: {users: [dee, ' Eli ']}}}}}");
         assert_eq!(imported.prefix, "basehub.jupyterhub");
         assert_eq!(
             imported.sources,
@@ -1530,11 +1537,9 @@ mod tests {
             ]
         );
         // Only services: no admin is found there, and nothing to warn about.
-        let files = [file(
-            "v.yaml",
+        let imported = import_v(
             "hub: {loadRoles: {admin: {services: [admin-sync]}}, config: {Authenticator: {admin_users: [a]}}}",
-        )];
-        let imported = import(&files, None).unwrap();
+        );
         assert_eq!(imported.sources, ["hub.config.Authenticator.admin_users"]);
         assert_eq!(imported.warnings.len(), 1, "{:?}", imported.warnings);
         assert!(
@@ -1546,21 +1551,16 @@ mod tests {
 
     #[test]
     fn a_role_is_named_by_its_name_before_its_key() {
-        let files = [file(
-            "v.yaml",
+        let imported = import_v(
             "hub: {loadRoles: {campus-admins: {name: admin, groups: [it-staff]}, admin: {name: helpers, users: [x]}}}",
-        )];
-        let imported = import(&files, None).unwrap();
+        );
         assert_eq!(imported.sources, ["hub.loadRoles.campus-admins.groups"]);
         assert!(imported.admins.is_empty(), "role helpers is not admin");
         assert_eq!(imported.admin_groups, ["it-staff"]);
 
         // Two roles named admin: both read, and said so.
-        let files = [file(
-            "v.yaml",
-            "hub: {loadRoles: {admin: {users: [y]}, campus: {name: admin, users: [x]}}}",
-        )];
-        let imported = import(&files, None).unwrap();
+        let imported =
+            import_v("hub: {loadRoles: {admin: {users: [y]}, campus: {name: admin, users: [x]}}}");
         assert_eq!(imported.admins, ["x", "y"]);
         assert_eq!(
             imported.sources,

@@ -230,6 +230,11 @@ mod tests {
         }
     }
 
+    #[track_caller]
+    fn assert_contains(text: &str, part: &str) {
+        assert!(text.contains(part), "{part:?} is missing from {text:?}");
+    }
+
     #[test]
     fn a_chain_goes_on_only_when_the_file_is_as_the_last_writer_left_it_or_longer() {
         assert_eq!(start(&found(100), Some(&state(100))), None);
@@ -241,29 +246,16 @@ mod tests {
         let emptied = start(&found(0), Some(&state(100))).unwrap();
         assert_eq!(emptied.kind, ChainStart::Restarted);
         assert_eq!(emptied.last_head, Some(LineHash::of(b"mark")));
-        assert!(emptied.reason.contains("100 bytes"), "{}", emptied.reason);
-        let truncated = start(&found(50), Some(&state(100))).unwrap();
-        assert!(
-            truncated.reason.contains("truncated"),
-            "{}",
-            truncated.reason
-        );
+        // Why a chain restarts on a file the last writer left at 100 bytes.
+        let reason = |f: &Found| start(f, Some(&state(100))).unwrap().reason;
+        assert_contains(&emptied.reason, "100 bytes");
+        assert_contains(&reason(&found(50)), "truncated");
         let mut replaced = found(100);
         replaced.identity = (1, 3);
-        assert!(
-            start(&replaced, Some(&state(100)))
-                .unwrap()
-                .reason
-                .contains("replaced")
-        );
+        assert_contains(&reason(&replaced), "replaced");
         let mut changed = found(100);
         changed.at_mark = Some(LineHash::of(b"other"));
-        assert!(
-            start(&changed, Some(&state(100)))
-                .unwrap()
-                .reason
-                .contains("changed")
-        );
+        assert_contains(&reason(&changed), "changed");
         let mut cut = found(100);
         cut.ends_with_newline = false;
         assert_eq!(kind(&cut, None), Some(ChainStart::Cut));

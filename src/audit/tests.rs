@@ -221,18 +221,19 @@ async fn an_unanswered_request_found_made_later_is_corrected() {
     let next = journal.begin_for_test("climate-prod", "climate-lab");
     assert_eq!(next.settle(&snapshot(&["carol"])).await.unwrap(), 1);
     let lines = read_lines(&path);
-    let carol: Vec<&str> = lines
-        .iter()
-        .filter(|l| l["user"] == "carol")
-        .map(|l| l["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(carol, ["intent", "failed", "applied"]);
-    let dave: Vec<&str> = lines
-        .iter()
-        .filter(|l| l["user"] == "dave")
-        .map(|l| l["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(dave, ["intent", "failed"], "its failed line stands");
+    let events_of = |user: &str| -> Vec<&str> {
+        lines
+            .iter()
+            .filter(|l| l["user"] == user)
+            .map(|l| l["event"].as_str().unwrap())
+            .collect()
+    };
+    assert_eq!(events_of("carol"), ["intent", "failed", "applied"]);
+    assert_eq!(
+        events_of("dave"),
+        ["intent", "failed"],
+        "its failed line stands"
+    );
 }
 
 #[tokio::test]

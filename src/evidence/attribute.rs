@@ -212,11 +212,11 @@ impl Attributor {
         self.messages.clear();
         let why = MadeBy::Unknown(Unknown::Gap(gap.kind));
         for role in std::mem::take(&mut self.roles) {
-            let event = self.role_event(&role, why.clone(), None, None);
+            let event = self.role_event(&role, (why.clone(), None, None));
             self.settled.push(event);
         }
         for group in std::mem::take(&mut self.groups) {
-            let event = self.group_event(&group, why.clone(), None, None);
+            let event = self.group_event(&group, (why.clone(), None, None));
             self.settled.push(event);
         }
         self.phase = Phase::Unseen;
@@ -247,7 +247,7 @@ impl Attributor {
             candidates: Vec::new(),
         };
         if self.phase == Phase::Starting {
-            let event = self.role_event(&role, MadeBy::Configuration, Some(Via::HubStart), None);
+            let event = self.role_event(&role, AT_START);
             self.settled.push(event);
         } else {
             self.roles.push_back(role);
@@ -304,8 +304,7 @@ impl Attributor {
                     at: line.time,
                     candidates: Vec::new(),
                 };
-                let event =
-                    self.role_event(&role, MadeBy::Configuration, Some(Via::HubStart), None);
+                let event = self.role_event(&role, AT_START);
                 self.settled.push(event);
             }
         }
@@ -431,34 +430,18 @@ impl Attributor {
     /// Decides every pending line logged at or before `until` (`None`: all of them).
     fn settle(&mut self, until: Option<LocalTime>) {
         let due = |at: LocalTime| until.is_none_or(|u| at <= u);
-        while self.messages.front().is_some_and(|m| due(m.at)) {
-            self.messages.pop_front();
-        }
-        while self.roles.front().is_some_and(|r| due(r.at)) {
-            let Some(role) = self.roles.pop_front() else {
-                break;
-            };
-            let (made_by, via, status) = decide(&role.candidates, self.phase);
-            let event = self.role_event(&role, made_by, via, status);
+        while pop_due(&mut self.messages, |m| due(m.at)).is_some() {}
+        while let Some(role) = pop_due(&mut self.roles, |r| due(r.at)) {
+            let event = self.role_event(&role, decide(&role.candidates, self.phase));
             self.settled.push(event);
         }
-        while self.groups.front().is_some_and(|g| due(g.at)) {
-            let Some(group) = self.groups.pop_front() else {
-                break;
-            };
-            let (made_by, via, status) = decide(&group.candidates, self.phase);
-            let event = self.group_event(&group, made_by, via, status);
+        while let Some(group) = pop_due(&mut self.groups, |g| due(g.at)) {
+            let event = self.group_event(&group, decide(&group.candidates, self.phase));
             self.settled.push(event);
         }
     }
 
-    fn role_event(
-        &self,
-        role: &PendingRole,
-        made_by: MadeBy,
-        via: Option<Via>,
-        status: Option<u16>,
-    ) -> AdminEvent {
+    fn role_event(&self, role: &PendingRole, (made_by, via, status): Made) -> AdminEvent {
         // The 6.1.1 admin page erased the name: the role line says `None`, the request
         // path still names the user.
         let patched = role.candidates.iter().find_map(|c| match &c.kind {
@@ -489,13 +472,7 @@ impl Attributor {
         }
     }
 
-    fn group_event(
-        &self,
-        group: &PendingGroup,
-        made_by: MadeBy,
-        via: Option<Via>,
-        status: Option<u16>,
-    ) -> AdminEvent {
+    fn group_event(&self, group: &PendingGroup, (made_by, via, status): Made) -> AdminEvent {
         let name = group.group.clone();
         AdminEvent {
             target: Target::Members { count: group.count },
@@ -522,10 +499,25 @@ impl LineSink for Attributor {
     }
 }
 
+/// Who made a change, how it came in, and the status of the request that made it.
+type Made = (MadeBy, Option<Via>, Option<u16>);
+
+/// A change the hub's configuration makes at its start.
+const AT_START: Made = (MadeBy::Configuration, Some(Via::HubStart), None);
+
+/// The front of `queue`, taken off if `due` says its time has come.
+fn pop_due<T>(queue: &mut VecDeque<T>, due: impl FnOnce(&T) -> bool) -> Option<T> {
+    if queue.front().is_some_and(due) {
+        queue.pop_front()
+    } else {
+        None
+    }
+}
+
 /// Who made a line's change, from the requests that cover it.
-fn decide(candidates: &[Candidate], phase: Phase) -> (MadeBy, Option<Via>, Option<u16>) {
+fn decide(candidates: &[Candidate], phase: Phase) -> Made {
     match candidates {
-        [] if phase == Phase::Starting => (MadeBy::Configuration, Some(Via::HubStart), None),
+        [] if phase == Phase::Starting => AT_START,
         [] => (MadeBy::Unknown(Unknown::NoRequest), None, None),
         [only] => {
             let status = Some(only.status);

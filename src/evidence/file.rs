@@ -338,6 +338,16 @@ mod tests {
         sink.0
     }
 
+    /// A new folder whose `hub.log` holds `text`, and a reader that has read it.
+    fn read_past(text: &str) -> (tempfile::TempDir, PathBuf, LogFile) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("hub.log");
+        append(&path, text);
+        let mut log = LogFile::new(&path, None);
+        read_all(&mut log);
+        (dir, path, log)
+    }
+
     #[test]
     fn a_partial_last_line_waits_for_its_end() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -353,11 +363,7 @@ mod tests {
 
     #[test]
     fn a_saved_position_resumes_where_the_last_run_stopped() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("hub.log");
-        append(&path, "one\n");
-        let mut log = LogFile::new(&path, None);
-        read_all(&mut log);
+        let (_dir, path, log) = read_past("one\n");
         let saved = serde_json::to_string(log.position().expect("a position")).expect("json");
         append(&path, "two\n");
         let position: Position = serde_json::from_str(&saved).expect("json");
@@ -385,11 +391,7 @@ mod tests {
 
     #[test]
     fn a_rotated_file_is_finished_then_the_new_one_read() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("hub.log");
-        append(&path, "one\n");
-        let mut log = LogFile::new(&path, None);
-        read_all(&mut log);
+        let (dir, path, mut log) = read_past("one\n");
         append(&path, "two\nlast without a line break");
         fs::rename(&path, dir.path().join("hub.log.1")).expect("rename");
         append(&path, "three\n");
@@ -403,11 +405,7 @@ mod tests {
 
     #[test]
     fn a_rotation_whose_old_file_is_gone_is_a_gap() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("hub.log");
-        append(&path, "one\n");
-        let mut log = LogFile::new(&path, None);
-        read_all(&mut log);
+        let (dir, path, mut log) = read_past("one\n");
         append(&path, "lost\n");
         fs::rename(&path, dir.path().join("elsewhere")).expect("rename");
         append(&path, "three\n");
@@ -419,11 +417,7 @@ mod tests {
 
     #[test]
     fn a_copytruncate_is_followed_through_the_copy() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("hub.log");
-        append(&path, "one\n");
-        let mut log = LogFile::new(&path, None);
-        read_all(&mut log);
+        let (dir, path, mut log) = read_past("one\n");
         append(&path, "two\n");
         fs::copy(&path, dir.path().join("hub.log.1")).expect("copy");
         File::create(&path).expect("truncate");
@@ -433,11 +427,7 @@ mod tests {
 
     #[test]
     fn a_truncation_without_a_copy_is_a_gap() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("hub.log");
-        append(&path, "one line that is long enough\n");
-        let mut log = LogFile::new(&path, None);
-        read_all(&mut log);
+        let (_dir, path, mut log) = read_past("one line that is long enough\n");
         // Shorter than before.
         File::create(&path).expect("truncate");
         append(&path, "new\n");

@@ -21,6 +21,13 @@ fn events(log: &str) -> Vec<AdminEvent> {
     attributor.flush()
 }
 
+/// The one event of `log`.
+fn only(log: &str) -> AdminEvent {
+    let mut got = events(log);
+    assert_eq!(got.len(), 1, "{got:?}");
+    got.remove(0)
+}
+
 fn user(name: &str) -> Target {
     Target::User {
         name: name.to_string(),
@@ -246,15 +253,14 @@ fn times_are_converted_to_utc_with_the_logs_zone() {
 
 #[test]
 fn the_admin_page_is_told_by_its_xsrf_query() {
-    let got = events(
+    let event = only(
         "\
 [I 2026-12-01 12:38:43.855 JupyterHub roles:281] Adding role admin for User: fresh1
 [I 2026-12-01 12:38:43.857 JupyterHub log:192] 201 POST /hub/api/users?_xsrf=[secret] (rep-lee@127.0.0.1) 9.08ms
 ",
     );
-    assert_eq!(got.len(), 1);
     assert_eq!(
-        (&got[0].target, &got[0].change, &got[0].made_by, got[0].via),
+        (&event.target, &event.change, &event.made_by, event.via),
         (
             &user("fresh1"),
             &Change::CreatedAdmin,
@@ -295,7 +301,7 @@ fn the_611_admin_page_erasing_a_name_is_read_from_the_path() {
 fn the_611_erasure_is_seen_whichever_key_came_first() {
     // A body with `admin` before `name` (as a client with sorted keys sends it): the
     // admin line still names the user, the erasure follows.
-    let got = events(
+    let event = only(
         "\
 [I 2026-12-01 14:00:14.424 JupyterHub users:395] rep-c setting admin=True for edited
 [I 2026-12-01 14:00:14.445 JupyterHub roles:281] Adding role admin for User: edited
@@ -303,9 +309,8 @@ fn the_611_erasure_is_seen_whichever_key_came_first() {
 [I 2026-12-01 14:00:14.497 JupyterHub log:192] 200 PATCH /hub/api/users/edited (rep-c@127.0.0.1) 126.21ms
 ",
     );
-    assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(
-        (&got[0].target, &got[0].made_by),
+        (&event.target, &event.made_by),
         (
             &Target::User {
                 name: "edited".to_string(),
@@ -318,7 +323,7 @@ fn the_611_erasure_is_seen_whichever_key_came_first() {
 
 #[test]
 fn the_416_edit_keeps_the_name() {
-    let got = events(
+    let event = only(
         "\
 [I 2026-12-01 13:44:18.679 JupyterHub users:339] rep-lee setting name='newbie' for newbie
 [I 2026-12-01 13:44:18.679 JupyterHub users:339] rep-lee setting admin=False for newbie
@@ -326,9 +331,8 @@ fn the_416_edit_keeps_the_name() {
 [I 2026-12-01 13:44:18.708 JupyterHub log:192] 200 PATCH /hub/api/users/newbie (rep-lee@127.0.0.1) 35.47ms
 ",
     );
-    assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(
-        (&got[0].target, &got[0].change, &got[0].made_by),
+        (&event.target, &event.change, &event.made_by),
         (&user("newbie"), &Change::Revoked, &actor("rep-lee"))
     );
 }
@@ -382,7 +386,7 @@ fn the_hubs_start_is_its_configuration() {
 
 #[test]
 fn a_login_is_the_authenticator() {
-    let got = events(
+    let event = only(
         "\
 [I 2026-12-01 13:44:12.384 JupyterHub roles:281] Adding role user for User: loginadmin
 [I 2026-12-01 13:44:12.440 JupyterHub roles:281] Adding role admin for User: loginadmin
@@ -390,14 +394,13 @@ fn a_login_is_the_authenticator() {
 [I 2026-12-01 13:44:12.475 JupyterHub log:192] 302 POST /hub/login?next=%2Fhub%2Fhome -> /hub/home (loginadmin@127.0.0.1) 99.68ms
 ",
     );
-    assert_eq!(got.len(), 1);
     assert_eq!(
         (
-            &got[0].target,
-            &got[0].change,
-            &got[0].made_by,
-            got[0].via,
-            got[0].status
+            &event.target,
+            &event.change,
+            &event.made_by,
+            event.via,
+            event.status
         ),
         (
             &user("loginadmin"),
@@ -412,15 +415,14 @@ fn a_login_is_the_authenticator() {
 #[test]
 fn an_oauth_callback_is_the_authenticator_too() {
     // OAuthenticator's admin_groups: a user not in them loses admin at sign-in.
-    let got = events(
+    let event = only(
         "\
 [I 2026-12-01 10:00:00.101 JupyterHub roles:302] Removing role admin for User: gh-user
 [I 2026-12-01 10:00:00.150 JupyterHub log:192] 302 GET /hub/oauth_callback?code=[secret]&state=[secret] -> /hub/home (gh-user@10.0.0.1) 250.00ms
 ",
     );
-    assert_eq!(got.len(), 1);
     assert_eq!(
-        (&got[0].change, &got[0].made_by, got[0].via),
+        (&event.change, &event.made_by, event.via),
         (&Change::Revoked, &MadeBy::Authenticator, Some(Via::Login))
     );
 }
@@ -678,16 +680,15 @@ fn a_gap_or_a_restart_makes_waiting_lines_unknown() {
 
 #[test]
 fn a_request_of_the_user_themselves_is_a_refresh_of_their_login() {
-    let got = events(
+    let event = only(
         "\
 [I 2026-12-01 10:00:00.101 JupyterHub roles:302] Removing role admin for User: ex-admin
 [I 2026-12-01 10:00:00.105 JupyterHub log:192] 200 GET /hub/home (ex-admin@127.0.0.1) 10.00ms
 [I 2026-12-01 10:00:00.106 JupyterHub log:192] 200 GET /hub/api/users (admin-sync@127.0.0.1) 10.00ms
 ",
     );
-    assert_eq!(got.len(), 1);
     assert_eq!(
-        (&got[0].change, &got[0].made_by, got[0].via),
+        (&event.change, &event.made_by, event.via),
         (&Change::Revoked, &MadeBy::Authenticator, Some(Via::Refresh))
     );
 }

@@ -427,6 +427,11 @@ mod tests {
         }
     }
 
+    /// The enforcing plan for [`desired`] on `s`, with `max_revocations`.
+    fn enforce(max_revocations: u32, s: &HubSnapshot) -> Plan {
+        plan(&spec(Policy::Enforce, max_revocations), &desired(), s)
+    }
+
     fn desired() -> Desired {
         let mut d = Desired::new();
         let mut add = |n: &str, role, by: Option<&str>| {
@@ -477,7 +482,7 @@ mod tests {
             ("dave", true),
             ("zed", false),
         ]);
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        let p = enforce(5, &s);
         assert!(p.is_empty());
         assert_eq!(p.to_string(), "policy enforce: in sync\n");
     }
@@ -509,7 +514,7 @@ mod tests {
 
     #[test]
     fn changes_name_the_standing_and_who_added_whom() {
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &drifted());
+        let p = enforce(5, &drifted());
         let carol = &p.changes[0];
         assert_eq!(carol.role, Standing::Administrator);
         assert_eq!(carol.added_by, Some(UserName::new("rep-bob")));
@@ -527,7 +532,7 @@ mod tests {
             ("m2", true),
             ("m3", true),
         ]);
-        let p = plan(&spec(Policy::Enforce, 2), &desired(), &s);
+        let p = enforce(2, &s);
         assert_eq!(
             p.brake,
             Some(Brake {
@@ -549,14 +554,14 @@ mod tests {
             ]
         );
         // Exactly at the limit is allowed.
-        let p = plan(&spec(Policy::Enforce, 3), &desired(), &s);
+        let p = enforce(3, &s);
         assert_eq!(p.brake, None);
         assert_eq!(
             p.to_apply().filter(|c| c.action == Action::Revoke).count(),
             3
         );
         // Zero means "never revoke".
-        let p = plan(&spec(Policy::Enforce, 0), &desired(), &s);
+        let p = enforce(0, &s);
         assert!(p.brake.is_some());
     }
 
@@ -577,7 +582,7 @@ mod tests {
 
     #[test]
     fn revoking_every_admin_but_the_engineers_holds_whatever_the_counts() {
-        let p = plan(&spec(Policy::Enforce, 100), &desired(), &wrong_ids());
+        let p = enforce(100, &wrong_ids());
         let brake = p.brake.expect("held");
         assert_eq!(brake.limit, Limit::EveryAdmin { admins: 3 });
         assert_eq!(revocations_applied(&p), 0);
@@ -592,13 +597,13 @@ mod tests {
         // One admin the roster does not know, on a hub where it is the only one: a
         // grant to a user the hub has still applies, and the next run revokes.
         let one = snapshot(&[("eng-eve", true), ("stray", true), ("rep-bob", false)]);
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &one);
+        let p = enforce(5, &one);
         assert_eq!(p.brake.unwrap().limit, Limit::EveryAdmin { admins: 1 });
         let applied: Vec<_> = p.to_apply().map(|c| c.user.as_str()).collect();
         assert_eq!(applied, ["rep-bob"]);
         // Once a declared admin is admin, the stray goes.
         let later = snapshot(&[("eng-eve", true), ("rep-bob", true), ("stray", true)]);
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &later);
+        let p = enforce(5, &later);
         assert_eq!((p.brake, revocations_applied(&p)), (None, 1));
     }
 
@@ -607,14 +612,14 @@ mod tests {
         // 6 admins: eng-eve, rep-bob, carol, and undeclared m1..m3.
         let mut users = vec![("eng-eve", true), ("rep-bob", true), ("carol", true)];
         users.extend([("m1", true), ("m2", true), ("m3", true)]);
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &snapshot(&users));
+        let p = enforce(5, &snapshot(&users));
         assert_eq!(
             (p.brake, revocations_applied(&p)),
             (None, 3),
             "half is allowed"
         );
         users.push(("m4", true));
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &snapshot(&users));
+        let p = enforce(5, &snapshot(&users));
         let brake = p.brake.expect("4 of 7 is more than half");
         assert_eq!(
             brake.limit,
@@ -667,11 +672,11 @@ mod tests {
             name: "Sync-Bot".into(),
             admin: Some(true),
         });
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        let p = enforce(5, &s);
         assert!(p.changes.iter().all(|c| c.action != Action::Revoke), "{p}");
         // A service that happens to share a user's name protects nobody.
         s.token_owner.as_mut().unwrap().kind = OwnerKind::Service;
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        let p = enforce(5, &s);
         assert_eq!(
             p.changes
                 .iter()
@@ -684,7 +689,7 @@ mod tests {
     #[test]
     fn names_match_in_normal_form_and_keep_the_hub_spelling() {
         let s = snapshot(&[("Eng-Eve", true), ("REP-BOB", false), ("Mallory", true)]);
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        let p = enforce(5, &s);
         let grant = p
             .changes
             .iter()
@@ -710,7 +715,7 @@ mod tests {
             ("Dave", true),
             ("dave", false),
         ]);
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        let p = enforce(5, &s);
         assert!(p.is_empty(), "{p}");
     }
 
@@ -757,20 +762,12 @@ mod tests {
             ("dave", true),
         ];
         // rep-bob is admin only through the group: in sync.
-        let p = plan(
-            &spec(Policy::Enforce, 5),
-            &desired(),
-            &with_group(&in_sync, &["rep-bob"]),
-        );
+        let p = enforce(5, &with_group(&in_sync, &["rep-bob"]));
         assert!(p.is_empty(), "{p}");
         // gadmin is not declared: a revocation naming the group, of its own kind.
         let mut users = in_sync.to_vec();
         users[1].1 = true;
-        let p = plan(
-            &spec(Policy::Enforce, 5),
-            &desired(),
-            &with_group(&users, &["gadmin"]),
-        );
+        let p = enforce(5, &with_group(&users, &["gadmin"]));
         assert_eq!(summary(&p), [(Action::Revoke, "gadmin", true)]);
         let revoke = &p.changes[0];
         assert_eq!(revoke.drift_kind(), DriftKind::GroupMember);
@@ -793,11 +790,7 @@ mod tests {
             ("mallory", true),
             ("m3", true),
         ];
-        let p = plan(
-            &spec(Policy::Enforce, 3),
-            &desired(),
-            &with_group(&users, &["mallory", "m2"]),
-        );
+        let p = enforce(3, &with_group(&users, &["mallory", "m2"]));
         assert_eq!(p.brake, None, "{p}");
         let mallory = p
             .changes
@@ -808,11 +801,7 @@ mod tests {
         assert_eq!(mallory.drift_kind(), DriftKind::Undeclared);
         assert_eq!(revocations_applied(&p), 3);
         // The same three against max_revocations 2: held, all of them.
-        let p = plan(
-            &spec(Policy::Enforce, 2),
-            &desired(),
-            &with_group(&users, &["mallory", "m2"]),
-        );
+        let p = enforce(2, &with_group(&users, &["mallory", "m2"]));
         assert_eq!(p.brake.map(|b| b.revocations), Some(3));
         assert_eq!(revocations_applied(&p), 0);
     }
@@ -828,7 +817,7 @@ mod tests {
         let mut op = HubUser::new("direct-op", false);
         op.roles = vec!["operators".into()];
         s.users.push(op);
-        let p = plan(&spec(Policy::Enforce, 0), &desired(), &s);
+        let p = enforce(0, &s);
         // Not a revocation the floor counts: max_revocations 0 does not brake.
         assert_eq!(p.brake, None, "{p}");
         let c = &p.changes[0];
@@ -859,7 +848,7 @@ mod tests {
                 ..AdminPaths::default()
             },
         });
-        let p = plan(&spec(Policy::Enforce, 5), &desired(), &s);
+        let p = enforce(5, &s);
         assert!(!p.is_empty());
         assert!(p.changes.is_empty());
         assert_eq!(p.nameless.len(), 1);

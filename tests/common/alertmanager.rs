@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::{free_port, last_lines, wait_until};
+use super::{apt_install_as_root, free_port, last_lines, wait_until};
 
 /// The names the Alertmanager binary goes by (Debian's, then upstream's).
 const BINARIES: [&str; 2] = ["prometheus-alertmanager", "alertmanager"];
@@ -28,21 +28,7 @@ fn binary() -> PathBuf {
     if let Some(path) = on_path() {
         return path;
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if root {
-        eprintln!("installing Debian's prometheus-alertmanager (apt-get), once");
-        let installed = Command::new("sh")
-            .args([
-                "-c",
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null",
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(installed, "apt-get install prometheus-alertmanager failed");
-    }
+    apt_install_as_root(&["prometheus-alertmanager"]);
     on_path().unwrap_or_else(|| {
         panic!(
             "no Alertmanager: install Debian's prometheus-alertmanager (or set ALERTMANAGER to the binary)"

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{free_port, tail};
+use super::{apt_install_as_root, free_port, tail};
 
 /// Debian's Chromium and its WebDriver.
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -59,21 +59,7 @@ fn install_if_missing() {
     if present() {
         return;
     }
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
-    if root {
-        eprintln!("installing Debian's chromium and chromium-driver (apt-get), once");
-        let installed = Command::new("sh")
-            .args([
-                "-c",
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null",
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(installed, "apt-get install chromium chromium-driver failed");
-    }
+    apt_install_as_root(&["chromium", "chromium-driver"]);
     assert!(
         present(),
         "no {CHROMIUM} or {CHROMEDRIVER}: install Debian's chromium and chromium-driver"

@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use jupyterhub_admin_sync::evidence::{AdminEvent, Attributor, LogFile, LogZone};
+use reqwest::Method;
 
 use super::free_port;
 
@@ -468,33 +469,31 @@ impl Hub {
     /// comes back.
     pub async fn request(
         &self,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         token: &str,
         body: Option<&serde_json::Value>,
     ) -> (u16, String) {
-        self.request_with(&client(), method, path, token, body, None)
-            .await
+        self.request_with(method, path, token, body, None).await
     }
 
     /// `GET path` with `token`, which must answer 200: the body as JSON.
     pub async fn get_ok(&self, path: &str, token: &str) -> serde_json::Value {
-        let (status, body) = self.request(reqwest::Method::GET, path, token, None).await;
+        let (status, body) = self.request(Method::GET, path, token, None).await;
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
     }
 
     async fn request_with(
         &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         token: &str,
         body: Option<&serde_json::Value>,
         accept: Option<&str>,
     ) -> (u16, String) {
         let url = format!("{}{path}", self.api_url);
-        let mut req = client.request(method.clone(), &url);
+        let mut req = client().request(method.clone(), &url);
         if !token.is_empty() {
             req = req.header("Authorization", format!("token {token}"));
         }
@@ -518,94 +517,66 @@ impl Hub {
         (status, text)
     }
 
-    /// As `test-admin`; panics unless the status is one of `ok`.
+    /// As `test-admin`; panics unless the status is one of `ok`. The answer, which the
+    /// hub's API writes in JSON (`null` for an empty one).
     async fn call(
         &self,
-        client: &reqwest::Client,
-        method: reqwest::Method,
+        method: Method,
         path: &str,
         body: Option<&serde_json::Value>,
         accept: Option<&str>,
         ok: &[u16],
-    ) -> (u16, String) {
+    ) -> serde_json::Value {
+        let token = &self.test_admin_token;
         let (status, text) = self
-            .request_with(
-                client,
-                method.clone(),
-                path,
-                &self.test_admin_token,
-                body,
-                accept,
-            )
+            .request_with(method.clone(), path, token, body, accept)
             .await;
         if !ok.contains(&status) {
             panic!("{method} {path}: unexpected status {status} (wanted {ok:?}); body: {text}");
         }
-        (status, text)
+        if text.is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {text}"))
     }
 
     /// `POST /users` in batches of 500. Existing users are skipped and not modified by the hub;
     /// a batch in which all exist (409) is fine. The hub lowercases these names.
     pub async fn create_users(&self, names: &[&str], admin: bool) {
-        let client = client();
         for batch in names.chunks(500) {
             let body = serde_json::json!({ "usernames": batch, "admin": admin });
-            self.call(
-                &client,
-                reqwest::Method::POST,
-                "/users",
-                Some(&body),
-                None,
-                &[201, 409],
-            )
-            .await;
+            self.call(Method::POST, "/users", Some(&body), None, &[201, 409])
+                .await;
         }
     }
 
     /// `POST /users/{name}`: 201 expected (409 if it exists panics). Keeps the name's case.
     pub async fn create_user(&self, name: &str) {
         let path = format!("/users/{}", encode_name(name));
-        self.call(&client(), reqwest::Method::POST, &path, None, None, &[201])
-            .await;
+        self.call(Method::POST, &path, None, None, &[201]).await;
     }
 
     /// `PATCH /users/{name}` `{"admin": admin}`: 200 expected.
     pub async fn set_admin(&self, name: &str, admin: bool) {
         let path = format!("/users/{}", encode_name(name));
         let body = serde_json::json!({ "admin": admin });
-        self.call(
-            &client(),
-            reqwest::Method::PATCH,
-            &path,
-            Some(&body),
-            None,
-            &[200],
-        )
-        .await;
+        self.call(Method::PATCH, &path, Some(&body), None, &[200])
+            .await;
     }
 
     /// All users, name → admin, read 200 a page with pagination.
     pub async fn users(&self) -> BTreeMap<String, bool> {
-        let client = client();
         let mut users = BTreeMap::new();
         let mut offset: u64 = 0;
         loop {
             let path = format!("/users?offset={offset}&limit=200");
-            let (_, text) = self
-                .call(
-                    &client,
-                    reqwest::Method::GET,
-                    &path,
-                    None,
-                    Some(PAGINATION),
-                    &[200],
-                )
+            let page = self
+                .call(Method::GET, &path, None, Some(PAGINATION), &[200])
                 .await;
-            let page: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("GET {path}: body is not JSON ({e}): {text}"));
             let items = page["items"]
                 .as_array()
-                .unwrap_or_else(|| panic!("GET {path}: no `items` array: {text}"));
+                .unwrap_or_else(|| panic!("GET {path}: no `items` array: {page}"));
             for item in items {
                 // A user the hub lists as `"name": null` (the 6.1.1 admin page's Edit
                 // User erases names) cannot be addressed: left out.
@@ -626,10 +597,10 @@ impl Hub {
             }
             let next_offset = next["offset"]
                 .as_u64()
-                .unwrap_or_else(|| panic!("GET {path}: bad `_pagination.next`: {text}"));
+                .unwrap_or_else(|| panic!("GET {path}: bad `_pagination.next`: {page}"));
             assert!(
                 next_offset > offset,
-                "GET {path}: pagination does not advance: {text}"
+                "GET {path}: pagination does not advance: {page}"
             );
             offset = next_offset;
         }
@@ -640,43 +611,25 @@ impl Hub {
     pub async fn add_to_group(&self, group: &str, names: &[&str]) {
         let path = format!("/groups/{}/users", encode_name(group));
         let body = serde_json::json!({ "users": names });
-        self.call(
-            &client(),
-            reqwest::Method::POST,
-            &path,
-            Some(&body),
-            None,
-            &[200, 201],
-        )
-        .await;
+        self.call(Method::POST, &path, Some(&body), None, &[200, 201])
+            .await;
     }
 
     /// `DELETE /groups/{group}/users`: takes `names` out of `group`.
     pub async fn remove_from_group(&self, group: &str, names: &[&str]) {
         let path = format!("/groups/{}/users", encode_name(group));
         let body = serde_json::json!({ "users": names });
-        self.call(
-            &client(),
-            reqwest::Method::DELETE,
-            &path,
-            Some(&body),
-            None,
-            &[200],
-        )
-        .await;
+        self.call(Method::DELETE, &path, Some(&body), None, &[200])
+            .await;
     }
 
     /// The members of `group` (`null` for a member without a name), sorted.
     pub async fn group_members(&self, group: &str) -> Vec<String> {
         let path = format!("/groups/{}", encode_name(group));
-        let (_, text) = self
-            .call(&client(), reqwest::Method::GET, &path, None, None, &[200])
-            .await;
-        let group: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {text}"));
+        let group = self.call(Method::GET, &path, None, None, &[200]).await;
         let mut members: Vec<String> = group["users"]
             .as_array()
-            .unwrap_or_else(|| panic!("GET {path}: no users: {text}"))
+            .unwrap_or_else(|| panic!("GET {path}: no users: {group}"))
             .iter()
             .map(|u| u.as_str().unwrap_or("null").to_string())
             .collect();
@@ -708,21 +661,18 @@ impl Hub {
     /// How many users the hub has, from one small page's `_pagination.total`: cheap
     /// enough to poll while a run creates users.
     pub async fn user_total(&self) -> usize {
-        let (_, text) = self
+        let page = self
             .call(
-                &client(),
-                reqwest::Method::GET,
+                Method::GET,
                 "/users?limit=1",
                 None,
                 Some(PAGINATION),
                 &[200],
             )
             .await;
-        let page: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("GET /users?limit=1: not JSON ({e}): {text}"));
         page["_pagination"]["total"]
             .as_u64()
-            .unwrap_or_else(|| panic!("GET /users?limit=1: no total: {text}")) as usize
+            .unwrap_or_else(|| panic!("GET /users?limit=1: no total: {page}")) as usize
     }
 }
 
@@ -943,21 +893,12 @@ impl Hub {
     pub async fn user_token(&self, name: &str) -> String {
         let path = format!("/users/{}/tokens", encode_name(name));
         let body = serde_json::json!({ "note": "acting as this user in a test" });
-        let (_, text) = self
-            .call(
-                &client(),
-                reqwest::Method::POST,
-                &path,
-                Some(&body),
-                None,
-                &[201],
-            )
+        let token = self
+            .call(Method::POST, &path, Some(&body), None, &[201])
             .await;
-        let token: serde_json::Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("POST {path}: not JSON ({e}): {text}"));
         token["token"]
             .as_str()
-            .unwrap_or_else(|| panic!("POST {path}: no token: {text}"))
+            .unwrap_or_else(|| panic!("POST {path}: no token: {token}"))
             .to_string()
     }
 
@@ -1043,13 +984,7 @@ impl Hub {
 impl Hub {
     /// A request with a JSON body sent exactly as written (key order kept, as a browser
     /// sends it); the status.
-    pub async fn request_raw(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: &str,
-        body: &str,
-    ) -> u16 {
+    pub async fn request_raw(&self, method: Method, path: &str, token: &str, body: &str) -> u16 {
         let url = format!("{}{path}", self.api_url);
         client()
             .request(method.clone(), &url)

@@ -46,6 +46,7 @@ pub use run::{
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 /// The crate's binary, built by cargo for integration tests.
 pub fn bin() -> &'static str {
@@ -80,6 +81,31 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("finding a free port on 127.0.0.1: {e}"))
+}
+
+/// Installs Debian's `packages` with apt-get when the tests run as root (as CI does);
+/// otherwise does nothing, and the caller's check says what to install.
+pub fn apt_install_as_root(packages: &[&str]) {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        return;
+    }
+    eprintln!(
+        "installing Debian's {} (apt-get), once",
+        packages.join(" and ")
+    );
+    let install = format!(
+        "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {} >/dev/null",
+        packages.join(" ")
+    );
+    let installed = Command::new("sh")
+        .args(["-c", &install])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(installed, "apt-get install {} failed", packages.join(" "));
 }
 
 /// A random hex string after `prefix`: a secret or a name no output holds by chance.
