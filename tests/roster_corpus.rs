@@ -585,7 +585,7 @@ fn token_file_that_never_ends_is_refused_quickly() {
 fn unknown_key_typo() {
     assert_eq!(
         syntax("unknown_key_typo.yaml"),
-        "unknown_key_typo.yaml: communities[0]: unknown field `adminstrators`, expected one of `name`, `representatives`, `administrators`, `hubs`, `alerts` at line 8 column 5"
+        "unknown_key_typo.yaml: communities[0]: unknown field `adminstrators`, expected one of `name`, `representatives`, `administrators`, `hubs`, `alerts`, `ui_grants` at line 8 column 5"
     );
 }
 
