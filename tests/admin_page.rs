@@ -3,8 +3,10 @@
 //! `rep-lee` signs in through the hub's login page, opens `/hub/admin`, and makes admins
 //! with "Add Users" (Admin ticked) and "Edit User" (Admin ticked, Apply). The hub's own
 //! log, read with the evidence core, must then say that rep-lee made them, through the
-//! admin page. Runs against JupyterHub 6.1.1 and 4.1.6 (`.ci/run`); where they differ
-//! (6.1.1's Edit User erases the name), the test says how.
+//! admin page; and the binary's dry run, reading that log file, must report the admins
+//! "Add Users" made as made by rep-lee in the admin page. Runs against JupyterHub 6.1.1
+//! and 4.1.6 (`.ci/run`); where they differ (6.1.1's Edit User erases the name), the test
+//! says how.
 //!
 //! The pages are found by what a person sees (button and label texts), which both
 //! versions share, while their markup differs (6.1.1's list has no Admin column, its
@@ -16,7 +18,10 @@ mod common;
 use std::time::{Instant, SystemTime};
 
 use common::browser::{Browser, By};
-use common::{Hub, encode_name, hub, random, start_hub, wait_until};
+use common::{
+    Hub, HubEntry, RosterBuilder, encode_name, exit_report, hub, hub_change, hub_report, random,
+    run_roster, start_hub, stdout, wait_until,
+};
 use jupyterhub_admin_sync::evidence::{AdminEvent, Change, MadeBy, Target, Via};
 use serde_json::{Value, json};
 
@@ -143,6 +148,47 @@ async fn add_users_with_admin_ticked_is_the_representatives() {
         started.elapsed(),
         lines_with(hub, &[&fresh[0], &fresh[1], "POST /hub/api/users"])
     );
+    the_binary_says_the_representative_made(hub, &fresh);
+}
+
+/// The binary's dry run, with the hub's log file in the roster, reports each of `made`
+/// (admins the roster does not declare) as made admin by the representative in the
+/// admin page: JSON `made_by`, `via`, `at`, and the text report's line.
+fn the_binary_says_the_representative_made(hub: &Hub, made: &[String]) {
+    let dir = tempfile::tempdir().unwrap();
+    let entry = HubEntry::new("pagehub", &hub.api_url, "TOK")
+        .set("log", format!("{{file: '{}'}}", hub.log_path().display()));
+    let roster = RosterBuilder::one_hub("page", REP, entry).write(dir.path());
+    let run = |args: &[&str]| run_roster(&roster, args, &[("TOK", &hub.admin_sync_token)]);
+
+    let report = exit_report(&run(&["--dry-run", "--output", "json"]), 2);
+    let warnings = &hub_report(&report, "pagehub")["warnings"];
+    assert!(
+        !warnings.to_string().contains("cannot be said"),
+        "the hub's log is usable: {warnings}"
+    );
+    for name in made {
+        let change = hub_change(&report, "pagehub", name);
+        assert_eq!(change["action"], "revoke", "{change}");
+        assert_eq!(change["made_by"], json!({"actor": REP}), "{change}");
+        assert_eq!(change["via"], "admin_page", "{change}");
+        let at: jiff::Timestamp = change["at"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no time in {change}"));
+        let age = jiff::Timestamp::now().duration_since(at);
+        assert!(
+            age >= jiff::SignedDuration::ZERO && age < jiff::SignedDuration::from_secs(600),
+            "{name} made admin at {at}, not during this test"
+        );
+    }
+    let text = stdout(&run(&["--dry-run"]));
+    for name in made {
+        let line = format!(
+            "would revoke admin from {name}: undeclared admin by flag (stays a user); made admin by {REP} in the admin page at "
+        );
+        assert!(text.contains(&line), "{line:?} is missing from:\n{text}");
+    }
 }
 
 #[tokio::test]

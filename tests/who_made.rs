@@ -45,12 +45,9 @@ fn roster(dir: &Path, hub: &common::Hub, rep: &str, name: &str, log: &Path) -> s
         .write(dir)
 }
 
-/// The JSON change for `user` in the only hub of `report`.
+/// The JSON change for `user` on the test's hub, `whohub`.
 fn change<'a>(report: &'a Value, user: &str) -> &'a Value {
-    report["hubs"][0]["changes"]
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["user"] == user))
-        .unwrap_or_else(|| panic!("no change for {user} in {report}"))
+    common::hub_change(report, "whohub", user)
 }
 
 #[tokio::test]
@@ -155,19 +152,29 @@ async fn the_daemon_revokes_and_its_audit_and_alerts_name_who_made_each_admin() 
     );
     assert_eq!(intent("wd-late")["made_by"], json!({"actor": "wd-rep"}));
     assert_eq!(intent("wd-late")["via"], "api");
-    // The news of each revocation names who had made them admin.
-    let texts: Vec<String> = messages(&alerts)
-        .await
-        .iter()
-        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
-        .collect();
-    for (user, by) in [("wd-early", "wd-outsider"), ("wd-late", "wd-rep")] {
-        let said = format!("{user} (made admin by {by} through the API at ");
-        assert!(
-            texts.iter().any(|t| t.contains(&said)),
-            "{said}\n{texts:#?}"
-        );
-    }
+    // The news of each revocation names who had made them admin. The news is sent once
+    // the run has applied its changes, so it may arrive after the flag is seen changed.
+    let texts = || async {
+        messages(&alerts)
+            .await
+            .iter()
+            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<String>>()
+    };
+    let said = |user: &str, by: &str| format!("{user} (made admin by {by} through the API at ");
+    let news_names_both = || async {
+        let texts = texts().await;
+        [("wd-early", "wd-outsider"), ("wd-late", "wd-rep")]
+            .iter()
+            .all(|(user, by)| texts.iter().any(|t| t.contains(&said(user, by))))
+    };
+    wait_until(
+        30,
+        "news naming who made wd-early and wd-late admin",
+        || daemon.context(),
+        news_names_both,
+    )
+    .await;
     // The daemon's own revocation is its own in the log, known from its intent: the
     // representative granting wd-early again is who made them admin now.
     assert_eq!(

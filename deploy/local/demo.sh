@@ -5,12 +5,15 @@
 # deploy/local/hub.py (the launcher the tests and the benchmark share: the pins in
 # deploy/local/requirements.txt, the config deploy/local/jupyterhub_config.py) on a
 # free 127.0.0.1 port, seeds admin drift through
-# the hub's REST API, writes a roster, then runs:
+# the hub's REST API, writes a roster (whose hub names its log file, read to say who
+# made each admin), then runs:
 #   1. --dry-run  (expect exit 2: drift, nothing changed)
 #   2. --once     (expect exit 0: every difference fixed)
 #   3. --dry-run  (expect exit 0: in sync)
+#   4. the representative makes someone admin in the hub with their own token; a
+#      --dry-run (exit 2) and a --once (exit 0) say rep-lee made them admin
 # and lists the admins as the hub itself reports them. Then it runs the daemon:
-#   5. drift made by hand is fixed while it runs, a roster edit takes effect without a
+#   6. drift made by hand is fixed while it runs, a roster edit takes effect without a
 #      restart, an alert fires and resolves (printed by a tiny webhook receiver), and
 #      /metrics and the audit trail are shown; SIGTERM stops it (exit 0).
 # The hub, the daemon and the receiver are stopped on every exit path (Ctrl-C too).
@@ -19,7 +22,8 @@
 # Optional environment:
 #   JUPYTERHUB_VERSION  JupyterHub version to install (default: newest); only used when
 #                       the venv is made, so remove .local-hub/venv to change it
-#   HUB_LOG_LEVEL       the hub's log level (default WARN), log in .local-hub/run/hub.log
+#   HUB_LOG_LEVEL       the hub's log level (default INFO, JupyterHub's: the sync reads
+#                       who made each admin from it), log in .local-hub/run/hub.log
 #   RUST_LOG            the sync's log levels (default info)
 #
 # Everything it makes lives in .local-hub/ at the repository root (git-ignored).
@@ -39,8 +43,8 @@ ROSTER="$STATE_DIR/roster.yaml"
 LAUNCHER="$REPO_ROOT/deploy/local/hub.py"   # makes the venv, starts the hub
 
 HUB_PID=""        # set once the hub runs; the exit trap stops it
-DAEMON_PID=""     # the sync running as a daemon (step 5)
-RECEIVER_PID=""   # the webhook receiver (step 5)
+DAEMON_PID=""     # the sync running as a daemon (step 6)
+RECEIVER_PID=""   # the webhook receiver (step 6)
 METRICS_PORT=""
 ALERTS=""
 AUDIT=""
@@ -49,6 +53,7 @@ HUB_PORT=""
 HUB_URL=""        # http://127.0.0.1:PORT/hub/api
 SYNC_TOKEN=""     # service admin-sync: the token the binary uses
 SEED_TOKEN=""     # service test-admin: arranges the drift, lists the admins at the end
+REP_TOKEN=""      # user rep-lee's own token: the representative acting in the hub (step 4)
 BIN=""
 
 # --- Small helpers ----------------------------------------------------------------------
@@ -192,11 +197,14 @@ start_hub() {
     # /dev/null, and the stdin-EOF exit hook off: the trap stops this hub. `set -m` gives
     # the hub its own process group, so a Ctrl-C reaches only this script, whose trap
     # then stops the hub (the hub would otherwise shut down at once, under our feet).
+    # The hub logs at INFO (a line per request, with who made it) in UTC, the zone the
+    # roster's `log` assumes when it names none.
     set -m
     (
         unset HUB_AUDITOR_TOKEN
-        export HUB_ADMIN_SYNC_TOKEN="$SYNC_TOKEN" HUB_TEST_ADMIN_TOKEN="$SEED_TOKEN"
-        exec "$VENV/bin/python" "$LAUNCHER" run --dir "$RUN_DIR" --port "$HUB_PORT"
+        export HUB_ADMIN_SYNC_TOKEN="$SYNC_TOKEN" HUB_TEST_ADMIN_TOKEN="$SEED_TOKEN" TZ=UTC
+        exec "$VENV/bin/python" "$LAUNCHER" run --dir "$RUN_DIR" --port "$HUB_PORT" \
+            --log-level "${HUB_LOG_LEVEL:-INFO}"
     ) </dev/null >"$HUB_LOG" 2>&1 &
     HUB_PID=$!
     set +m
@@ -219,10 +227,17 @@ start_hub() {
 }
 
 # api METHOD PATH [JSON_BODY]: one request to the hub with the test-admin token; prints
-# the response body, fails on a non-2xx status. The token travels in the environment,
-# never on a command line.
+# the response body, fails on a non-2xx status.
 api() {
-    DEMO_TOKEN="$SEED_TOKEN" python3 - "$HUB_URL" "$@" <<'EOF'
+    api_as "$SEED_TOKEN" "$@"
+}
+
+# api_as TOKEN METHOD PATH [JSON_BODY]: the same with another token. The token travels
+# in the environment, never on a command line.
+api_as() {
+    local token="$1"
+    shift
+    DEMO_TOKEN="$token" python3 - "$HUB_URL" "$@" <<'EOF'
 import os, signal, sys, urllib.error, urllib.request
 signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C: no traceback, the script's trap runs
 base, method, path = sys.argv[1:4]
@@ -262,6 +277,8 @@ seed_drift() {
 # --- 5. The roster ----------------------------------------------------------------------
 
 write_roster() {
+    # The log's path as a single-quoted YAML string (a quote in it written twice).
+    local log_path="${HUB_LOG//\'/\'\'}"
     cat >"$ROSTER" <<EOF
 # Written by deploy/local/demo.sh for the throwaway hub on port $HUB_PORT.
 # Who should be admin on which hub, and who added whom.
@@ -283,6 +300,8 @@ communities:
       - name: demo-hub
         api_url: $HUB_URL
         token_env: LOCAL_HUB_TOKEN   # policy: enforce (the default) also revokes
+        log:                         # the hub's own log: who made each admin
+          file: '$log_path'
 EOF
     heading "the roster (${ROSTER#"$REPO_ROOT"/})"
     sed 's/^/   /' "$ROSTER"
@@ -291,6 +310,7 @@ EOF
 # --- 6. The sync ------------------------------------------------------------------------
 
 FAILURES=()
+REPORT=""         # the last run's report (stdout), for a step to check what it says
 
 # run_sync EXPECTED_EXIT HEADING ARGS...: runs the binary on the roster (the report on
 # stdout, logs on stderr), shows its exit code and records a mismatch.
@@ -300,7 +320,9 @@ run_sync() {
     heading "$title"
     printf '   $ jupyterhub-admin-sync --config %s %s\n\n' "${ROSTER#"$REPO_ROOT"/}" "$*"
     local code=0
-    LOCAL_HUB_TOKEN="$SYNC_TOKEN" "$BIN" --config "$ROSTER" "$@" || code=$?
+    REPORT="$RUN_DIR/report.txt"
+    # With pipefail, a failing binary's exit code is the pipeline's (tee's is 0).
+    LOCAL_HUB_TOKEN="$SYNC_TOKEN" "$BIN" --config "$ROSTER" "$@" | tee "$REPORT" || code=$?
     if [[ "$code" == "$expected" ]]; then
         printf '\n   exit code %s (as expected)\n' "$code"
     else
@@ -309,10 +331,42 @@ run_sync() {
     fi
 }
 
-# --- 7. The hub's own view --------------------------------------------------------------
+# --- 7. Who made it ---------------------------------------------------------------------
+
+# expect_in_report TEXT: the last run's report says TEXT (recorded as a failure if not).
+expect_in_report() {
+    if grep -qF -- "$1" "$REPORT"; then
+        note "the report names who did it: \"$1\""
+    else
+        note "the report does NOT say \"$1\""
+        FAILURES+=("the report does not say \"$1\"")
+    fi
+}
+
+# The representative makes student-1 admin in the hub with their own token (as the
+# admin page does with their login); the hub's log names them, and so does the sync.
+representative_makes_an_admin() {
+    heading "4. the representative makes student-1 admin in the hub, with their own token"
+    REP_TOKEN="$(api POST /users/rep-lee/tokens '{"note": "demo: rep-lee acting in the hub"}' |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+    api_as "$REP_TOKEN" PATCH /users/student-1 '{"admin": true}' >/dev/null
+    note "PATCH /hub/api/users/student-1 {\"admin\": true}, with a token of rep-lee's own"
+    # The hub writes a request's line once it has answered.
+    wait_until 10 grep -qF 'PATCH /hub/api/users/student-1' "$HUB_LOG" ||
+        die "the hub's log (${HUB_LOG#"$REPO_ROOT"/}) has no line for the PATCH: is it at INFO?"
+    note "the hub's log says who did it (${HUB_LOG#"$REPO_ROOT"/}):"
+    grep -F -e 'setting admin=True for student-1' -e 'role admin for User: student-1' \
+        -e 'PATCH /hub/api/users/student-1' "$HUB_LOG" | sed 's/^/     /' || true
+    run_sync 2 "4a. dry run: student-1 is not in the roster, and the sync says who made them admin" --dry-run
+    expect_in_report "would revoke admin from student-1: undeclared admin by flag (stays a user); made admin by rep-lee through the API at "
+    run_sync 0 "4b. once: revoked (policy enforce); to keep student-1, add them to the roster with added_by: rep-lee" --once
+    expect_in_report "revoked admin from student-1: undeclared admin by flag (stays a user); made admin by rep-lee through the API at "
+}
+
+# --- 8. The hub's own view --------------------------------------------------------------
 
 show_hub_admins() {
-    heading "4. the admins as the hub itself reports them (GET /hub/api/users)"
+    heading "5. the admins as the hub itself reports them (GET /hub/api/users)"
     DEMO_TOKEN="$SEED_TOKEN" python3 - "$HUB_URL" <<'EOF'
 import json, os, signal, sys, urllib.request
 signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -334,7 +388,7 @@ print(f"   other users ({len(others)}): {', '.join(others)}")
 EOF
 }
 
-# --- 8. The daemon ----------------------------------------------------------------------
+# --- 9. The daemon ----------------------------------------------------------------------
 
 # wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s; fails after SECONDS.
 wait_until() {
@@ -384,7 +438,7 @@ PY
 }
 
 run_daemon() {
-    heading "5. the daemon: keeps the hub as declared while people use it"
+    heading "6. the daemon: keeps the hub as declared while people use it"
     ALERTS="$RUN_DIR/alerts.jsonl"
     AUDIT="$RUN_DIR/audit.jsonl"
     DAEMON_LOG="$RUN_DIR/daemon.log"
@@ -422,35 +476,35 @@ PY
     note "ready: the first run over the hub has finished (GET /readyz answers 200)"
 
     local started
-    heading "5a. someone takes dave's admin away in the hub's UI"
+    heading "6a. someone takes dave's admin away in the hub's UI"
     api PATCH /users/dave '{"admin": false}' >/dev/null
     started=$SECONDS
     wait_until 20 is_admin dave || die "the daemon did not restore dave"
     note "the daemon granted it back within $((SECONDS - started + 1)) s (the roster says amara added dave)"
 
-    heading "5b. the roster is edited while the daemon runs: policy grant (never revoke)"
+    heading "6b. the roster is edited while the daemon runs: policy grant (never revoke)"
     printf '        policy: grant\n' >>"$ROSTER"
     wait_until 10 grep -q "roster reloaded" "$DAEMON_LOG" || die "the roster edit was not picked up"
     note "picked up without a restart (the daemon polls the file; SIGHUP forces a reload)"
 
-    heading "5c. someone makes mallory admin in the UI again: policy grant leaves it, and alerts"
+    heading "6c. someone makes mallory admin in the UI again: policy grant leaves it, and alerts"
     api PATCH /users/mallory '{"admin": true}' >/dev/null
     wait_until 20 alert_seen firing || die "no alert fired; see ${DAEMON_LOG#"$REPO_ROOT"/}"
     show_alerts
     wait_until 10 undeclared_drift_is 1 || die "the drift gauge does not show mallory"
     metrics_lines 'jupyterhub_admin_sync_drift\{'
 
-    heading "5d. a person removes mallory's admin: the drift resolves"
+    heading "6d. a person removes mallory's admin: the drift resolves"
     api PATCH /users/mallory '{"admin": false}' >/dev/null
     wait_until 20 alert_seen resolved || die "the alert did not resolve"
     wait_until 10 undeclared_drift_is 0 || die "the drift gauge did not return to 0"
     show_alerts
     metrics_lines 'jupyterhub_admin_sync_(drift\{|changes_total|roster_valid)'
 
-    heading "5e. the audit trail (${AUDIT#"$REPO_ROOT"/}): who changed what, and who added whom"
+    heading "6e. the audit trail (${AUDIT#"$REPO_ROOT"/}): who changed what, and who added whom"
     sed 's/^/   /' "$AUDIT"
 
-    heading "5f. SIGTERM: the daemon finishes in-flight work and exits 0"
+    heading "6f. SIGTERM: the daemon finishes in-flight work and exits 0"
     kill -TERM "$DAEMON_PID"
     local code=0
     wait "$DAEMON_PID" || code=$?
@@ -479,6 +533,7 @@ main() {
     run_sync 2 "1. dry run: what would change (exit 2 = drift; nothing is changed)" --dry-run
     run_sync 0 "2. once: make the hub match the roster (exit 0 = every difference fixed)" --once
     run_sync 0 "3. dry run again: nothing left to change (exit 0 = in sync)" --dry-run
+    representative_makes_an_admin
 
     show_hub_admins
     run_daemon
@@ -488,7 +543,7 @@ main() {
     note "${VENV#"$REPO_ROOT"/} (reused next time). Clean up: rm -rf .local-hub"
 
     if ((${#FAILURES[@]} > 0)); then
-        printf '\ndemo.sh: FAILED: an exit code was not the expected one:\n' >&2
+        printf '\ndemo.sh: FAILED: an exit code or a report was not the expected one:\n' >&2
         printf '  - %s\n' "${FAILURES[@]}" >&2
         exit 1
     fi

@@ -333,6 +333,30 @@ mod tests {
     }
 
     #[test]
+    fn a_phrase_says_how_once_for_the_hubs_start_and_a_login() {
+        let phrase = |made_by, via| {
+            Attribution {
+                made_by,
+                via: Some(via),
+                at: Some(jiff::Timestamp::from_second(21_600).unwrap()),
+            }
+            .phrase()
+        };
+        assert_eq!(
+            phrase(MadeBy::Configuration, Via::HubStart),
+            "by the hub's configuration (admin_users or load_roles) at the hub's start at 1970-01-01 06:00 UTC"
+        );
+        assert_eq!(
+            phrase(MadeBy::Authenticator, Via::Login),
+            "by the authenticator at login at 1970-01-01 06:00 UTC"
+        );
+        assert_eq!(
+            phrase(MadeBy::Authenticator, Via::Refresh),
+            "by the authenticator at a login refresh at 1970-01-01 06:00 UTC"
+        );
+    }
+
+    #[test]
     fn the_ledger_is_bounded_per_user() {
         let mut ledger = Ledger::default();
         ledger.add((0..100).map(|i| {

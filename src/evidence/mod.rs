@@ -119,14 +119,16 @@ pub enum MadeBy {
 }
 
 impl fmt::Display for MadeBy {
-    /// As a sentence says it: `rep-lee`, `the hub's configuration at start`.
+    /// As a sentence says it: `rep-lee`, `the hub's configuration (admin_users or
+    /// load_roles)`. When is the [`Via`]'s to say (`at the hub's start`, `at login`), so a
+    /// phrase does not say it twice.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             MadeBy::Actor(name) => f.write_str(&crate::name::printable(name)),
             MadeBy::Configuration => {
-                f.write_str("the hub's configuration at start (admin_users or load_roles)")
+                f.write_str("the hub's configuration (admin_users or load_roles)")
             }
-            MadeBy::Authenticator => f.write_str("the authenticator at login"),
+            MadeBy::Authenticator => f.write_str("the authenticator"),
             MadeBy::ThisTool => f.write_str("this tool"),
             MadeBy::Unknown(why) => write!(f, "unknown ({why})"),
         }

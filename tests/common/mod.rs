@@ -39,8 +39,8 @@ pub use roster::{Community, HubEntry, RosterBuilder};
 pub use run::{
     assert_case_exit, assert_contains_all, assert_exit, assert_output_contains,
     assert_stderr_contains, assert_stdout_contains, changes, command, exit_report, find_line,
-    hub_report, json_lines, last_lines, output_text, report, run, run_async, run_roster, show,
-    stderr, stdout,
+    hub_change, hub_report, json_lines, last_lines, output_text, report, run, run_async,
+    run_roster, show, stderr, stdout,
 };
 
 use std::fs;

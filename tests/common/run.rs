@@ -158,6 +158,18 @@ pub fn hub_report<'a>(report: &'a serde_json::Value, hub: &str) -> &'a serde_jso
         .unwrap_or_else(|| panic!("no hub {hub} in {report}"))
 }
 
+/// The change a JSON report lists for `user` on `hub`.
+pub fn hub_change<'a>(
+    report: &'a serde_json::Value,
+    hub: &str,
+    user: &str,
+) -> &'a serde_json::Value {
+    hub_report(report, hub)["changes"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["user"] == user))
+        .unwrap_or_else(|| panic!("no change for {user} on hub {hub} in {report}"))
+}
+
 /// The `(action, user, applied)` of every change a JSON report lists for `hub`.
 pub fn changes(
     report: &serde_json::Value,
