@@ -113,6 +113,10 @@ metrics! {
         "Users whose admin flag something else keeps changing back (hub config admin_users, the authenticator); the daemon leaves them alone";
     audit_failures: Counter = "audit_failures",
         "Times the audit log could not be written";
+    /// Admins kept for a while because someone the roster entitles made them admin in
+    /// the hub (`ui_grants`).
+    provisional: Family<HubLabel, Gauge> = "provisional",
+        "Provisional administrators: made admin in the hub by someone the roster entitles, kept for ui_grants.keep_for, neither revoked nor counted as drift";
     /// Whether a hub's log shows this tool's own requests (a source that works).
     log_usable: Family<HubLabel, Gauge> = "log_usable",
         "1 when the hub's log the roster names shows this tool's own requests (who made each change can be said); 0 when it does not (the wrong file or pod, a level above INFO, another format); absent for hubs whose log is not read or not judged yet";
@@ -168,6 +172,9 @@ impl Metrics {
             self.contested
                 .get_or_create(&hub)
                 .set(report.contested.len() as i64);
+            self.provisional
+                .get_or_create(&hub)
+                .set(report.provisional.len() as i64);
             for (kind, n) in report.drift_by_kind() {
                 self.drift
                     .get_or_create(&DriftLabels {
@@ -213,6 +220,7 @@ impl Metrics {
         self.requests.remove(&hub);
         self.contested.remove(&hub);
         self.log_usable.remove(&hub);
+        self.provisional.remove(&hub);
         for kind in DriftKind::ALL {
             self.drift.remove(&DriftLabels {
                 hub: name.to_string(),

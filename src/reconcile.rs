@@ -17,7 +17,7 @@ use crate::evidence::{Attribution, Evidence, Ledger, Usable};
 use crate::hub::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::UserName;
 use crate::outcome::{ErrorKind, Skipped};
-use crate::plan::{Action, Change, Plan, Standing, plan};
+use crate::plan::{Action, Change, Plan, Standing, plan, provisional};
 use crate::report::{
     BrakeReport, ChangeReport, HubReport, Mode, NamelessReport, RunReport, Status,
 };
@@ -220,6 +220,53 @@ fn describe_nameless(report: &mut HubReport, ledger: &Ledger) {
             crate::name::printable(name)
         );
     }
+}
+
+/// Decides which undeclared admins of `plan` are provisional administrators
+/// ([`crate::plan::provisional`]) given the `records` kept so far, at `now` (Unix
+/// seconds), and plans again leaving them alone. None when the hub keeps no grants made
+/// in it (`ui_grants` unset).
+pub fn keep_provisional(
+    plan: &mut Plan,
+    spec: &HubSpec,
+    desired: &Desired,
+    snapshot: &HubSnapshot,
+    records: &provisional::Records,
+    now: i64,
+    warn_before: std::time::Duration,
+) -> Option<provisional::Decision> {
+    let keep_for = spec.settings.ui_grants?;
+    let keeping = provisional::Keeping {
+        keep_for,
+        warn_before,
+    };
+    let entitled = |name: &UserName| desired.contains_key(name);
+    let decision = provisional::decide(records, plan, &entitled, now, keeping);
+    replan_keeping(plan, spec, desired, snapshot, &decision.keep);
+    Some(decision)
+}
+
+/// Plans again leaving the undeclared admins in `keep` alone (provisional
+/// administrators), keeping what the first plan learned of each change it still has.
+fn replan_keeping(
+    plan: &mut Plan,
+    spec: &HubSpec,
+    desired: &Desired,
+    snapshot: &HubSnapshot,
+    keep: &std::collections::BTreeSet<UserName>,
+) {
+    if keep.is_empty() {
+        return;
+    }
+    let mut again = crate::plan::plan_keeping(&spec.settings.rules, desired, snapshot, keep);
+    for change in again.changes.iter_mut() {
+        change.made_by = plan
+            .changes
+            .iter()
+            .find(|c| c.user == change.user && c.action == change.action)
+            .and_then(|c| c.made_by.clone());
+    }
+    *plan = again;
 }
 
 /// The hub's snapshot: every admin by any path, and the declared users.
@@ -594,13 +641,25 @@ pub async fn reconcile_today<R: HubRead, W: HubWrite>(
         .log
         .as_ref()
         .map(|log| Evidence::new(log, Reading::Once, None, Ledger::default()));
-    let mut nothing = |_: &mut Plan, _: &HubSnapshot| {};
+    // Without the daemon's records, a grant the log shows is judged afresh: kept while
+    // its time in the log is within keep_for.
+    let now = jiff::Timestamp::now().as_second();
+    let mut decision = None;
+    let mut keep = |plan: &mut Plan, snapshot: &HubSnapshot| {
+        let records = provisional::Records::new();
+        let zero = std::time::Duration::ZERO;
+        decision = keep_provisional(plan, spec, &desired, snapshot, &records, now, zero);
+    };
     let with = RunWith {
         journal: journal.as_ref(),
         evidence: evidence.as_mut(),
-        before_apply: &mut nothing,
+        before_apply: &mut keep,
     };
     let mut report = reconcile_with(spec, &desired, reader, writer, with, stop).await;
+    if let Some(decision) = decision {
+        report.provisional = decision.records.into_values().collect();
+        report.provisional_notices = decision.notices;
+    }
     mark_expired(&mut report, &expired);
     if let Some(journal) = &journal {
         journal.finish(&mut report).await;

@@ -8,6 +8,7 @@ use crate::evidence::Attribution;
 use crate::name::printable;
 use crate::name::{HubName, UserName};
 use crate::outcome::{ErrorKind, Skipped};
+use crate::plan::provisional::{Notice, Provisional};
 use crate::plan::{Action, DriftKind, Standing};
 use crate::roster::{HubRules, Policy};
 use crate::snapshot::{AdminPaths, NamelessUser};
@@ -230,6 +231,17 @@ pub struct HubReport {
     /// Admins the hub lists without a name: drift no run can fix.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub nameless: Vec<NamelessReport>,
+    /// Provisional administrators: made in the hub by someone the roster entitles,
+    /// kept for a while (`ui_grants`), neither revoked nor drift.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub provisional: Vec<Provisional>,
+    /// What this run has to tell the community about them (news, audit lines).
+    #[serde(skip)]
+    pub provisional_notices: Vec<Notice>,
+    /// Provisional administrators (as the hub spells them) whom the same person made
+    /// admin on every hub of the community: the roster line goes in the community.
+    #[serde(skip)]
+    pub provisional_community_wide: std::collections::BTreeSet<String>,
 }
 
 /// A change the daemon made that something else undid since (fight detection).
@@ -280,6 +292,9 @@ impl HubReport {
             authenticator: None,
             groups_checked: true,
             nameless: Vec::new(),
+            provisional: Vec::new(),
+            provisional_notices: Vec::new(),
+            provisional_community_wide: Default::default(),
         }
     }
 
@@ -488,6 +503,9 @@ impl fmt::Display for HubReport {
         for nameless in &self.nameless {
             writeln!(f, "  nameless admin: {}", nameless.reason)?;
         }
+        for p in &self.provisional {
+            writeln!(f, "  provisional administrator {}", describe_provisional(p))?;
+        }
         for warning in &self.warnings {
             writeln!(f, "  warning: {warning}")?;
         }
@@ -522,4 +540,23 @@ impl fmt::Display for RunReport {
             count(Status::Error),
         )
     }
+}
+
+/// `newbie: made admin by rep-lee in the admin page at 2026-12-01 12:38 UTC, kept until
+/// 2026-12-31 (ui_grants)`.
+pub fn describe_provisional(p: &Provisional) -> String {
+    let at = jiff::Timestamp::from_second(p.granted_at).ok();
+    let until = jiff::Timestamp::from_second(p.until)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default();
+    let made = Attribution {
+        made_by: crate::evidence::MadeBy::Actor(p.granted_by.clone()),
+        via: p.via,
+        at,
+    };
+    format!(
+        "{}: made admin {}, kept until {until} (ui_grants)",
+        printable(&p.user),
+        made.phrase()
+    )
 }

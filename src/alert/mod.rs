@@ -37,6 +37,9 @@ pub enum AlertKind {
     /// Something else keeps changing a user's admin flag back; the daemon has stopped
     /// changing that user.
     Contested,
+    /// An admin made in the hub by someone the roster entitles is kept for a while, soon
+    /// ends, or ended (`ui_grants`).
+    Provisional,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -50,6 +53,8 @@ pub enum AlertStatus {
     Expiring,
     /// News, not a state: the daily digest.
     Digest,
+    /// News, not a state: a provisional administrator kept, ending soon, or ended.
+    Provisional,
 }
 
 /// The message POSTed to the webhook. `text` is a sentence for people, so a Slack
@@ -141,7 +146,10 @@ impl AlertState {
                 AlertKind::Error => error_words(report, status),
                 AlertKind::Contested => contested_words(report, status),
                 AlertKind::Drift => drift_words(report, status),
-                AlertKind::Roster | AlertKind::Expiry | AlertKind::Digest => {
+                AlertKind::Roster
+                | AlertKind::Expiry
+                | AlertKind::Digest
+                | AlertKind::Provisional => {
                     unreachable!("not a hub's state alert")
                 }
             };
@@ -409,6 +417,7 @@ pub fn body(
                 AlertKind::Expiry => "JupyterHubAdminExpiring",
                 AlertKind::Digest => "JupyterHubAdminDigest",
                 AlertKind::Contested => "JupyterHubAdminContested",
+                AlertKind::Provisional => "JupyterHubAdminProvisional",
             };
             let mut labels = serde_json::json!({
                 "alertname": name,
@@ -420,7 +429,10 @@ pub fn body(
                 // message, or by itself when no longer sent.
                 AlertStatus::Firing => now + firing_lasts,
                 AlertStatus::Resolved => now,
-                AlertStatus::Remediated | AlertStatus::Expiring | AlertStatus::Digest => {
+                AlertStatus::Remediated
+                | AlertStatus::Expiring
+                | AlertStatus::Digest
+                | AlertStatus::Provisional => {
                     // News is an alert of its own (its `status` a label), ending by
                     // itself; firing and resolved must share labels to be one alert.
                     labels["status"] = serde_json::to_value(alert.status).unwrap_or_default();

@@ -1,5 +1,6 @@
 //! Messages that are news rather than state: drift a run found and fixed
-//! (`remediated`). Administrators whose roster entry expires soon (`expiring`) are the
+//! (`remediated`), and provisional administrators kept, ending soon or ended
+//! (`provisional`). Administrators whose roster entry expires soon (`expiring`) are the
 //! other news; their messages are made in [`super::expiry`].
 //!
 //! News opens no firing alert. Each text is one paragraph a representative can act
@@ -9,6 +10,8 @@
 use serde::Serialize;
 
 use crate::alert::{Alert, AlertKind, AlertStatus, cap_text};
+use crate::name::printable;
+use crate::plan::provisional::{Notice, Provisional};
 use crate::plan::{Action, Standing};
 use crate::report::{ChangeReport, HubReport};
 
@@ -152,6 +155,76 @@ pub fn remediated(report: &HubReport) -> Option<Alert> {
         text: cap_text(sentences.join(" ")),
         details: serde_json::json!({ "policy": policy, "changes": fixed }),
     })
+}
+
+/// The `provisional` message of a run that kept an admin made in the hub by someone the
+/// roster entitles, or saw one end, with the roster lines that make it permanent.
+pub fn provisional(report: &HubReport) -> Option<Alert> {
+    if report.provisional_notices.is_empty() {
+        return None;
+    }
+    let (hub, community) = (report.name.as_str(), &report.community);
+    let sentences: Vec<String> = report
+        .provisional_notices
+        .iter()
+        .map(|notice| provisional_sentence(notice, hub, community, report))
+        .collect();
+    let n = sentences.len();
+    Some(Alert {
+        status: AlertStatus::Provisional,
+        hub: Some(hub.to_string()),
+        community: Some(community.clone()),
+        kind: AlertKind::Provisional,
+        summary: format!(
+            "{n} provisional administrator{} on hub {hub}",
+            if n == 1 { "" } else { "s" }
+        ),
+        text: cap_text(sentences.join(" ")),
+        details: serde_json::json!({ "provisional": report.provisional }),
+    })
+}
+
+fn provisional_sentence(notice: &Notice, hub: &str, community: &str, report: &HubReport) -> String {
+    let until = |p: &Provisional| {
+        jiff::Timestamp::from_second(p.until)
+            .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+            .unwrap_or_default()
+    };
+    match notice {
+        Notice::Kept(p) => {
+            let user = printable(&p.user);
+            let by = printable(&p.granted_by);
+            // Made on every hub of the community: the community's line, else the hub's.
+            let place = if report.provisional_community_wide.contains(&p.user) {
+                format!("{community}'s administrators")
+            } else {
+                format!("hub {hub}'s administrators in {community}")
+            };
+            format!(
+                "{by} made {user} admin of hub {hub} in the hub{}; {user} is kept as a provisional administrator until {} (ui_grants). To make it permanent, add under {place}: `- {{name: {user}, added_by: {by}}}`.",
+                p.via.map(|v| format!(" ({v})")).unwrap_or_default(),
+                until(p)
+            )
+        }
+        Notice::Ending(p) => format!(
+            "{}, made admin of hub {hub} in the hub by {}, is a provisional administrator until {}: add them to {community}'s roster to keep them.",
+            printable(&p.user),
+            printable(&p.granted_by),
+            until(p)
+        ),
+        Notice::Lapsed(p, why) => format!(
+            "{} is no longer a provisional administrator of hub {hub}: {why}; the hub's policy applies to them now (policy {}).",
+            printable(&p.user),
+            report.rules.policy
+        ),
+        Notice::Ended(p) => format!(
+            "{}'s time as a provisional administrator of hub {hub} (made admin by {}) ended {}; the hub's policy applies to them now (policy {}).",
+            printable(&p.user),
+            printable(&p.granted_by),
+            until(p),
+            report.rules.policy
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -97,6 +97,12 @@ words! {
         Reversed => "reversed",
         /// A user the daemon stops changing.
         Contested => "contested",
+        /// An admin made in the hub by someone the roster entitles, kept for a while
+        /// (`ui_grants`): who made them, how and when, and until when.
+        Provisional => "provisional",
+        /// A provisional administrator no longer kept (its time ran out, or the one who
+        /// made the grant is no longer entitled): the hub's policy applies again.
+        ProvisionalEnded => "provisional_ended",
         /// A chain of hashes starts here ([`chain::ChainStart`]).
         Chain => "chain",
     }
@@ -636,6 +642,27 @@ impl AuditLog {
             if !known {
                 lines.push(event(who.as_str(), Event::Seen, None, n.reason.clone())?);
             }
+        }
+        for notice in &report.provisional_notices {
+            use crate::plan::provisional::Notice;
+            let (who, kind, result) = match notice {
+                Notice::Kept(p) => (
+                    &p.user,
+                    Event::Provisional,
+                    format!(
+                        "added in the hub: {}",
+                        crate::report::describe_provisional(p)
+                    ),
+                ),
+                Notice::Lapsed(p, why) => (&p.user, Event::ProvisionalEnded, why.clone()),
+                Notice::Ended(p) => (
+                    &p.user,
+                    Event::ProvisionalEnded,
+                    "ui_grants keep_for ran out".to_string(),
+                ),
+                Notice::Ending(_) => continue,
+            };
+            lines.push(event(who, kind, None, result)?);
         }
         for c in report.contested.iter().filter(|c| c.new) {
             lines.push(event(&c.user, Event::Contested, None, c.reason.clone())?);

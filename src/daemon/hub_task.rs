@@ -17,7 +17,8 @@ use crate::hub::HubError;
 use crate::name::{HubName, UserName};
 use crate::plan::Action;
 use crate::plan::Plan;
-use crate::reconcile::{RunWith, mark_expired, reconcile_with, setup_failure};
+use crate::plan::provisional;
+use crate::reconcile::{RunWith, keep_provisional, mark_expired, reconcile_with, setup_failure};
 use crate::report::{ContestedReport, HubReport, ReversalReport};
 use crate::roster::{HubAccess, HubSpec, LogConfig, Roster};
 use crate::snapshot::HubSnapshot;
@@ -156,7 +157,16 @@ async fn run_once<C: Connect>(
     let mut events = Vec::new();
     let (fights, seen) = (&mut state.fights, &mut state.admins);
     let following_log = evidence.is_some();
+    let records = &state.provisional;
+    // The community is told a provisional administrator's end as early as of an
+    // administrator's expiry.
+    let warn_before = Duration::from_secs(
+        u64::try_from(shared.options.expiry_warning_days.max(0)).unwrap_or(0) * 86_400,
+    );
+    let mut decision = None;
     let mut before_apply = |plan: &mut Plan, snapshot: &HubSnapshot| {
+        let at = i64::try_from(now).unwrap_or(i64::MAX);
+        decision = keep_provisional(plan, spec, &desired, snapshot, records, at, warn_before);
         events = fights.before_apply(now, &desired, plan);
         plan.hold(&fights.contested());
         let admins: BTreeSet<String> = snapshot
@@ -175,6 +185,12 @@ async fn run_once<C: Connect>(
         before_apply: &mut before_apply,
     };
     let mut report = reconcile_with(spec, &desired, hub, Some(hub), with, stop).await;
+    if let Some(decision) = decision {
+        report.provisional = decision.records.values().cloned().collect();
+        report.provisional_notices = decision.notices;
+        report.provisional_community_wide = community_wide(shared, roster, spec, &decision.records);
+        state.provisional = decision.records;
+    }
     let applied: Vec<(UserName, Action)> = report
         .changes
         .iter()
@@ -237,6 +253,40 @@ fn follow_log(spec: &HubSpec, evidence: &mut Option<(LogConfig, Evidence)>, stat
         let evidence = Evidence::new(config, Reading::Follow, position, ledger);
         (config.clone(), evidence)
     });
+}
+
+/// The provisional administrators of `spec`'s hub whom the same person made admin on
+/// every hub of its community (as far as the hubs' last runs know), after noting this
+/// hub's `records` for the others.
+fn community_wide<C>(
+    shared: &Shared<C>,
+    roster: &Roster,
+    spec: &HubSpec,
+    records: &provisional::Records,
+) -> BTreeSet<String> {
+    let Ok(mut known) = shared.provisional.lock() else {
+        return BTreeSet::new();
+    };
+    known.insert(spec.name.as_str().to_string(), records.clone());
+    let hubs: Vec<&str> = roster
+        .hubs
+        .iter()
+        .filter(|h| h.community == spec.community)
+        .map(|h| h.name.as_str())
+        .collect();
+    records
+        .iter()
+        .filter(|(user, record)| {
+            hubs.len() > 1
+                && hubs.iter().all(|hub| {
+                    known
+                        .get(*hub)
+                        .and_then(|r| r.get(*user))
+                        .is_some_and(|r| r.granted_by == record.granted_by)
+                })
+        })
+        .map(|(_, record)| record.user.clone())
+        .collect()
 }
 
 /// Remembers the changes this run made, so the log's lines for them are known as this

@@ -145,6 +145,9 @@ struct Shared<C> {
     stopping: CancellationToken,
     /// Bumped at each SIGHUP: hub tasks then forget their fights.
     fights_epoch: std::sync::atomic::AtomicU64,
+    /// Each hub's provisional administrators after its last run, so that a grant the
+    /// same person made on every hub of a community is told as the community's.
+    provisional: Mutex<std::collections::BTreeMap<String, crate::plan::provisional::Records>>,
 }
 
 impl<C> Shared<C> {
@@ -161,6 +164,7 @@ impl<C> Shared<C> {
         }
         // The news of drift this run fixed, then the state alerts it starts or ends.
         let mut alerts: Vec<Alert> = crate::alert::news::remediated(report).into_iter().collect();
+        alerts.extend(crate::alert::news::provisional(report));
         alerts.extend(
             self.alerts
                 .lock()
@@ -310,6 +314,7 @@ impl<C: Connect> Supervisor<C> {
                 .digest_at
                 .map(|at| Mutex::new(Digest::new(at, options.digest_always))),
             fights_epoch: std::sync::atomic::AtomicU64::new(0),
+            provisional: Mutex::new(Default::default()),
             options,
             connect,
             clock,

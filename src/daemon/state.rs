@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 
 use super::fights::Fights;
 use crate::evidence::{Ledger, SourcePosition};
+use crate::plan::provisional::Records;
 
 /// The format version written and read.
 const VERSION: u32 = 1;
@@ -40,6 +41,10 @@ pub struct HubState {
     /// since then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admins: Option<BTreeSet<String>>,
+    /// Provisional administrators ([`crate::plan::provisional`]): kept for a while
+    /// because someone the roster entitles made them admin in the hub.
+    #[serde(default, skip_serializing_if = "Records::is_empty")]
+    pub provisional: Records,
 }
 
 fn version() -> u32 {

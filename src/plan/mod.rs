@@ -14,6 +14,7 @@ use crate::snapshot::{AdminPaths, HubSnapshot, NamelessUser, OwnerKind};
 use crate::word::words;
 
 pub mod floor;
+pub mod provisional;
 
 pub use floor::{Brake, Limit, floor};
 
@@ -230,6 +231,18 @@ impl Plan {
 ///   revoke every admin who is not an engineer, the signature of a wrong roster whose
 ///   creates would be look-alike users).
 pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan {
+    plan_keeping(rules, desired, observed, &BTreeSet::new())
+}
+
+/// [`plan`], leaving alone the undeclared admins in `keep` (provisional
+/// administrators, [`provisional`]): neither revoked nor drift, still admins of the hub
+/// for the safety floor's counts.
+pub fn plan_keeping(
+    rules: &HubRules,
+    desired: &Desired,
+    observed: &HubSnapshot,
+    keep: &BTreeSet<UserName>,
+) -> Plan {
     let by_name = by_normal_name(observed);
     let owner = observed
         .token_owner
@@ -238,6 +251,7 @@ pub fn plan(rules: &HubRules, desired: &Desired, observed: &HubSnapshot) -> Plan
         .map(|o| UserName::new(&o.name));
     let (mut creates, mut grants) = declared_changes(desired, &by_name);
     let mut revokes = undeclared_changes(desired, &by_name, owner.as_ref());
+    revokes.retain(|c| !keep.contains(&c.user));
 
     let apply_grants = matches!(rules.policy, Policy::Grant | Policy::Enforce);
     let mut apply_revokes = rules.policy == Policy::Enforce;

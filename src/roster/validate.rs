@@ -429,6 +429,12 @@ impl Validator<'_> {
         let log = raw.log.as_ref().and_then(|l| self.log(&who, l));
         let written = self.written(&who, raw.settings());
         let settings = settings::resolve(&[&written, &community.settings, &self.defaults]);
+        if settings.ui_grants.is_some() && raw.log.is_none() {
+            self.problem(
+                &who,
+                "ui_grants keeps admins made in the hub by whom the hub's log names, and the hub has no log; add log: {file: …} or log: {kubernetes: …}, or ui_grants: {keep_for: 0}",
+            );
+        }
         let admins = self.hub_admins(
             &who,
             &name,
@@ -1848,12 +1854,12 @@ communities:
     representatives: [{name: r}]
     ui_grants: {keep_for: 30d}
     hubs:
-      - {name: a, api_url: 'http://a/hub/api', token_env: T}
+      - {name: a, api_url: 'http://a/hub/api', token_env: T, log: {file: /var/log/a.log}}
       - {name: b, api_url: 'http://b/hub/api', token_env: T, ui_grants: {keep_for: 0}}
   - name: d
     representatives: [{name: r2}]
     hubs:
-      - {name: e, api_url: 'http://e/hub/api', token_env: T}
+      - {name: e, api_url: 'http://e/hub/api', token_env: T, log: {file: /var/log/e.log}}
 ";
         let roster = parse(text).unwrap();
         let keep = |hub: &str| roster.hub(hub).unwrap().settings.ui_grants;
@@ -1864,6 +1870,13 @@ communities:
         let found = problems(&bad).join("\n");
         assert!(
             found.contains("community c: ui_grants.keep_for \"a month\" is not a duration"),
+            "{found}"
+        );
+        // Who made an admin is known only from the hub's log.
+        let no_log = text.replace(", log: {file: /var/log/e.log}", "");
+        let found = problems(&no_log).join("\n");
+        assert!(
+            found.contains("community d: hub e: ui_grants keeps admins made in the hub by whom the hub's log names, and the hub has no log"),
             "{found}"
         );
     }

@@ -1,0 +1,290 @@
+//! Provisional administrators: admins made in the hub by someone the roster entitles,
+//! kept for a while and on record instead of undone (`ui_grants: {keep_for: 30d}`).
+//!
+//! The service this tool is for has representatives add administrators in the hub's
+//! admin page, and administrators add more: a grant made there by someone who may add
+//! administrators on that hub (the people `added_by` accepts: its community's
+//! representatives and administrators, the hub's own administrators, the engineers
+//! where the hub declares them, never another provisional admin) is kept from the
+//! grant's time in the hub's log for `keep_for`. A re-grant does not extend it. Each
+//! run checks the grant again against the current roster: a granter who is no longer
+//! entitled ends it at once. The community is told when it starts (with the roster
+//! lines that make it permanent), before it ends, and when it ends.
+//!
+//! [`decide`] is a pure function of the records kept so far, the plan's revocations
+//! (which carry who made each admin, [`crate::evidence::Attribution`]), who is entitled
+//! and the time; the caller keeps the records (the daemon's state) and re-plans with
+//! the admins to keep left alone.
+
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::{Action, Plan, Standing};
+use crate::evidence::{MadeBy, Via};
+use crate::name::UserName;
+
+/// One provisional administrator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Provisional {
+    /// As the hub spells them.
+    pub user: String,
+    /// Who made them admin, as the hub's log names them (a hub username).
+    pub granted_by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<Via>,
+    /// When the hub's log says the grant was made (Unix seconds).
+    pub granted_at: i64,
+    /// When it ends (Unix seconds): `granted_at` plus `keep_for`.
+    pub until: i64,
+    /// Whether the community was told it ends soon.
+    #[serde(default)]
+    pub warned: bool,
+}
+
+/// The provisional administrators of one hub, by user in normal form.
+pub type Records = BTreeMap<String, Provisional>;
+
+/// What the community is told about a provisional administrator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// Kept from now on: who made them admin, until when, and how to make it permanent.
+    Kept(Provisional),
+    /// Ends within the warning.
+    Ending(Provisional),
+    /// Ended early: the one who made the grant is no longer entitled (the reason).
+    Lapsed(Provisional, String),
+    /// `keep_for` has run out: the hub's policy applies to them again.
+    Ended(Provisional),
+}
+
+/// What a run does about provisional administrators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Admins the run leaves alone (neither revoked nor drift).
+    pub keep: BTreeSet<UserName>,
+    /// The records to keep for the next run.
+    pub records: Records,
+    pub notices: Vec<Notice>,
+}
+
+/// How long grants are kept, and how long before the end the community is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keeping {
+    pub keep_for: Duration,
+    pub warn_before: Duration,
+}
+
+/// Decides, for each undeclared admin of `plan`, whether they are (or become) a
+/// provisional administrator, at `now` (Unix seconds): a record still valid keeps them;
+/// a grant the log attributes to someone `entitled` starts a record; otherwise the
+/// hub's policy applies. Records of users who are no longer undeclared admins (revoked
+/// by someone, or now in the roster) are dropped.
+pub fn decide(
+    records: &Records,
+    plan: &Plan,
+    entitled: &dyn Fn(&UserName) -> bool,
+    now: i64,
+    keeping: Keeping,
+) -> Decision {
+    let mut decision = Decision::default();
+    let keep_for = seconds(keeping.keep_for);
+    let warn = seconds(keeping.warn_before);
+    let is_provisional = |name: &UserName| records.contains_key(name.as_str());
+    for change in plan
+        .changes
+        .iter()
+        .filter(|c| c.action == Action::Revoke && c.role == Standing::Undeclared)
+    {
+        let user = &change.user;
+        let record = match records.get(user.as_str()) {
+            Some(record) => record.clone(),
+            None => match granted_by_entitled(change, entitled, &is_provisional) {
+                Some((granted_by, via, at)) if at + keep_for > now => {
+                    let record = Provisional {
+                        user: change.hub_name.clone(),
+                        granted_by,
+                        via,
+                        granted_at: at,
+                        until: at + keep_for,
+                        warned: false,
+                    };
+                    decision.notices.push(Notice::Kept(record.clone()));
+                    record
+                }
+                _ => continue,
+            },
+        };
+        let granter = UserName::new(&record.granted_by);
+        if !entitled(&granter) || is_provisional(&granter) {
+            let why = format!(
+                "{} is no longer one who may add administrators on the hub",
+                crate::name::printable(&record.granted_by)
+            );
+            decision.notices.push(Notice::Lapsed(record, why));
+        } else if now >= record.until {
+            decision.notices.push(Notice::Ended(record));
+        } else {
+            let mut record = record;
+            if !record.warned && now >= record.until - warn {
+                record.warned = true;
+                decision.notices.push(Notice::Ending(record.clone()));
+            }
+            decision.keep.insert(user.clone());
+            decision.records.insert(user.as_str().to_string(), record);
+        }
+    }
+    decision
+}
+
+/// Who made the change's user admin, when the hub's log names a person the roster
+/// entitles who is not themselves provisional nor the user: `(name, via, at)`.
+fn granted_by_entitled(
+    change: &super::Change,
+    entitled: &dyn Fn(&UserName) -> bool,
+    is_provisional: &dyn Fn(&UserName) -> bool,
+) -> Option<(String, Option<Via>, i64)> {
+    let made = change.made_by.as_ref()?;
+    let MadeBy::Actor(name) = &made.made_by else {
+        return None;
+    };
+    let granter = UserName::new(name);
+    let ok = entitled(&granter) && !is_provisional(&granter) && granter != change.user;
+    ok.then(|| (name.clone(), made.via, made.at.map_or(0, |t| t.as_second())))
+}
+
+fn seconds(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 4)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Attribution;
+    use crate::plan::{Change, Plan};
+    use crate::roster::Policy;
+    use crate::snapshot::AdminPaths;
+
+    const DAY: i64 = 86_400;
+
+    fn revoke(user: &str, by: Option<&str>, at: i64) -> Change {
+        Change {
+            action: Action::Revoke,
+            user: UserName::new(user),
+            hub_name: user.to_string(),
+            role: Standing::Undeclared,
+            added_by: None,
+            person: None,
+            paths: AdminPaths {
+                flag: true,
+                ..AdminPaths::default()
+            },
+            made_by: by.map(|b| Attribution {
+                made_by: MadeBy::Actor(b.to_string()),
+                via: Some(Via::AdminPage),
+                at: Some(jiff::Timestamp::from_second(at).unwrap()),
+            }),
+            apply: true,
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            policy: Policy::Enforce,
+            changes,
+            brake: None,
+            contested: BTreeSet::new(),
+            nameless: Vec::new(),
+            awaiting_log: BTreeSet::new(),
+        }
+    }
+
+    const KEEP: Keeping = Keeping {
+        keep_for: Duration::from_secs(30 * 86_400),
+        warn_before: Duration::from_secs(7 * 86_400),
+    };
+
+    fn entitled(n: &UserName) -> bool {
+        ["rep-lee", "carol"].contains(&n.as_str())
+    }
+
+    #[test]
+    fn a_grant_by_someone_the_roster_entitles_is_kept_from_its_time_in_the_log() {
+        let p = plan(vec![
+            revoke("newbie", Some("rep-lee"), 10 * DAY),
+            revoke("mallory", Some("stranger"), 10 * DAY),
+            revoke("old", None, 0),
+        ]);
+        let d = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP);
+        assert_eq!(d.keep, [UserName::new("newbie")].into());
+        let record = &d.records["newbie"];
+        assert_eq!(
+            (record.granted_by.as_str(), record.until),
+            ("rep-lee", 40 * DAY)
+        );
+        assert!(matches!(&d.notices[..], [Notice::Kept(r)] if r.user == "newbie"));
+        // A grant older than keep_for is not kept at all.
+        let d = decide(&Records::new(), &p, &entitled, 41 * DAY, KEEP);
+        assert!(d.keep.is_empty() && d.notices.is_empty());
+    }
+
+    #[test]
+    fn a_record_is_kept_without_news_warned_once_then_ends_and_a_regrant_does_not_extend_it() {
+        let p = plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]);
+        let first = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP);
+        let again = decide(&first.records, &p, &entitled, 12 * DAY, KEEP);
+        assert_eq!((again.keep.len(), again.notices.len()), (1, 0));
+        // The representative grants again later: the record's end stays.
+        let regrant = plan(vec![revoke("newbie", Some("rep-lee"), 20 * DAY)]);
+        let warned = decide(&again.records, &regrant, &entitled, 34 * DAY, KEEP);
+        assert!(matches!(&warned.notices[..], [Notice::Ending(r)] if r.until == 40 * DAY));
+        let quiet = decide(&warned.records, &regrant, &entitled, 35 * DAY, KEEP);
+        assert!(quiet.notices.is_empty() && quiet.keep.len() == 1);
+        let ended = decide(&quiet.records, &regrant, &entitled, 40 * DAY, KEEP);
+        assert!(ended.keep.is_empty() && ended.records.is_empty());
+        assert!(matches!(&ended.notices[..], [Notice::Ended(_)]));
+    }
+
+    #[test]
+    fn a_granter_no_longer_entitled_ends_their_grants_at_once() {
+        let p = plan(vec![revoke("newbie", Some("carol"), 10 * DAY)]);
+        let first = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP);
+        let only_rep = |n: &UserName| n.as_str() == "rep-lee";
+        let lapsed = decide(&first.records, &p, &only_rep, 12 * DAY, KEEP);
+        assert!(lapsed.keep.is_empty());
+        assert!(matches!(&lapsed.notices[..], [Notice::Lapsed(_, why)] if why.contains("carol")));
+    }
+
+    #[test]
+    fn a_provisional_admin_makes_no_provisional_admins() {
+        let kept = decide(
+            &Records::new(),
+            &plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]),
+            &entitled,
+            11 * DAY,
+            KEEP,
+        );
+        // newbie (provisional) grants another; even were the roster to entitle them.
+        let p = plan(vec![
+            revoke("newbie", Some("rep-lee"), 10 * DAY),
+            revoke("friend", Some("newbie"), 11 * DAY),
+        ]);
+        let everyone = |_: &UserName| true;
+        let d = decide(&kept.records, &p, &everyone, 12 * DAY, KEEP);
+        assert_eq!(d.keep, [UserName::new("newbie")].into());
+    }
+
+    #[test]
+    fn records_of_users_no_longer_undeclared_admins_are_dropped() {
+        let first = decide(
+            &Records::new(),
+            &plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]),
+            &entitled,
+            11 * DAY,
+            KEEP,
+        );
+        // Added to the roster (no revocation planned any more), or revoked by someone.
+        let d = decide(&first.records, &plan(Vec::new()), &entitled, 12 * DAY, KEEP);
+        assert!(d.records.is_empty() && d.notices.is_empty());
+    }
+}

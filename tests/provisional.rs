@@ -1,0 +1,247 @@
+//! Provisional administrators on a real hub (`ui_grants: {keep_for: 30d}`): an admin
+//! made in the hub by someone the roster entitles is kept, on record and told to the
+//! community, across runs and a restart of the daemon; one made by anyone else (an
+//! outsider, or a provisional administrator) is revoked under `enforce`; a grant whose
+//! maker leaves the roster ends at once. A one-shot run judges the grants its reading of
+//! the hub's log shows in the same way.
+//!
+//! One hub for the binary; every test holds [`common::exclusive`] and uses its own
+//! users. People act on the hub with their own tokens, as the hub's admin page does.
+//! That keep_for runs out (and the warning before it) is shown on explicit times in
+//! `src/plan/provisional.rs`, not by waiting here.
+
+mod common;
+
+use common::webhook::{messages, receiver};
+use common::{Community, Daemon, HubEntry, RosterBuilder, wait_until};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// `actor` makes `user` admin through the API with their own token.
+async fn make_admin(hub: &common::Hub, actor: &str, user: &str) {
+    let token = hub.user_token(actor).await;
+    let path = format!("/users/{}", common::encode_name(user));
+    let body = json!({"admin": true});
+    let (status, answer) = hub
+        .request(reqwest::Method::PATCH, &path, &token, Some(&body))
+        .await;
+    assert_eq!(status, 200, "{actor} making {user} admin: {answer}");
+}
+
+/// Community `prov` with representative `rep`, the administrators `admins` (added by
+/// `rep`) and hub `provhub` under `enforce`, keeping grants made in it for 30 days.
+fn roster(hub: &common::Hub, rep: &str, admins: &[&str]) -> RosterBuilder {
+    // Other tests' leftovers are revoked too: the limits give room for them.
+    let entry = HubEntry::new("provhub", &hub.api_url, "TOK")
+        .policy("enforce")
+        .set("max_revocations", 100)
+        .set("max_revocation_share", 1)
+        .set("ui_grants", "{keep_for: 30d}")
+        .set("log", format!("{{file: '{}'}}", hub.log_path().display()));
+    RosterBuilder::new().community(
+        Community::new("prov")
+            .rep(rep)
+            .admins(admins, rep)
+            .hub(entry),
+    )
+}
+
+fn start(roster: &Path, dir: &Path, state: &Path, alerts: &str, hub: &common::Hub) -> Daemon {
+    let audit = dir.join("audit.jsonl");
+    Daemon::start(
+        roster,
+        dir,
+        &[
+            "--interval",
+            "1s",
+            "--audit-log",
+            audit.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+        &[
+            ("TOK", &hub.admin_sync_token),
+            ("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", alerts),
+        ],
+    )
+}
+
+/// The audit lines of `event` for `user`.
+fn audit_lines(path: &Path, event: &str, user: &str) -> Vec<Value> {
+    common::audit::Trail::read(path)
+        .lines
+        .into_iter()
+        .filter(|l| l["event"] == event && l["user"] == user)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes_the_rest() {
+    let (_guard, hub) = common::exclusive_hub(
+        &["pd-rep", "pd-carol", "pd-outsider"],
+        &["pd-kept", "pd-stray", "pd-chain", "pd-bycarol"],
+    )
+    .await;
+    // Before the daemon starts: the representative and an outsider each make an admin.
+    make_admin(hub, "pd-rep", "pd-kept").await;
+    make_admin(hub, "pd-outsider", "pd-stray").await;
+    let dir = tempfile::tempdir().unwrap();
+    let state: PathBuf = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let audit = dir.path().join("audit.jsonl");
+    let path = roster(hub, "pd-rep", &["pd-carol"]).write(dir.path());
+    let alerts = receiver(200, Duration::ZERO).await;
+    let mut daemon = start(&path, dir.path(), &state, &alerts.uri(), hub);
+
+    let admins = || async { hub.admins().await };
+    wait_until(
+        30,
+        "pd-stray and pd-outsider revoked",
+        || daemon.context(),
+        || async {
+            let admins = admins().await;
+            !admins.contains("pd-stray") && !admins.contains("pd-outsider")
+        },
+    )
+    .await;
+    assert!(admins().await.contains("pd-kept"), "{}", daemon.context());
+    assert_eq!(
+        daemon
+            .metric("jupyterhub_admin_sync_provisional{hub=\"provhub\"}")
+            .await,
+        Some(1.0)
+    );
+    // On record: who made them, how, and until when.
+    let kept = audit_lines(&audit, "provisional", "pd-kept");
+    assert_eq!(kept.len(), 1, "{kept:#?}");
+    let result = kept[0]["result"].as_str().unwrap_or_default();
+    assert!(
+        result.contains("made admin by pd-rep through the API at ")
+            && result.contains("kept until "),
+        "{result}"
+    );
+    // Told to the community, with the roster line that makes it permanent.
+    let texts = || async {
+        messages(&alerts)
+            .await
+            .iter()
+            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<String>>()
+    };
+    let told = "pd-rep made pd-kept admin of hub provhub in the hub (through the API); pd-kept is kept as a provisional administrator until ";
+    let line = "To make it permanent, add under hub provhub's administrators in prov: `- {name: pd-kept, added_by: pd-rep}`.";
+    wait_until(
+        30,
+        "news of pd-kept",
+        || daemon.context(),
+        || async {
+            texts()
+                .await
+                .iter()
+                .any(|t| t.contains(told) && t.contains(line))
+        },
+    )
+    .await;
+
+    // While it runs: an administrator's grant is kept, a provisional admin's is not.
+    make_admin(hub, "pd-carol", "pd-bycarol").await;
+    make_admin(hub, "pd-kept", "pd-chain").await;
+    wait_until(
+        30,
+        "pd-chain revoked",
+        || daemon.context(),
+        || async { !admins().await.contains("pd-chain") },
+    )
+    .await;
+    wait_until(
+        30,
+        "pd-bycarol on record as provisional",
+        || daemon.context(),
+        || async { !audit_lines(&audit, "provisional", "pd-bycarol").is_empty() },
+    )
+    .await;
+    assert!(admins().await.contains("pd-bycarol"));
+    assert!(audit_lines(&audit, "provisional", "pd-chain").is_empty());
+
+    // A restart keeps the records: nothing is told or recorded again.
+    daemon.terminate();
+    let mut daemon = start(&path, dir.path(), &state, &alerts.uri(), hub);
+    wait_until(
+        30,
+        "a run after the restart",
+        || daemon.context(),
+        || async {
+            daemon
+                .metric("jupyterhub_admin_sync_provisional{hub=\"provhub\"}")
+                .await
+                == Some(2.0)
+        },
+    )
+    .await;
+    assert_eq!(audit_lines(&audit, "provisional", "pd-kept").len(), 1);
+
+    // pd-carol leaves the roster: the grant she made ends at once, and the policy applies.
+    roster(hub, "pd-rep", &[]).replace(&path);
+    wait_until(
+        30,
+        "pd-bycarol revoked once pd-carol left the roster",
+        || daemon.context(),
+        || async { !admins().await.contains("pd-bycarol") },
+    )
+    .await;
+    let ended = audit_lines(&audit, "provisional_ended", "pd-bycarol");
+    assert_eq!(ended.len(), 1, "{ended:#?}");
+    assert!(
+        ended[0]["result"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("pd-carol is no longer one who may add administrators on the hub"),
+        "{ended:#?}"
+    );
+    assert!(admins().await.contains("pd-kept"), "{}", daemon.context());
+    daemon.terminate();
+}
+
+#[tokio::test]
+async fn a_one_shot_run_keeps_what_the_hubs_log_shows_an_entitled_person_made() {
+    let (_guard, hub) =
+        common::exclusive_hub(&["po-rep", "po-outsider"], &["po-kept", "po-stray"]).await;
+    make_admin(hub, "po-rep", "po-kept").await;
+    make_admin(hub, "po-outsider", "po-stray").await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = roster(hub, "po-rep", &[]).write(dir.path());
+    let run = |args: &[&str]| common::run_roster(&path, args, &[("TOK", &hub.admin_sync_token)]);
+
+    let report = common::report(&run(&["--dry-run", "--output", "json"]));
+    let provhub = common::hub_report(&report, "provhub");
+    let provisional = provhub["provisional"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let kept: Vec<&Value> = provisional
+        .iter()
+        .filter(|p| p["user"] == "po-kept")
+        .collect();
+    assert_eq!(kept.len(), 1, "{provhub:#}");
+    assert_eq!(kept[0]["granted_by"], "po-rep");
+    let changed = |user: &str| {
+        provhub["changes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["user"] == user))
+    };
+    assert!(!changed("po-kept"), "{provhub:#}");
+    assert!(changed("po-stray"), "{provhub:#}");
+    let text = common::stdout(&run(&["--dry-run"]));
+    common::assert_contains_all(
+        &text,
+        &["provisional administrator po-kept: made admin by po-rep through the API at "],
+    );
+
+    common::assert_exit(&run(&["--once"]), 0);
+    let admins = hub.admins().await;
+    assert!(
+        admins.contains("po-kept") && !admins.contains("po-stray"),
+        "{admins:?}"
+    );
+}
