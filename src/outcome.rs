@@ -73,6 +73,9 @@ words! {
         /// The change is new since the last run and the hub's log does not show yet who
         /// made what it would undo: looked up again next run before anything is done.
         AwaitingLog => "new since the last run: looked up in the hub's log again next run",
+        /// The hub keeps admins made in it for a while (`ui_grants`), and this one-shot
+        /// run has not the daemon's records of them (`--state-dir`): the daemon decides.
+        MaybeProvisional => "may be provisional: the daemon decides (its records are in --state-dir)",
         /// An earlier change's audit line could not be written; no change is made
         /// without one, so the rest wait for the next run.
         NotRecorded => "not tried: the audit log cannot be written",

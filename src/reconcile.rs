@@ -128,6 +128,11 @@ pub async fn reconcile_with<R: HubRead, W: HubWrite>(
     let mut plan = plan(&spec.settings.rules, desired, &snapshot);
     if let Some(evidence) = evidence.as_deref() {
         attribute(&mut plan, evidence.ledger());
+        // Where who made an admin decides (ui_grants), a change whose lines the log has
+        // not settled yet waits for them.
+        if spec.settings.ui_grants.is_some() {
+            plan.await_log(&evidence.pending_users());
+        }
     }
     before_apply(&mut plan, &snapshot);
     describe(spec, &plan, &snapshot, &mut report, writer.is_none());
@@ -266,6 +271,7 @@ fn replan_keeping(
             .find(|c| c.user == change.user && c.action == change.action)
             .and_then(|c| c.made_by.clone());
     }
+    again.await_log(&plan.awaiting_log);
     *plan = again;
 }
 
@@ -621,6 +627,16 @@ where
     done.into_iter().map(|(_, t)| t).collect()
 }
 
+/// What a one-shot run works with besides the hubs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OneShot<'a> {
+    /// The audit trail (`--once --audit-log`).
+    pub journal: Option<&'a Journal>,
+    /// The daemon's records of provisional administrators, read from its state
+    /// (`--state-dir`); none: on a hub with `ui_grants`, the daemon decides.
+    pub kept: Option<&'a provisional::ByHub>,
+}
+
 /// [`reconcile`] against the roster as it stands today (by the machine's clock):
 /// administrators whose entry expired are not declared, and their revocations are
 /// marked as expired. With a `journal`, the run is written to the audit trail.
@@ -629,9 +645,10 @@ pub async fn reconcile_today<R: HubRead, W: HubWrite>(
     spec: &HubSpec,
     reader: &R,
     writer: Option<&W>,
-    journal: Option<&Journal>,
+    with: OneShot<'_>,
     stop: &CancellationToken,
 ) -> HubReport {
+    let OneShot { journal, kept } = with;
     let today = SystemClock.today();
     let desired = roster.desired_on(spec, today);
     let expired = roster.expired_on(spec, today);
@@ -641,14 +658,21 @@ pub async fn reconcile_today<R: HubRead, W: HubWrite>(
         .log
         .as_ref()
         .map(|log| Evidence::new(log, Reading::Once, None, Ledger::default()));
-    // Without the daemon's records, a grant the log shows is judged afresh: kept while
-    // its time in the log is within keep_for.
+    // Provisional administrators: the daemon's records (`kept`, read from its state)
+    // and the grants this run's reading of the hub's log shows; without the records,
+    // no undeclared admin is revoked on the hub (the daemon decides).
     let now = jiff::Timestamp::now().as_second();
+    let none = provisional::Records::new();
+    let records = kept
+        .and_then(|k| k.get(spec.name.as_str()))
+        .unwrap_or(&none);
     let mut decision = None;
     let mut keep = |plan: &mut Plan, snapshot: &HubSnapshot| {
-        let records = provisional::Records::new();
         let zero = std::time::Duration::ZERO;
-        decision = keep_provisional(plan, spec, &desired, snapshot, &records, now, zero);
+        decision = keep_provisional(plan, spec, &desired, snapshot, records, now, zero);
+        if decision.is_some() && kept.is_none() {
+            plan.leave_to_the_daemon();
+        }
     };
     let with = RunWith {
         journal: journal.as_ref(),
@@ -668,20 +692,20 @@ pub async fn reconcile_today<R: HubRead, W: HubWrite>(
 }
 
 /// Reconciles every hub in `targets` (a dry run when `mode` is [`Mode::DryRun`]), at
-/// most `concurrency` at a time, writing to the audit trail through `journal`; the
-/// report keeps the order of `targets`.
+/// most `concurrency` at a time, with the audit trail and the daemon's records `with`;
+/// the report keeps the order of `targets`.
 pub async fn run_all<C: HubRead + HubWrite>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     mode: Mode,
     concurrency: usize,
-    journal: Option<&Journal>,
+    with: OneShot<'_>,
 ) -> RunReport {
     let never = CancellationToken::new();
     let never = &never;
     let hubs = each_hub(targets, concurrency, |spec, client| async move {
         let writer = (mode != Mode::DryRun).then_some(client);
-        reconcile_today(roster, spec, client, writer, journal, never).await
+        reconcile_today(roster, spec, client, writer, with, never).await
     })
     .await;
     RunReport { mode, hubs }

@@ -189,6 +189,32 @@ fn the_binary_says_the_representative_made(hub: &Hub, made: &[String]) {
         );
         assert!(text.contains(&line), "{line:?} is missing from:\n{text}");
     }
+
+    // With ui_grants, the admins the representative made in the admin page are kept as
+    // provisional administrators: no change, on record with who, how and until when.
+    let entry = HubEntry::new("pagehub", &hub.api_url, "TOK")
+        .set("log", format!("{{file: '{}'}}", hub.log_path().display()))
+        .set("ui_grants", "{keep_for: 30d}");
+    let roster = RosterBuilder::one_hub("page", REP, entry).write(dir.path());
+    let out = run_roster(
+        &roster,
+        &["--dry-run", "--output", "json"],
+        &[("TOK", &hub.admin_sync_token)],
+    );
+    let report = common::report(&out);
+    let pagehub = hub_report(&report, "pagehub");
+    for name in made {
+        let kept = pagehub["provisional"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["user"] == name.as_str()))
+            .unwrap_or_else(|| panic!("{name} is not provisional: {pagehub:#}"));
+        assert_eq!(kept["granted_by"], REP, "{kept}");
+        assert_eq!(kept["via"], "admin_page", "{kept}");
+        let changed = pagehub["changes"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["user"] == name.as_str()));
+        assert!(!changed, "{name} is provisional, not a change: {pagehub:#}");
+    }
 }
 
 #[tokio::test]

@@ -164,7 +164,7 @@ async fn a_dry_run_against_hubs_serving_those_admins_is_all_in_sync() {
             (spec.clone(), hub)
         })
         .collect();
-    let report = run_all(&roster, &targets, Mode::DryRun, 8, None).await;
+    let report = run_all(&roster, &targets, Mode::DryRun, 8, Default::default()).await;
     let drifting: Vec<String> = report
         .hubs
         .iter()

@@ -2,8 +2,9 @@
 //! made in the hub by someone the roster entitles is kept, on record and told to the
 //! community, across runs and a restart of the daemon; one made by anyone else (an
 //! outsider, or a provisional administrator) is revoked under `enforce`; a grant whose
-//! maker leaves the roster ends at once. A one-shot run judges the grants its reading of
-//! the hub's log shows in the same way.
+//! maker leaves the roster ends at once. A one-shot run keeps what its reading of the
+//! hub's log shows; without the daemon's state it revokes no undeclared admin there, and
+//! with it reads the daemon's records; the daemon refuses to start without its state.
 //!
 //! One hub for the binary; every test holds [`common::exclusive`] and uses its own
 //! users. People act on the hub with their own tokens, as the hub's admin page does.
@@ -14,6 +15,8 @@ mod common;
 
 use common::webhook::{messages, receiver};
 use common::{Community, Daemon, HubEntry, RosterBuilder, wait_until};
+use jupyterhub_admin_sync::daemon::state::{HubState, StateStore};
+use jupyterhub_admin_sync::plan::provisional::Provisional;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -27,6 +30,21 @@ async fn make_admin(hub: &common::Hub, actor: &str, user: &str) {
         .request(reqwest::Method::PATCH, &path, &token, Some(&body))
         .await;
     assert_eq!(status, 200, "{actor} making {user} admin: {answer}");
+}
+
+/// The shared hub, held alone, with `admins` made admin by `test-admin` one by one
+/// (`PATCH`, whose lines the log settles at once, where a bulk add's wait for the log to
+/// move on) and `users`.
+async fn exclusive_hub_with_admins(
+    admins: &[&str],
+    users: &[&str],
+) -> (common::Exclusive, &'static common::Hub) {
+    let all: Vec<&str> = admins.iter().chain(users).copied().collect();
+    let (guard, hub) = common::exclusive_hub(&[], &all).await;
+    for admin in admins {
+        hub.set_admin(admin, true).await;
+    }
+    (guard, hub)
 }
 
 /// Community `prov` with representative `rep`, the administrators `admins` (added by
@@ -78,13 +96,20 @@ fn audit_lines(path: &Path, event: &str, user: &str) -> Vec<Value> {
 
 #[tokio::test]
 async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes_the_rest() {
-    let (_guard, hub) = common::exclusive_hub(
+    let (_guard, hub) = exclusive_hub_with_admins(
         &["pd-rep", "pd-carol", "pd-outsider"],
         &["pd-kept", "pd-stray", "pd-chain", "pd-bycarol"],
     )
     .await;
-    // Before the daemon starts: the representative and an outsider each make an admin.
+    // Before the daemon starts: the representative and an outsider each make an admin;
+    // the representative also adds a new user as admin (the API's bulk add).
     make_admin(hub, "pd-rep", "pd-kept").await;
+    let token = hub.user_token("pd-rep").await;
+    let body = json!({"usernames": ["pd-bulk"], "admin": true});
+    let (status, answer) = hub
+        .request(reqwest::Method::POST, "/users", &token, Some(&body))
+        .await;
+    assert_eq!(status, 201, "pd-rep adding pd-bulk as admin: {answer}");
     make_admin(hub, "pd-outsider", "pd-stray").await;
     let dir = tempfile::tempdir().unwrap();
     let state: PathBuf = dir.path().join("state");
@@ -105,13 +130,14 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
         },
     )
     .await;
-    assert!(admins().await.contains("pd-kept"), "{}", daemon.context());
-    assert_eq!(
-        daemon
-            .metric("jupyterhub_admin_sync_provisional{hub=\"provhub\"}")
-            .await,
-        Some(1.0)
+    let now = admins().await;
+    assert!(
+        now.contains("pd-kept") && now.contains("pd-bulk"),
+        "{}",
+        daemon.context()
     );
+    // The bulk add's role line waits until the log has moved on past any request that
+    // could still cover it; pd-bulk is left alone meanwhile, then kept (below).
     // On record: who made them, how, and until when.
     let kept = audit_lines(&audit, "provisional", "pd-kept");
     assert_eq!(kept.len(), 1, "{kept:#?}");
@@ -163,6 +189,19 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
     .await;
     assert!(admins().await.contains("pd-bycarol"));
     assert!(audit_lines(&audit, "provisional", "pd-chain").is_empty());
+    wait_until(
+        90,
+        "pd-bulk on record as provisional",
+        || daemon.context(),
+        || async { !audit_lines(&audit, "provisional", "pd-bulk").is_empty() },
+    )
+    .await;
+    assert_eq!(
+        daemon
+            .metric("jupyterhub_admin_sync_provisional{hub=\"provhub\"}")
+            .await,
+        Some(3.0)
+    );
 
     // A restart keeps the records: nothing is told or recorded again.
     daemon.terminate();
@@ -175,11 +214,13 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
             daemon
                 .metric("jupyterhub_admin_sync_provisional{hub=\"provhub\"}")
                 .await
-                == Some(2.0)
+                == Some(3.0)
         },
     )
     .await;
-    assert_eq!(audit_lines(&audit, "provisional", "pd-kept").len(), 1);
+    for user in ["pd-kept", "pd-bulk"] {
+        assert_eq!(audit_lines(&audit, "provisional", user).len(), 1, "{user}");
+    }
 
     // pd-carol leaves the roster: the grant she made ends at once, and the policy applies.
     roster(hub, "pd-rep", &[]).replace(&path);
@@ -204,44 +245,107 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
 }
 
 #[tokio::test]
-async fn a_one_shot_run_keeps_what_the_hubs_log_shows_an_entitled_person_made() {
-    let (_guard, hub) =
-        common::exclusive_hub(&["po-rep", "po-outsider"], &["po-kept", "po-stray"]).await;
+async fn a_one_shot_run_without_the_daemons_state_revokes_no_undeclared_admin_and_with_it_reads_it()
+{
+    let (_guard, hub) = exclusive_hub_with_admins(
+        &["po-rep", "po-outsider"],
+        &["po-kept", "po-stray", "po-recorded"],
+    )
+    .await;
     make_admin(hub, "po-rep", "po-kept").await;
     make_admin(hub, "po-outsider", "po-stray").await;
+    // The log says an outsider made po-recorded admin; the daemon's records (below)
+    // say the representative did, as they would once the log rotated away.
+    make_admin(hub, "po-outsider", "po-recorded").await;
     let dir = tempfile::tempdir().unwrap();
     let path = roster(hub, "po-rep", &[]).write(dir.path());
     let run = |args: &[&str]| common::run_roster(&path, args, &[("TOK", &hub.admin_sync_token)]);
 
+    // Without --state-dir: what the log shows the representative made is provisional;
+    // every other undeclared admin is left to the daemon.
     let report = common::report(&run(&["--dry-run", "--output", "json"]));
     let provhub = common::hub_report(&report, "provhub");
-    let provisional = provhub["provisional"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let kept: Vec<&Value> = provisional
-        .iter()
-        .filter(|p| p["user"] == "po-kept")
-        .collect();
-    assert_eq!(kept.len(), 1, "{provhub:#}");
-    assert_eq!(kept[0]["granted_by"], "po-rep");
-    let changed = |user: &str| {
-        provhub["changes"]
+    let provisional = |hub: &Value, user: &str| {
+        hub["provisional"]
             .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["user"] == user))
+            .and_then(|p| p.iter().find(|p| p["user"] == user).cloned())
     };
-    assert!(!changed("po-kept"), "{provhub:#}");
-    assert!(changed("po-stray"), "{provhub:#}");
+    let kept = provisional(provhub, "po-kept").unwrap_or_else(|| panic!("{provhub:#}"));
+    assert_eq!(kept["granted_by"], "po-rep");
+    let change = |hub: &Value, user: &str| {
+        hub["changes"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["user"] == user).cloned())
+    };
+    assert!(change(provhub, "po-kept").is_none(), "{provhub:#}");
     let text = common::stdout(&run(&["--dry-run"]));
     common::assert_contains_all(
         &text,
         &["provisional administrator po-kept: made admin by po-rep through the API at "],
     );
+    let report = common::report(&run(&["--once", "--output", "json"]));
+    let provhub = common::hub_report(&report, "provhub");
+    for user in ["po-stray", "po-recorded"] {
+        let left = change(provhub, user).unwrap_or_else(|| panic!("{provhub:#}"));
+        assert_eq!(left["action"], "revoke");
+        assert_eq!(
+            left["skipped"],
+            "may be provisional: the daemon decides (its records are in --state-dir)",
+            "{left:#}"
+        );
+    }
+    let admins = hub.admins().await;
+    for user in ["po-kept", "po-stray", "po-recorded"] {
+        assert!(admins.contains(user), "{user}: {admins:?}");
+    }
 
-    common::assert_exit(&run(&["--once"]), 0);
+    // With the daemon's state: its records are read (never written), and the policy
+    // applies to the rest.
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let store = StateStore::new(&state);
+    let now = jiff::Timestamp::now().as_second();
+    let record = Provisional {
+        user: "po-recorded".into(),
+        granted_by: "po-rep".into(),
+        via: None,
+        granted_at: now - 3_600,
+        until: now + 86_400,
+        warned: false,
+    };
+    let kept_state = HubState {
+        provisional: [("po-recorded".to_string(), record)].into(),
+        ..HubState::default()
+    };
+    store.save("provhub", &kept_state).unwrap();
+    let before = std::fs::read(store.path("provhub")).unwrap();
+    let state_arg = state.to_str().unwrap();
+    common::assert_exit(&run(&["--once", "--state-dir", state_arg]), 0);
     let admins = hub.admins().await;
     assert!(
-        admins.contains("po-kept") && !admins.contains("po-stray"),
+        admins.contains("po-kept") && admins.contains("po-recorded"),
         "{admins:?}"
+    );
+    assert!(!admins.contains("po-stray"), "{admins:?}");
+    assert_eq!(std::fs::read(store.path("provhub")).unwrap(), before);
+}
+
+#[test]
+fn the_daemon_refuses_to_start_on_hubs_with_ui_grants_without_its_state_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = RosterBuilder::new()
+        .community(
+            Community::new("prov").rep("pr-rep").hub(
+                HubEntry::new("provhub", "http://127.0.0.1:9/hub/api", "TOK")
+                    .set("ui_grants", "{keep_for: 30d}")
+                    .set("log", "{file: /var/log/hub.log}"),
+            ),
+        )
+        .write(dir.path());
+    let out = common::run_roster(&path, &[], &[("TOK", "a-token-0123")]);
+    common::assert_exit(&out, 1);
+    common::assert_stderr_contains(
+        &out,
+        "hub provhub keeps admins made in the hub for a while (ui_grants), and the daemon keeps their records in its state: give --state-dir DIR",
     );
 }

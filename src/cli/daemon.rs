@@ -60,10 +60,6 @@ pub(crate) struct DaemonArgs {
     #[arg(long, requires = "digest_at")]
     pub(crate) digest_always: bool,
 
-    /// Keep each hub's fight state (contested users) here across restarts.
-    #[arg(long, value_name = "DIR", env = "JUPYTERHUB_ADMIN_SYNC_STATE_DIR")]
-    pub(crate) state_dir: Option<PathBuf>,
-
     /// How long in-flight runs may take to finish after SIGTERM.
     #[arg(long, default_value = "8s", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) shutdown_grace: Duration,
@@ -112,7 +108,7 @@ fn options(
         expiry_warning_days: expiry_warning_days(args.expiry_warning),
         digest_at: args.digest_at,
         digest_always: args.digest_always,
-        state_dir: args.state_dir.clone(),
+        state_dir: common.state_dir.clone(),
     }
 }
 

@@ -55,6 +55,9 @@ pub(crate) enum CliError {
     /// The daemon cannot catch SIGTERM, SIGINT and SIGHUP.
     #[error("cannot install signal handlers: {0}")]
     Signals(std::io::Error),
+    /// The daemon's state (`--state-dir`) cannot be read.
+    #[error(transparent)]
+    State(crate::daemon::state::StateError),
     /// The daemon cannot start (its roster, its address, its audit log, its alerts).
     #[error(transparent)]
     Daemon(#[from] DaemonError),

@@ -13,7 +13,10 @@ use std::process::ExitCode;
 use super::shared::{self, CommonArgs};
 use super::{CliError, Output};
 use crate::audit::Journal;
+use crate::daemon::state::StateStore;
 use crate::hub::HubClient;
+use crate::plan::provisional::ByHub;
+use crate::reconcile::OneShot;
 use crate::report::{Mode, RunReport};
 use crate::review::saved_plan::{self, SavedPlan};
 use crate::roster::{HubSpec, Roster};
@@ -156,21 +159,46 @@ pub(crate) async fn cmd(
     let mut targets = shared::clients(roster.selected(&common.hubs), &common.client_options())?;
     allow_revocations(&mut targets, &args.allow_revocations)?;
     let concurrency = common.concurrency.into();
+    let kept = provisional_records(common.state_dir.as_deref(), &targets)?;
+    let with = OneShot {
+        journal: journal.as_ref(),
+        kept: kept.as_ref(),
+    };
     let report = match (&args.plan_out, &saved) {
         (Some(path), _) => {
-            let (report, plan) = saved_plan::plan_all(&roster, &targets, concurrency).await;
+            let (report, plan) =
+                saved_plan::plan_all(&roster, &targets, concurrency, with.kept).await;
             plan.write(path)?;
             report
         }
         (None, Some(plan)) => {
-            saved_plan::apply_all(&roster, &targets, plan, concurrency, journal.as_ref()).await
+            saved_plan::apply_all(&roster, &targets, plan, concurrency, with).await
         }
-        (None, None) => {
-            crate::reconcile::run_all(&roster, &targets, mode, concurrency, journal.as_ref()).await
-        }
+        (None, None) => crate::reconcile::run_all(&roster, &targets, mode, concurrency, with).await,
     };
     print_report(&report, args.output);
     Ok(ExitCode::from(report.exit_code() as u8))
+}
+
+/// The daemon's records of provisional administrators of the hubs with `ui_grants`,
+/// read (never written) from its state dir; none without `--state-dir`.
+fn provisional_records(
+    state_dir: Option<&Path>,
+    targets: &[(HubSpec, HubClient)],
+) -> Result<Option<ByHub>, CliError> {
+    let Some(dir) = state_dir else {
+        return Ok(None);
+    };
+    let store = StateStore::new(dir);
+    let mut kept = ByHub::new();
+    for (spec, _) in targets
+        .iter()
+        .filter(|(s, _)| s.settings.ui_grants.is_some())
+    {
+        let state = store.load(spec.name.as_str()).map_err(CliError::State)?;
+        kept.insert(spec.name.as_str().to_string(), state.provisional);
+    }
+    Ok(Some(kept))
 }
 
 /// `--validate`'s line: the roster and how much it declares.

@@ -58,6 +58,13 @@ pub(crate) struct CommonArgs {
     /// the audit log before its hubs' runs fail with error kind audit.
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub(crate) audit_lock_wait: Duration,
+
+    /// The daemon's state: it keeps each hub's fights, place in the hub's log and
+    /// provisional administrators (ui_grants) here across restarts. A --dry-run or
+    /// --once reads the provisional administrators from it (read only); without it,
+    /// such a run revokes no undeclared admin on a hub with ui_grants.
+    #[arg(long, value_name = "DIR", env = "JUPYTERHUB_ADMIN_SYNC_STATE_DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
 }
 
 impl CommonArgs {

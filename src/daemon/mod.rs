@@ -89,6 +89,30 @@ pub enum DaemonError {
     Audit(#[from] crate::audit::AuditError),
     #[error("{0}")]
     Webhook(#[from] WebhookError),
+    #[error("{0}")]
+    StateDirNeeded(String),
+}
+
+/// Why the daemon cannot run `roster` without `--state-dir`: hubs that keep admins
+/// made in them (`ui_grants`), whose records live there. None when it can.
+fn state_dir_needed(roster: &Roster, options: &DaemonOptions) -> Option<String> {
+    if options.state_dir.is_some() {
+        return None;
+    }
+    let hubs: Vec<String> = roster
+        .selected(&options.hubs)
+        .filter(|h| h.settings.ui_grants.is_some())
+        .map(|h| crate::name::printable(h.name.as_str()))
+        .collect();
+    let (first, rest) = hubs.split_first()?;
+    let names = rest
+        .iter()
+        .fold(first.clone(), |all, h| format!("{all}, {h}"));
+    Some(format!(
+        "{} {names} keep{} admins made in the hub for a while (ui_grants), and the daemon keeps their records in its state: give --state-dir DIR (JUPYTERHUB_ADMIN_SYNC_STATE_DIR), or set ui_grants: {{keep_for: 0}}",
+        if rest.is_empty() { "hub" } else { "hubs" },
+        if rest.is_empty() { "s" } else { "" },
+    ))
 }
 
 /// How the daemon reaches a hub.
@@ -262,6 +286,9 @@ impl<C: Connect> Supervisor<C> {
         clock: Arc<dyn Clock>,
     ) -> Result<Supervisor<C>, DaemonError> {
         let roster = Roster::load_selected(&options.config, &options.hubs)?;
+        if let Some(why) = state_dir_needed(&roster, &options) {
+            return Err(DaemonError::StateDirNeeded(why));
+        }
         for warning in &roster.warnings {
             tracing::warn!("{warning}");
         }
@@ -516,7 +543,13 @@ impl<C: Connect> Supervisor<C> {
         }
         self.fingerprint = now;
         let options = &self.shared.options;
-        match Roster::load_selected(&options.config, &options.hubs) {
+        let loaded =
+            Roster::load_selected(&options.config, &options.hubs).map_err(|e| e.to_string());
+        let loaded = loaded.and_then(|new| match state_dir_needed(&new, options) {
+            Some(why) => Err(why),
+            None => Ok(new),
+        });
+        match loaded {
             Ok(new) => {
                 for warning in &new.warnings {
                     tracing::warn!("{warning}");
@@ -539,7 +572,7 @@ impl<C: Connect> Supervisor<C> {
             }
             Err(error) => {
                 tracing::error!(%error, "the new roster is invalid; the last good roster stays in force");
-                self.shared.roster_result(Some(&error.to_string()));
+                self.shared.roster_result(Some(&error));
                 if forced {
                     // SIGHUP still means "run now": with the last good roster.
                     self.roster_tx.send_modify(|_| {});

@@ -164,6 +164,12 @@ impl Attributor {
         self.roles.len() + self.groups.len() + self.messages.len()
     }
 
+    /// The users whose admin role lines still wait for their request (or for `hold` to
+    /// pass): who made their change is not known yet.
+    pub fn pending_users(&self) -> impl Iterator<Item = &str> {
+        self.roles.iter().map(|r| r.user.as_str())
+    }
+
     /// The events settled so far (the log has moved `hold` past them).
     pub fn take_settled(&mut self) -> Vec<AdminEvent> {
         std::mem::take(&mut self.settled)

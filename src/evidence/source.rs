@@ -244,6 +244,17 @@ impl Evidence {
         &self.ledger
     }
 
+    /// The users whose change the log shows but does not attribute yet: its lines wait
+    /// for their request line, or for the log to move on (a bulk add's role line waits
+    /// until no other request can still cover it). Empty once the log as read decided.
+    pub fn pending_users(&self) -> std::collections::BTreeSet<crate::name::UserName> {
+        self.attributor
+            .iter()
+            .flat_map(|a| a.pending_users())
+            .map(crate::name::UserName::new)
+            .collect()
+    }
+
     pub fn ledger_mut(&mut self) -> &mut Ledger {
         &mut self.ledger
     }

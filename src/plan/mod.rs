@@ -154,6 +154,9 @@ pub struct Plan {
     /// Users whose change this run leaves for the next, since it is new and the hub's
     /// log does not show it yet (the hub writes a request's line after it commits).
     pub awaiting_log: BTreeSet<UserName>,
+    /// Undeclared admins a one-shot run without the daemon's state leaves to the
+    /// daemon: they may be provisional administrators ([`provisional`]).
+    pub maybe_provisional: BTreeSet<UserName>,
 }
 
 impl Plan {
@@ -188,6 +191,19 @@ impl Plan {
         }
     }
 
+    /// Leaves every revocation of an undeclared admin to the daemon, which alone knows
+    /// which of them are provisional administrators.
+    pub fn leave_to_the_daemon(&mut self) {
+        for change in self
+            .changes
+            .iter_mut()
+            .filter(|c| c.action == Action::Revoke && c.role == Standing::Undeclared && c.apply)
+        {
+            change.apply = false;
+            self.maybe_provisional.insert(change.user.clone());
+        }
+    }
+
     /// Why the run leaves `change` in place, if it does.
     pub fn why_not_applied(&self, change: &Change) -> Option<Skipped> {
         if change.unremovable() {
@@ -198,6 +214,9 @@ impl Plan {
         }
         if !change.apply && self.awaiting_log.contains(&change.user) {
             return Some(Skipped::AwaitingLog);
+        }
+        if !change.apply && self.maybe_provisional.contains(&change.user) {
+            return Some(Skipped::MaybeProvisional);
         }
         match (change.apply, self.policy, change.action) {
             (true, _, _) => None,
@@ -290,6 +309,7 @@ pub fn plan_keeping(
         contested: BTreeSet::new(),
         nameless: observed.nameless.clone(),
         awaiting_log: BTreeSet::new(),
+        maybe_provisional: BTreeSet::new(),
     }
 }
 

@@ -45,6 +45,10 @@ pub struct Provisional {
 /// The provisional administrators of one hub, by user in normal form.
 pub type Records = BTreeMap<String, Provisional>;
 
+/// The daemon's records of every hub, by hub name, as a one-shot run reads them from
+/// its state.
+pub type ByHub = BTreeMap<String, Records>;
+
 /// What the community is told about a provisional administrator.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
@@ -196,6 +200,7 @@ mod tests {
             contested: BTreeSet::new(),
             nameless: Vec::new(),
             awaiting_log: BTreeSet::new(),
+            maybe_provisional: BTreeSet::new(),
         }
     }
 

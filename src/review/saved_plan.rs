@@ -26,7 +26,7 @@ use crate::hub::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::{HubName, UserName};
 use crate::outcome::ErrorKind;
 use crate::plan::Action;
-use crate::reconcile::{blank_report, each_hub, reconcile_today};
+use crate::reconcile::{OneShot, blank_report, each_hub, reconcile_today};
 use crate::report::{HubReport, Mode, RunReport};
 use crate::roster::{HubSpec, Roster};
 use crate::snapshot::{HubSnapshot, TokenOwner};
@@ -281,12 +281,17 @@ pub(crate) async fn plan_all<C: HubRead>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     concurrency: usize,
+    kept: Option<&crate::plan::provisional::ByHub>,
 ) -> (RunReport, SavedPlan) {
+    let with = OneShot {
+        journal: None,
+        kept,
+    };
     let never = CancellationToken::new();
     let never = &never;
     let done = each_hub(targets, concurrency, |spec, client| async move {
         let reader = PlanView::recording(client);
-        let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, None, never).await;
+        let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, with, never).await;
         (report, reader.admins())
     })
     .await;
@@ -299,14 +304,14 @@ pub(crate) async fn plan_all<C: HubRead>(
     (report, plan)
 }
 
-/// `--once --plan`: each hub reconciled through a guarded [`PlanView`] (written to the
-/// audit trail through `journal`); a hub the plan does not hold fails untouched.
+/// `--once --plan`: each hub reconciled through a guarded [`PlanView`] (`with` the
+/// audit trail and the daemon's records); a hub the plan does not hold fails untouched.
 pub(crate) async fn apply_all<C: HubRead + HubWrite>(
     roster: &Roster,
     targets: &[(HubSpec, C)],
     plan: &SavedPlan,
     concurrency: usize,
-    journal: Option<&crate::audit::Journal>,
+    with: OneShot<'_>,
 ) -> RunReport {
     let never = CancellationToken::new();
     let never = &never;
@@ -320,7 +325,7 @@ pub(crate) async fn apply_all<C: HubRead + HubWrite>(
             return report;
         };
         let guarded = PlanView::guarded(client, hub_plan);
-        reconcile_today(roster, spec, &guarded, Some(&guarded), journal, never).await
+        reconcile_today(roster, spec, &guarded, Some(&guarded), with, never).await
     })
     .await;
     RunReport {
