@@ -214,6 +214,9 @@ expect_render_failure() {
   echo "refused as expected: $json"
 }
 
+# A roster whose community keeps admins made in the hub (ui_grants): needs state.
+UI_GRANTS_ROSTER='{"communities": [{"name": "c", "representatives": [{"name": "r"}], "ui_grants": {"keep_for": "30d"}, "hubs": [{"name": "h", "api_url": "http://h/hub/api", "token_env": "T", "log": {"file": "/var/log/h.log"}}]}]}'
+
 check_refusals() {
   local status=0
   expect_render_failure '{"replicas": 2}' "replicas" || status=1
@@ -228,6 +231,7 @@ check_refusals() {
   expect_render_failure '{"hubLogs": {"kubernetes": {"namespaces": ["Climate_Prod"]}}}' "Climate_Prod" || status=1
   expect_render_failure '{"roster": {"communities": [{"name": "c", "hubs": [{"name": "h", "api_url": "http://h/hub/api", "token_env": "T", "log": {"kubernetes": {"namespace": "ns-b"}}}]}]}, "hubLogs": {"kubernetes": {"namespaces": ["ns-a"]}}}' \
     "roster hub h: log.kubernetes.namespace ns-b is not in hubLogs.kubernetes.namespaces (ns-a)" || status=1
+  expect_render_failure "{\"roster\": $UI_GRANTS_ROSTER}" "the roster uses ui_grants" || status=1
   return $status
 }
 run_step "the chart refuses bad values (schema and its own checks)" check_refusals
@@ -251,6 +255,19 @@ check_options() {
   "$PY" deploy/check.py options "$WORK"
 }
 run_step "the chart's options render as documented" check_options
+
+check_state() {
+  # state.enabled: --state-dir on its volume; with persistence, a claim of its own.
+  "$HELM_VENV/bin/python" deploy/render.py "$CHART" --release st --namespace ns \
+    --set-json "{\"state\": {\"enabled\": true, \"persistence\": {\"enabled\": true}}, \"roster\": $UI_GRANTS_ROSTER}" \
+    >"$WORK/state.yaml" || return 1
+  grep -qF -- '- --state-dir=/var/lib/jupyterhub-admin-sync' "$WORK/state.yaml" || { echo "no --state-dir"; return 1; }
+  grep -qF -- 'mountPath: /var/lib/jupyterhub-admin-sync' "$WORK/state.yaml" || { echo "no state mount"; return 1; }
+  grep -qE -- '^  name: st-jupyterhub-admin-sync-state$' "$WORK/state.yaml" || { echo "no state claim"; return 1; }
+  grep -qF -- 'claimName: st-jupyterhub-admin-sync-state' "$WORK/state.yaml" || { echo "the state claim is not mounted"; return 1; }
+  echo "state.enabled with persistence: --state-dir on claim st-jupyterhub-admin-sync-state"
+}
+run_step "state.enabled renders --state-dir on its own volume and claim" check_state
 
 check_log_namespaces() {
   # The examples' rosters and the chart's list agree; and the check does catch a roster

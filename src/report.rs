@@ -546,9 +546,7 @@ impl fmt::Display for RunReport {
 /// 2026-12-31 (ui_grants)`.
 pub fn describe_provisional(p: &Provisional) -> String {
     let at = jiff::Timestamp::from_second(p.granted_at).ok();
-    let until = jiff::Timestamp::from_second(p.until)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default();
+    let until = p.until_text();
     let made = Attribution {
         made_by: crate::evidence::MadeBy::Actor(p.granted_by.clone()),
         via: p.via,

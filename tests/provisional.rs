@@ -283,6 +283,24 @@ async fn a_one_shot_run_without_the_daemons_state_revokes_no_undeclared_admin_an
         &text,
         &["provisional administrator po-kept: made admin by po-rep through the API at "],
     );
+    // dump says who made each admin, and which of them ui_grants keeps.
+    let dump = common::run(
+        &[
+            "dump",
+            "--config",
+            path.to_str().unwrap(),
+            "--hub",
+            "provhub",
+        ],
+        &[("TOK", &hub.admin_sync_token)],
+    );
+    common::assert_contains_all(
+        &common::stdout(&dump),
+        &[
+            "# po-kept: made admin by po-rep through the API at ",
+            "; a provisional administrator until ",
+        ],
+    );
     let report = common::report(&run(&["--once", "--output", "json"]));
     let provhub = common::hub_report(&report, "provhub");
     for user in ["po-stray", "po-recorded"] {

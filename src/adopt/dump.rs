@@ -277,9 +277,12 @@ async fn who_made_each(spec: &HubSpec, admins: &[UserName]) -> Vec<String> {
         .iter()
         .map(|name| match evidence.ledger().who_made(name, true, &[]) {
             Some(made) => format!(
-                "{}: made admin {}.",
+                "{}: made admin {}{}.",
                 printable(name.as_str()),
-                made.phrase()
+                made.phrase(),
+                provisional_until(spec, name, &made)
+                    .map(|until| format!("; a provisional administrator until {until} (ui_grants)"))
+                    .unwrap_or_default()
             ),
             None => format!(
                 "{}: the hub's log as read does not show who made them admin.",
@@ -287,4 +290,23 @@ async fn who_made_each(spec: &HubSpec, admins: &[UserName]) -> Vec<String> {
             ),
         })
         .collect()
+}
+
+/// Until when `ui_grants` keeps `name`, an admin the roster does not declare, whom
+/// `made` says someone the roster entitles made admin (as a one-shot run judges it:
+/// from the log as read, without the daemon's records).
+fn provisional_until(
+    spec: &HubSpec,
+    name: &UserName,
+    made: &crate::evidence::Attribution,
+) -> Option<String> {
+    let keep_for = spec.settings.ui_grants?;
+    if spec.admins.contains_key(name) {
+        return None;
+    }
+    let entitled = |n: &UserName| spec.admins.contains_key(n);
+    let (_, _, at) = crate::plan::provisional::entitled_grant(name, made, &entitled, &|_| false)?;
+    let until = at.saturating_add(i64::try_from(keep_for.as_secs()).ok()?);
+    (until > jiff::Timestamp::now().as_second())
+        .then(|| crate::plan::provisional::minute_utc(until))
 }

@@ -185,11 +185,7 @@ pub fn provisional(report: &HubReport) -> Option<Alert> {
 }
 
 fn provisional_sentence(notice: &Notice, hub: &str, community: &str, report: &HubReport) -> String {
-    let until = |p: &Provisional| {
-        jiff::Timestamp::from_second(p.until)
-            .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-            .unwrap_or_default()
-    };
+    let until = Provisional::until_text;
     match notice {
         Notice::Kept(p) => {
             let user = printable(&p.user);

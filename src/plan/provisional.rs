@@ -148,13 +148,43 @@ fn granted_by_entitled(
     entitled: &dyn Fn(&UserName) -> bool,
     is_provisional: &dyn Fn(&UserName) -> bool,
 ) -> Option<(String, Option<Via>, i64)> {
-    let made = change.made_by.as_ref()?;
+    entitled_grant(
+        &change.user,
+        change.made_by.as_ref()?,
+        entitled,
+        is_provisional,
+    )
+}
+
+/// `(granted_by, via, at)` when `made` (who made `user` admin, as the hub's log says)
+/// names a person `entitled` to add administrators, who is neither `user` nor a
+/// provisional administrator: a grant `ui_grants` keeps from `at` (Unix seconds).
+pub fn entitled_grant(
+    user: &UserName,
+    made: &crate::evidence::Attribution,
+    entitled: &dyn Fn(&UserName) -> bool,
+    is_provisional: &dyn Fn(&UserName) -> bool,
+) -> Option<(String, Option<Via>, i64)> {
     let MadeBy::Actor(name) = &made.made_by else {
         return None;
     };
     let granter = UserName::new(name);
-    let ok = entitled(&granter) && !is_provisional(&granter) && granter != change.user;
+    let ok = entitled(&granter) && !is_provisional(&granter) && granter != *user;
     ok.then(|| (name.clone(), made.via, made.at.map_or(0, |t| t.as_second())))
+}
+
+/// A time in Unix seconds as the texts say it: `2026-12-31 12:38 UTC`.
+pub fn minute_utc(seconds: i64) -> String {
+    jiff::Timestamp::from_second(seconds)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+impl Provisional {
+    /// When the grant ends, as the texts say it.
+    pub fn until_text(&self) -> String {
+        minute_utc(self.until)
+    }
 }
 
 fn seconds(d: Duration) -> i64 {

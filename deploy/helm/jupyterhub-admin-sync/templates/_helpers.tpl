@@ -72,6 +72,39 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- default (printf "%s-audit" (include "jupyterhub-admin-sync.fullname" .)) .Values.audit.persistence.existingClaim }}
 {{- end }}
 
+{{- define "jupyterhub-admin-sync.stateClaimName" -}}
+{{- default (printf "%s-state" (include "jupyterhub-admin-sync.fullname" .)) .Values.state.persistence.existingClaim }}
+{{- end }}
+
+{{/*
+Fails when the chart's roster keeps admins made in the hub (ui_grants, other than 0) at
+any level while state is off: the daemon keeps those records in --state-dir and refuses
+to start without it. A ConfigMap managed elsewhere cannot be read here.
+*/}}
+{{- define "jupyterhub-admin-sync.checkUiGrantsState" -}}
+{{- if and (not .Values.existingRosterConfigMap) (not .Values.state.enabled) }}
+{{- $documents := list .Values.roster }}
+{{- if include "jupyterhub-admin-sync.rosterIsFiles" . }}
+{{- $documents = values .Values.roster }}
+{{- end }}
+{{- range $document := $documents }}
+{{- $levels := list (dig "defaults" dict $document) }}
+{{- range $community := $document.communities | default list }}
+{{- $levels = append $levels $community }}
+{{- range $hub := $community.hubs | default list }}
+{{- $levels = append $levels $hub }}
+{{- end }}
+{{- end }}
+{{- range $level := $levels }}
+{{- $keep := toString (dig "ui_grants" "keep_for" "0" $level) }}
+{{- if ne (trim $keep) "0" }}
+{{- fail "the roster uses ui_grants, whose records the daemon keeps in its state: set state.enabled (and state.persistence.enabled to keep them across pods)" }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{/* `interval` (a whole number of s, m or h; the schema enforces it) in seconds. */}}
 {{- define "jupyterhub-admin-sync.intervalSeconds" -}}
 {{- $interval := toString .Values.interval }}
