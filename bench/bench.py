@@ -409,9 +409,10 @@ def floor(port, token, limit):
 # --------------------------------------------------------------------------------------
 
 
-def write_roster(path, hubs, extra_admins=()):
+def write_roster(path, hubs, extra_admins=(), log_file=None):
     """hubs: [(name, api_url)]. One community per hub: representatives user00000 and
-    user00001, administrator user00002 (added by user00000), plus `extra_admins`."""
+    user00001, administrator user00002 (added by user00000), plus `extra_admins`; with
+    `log_file`, each hub's log is that file (read to say who made each admin)."""
     lines = ["version: 1", "defaults:", "  policy: enforce", "  max_revocations: 5", "communities:"]
     for name, url in hubs:
         lines += [
@@ -431,6 +432,8 @@ def write_roster(path, hubs, extra_admins=()):
             f"        api_url: {url}",
             "        token_env: BENCH_HUB_TOKEN",
         ]
+        if log_file:
+            lines += [f"        log: {{file: '{log_file}'}}"]
     Path(path).write_text("\n".join(lines) + "\n")
     return path
 
@@ -661,9 +664,52 @@ def real_hub_part(a, n, results, status_quo=False):
     }
     results["real_hub"][str(n)] = {"summary": summary, "warmup": warm, "pairs": pairs}
     if status_quo:
+        results["log_dry_run"] = log_dry_run_part(a, hub, roster, env, mib=a.log_dry_run_mib)
         results["status_quo"] = status_quo_part(a, hub)
     log(f"N={n}: stopping the hub")
     hub.stop()
+
+
+def log_dry_run_part(a, hub, plain_roster, env, mib=100, pairs=7):
+    """The same dry run with and without the hub's log in the roster (`log: {file}`, a
+    generated real-format log of `mib` MiB read whole, as a one-shot run reads it):
+    pairs in shuffled order, the ratio of the medians."""
+    n = hub.n
+    log_file = OUT / "hub-log-dry-run.log"
+    made = subprocess.run([str(a.parse_log), "generate", str(log_file), str(mib)], capture_output=True, text=True)
+    if made.returncode != 0:
+        raise SystemExit(f"bench: generating the hub log failed: {made.stderr[-500:]}")
+    with_log = write_roster(OUT / f"roster-{n}-log.yaml", [(f"bench-{n}", hub.api_url)], log_file=log_file)
+    dlog = OUT / f"log-dry-run-{n}.log"
+
+    def one(roster):
+        r = run_binary(a.bin, ["--config", str(roster), "--dry-run", "--output", "json"], env, dlog)
+        s = summarize_report(r["report"])
+        if r["exit"] != 2 or s["users"] != n:
+            raise RuntimeError(f"N={n}: unexpected dry run: exit {r['exit']}, {s}; see {dlog}")
+        return r
+
+    try:
+        one(with_log)  # warm-up: the log into the page cache, as a daemon's would be
+        runs = {"with": [], "without": []}
+        orders = [i % 2 for i in range(pairs)]
+        random.Random(20261201).shuffle(orders)
+        for i, first in enumerate(orders):
+            for what in (["with", "without"] if first == 0 else ["without", "with"]):
+                runs[what].append(one(with_log if what == "with" else plain_roster))
+            log(f"N={n}: log dry run pair {i + 1}/{pairs}: with {runs['with'][-1]['wall_s']:.3f}s, "
+                f"without {runs['without'][-1]['wall_s']:.3f}s")
+    finally:
+        log_file.unlink(missing_ok=True)
+    walls = {k: median([r["wall_s"] for r in v]) for k, v in runs.items()}
+    return {
+        "users": n, "mib": mib, "pairs": pairs,
+        "with_wall_median_s": walls["with"], "without_wall_median_s": walls["without"],
+        "ratio": walls["with"] / walls["without"],
+        "with_cpu_median_s": median([r["cpu_s"] for r in runs["with"]]),
+        "with_maxrss_max_kib": max(r["maxrss_kib"] for r in runs["with"]),
+        "without_maxrss_max_kib": max(r["maxrss_kib"] for r in runs["without"]),
+    }
 
 
 def status_quo_part(a, hub):
@@ -1019,8 +1065,15 @@ def goals(results):
             grow = rss / rss_small - 1
             add(f"peak RSS growth, {int(small):,} -> {n} users", f"{grow * 100:+.1f}% ({rss_small:.1f} -> {rss:.1f} MiB)",
                 "<= +20%", grow <= 0.20)
+        add(f"binary/floor wall ratio, {n} users, groups read too (median; issue 18)", f"{s['ratio_median']:.3f}",
+            "<= 1.05", s["ratio_median"] <= 1.05)
         share = s["daemon_cpu_share_median"]
         add(f"binary CPU / wall, {n} users (median)", f"{share * 100:.2f}%", "<= 5%", share <= 0.05)
+    if "log_dry_run" in results:
+        r = results["log_dry_run"]
+        add(f"dry run of {r['users']:,} users reading a {r['mib']} MiB hub log / without (medians)",
+            f"{r['ratio']:.3f} ({r['with_wall_median_s']:.2f}s vs {r['without_wall_median_s']:.2f}s)", "<= 1.10",
+            r["ratio"] <= 1.10)
     if "roster" in results:
         r = results["roster"]
         ms = r["validate_wall_median_s"] * 1000
@@ -1149,6 +1202,7 @@ def main():
     p.add_argument("--no-big-page", dest="big_page", action="store_false")
     p.add_argument("--parse-log", default=str(ROOT / "target/release/examples/parse_log"))
     p.add_argument("--hub-log-mib", type=int, default=int(os.environ.get("BENCH_HUB_LOG_MIB", "1024")))
+    p.add_argument("--log-dry-run-mib", type=int, default=int(os.environ.get("BENCH_LOG_DRY_RUN_MIB", "100")))
     p.add_argument("--parts", default=os.environ.get("BENCH_PARTS", "hubs,fleet,roster,hublog,audit"))
     p.add_argument("--audit-pairs", type=int, default=int(os.environ.get("BENCH_AUDIT_PAIRS", "7")))
     a = p.parse_args()

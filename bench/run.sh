@@ -14,6 +14,7 @@
 #   BENCH_FLEET_RUNS          runs per concurrency in the fleet case, default 2
 #   BENCH_PARTS               "hubs,fleet,roster,hublog,audit" (default), or some of them
 #   BENCH_HUB_LOG_MIB         size of the generated hub log of part hublog, default 1024
+#   BENCH_LOG_DRY_RUN_MIB     size of the hub log a 10,000-user dry run reads in part hubs, default 100
 #   BENCH_AUDIT_PAIRS         --once runs with/without --audit-log, default 7
 #   BENCH_HUB_LOG_LEVEL       the hubs' log level (INFO logs every request's time), default WARN
 #   BENCH_STRICT=1            exit 3 if a goal is missed (default: exit 0 once measured)

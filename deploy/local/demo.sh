@@ -14,8 +14,10 @@
 #      --dry-run (exit 2) and a --once (exit 0) say rep-lee made them admin
 # and lists the admins as the hub itself reports them. Then it runs the daemon:
 #   6. drift made by hand is fixed while it runs, a roster edit takes effect without a
-#      restart, an alert fires and resolves (printed by a tiny webhook receiver), and
-#      /metrics and the audit trail are shown; SIGTERM stops it (exit 0).
+#      restart, an alert fires and resolves (printed by a tiny webhook receiver), the
+#      roster turns on ui_grants and an admin the representative makes in the hub is
+#      kept, with the roster line to make it permanent told to the community; /metrics
+#      and the audit trail are shown; SIGTERM stops it (exit 0).
 # The hub, the daemon and the receiver are stopped on every exit path (Ctrl-C too).
 #
 # Needs: the Rust toolchain (cargo), python3 (with venv and pip), network for pip once.
@@ -423,6 +425,11 @@ undeclared_drift_is() {
     metrics_lines "drift\\{hub=\"demo-hub\",kind=\"undeclared\"\\} $1\$" | grep -q .
 }
 
+# roster_reloaded N: the daemon has reloaded the roster at least N times.
+roster_reloaded() {
+    (($(grep -c "roster reloaded" "$DAEMON_LOG") >= $1))
+}
+
 # alert_seen STATUS: the receiver got an alert with that status.
 alert_seen() {
     grep -q "\"status\": \"$1\"" "$ALERTS" 2>/dev/null
@@ -463,13 +470,16 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 http.server.HTTPServer(("127.0.0.1", port), Receiver).serve_forever()
 PY
     RECEIVER_PID=$!
+    rm -rf "$RUN_DIR/state" && mkdir -p "$RUN_DIR/state"   # the daemon's memory (ui_grants)
     note "\$ jupyterhub-admin-sync --config ${ROSTER#"$REPO_ROOT"/} --interval 2s \\"
-    note "      --listen 127.0.0.1:$METRICS_PORT --audit-log ${AUDIT#"$REPO_ROOT"/}"
+    note "      --listen 127.0.0.1:$METRICS_PORT --audit-log ${AUDIT#"$REPO_ROOT"/} \\"
+    note "      --state-dir ${RUN_DIR#"$REPO_ROOT"/}/state"
     note "  (alerts go to a local receiver; the daemon's log is ${DAEMON_LOG#"$REPO_ROOT"/})"
     LOCAL_HUB_TOKEN="$SYNC_TOKEN" \
         JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL="http://127.0.0.1:$receiver_port/alert" \
         "$BIN" --config "$ROSTER" --interval 2s --roster-poll 500ms \
-        --listen "127.0.0.1:$METRICS_PORT" --audit-log "$AUDIT" 2>"$DAEMON_LOG" &
+        --listen "127.0.0.1:$METRICS_PORT" --audit-log "$AUDIT" \
+        --state-dir "$RUN_DIR/state" 2>"$DAEMON_LOG" &
     DAEMON_PID=$!
     wait_until 30 http_ok "http://127.0.0.1:$METRICS_PORT/readyz" ||
         die "the daemon did not become ready; see ${DAEMON_LOG#"$REPO_ROOT"/}"
@@ -484,7 +494,7 @@ PY
 
     heading "6b. the roster is edited while the daemon runs: policy grant (never revoke)"
     printf '        policy: grant\n' >>"$ROSTER"
-    wait_until 10 grep -q "roster reloaded" "$DAEMON_LOG" || die "the roster edit was not picked up"
+    wait_until 10 roster_reloaded 1 || die "the roster edit was not picked up"
     note "picked up without a restart (the daemon polls the file; SIGHUP forces a reload)"
 
     heading "6c. someone makes mallory admin in the UI again: policy grant leaves it, and alerts"
@@ -501,10 +511,24 @@ PY
     show_alerts
     metrics_lines 'jupyterhub_admin_sync_(drift\{|changes_total|roster_valid)'
 
-    heading "6e. the audit trail (${AUDIT#"$REPO_ROOT"/}): who changed what, and who added whom"
+    heading "6e. the roster keeps grants made in the hub (ui_grants); the representative adds student-2"
+    printf '        ui_grants: {keep_for: 30d}\n' >>"$ROSTER"
+    wait_until 10 roster_reloaded 2 || die "the ui_grants edit was not picked up"
+    api_as "$REP_TOKEN" PATCH /users/student-2 '{"admin": true}' >/dev/null
+    note "rep-lee: PATCH /hub/api/users/student-2 {\"admin\": true}, with their own token"
+    wait_until 20 alert_seen provisional || die "no provisional news; see ${DAEMON_LOG#"$REPO_ROOT"/}"
+    is_admin student-2 || die "student-2 was not kept"
+    note "student-2 is still admin: a provisional administrator, told to the community:"
+    grep '"status": "provisional"' "$ALERTS" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    print("   " + json.loads(line)["text"])'
+    metrics_lines 'jupyterhub_admin_sync_provisional\{'
+
+    heading "6f. the audit trail (${AUDIT#"$REPO_ROOT"/}): who changed what, and who added whom"
     sed 's/^/   /' "$AUDIT"
 
-    heading "6f. SIGTERM: the daemon finishes in-flight work and exits 0"
+    heading "6g. SIGTERM: the daemon finishes in-flight work and exits 0"
     kill -TERM "$DAEMON_PID"
     local code=0
     wait "$DAEMON_PID" || code=$?
