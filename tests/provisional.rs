@@ -32,6 +32,16 @@ async fn make_admin(hub: &common::Hub, actor: &str, user: &str) {
     assert_eq!(status, 200, "{actor} making {user} admin: {answer}");
 }
 
+/// `actor` adds the new user `user` as an admin (the API's bulk add) with their own token.
+async fn add_as_admin(hub: &common::Hub, actor: &str, user: &str) {
+    let token = hub.user_token(actor).await;
+    let body = json!({"usernames": [user], "admin": true});
+    let (status, answer) = hub
+        .request(reqwest::Method::POST, "/users", &token, Some(&body))
+        .await;
+    assert_eq!(status, 201, "{actor} adding {user} as admin: {answer}");
+}
+
 /// The shared hub, held alone, with `admins` made admin by `test-admin` one by one
 /// (`PATCH`, whose lines the log settles at once, where a bulk add's wait for the log to
 /// move on) and `users`.
@@ -104,12 +114,7 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
     // Before the daemon starts: the representative and an outsider each make an admin;
     // the representative also adds a new user as admin (the API's bulk add).
     make_admin(hub, "pd-rep", "pd-kept").await;
-    let token = hub.user_token("pd-rep").await;
-    let body = json!({"usernames": ["pd-bulk"], "admin": true});
-    let (status, answer) = hub
-        .request(reqwest::Method::POST, "/users", &token, Some(&body))
-        .await;
-    assert_eq!(status, 201, "pd-rep adding pd-bulk as admin: {answer}");
+    add_as_admin(hub, "pd-rep", "pd-bulk").await;
     make_admin(hub, "pd-outsider", "pd-stray").await;
     let dir = tempfile::tempdir().unwrap();
     let state: PathBuf = dir.path().join("state");
@@ -138,7 +143,15 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
     );
     // The bulk add's role line waits until the log has moved on past any request that
     // could still cover it; pd-bulk is left alone meanwhile, then kept (below).
-    // On record: who made them, how, and until when.
+    // On record: who made them, how, and until when (the run's closing lines follow
+    // its changes).
+    wait_until(
+        10,
+        "pd-kept's provisional line",
+        || daemon.context(),
+        || async { !audit_lines(&audit, "provisional", "pd-kept").is_empty() },
+    )
+    .await;
     let kept = audit_lines(&audit, "provisional", "pd-kept");
     assert_eq!(kept.len(), 1, "{kept:#?}");
     let result = kept[0]["result"].as_str().unwrap_or_default();
@@ -203,22 +216,38 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
         Some(3.0)
     );
 
+    // A bulk add the daemon has seen, whose log lines still wait when it stops: the stop
+    // settles them, so the restarted daemon knows who made pd-late admin.
+    add_as_admin(hub, "pd-rep", "pd-late").await;
+    wait_until(
+        30,
+        "pd-late seen, its log lines waiting",
+        || daemon.context(),
+        || async {
+            daemon
+                .log()
+                .contains("user=pd-late reason=\"new since the last run")
+        },
+    )
+    .await;
+
     // A restart keeps the records: nothing is told or recorded again.
     daemon.terminate();
     let mut daemon = start(&path, dir.path(), &state, &alerts.uri(), hub);
     wait_until(
-        30,
-        "a run after the restart",
+        20,
+        "pd-late kept at the first run after the restart",
         || daemon.context(),
         || async {
             daemon
                 .metric("jupyterhub_admin_sync_provisional{hub=\"provhub\"}")
                 .await
-                == Some(3.0)
+                == Some(4.0)
         },
     )
     .await;
-    for user in ["pd-kept", "pd-bulk"] {
+    assert!(admins().await.contains("pd-late"));
+    for user in ["pd-kept", "pd-bulk", "pd-late"] {
         assert_eq!(audit_lines(&audit, "provisional", user).len(), 1, "{user}");
     }
 
@@ -229,6 +258,14 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
         "pd-bycarol revoked once pd-carol left the roster",
         || daemon.context(),
         || async { !admins().await.contains("pd-bycarol") },
+    )
+    .await;
+    // The run's closing audit lines follow its changes.
+    wait_until(
+        10,
+        "pd-bycarol's provisional_ended line",
+        || daemon.context(),
+        || async { !audit_lines(&audit, "provisional_ended", "pd-bycarol").is_empty() },
     )
     .await;
     let ended = audit_lines(&audit, "provisional_ended", "pd-bycarol");

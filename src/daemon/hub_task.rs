@@ -72,7 +72,7 @@ pub(super) async fn run<C: Connect>(
         // The supervisor retires a hub that left the roster; until then, nothing to do.
         let Some(spec) = roster.hub(name.as_str()) else {
             stop.cancelled().await;
-            return;
+            break;
         };
         follow_log(spec, &mut evidence, &mut state);
         if !client
@@ -89,7 +89,7 @@ pub(super) async fn run<C: Connect>(
         }
         let permit = tokio::select! {
             permit = shared.permits.acquire() => permit,
-            _ = stop.cancelled() => return,
+            _ = stop.cancelled() => break,
         };
         let now_epoch = shared.fights_epoch.load(Ordering::SeqCst);
         if now_epoch != epoch {
@@ -120,7 +120,7 @@ pub(super) async fn run<C: Connect>(
         if stop.is_cancelled() {
             // A run cut short by shutdown says nothing about the hub: it fires no
             // alert, moves no metric, and makes nothing ready.
-            return;
+            break;
         }
         shared.record(&report);
         if first_pending.swap(false, Ordering::SeqCst) {
@@ -129,8 +129,19 @@ pub(super) async fn run<C: Connect>(
         let wait = jittered(shared.options.interval, shared.options.jitter);
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            changed = roster_rx.changed() => if changed.is_err() { return },
-            _ = stop.cancelled() => return,
+            changed = roster_rx.changed() => if changed.is_err() { break },
+            _ = stop.cancelled() => break,
+        }
+    }
+    // Stopping: the log's lines still waiting for their request are settled with what
+    // was read, so the next start, which reads on from here, has them in its ledger.
+    if let Some((_, evidence)) = evidence.as_mut() {
+        evidence.settle_pending();
+        state.ledger = evidence.ledger().clone();
+        if let Some(store) = &store
+            && let Err(error) = store.save(name.as_str(), &state)
+        {
+            tracing::warn!(hub = %name, %error, "cannot keep the hub's state (only memory of past runs is lost)");
         }
     }
 }

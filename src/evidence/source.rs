@@ -208,6 +208,16 @@ impl Evidence {
         result
     }
 
+    /// Settles the lines still waiting for their request with what was read (as a
+    /// one-shot run does), into the ledger: at a daemon's stop, so that a restart, which
+    /// goes on from where reading stopped, loses no change the log showed.
+    pub fn settle_pending(&mut self) {
+        if let Some(attributor) = self.attributor.as_mut() {
+            let events = attributor.flush();
+            self.ledger.add(events);
+        }
+    }
+
     /// Judges the source: a log that shows lines but no request at all is not the
     /// hub's log at INFO; one that does not show `owner`'s listing of users since the
     /// last judgement is the wrong file or pod, or another format.
