@@ -119,6 +119,17 @@ fn about<'a>(events: &'a [AdminEvent], name: &str) -> Vec<&'a AdminEvent> {
         .collect()
 }
 
+/// What the events about `name` say, in order: (change, made by, via).
+fn changes_of<'a>(
+    events: &'a [AdminEvent],
+    name: &str,
+) -> Vec<(&'a Change, &'a MadeBy, Option<Via>)> {
+    about(events, name)
+        .into_iter()
+        .map(|e| (&e.change, &e.made_by, e.via))
+        .collect()
+}
+
 #[tokio::test]
 async fn the_hubs_own_log_through_the_two_calls_names_who_made_each_admin() {
     let hub = common::hub();
@@ -177,12 +188,8 @@ async fn the_hubs_own_log_through_the_two_calls_names_who_made_each_admin() {
         "{events:?}"
     );
     for name in &fresh {
-        let created = about(&events, name);
         assert_eq!(
-            created
-                .iter()
-                .map(|e| (&e.change, &e.made_by, e.via))
-                .collect::<Vec<_>>(),
+            changes_of(&events, name),
             [(
                 &Change::CreatedAdmin,
                 &MadeBy::Actor(rep.clone()),
@@ -289,12 +296,8 @@ async fn a_restarted_hub_pod_is_a_gap_then_the_new_pod_from_its_start() {
     // A fact of both 4.1.6 and 6.1.1 with the `admin` role in load_roles (this kit's
     // config, and the recommended one): the start logs `Adding role admin for User:`
     // for every admin it finds, which reads as the configuration's grant at start.
-    let restart = about(&events, &before);
     assert_eq!(
-        restart
-            .iter()
-            .map(|e| (&e.change, &e.made_by, e.via))
-            .collect::<Vec<_>>(),
+        changes_of(&events, &before),
         [(
             &Change::Granted,
             &MadeBy::Configuration,
