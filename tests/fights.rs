@@ -29,23 +29,14 @@ async fn a_hub_that_regrants_admin_users_at_each_start_ends_with_the_user_contes
     std::fs::create_dir(&state).unwrap();
     let alerts = receiver(200, Duration::ZERO).await;
     let webhook = format!("{}/hook", alerts.uri());
-    let daemon = Daemon::start(
+    let daemon = Daemon::start_with_state(
         &roster,
         dir.path(),
-        &[
-            "--interval",
-            "1s",
-            "--max-attempts",
-            "1",
-            "--audit-log",
-            audit.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-        &[
-            ("TOK", hub.admin_sync_token.as_str()),
-            ("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", webhook.as_str()),
-        ],
+        &audit,
+        &state,
+        &hub.admin_sync_token,
+        &webhook,
+        &["--max-attempts", "1"],
     );
     wait_not_admin(&hub, &daemon, "the first revoke").await;
 

@@ -81,6 +81,18 @@ async fn plain_user(hub: &Hub, prefix: &str) -> String {
     name
 }
 
+/// The log hub, held alone, with a new representative (named from `rep`, with their
+/// token) and a new plain user to act on (named from `user`).
+async fn alone_with_rep_and_user(
+    rep: &str,
+    user: &str,
+) -> (common::Exclusive, &'static Hub, (String, String), String) {
+    let (alone, hub) = (exclusive().await, log_hub());
+    let representative = representative(hub, rep).await;
+    let user = plain_user(hub, user).await;
+    (alone, hub, representative, user)
+}
+
 /// `PATCH /users/{name}` `{"admin": admin}` as the user whose token is `token`; the path.
 async fn set_admin_as(hub: &Hub, token: &str, name: &str, admin: bool) -> String {
     let path = format!("/users/{}", encode_name(name));
@@ -120,9 +132,7 @@ fn assert_at_between(event: &AdminEvent, before: SystemTime) {
 
 #[tokio::test]
 async fn a_representatives_patch_is_theirs() {
-    let (_alone, hub) = (exclusive().await, log_hub());
-    let (rep, token) = representative(hub, "rep-").await;
-    let newbie = plain_user(hub, "newbie-").await;
+    let (_alone, hub, (rep, token), newbie) = alone_with_rep_and_user("rep-", "newbie-").await;
     let before = SystemTime::now();
     let path = set_admin_as(hub, &token, &newbie, true).await;
     set_admin_as(hub, &token, &newbie, false).await;
@@ -251,9 +261,7 @@ async fn a_single_add_with_the_admin_pages_query_is_the_admin_page() {
 
 #[tokio::test]
 async fn a_group_add_counts_members_and_names_the_actor() {
-    let (_alone, hub) = (exclusive().await, log_hub());
-    let (rep, token) = representative(hub, "grouper-").await;
-    let member = plain_user(hub, "member-").await;
+    let (_alone, hub, (rep, token), member) = alone_with_rep_and_user("grouper-", "member-").await;
     let path = format!("/groups/{ADMIN_GROUP}/users");
     let before = SystemTime::now();
     as_user(
@@ -406,9 +414,7 @@ async fn two_people_at_once_are_told_apart_or_unknown() {
 
 #[tokio::test]
 async fn forged_names_name_only_the_real_actor() {
-    let (_alone, hub) = (exclusive().await, log_hub());
-    let (rep, _) = representative(hub, "rep-").await;
-    let victim = plain_user(hub, "victim-").await;
+    let (_alone, hub, (rep, _), victim) = alone_with_rep_and_user("rep-", "victim-").await;
     // An admin whose name reads as the representative's message, and one whose name
     // holds `) (` and `@` and an address: their requests are theirs.
     let forgers = [

@@ -28,6 +28,16 @@ struct Tee<'a> {
     got: Vec<String>,
 }
 
+impl<'a> Tee<'a> {
+    /// A tee into `attributor` that has kept nothing yet.
+    fn new(attributor: &'a mut Attributor) -> Tee<'a> {
+        Tee {
+            attributor,
+            got: Vec::new(),
+        }
+    }
+}
+
 impl LineSink for Tee<'_> {
     fn line(&mut self, line: &[u8]) {
         self.attributor.line(line);
@@ -58,6 +68,15 @@ async fn cluster(hub: &Hub, token: &str, dir: &std::path::Path) -> (KubeStandIn,
     let api = KubeApi::service_account("127.0.0.1", &api_server.port.to_string(), &sa)
         .expect("the service account");
     (api_server, api)
+}
+
+/// A [`cluster`] for `hub` with a new random service account token in a new temporary
+/// directory: the directory, the token, the stand-in and the source.
+async fn new_cluster(hub: &Hub) -> (tempfile::TempDir, String, KubeStandIn, KubeApi) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = random("sa-token-");
+    let (api_server, api) = cluster(hub, &token, dir.path()).await;
+    (dir, token, api_server, api)
 }
 
 fn source() -> KubeSource {
@@ -119,6 +138,17 @@ fn about<'a>(events: &'a [AdminEvent], name: &str) -> Vec<&'a AdminEvent> {
         .collect()
 }
 
+/// What the events about `name` say, in order: (change, made by, via).
+fn changes_of<'a>(
+    events: &'a [AdminEvent],
+    name: &str,
+) -> Vec<(&'a Change, &'a MadeBy, Option<Via>)> {
+    about(events, name)
+        .into_iter()
+        .map(|e| (&e.change, &e.made_by, e.via))
+        .collect()
+}
+
 #[tokio::test]
 async fn the_hubs_own_log_through_the_two_calls_names_who_made_each_admin() {
     let hub = common::hub();
@@ -131,15 +161,10 @@ async fn the_hubs_own_log_through_the_two_calls_names_who_made_each_admin() {
     as_user(hub, &token, Method::POST, "/users", body).await;
     wait_for_line(hub, &format!("201 POST /hub/api/users ({rep}@")).await;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sa_token = random("sa-token-");
-    let (api_server, api) = cluster(hub, &sa_token, dir.path()).await;
+    let (_dir, sa_token, api_server, api) = new_cluster(hub).await;
     let lines_before = hub.log().lines().count();
     let mut attributor = new_attributor();
-    let mut sink = Tee {
-        attributor: &mut attributor,
-        got: Vec::new(),
-    };
+    let mut sink = Tee::new(&mut attributor);
     let mut log = PodLog::new(api, source(), None);
     // A small budget: many calls, each resuming where the last stopped.
     let reports = read_all(&mut log, 1_000, &mut sink).await;
@@ -177,12 +202,8 @@ async fn the_hubs_own_log_through_the_two_calls_names_who_made_each_admin() {
         "{events:?}"
     );
     for name in &fresh {
-        let created = about(&events, name);
         assert_eq!(
-            created
-                .iter()
-                .map(|e| (&e.change, &e.made_by, e.via))
-                .collect::<Vec<_>>(),
+            changes_of(&events, name),
             [(
                 &Change::CreatedAdmin,
                 &MadeBy::Actor(rep.clone()),
@@ -224,15 +245,10 @@ async fn a_restarted_hub_pod_is_a_gap_then_the_new_pod_from_its_start() {
     hub.create_users(&[&before, &lost, &after], false).await;
     patch_admin(&hub, &rep, &token, &before).await;
 
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sa_token = random("sa-token-");
-    let (api_server, api) = cluster(&hub, &sa_token, dir.path()).await;
+    let (_dir, _, api_server, api) = new_cluster(&hub).await;
     let mut attributor = new_attributor();
     let mut log = PodLog::new(api, source(), None);
-    let mut sink = Tee {
-        attributor: &mut attributor,
-        got: Vec::new(),
-    };
+    let mut sink = Tee::new(&mut attributor);
     read_all(&mut log, 64 * 1024, &mut sink).await;
     let old = log.position().cloned().expect("a position");
     let first = sink.attributor.flush();
@@ -289,12 +305,8 @@ async fn a_restarted_hub_pod_is_a_gap_then_the_new_pod_from_its_start() {
     // A fact of both 4.1.6 and 6.1.1 with the `admin` role in load_roles (this kit's
     // config, and the recommended one): the start logs `Adding role admin for User:`
     // for every admin it finds, which reads as the configuration's grant at start.
-    let restart = about(&events, &before);
     assert_eq!(
-        restart
-            .iter()
-            .map(|e| (&e.change, &e.made_by, e.via))
-            .collect::<Vec<_>>(),
+        changes_of(&events, &before),
         [(
             &Change::Granted,
             &MadeBy::Configuration,
@@ -313,14 +325,10 @@ async fn a_log_the_kubelet_rotated_past_is_a_gap() {
     let (before, lost, after) = (random("before-"), random("lost-"), random("after-"));
     hub.create_users(&[&before, &lost, &after], false).await;
     patch_admin(hub, &rep, &token, &before).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (api_server, api) = cluster(hub, &random("sa-token-"), dir.path()).await;
+    let (_dir, _, api_server, api) = new_cluster(hub).await;
     let mut attributor = new_attributor();
     let mut log = PodLog::new(api, source(), None);
-    let mut sink = Tee {
-        attributor: &mut attributor,
-        got: Vec::new(),
-    };
+    let mut sink = Tee::new(&mut attributor);
     read_all(&mut log, 1 << 20, &mut sink).await;
     patch_admin(hub, &rep, &token, &lost).await;
     let rotated_at = std::fs::metadata(hub.log_path()).expect("hub.log").len();
@@ -353,10 +361,7 @@ async fn a_log_the_kubelet_rotated_past_is_a_gap() {
 
     // Read on with nothing rotated since: no gap.
     let mut again = new_attributor();
-    let mut sink = Tee {
-        attributor: &mut again,
-        got: Vec::new(),
-    };
+    let mut sink = Tee::new(&mut again);
     let reports = read_all(&mut log, 1 << 20, &mut sink).await;
     assert!(reports.iter().all(|r| r.gaps.is_empty()), "{reports:?}");
 }
@@ -364,16 +369,11 @@ async fn a_log_the_kubelet_rotated_past_is_a_gap() {
 #[tokio::test]
 async fn a_rotated_token_file_is_read_again_for_each_call() {
     let hub = common::hub();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let first = random("sa-token-");
-    let (api_server, api) = cluster(hub, &first, dir.path()).await;
+    let (dir, first, api_server, api) = new_cluster(hub).await;
     let token_file = dir.path().join("serviceaccount/token");
     let mut attributor = new_attributor();
     let mut log = PodLog::new(api, source(), None);
-    let mut sink = Tee {
-        attributor: &mut attributor,
-        got: Vec::new(),
-    };
+    let mut sink = Tee::new(&mut attributor);
     log.read(1 << 20, &mut sink)
         .await
         .expect("with the first token");
@@ -407,16 +407,11 @@ fn assert_never_shows(err: &KubeError, secrets: &[&str]) {
 #[tokio::test]
 async fn what_the_api_refuses_is_said_in_rbac_terms_and_never_with_the_token() {
     let hub = common::hub();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sa_token = random("sa-token-");
-    let (api_server, api) = cluster(hub, &sa_token, dir.path()).await;
+    let (_dir, sa_token, api_server, api) = new_cluster(hub).await;
     // A misbehaving server echoes the token in its refusals: it is cut out.
     api_server.echo_token(true);
     let mut attributor = new_attributor();
-    let mut sink = Tee {
-        attributor: &mut attributor,
-        got: Vec::new(),
-    };
+    let mut sink = Tee::new(&mut attributor);
     let other = KubeSource::new("other-ns", None, None).expect("valid");
     let pod_log = |source: KubeSource| PodLog::new(api.clone(), source, None);
 

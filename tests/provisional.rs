@@ -13,24 +13,13 @@
 
 mod common;
 
-use common::webhook::{messages, receiver};
+use common::webhook::{receiver, texts};
 use common::{Community, Daemon, HubEntry, RosterBuilder, wait_until};
 use jupyterhub_admin_sync::daemon::state::{HubState, StateStore};
 use jupyterhub_admin_sync::plan::provisional::Provisional;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// `actor` makes `user` admin through the API with their own token.
-async fn make_admin(hub: &common::Hub, actor: &str, user: &str) {
-    let token = hub.user_token(actor).await;
-    let path = format!("/users/{}", common::encode_name(user));
-    let body = json!({"admin": true});
-    let (status, answer) = hub
-        .request(reqwest::Method::PATCH, &path, &token, Some(&body))
-        .await;
-    assert_eq!(status, 200, "{actor} making {user} admin: {answer}");
-}
 
 /// `actor` adds the new user `user` as an admin (the API's bulk add) with their own token.
 async fn add_as_admin(hub: &common::Hub, actor: &str, user: &str) {
@@ -75,23 +64,17 @@ fn roster(hub: &common::Hub, rep: &str, admins: &[&str]) -> RosterBuilder {
     )
 }
 
+/// The daemon over `roster`, its audit trail in `dir/audit.jsonl` and its state in `state`.
 fn start(roster: &Path, dir: &Path, state: &Path, alerts: &str, hub: &common::Hub) -> Daemon {
     let audit = dir.join("audit.jsonl");
-    Daemon::start(
+    Daemon::start_with_state(
         roster,
         dir,
-        &[
-            "--interval",
-            "1s",
-            "--audit-log",
-            audit.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-        &[
-            ("TOK", &hub.admin_sync_token),
-            ("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", alerts),
-        ],
+        &audit,
+        state,
+        &hub.admin_sync_token,
+        alerts,
+        &[],
     )
 }
 
@@ -104,6 +87,17 @@ fn audit_lines(path: &Path, event: &str, user: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Waits up to `secs` until the audit trail `audit` has `user` on record as `event`.
+async fn wait_recorded(daemon: &Daemon, audit: &Path, event: &str, user: &str, secs: u64) {
+    wait_until(
+        secs,
+        &format!("{user} on record as {event}"),
+        || daemon.context(),
+        || async { !audit_lines(audit, event, user).is_empty() },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes_the_rest() {
     let (_guard, hub) = exclusive_hub_with_admins(
@@ -113,9 +107,9 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
     .await;
     // Before the daemon starts: the representative and an outsider each make an admin;
     // the representative also adds a new user as admin (the API's bulk add).
-    make_admin(hub, "pd-rep", "pd-kept").await;
+    hub.make_admin_as("pd-rep", "pd-kept").await;
     add_as_admin(hub, "pd-rep", "pd-bulk").await;
-    make_admin(hub, "pd-outsider", "pd-stray").await;
+    hub.make_admin_as("pd-outsider", "pd-stray").await;
     let dir = tempfile::tempdir().unwrap();
     let state: PathBuf = dir.path().join("state");
     std::fs::create_dir(&state).unwrap();
@@ -125,16 +119,8 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
     let mut daemon = start(&path, dir.path(), &state, &alerts.uri(), hub);
 
     let admins = || async { hub.admins().await };
-    wait_until(
-        30,
-        "pd-stray and pd-outsider revoked",
-        || daemon.context(),
-        || async {
-            let admins = admins().await;
-            !admins.contains("pd-stray") && !admins.contains("pd-outsider")
-        },
-    )
-    .await;
+    hub.wait_for_not_admin(&["pd-stray", "pd-outsider"], 30, || daemon.context())
+        .await;
     let now = admins().await;
     assert!(
         now.contains("pd-kept") && now.contains("pd-bulk"),
@@ -145,13 +131,7 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
     // could still cover it; pd-bulk is left alone meanwhile, then kept (below).
     // On record: who made them, how, and until when (the run's closing lines follow
     // its changes).
-    wait_until(
-        10,
-        "pd-kept's provisional line",
-        || daemon.context(),
-        || async { !audit_lines(&audit, "provisional", "pd-kept").is_empty() },
-    )
-    .await;
+    wait_recorded(&daemon, &audit, "provisional", "pd-kept", 10).await;
     let kept = audit_lines(&audit, "provisional", "pd-kept");
     assert_eq!(kept.len(), 1, "{kept:#?}");
     let result = kept[0]["result"].as_str().unwrap_or_default();
@@ -161,13 +141,6 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
         "{result}"
     );
     // Told to the community, with the roster line that makes it permanent.
-    let texts = || async {
-        messages(&alerts)
-            .await
-            .iter()
-            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
-            .collect::<Vec<String>>()
-    };
     let told = "pd-rep made pd-kept admin of hub provhub in the hub (through the API); pd-kept is kept as a provisional administrator until ";
     let line = "To make it permanent, add under hub provhub's administrators in prov: `- {name: pd-kept, added_by: pd-rep}`.";
     wait_until(
@@ -175,7 +148,7 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
         "news of pd-kept",
         || daemon.context(),
         || async {
-            texts()
+            texts(&alerts)
                 .await
                 .iter()
                 .any(|t| t.contains(told) && t.contains(line))
@@ -184,31 +157,14 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
     .await;
 
     // While it runs: an administrator's grant is kept, a provisional admin's is not.
-    make_admin(hub, "pd-carol", "pd-bycarol").await;
-    make_admin(hub, "pd-kept", "pd-chain").await;
-    wait_until(
-        30,
-        "pd-chain revoked",
-        || daemon.context(),
-        || async { !admins().await.contains("pd-chain") },
-    )
-    .await;
-    wait_until(
-        30,
-        "pd-bycarol on record as provisional",
-        || daemon.context(),
-        || async { !audit_lines(&audit, "provisional", "pd-bycarol").is_empty() },
-    )
-    .await;
+    hub.make_admin_as("pd-carol", "pd-bycarol").await;
+    hub.make_admin_as("pd-kept", "pd-chain").await;
+    hub.wait_for_not_admin(&["pd-chain"], 30, || daemon.context())
+        .await;
+    wait_recorded(&daemon, &audit, "provisional", "pd-bycarol", 30).await;
     assert!(admins().await.contains("pd-bycarol"));
     assert!(audit_lines(&audit, "provisional", "pd-chain").is_empty());
-    wait_until(
-        90,
-        "pd-bulk on record as provisional",
-        || daemon.context(),
-        || async { !audit_lines(&audit, "provisional", "pd-bulk").is_empty() },
-    )
-    .await;
+    wait_recorded(&daemon, &audit, "provisional", "pd-bulk", 90).await;
     assert_eq!(
         daemon
             .metric("jupyterhub_admin_sync_provisional{hub=\"provhub\"}")
@@ -253,21 +209,10 @@ async fn the_daemon_keeps_admins_the_roster_entitles_made_in_the_hub_and_revokes
 
     // pd-carol leaves the roster: the grant she made ends at once, and the policy applies.
     roster(hub, "pd-rep", &[]).replace(&path);
-    wait_until(
-        30,
-        "pd-bycarol revoked once pd-carol left the roster",
-        || daemon.context(),
-        || async { !admins().await.contains("pd-bycarol") },
-    )
-    .await;
+    hub.wait_for_not_admin(&["pd-bycarol"], 30, || daemon.context())
+        .await;
     // The run's closing audit lines follow its changes.
-    wait_until(
-        10,
-        "pd-bycarol's provisional_ended line",
-        || daemon.context(),
-        || async { !audit_lines(&audit, "provisional_ended", "pd-bycarol").is_empty() },
-    )
-    .await;
+    wait_recorded(&daemon, &audit, "provisional_ended", "pd-bycarol", 10).await;
     let ended = audit_lines(&audit, "provisional_ended", "pd-bycarol");
     assert_eq!(ended.len(), 1, "{ended:#?}");
     assert!(
@@ -289,11 +234,11 @@ async fn a_one_shot_run_without_the_daemons_state_revokes_no_undeclared_admin_an
         &["po-kept", "po-stray", "po-recorded"],
     )
     .await;
-    make_admin(hub, "po-rep", "po-kept").await;
-    make_admin(hub, "po-outsider", "po-stray").await;
+    hub.make_admin_as("po-rep", "po-kept").await;
+    hub.make_admin_as("po-outsider", "po-stray").await;
     // The log says an outsider made po-recorded admin; the daemon's records (below)
     // say the representative did, as they would once the log rotated away.
-    make_admin(hub, "po-outsider", "po-recorded").await;
+    hub.make_admin_as("po-outsider", "po-recorded").await;
     let dir = tempfile::tempdir().unwrap();
     let path = roster(hub, "po-rep", &[]).write(dir.path());
     let run = |args: &[&str]| common::run_roster(&path, args, &[("TOK", &hub.admin_sync_token)]);

@@ -12,24 +12,13 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::Duration;
 
-use common::webhook::{messages, receiver};
+use common::webhook::{receiver, texts};
 
 /// A representative who is admin, an outsider (not in the roster) who is admin, and
 /// the users they act on, all created by `test-admin`.
 async fn people(hub: &common::Hub, rep: &str, outsider: &str, users: &[&str]) {
     hub.create_users(&[rep, outsider], true).await;
     hub.create_users(users, false).await;
-}
-
-/// `actor` makes `user` admin through the API with their own token.
-async fn make_admin(hub: &common::Hub, actor: &str, user: &str) {
-    let token = hub.user_token(actor).await;
-    let path = format!("/users/{}", common::encode_name(user));
-    let body = json!({"admin": true});
-    let (status, answer) = hub
-        .request(reqwest::Method::PATCH, &path, &token, Some(&body))
-        .await;
-    assert_eq!(status, 200, "{actor} making {user} admin: {answer}");
 }
 
 /// A roster of community `who` with `rep` and the hub `name` whose log is `log`.
@@ -54,8 +43,8 @@ fn change<'a>(report: &'a Value, user: &str) -> &'a Value {
 async fn a_dry_run_says_who_made_each_undeclared_admin_in_the_hub() {
     let (_guard, hub) = common::exclusive_hub(&[], &[]).await;
     people(hub, "wm-rep", "wm-outsider", &["wm-newbie", "wm-stray"]).await;
-    make_admin(hub, "wm-rep", "wm-newbie").await;
-    make_admin(hub, "wm-outsider", "wm-stray").await;
+    hub.make_admin_as("wm-rep", "wm-newbie").await;
+    hub.make_admin_as("wm-outsider", "wm-stray").await;
     let dir = tempfile::tempdir().unwrap();
     let roster = roster(dir.path(), hub, "wm-rep", "whohub", &hub.log_path());
     let run = |args: &[&str]| common::run_roster(&roster, args, &[("TOK", &hub.admin_sync_token)]);
@@ -97,45 +86,27 @@ async fn the_daemon_revokes_and_its_audit_and_alerts_name_who_made_each_admin() 
     )
     .await;
     // Made admin before the daemon starts, by someone the roster does not declare.
-    make_admin(hub, "wd-outsider", "wd-early").await;
+    hub.make_admin_as("wd-outsider", "wd-early").await;
     let dir = tempfile::tempdir().unwrap();
     let roster = roster(dir.path(), hub, "wd-rep", "whohub", &hub.log_path());
     let (audit, state) = (dir.path().join("audit.jsonl"), dir.path().join("state"));
     std::fs::create_dir(&state).unwrap();
     let alerts = receiver(200, Duration::ZERO).await;
-    let mut daemon = Daemon::start(
+    let mut daemon = Daemon::start_with_state(
         &roster,
         dir.path(),
-        &[
-            "--interval",
-            "1s",
-            "--audit-log",
-            audit.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
-        &[
-            ("TOK", &hub.admin_sync_token),
-            ("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", &alerts.uri()),
-        ],
+        &audit,
+        &state,
+        &hub.admin_sync_token,
+        &alerts.uri(),
+        &[],
     );
-    let not_admin = |user: &'static str| async move { !hub.admins().await.contains(user) };
-    wait_until(
-        30,
-        "wd-outsider and wd-early revoked",
-        || daemon.context(),
-        || async { not_admin("wd-early").await && not_admin("wd-outsider").await },
-    )
-    .await;
+    hub.wait_for_not_admin(&["wd-early", "wd-outsider"], 30, || daemon.context())
+        .await;
     // Made admin while the daemon runs, by the representative.
-    make_admin(hub, "wd-rep", "wd-late").await;
-    wait_until(
-        30,
-        "wd-late revoked",
-        || daemon.context(),
-        || not_admin("wd-late"),
-    )
-    .await;
+    hub.make_admin_as("wd-rep", "wd-late").await;
+    hub.wait_for_not_admin(&["wd-late"], 30, || daemon.context())
+        .await;
 
     let trail = common::audit::Trail::read(&audit);
     let intent = |user: &str| {
@@ -154,16 +125,9 @@ async fn the_daemon_revokes_and_its_audit_and_alerts_name_who_made_each_admin() 
     assert_eq!(intent("wd-late")["via"], "api");
     // The news of each revocation names who had made them admin. The news is sent once
     // the run has applied its changes, so it may arrive after the flag is seen changed.
-    let texts = || async {
-        messages(&alerts)
-            .await
-            .iter()
-            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
-            .collect::<Vec<String>>()
-    };
     let said = |user: &str, by: &str| format!("{user} (made admin by {by} through the API at ");
     let news_names_both = || async {
-        let texts = texts().await;
+        let texts = texts(&alerts).await;
         [("wd-early", "wd-outsider"), ("wd-late", "wd-rep")]
             .iter()
             .all(|(user, by)| texts.iter().any(|t| t.contains(&said(user, by))))
@@ -190,7 +154,7 @@ async fn the_daemon_revokes_and_its_audit_and_alerts_name_who_made_each_admin() 
 async fn a_log_that_is_not_the_hubs_at_info_is_said_to_be_unusable() {
     let (_guard, hub) = common::exclusive_hub(&[], &[]).await;
     people(hub, "wu-rep", "wu-outsider", &["wu-user"]).await;
-    make_admin(hub, "wu-outsider", "wu-user").await;
+    hub.make_admin_as("wu-outsider", "wu-user").await;
     let dir = tempfile::tempdir().unwrap();
     // The hub's log as a hub at WARNING would have written it: no request lines.
     let warnings: String = hub

@@ -48,6 +48,14 @@ fn report(changes: Vec<ChangeReport>) -> HubReport {
     HubReport::sample(Status::Drift, changes)
 }
 
+/// The journal on `path` in `mode` (the lock waited for [`WAIT`]), and a run of hub
+/// `climate-prod` of `climate-lab` writing to it.
+async fn open_climate(path: &Path, mode: Mode) -> (Journal, HubJournal) {
+    let journal = Journal::open(path, mode, WAIT).await.unwrap();
+    let hub = journal.begin_for_test("climate-prod", "climate-lab");
+    (journal, hub)
+}
+
 /// Asserts that `paths`, in order, verify intact.
 #[track_caller]
 fn assert_intact(paths: &[PathBuf]) {
@@ -60,8 +68,7 @@ fn assert_intact(paths: &[PathBuf]) {
 async fn an_intent_is_synced_before_its_outcome_and_the_outcome_keeps_the_old_fields() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let journal = Journal::open(&path, Mode::Once, WAIT).await.unwrap();
-    let hub = journal.begin_for_test("climate-prod", "climate-lab");
+    let (journal, hub) = open_climate(&path, Mode::Once).await;
     let grant = hub.intent(&change(Action::Grant, "carol")).await.unwrap();
     let id = grant.id().to_string();
     // On disk before the hub is asked: a chain line, then the intent.
@@ -128,8 +135,7 @@ async fn a_rotated_file_continues_the_chain_and_a_lost_directory_is_an_error() {
     let sub = dir.path().join("logs");
     std::fs::create_dir(&sub).unwrap();
     let path = sub.join("audit.jsonl");
-    let journal = Journal::open(&path, Mode::Daemon, WAIT).await.unwrap();
-    let hub = journal.begin_for_test("climate-prod", "climate-lab");
+    let (_journal, hub) = open_climate(&path, Mode::Daemon).await;
     let intent = hub.intent(&change(Action::Create, "carol")).await.unwrap();
     hub.outcome(intent, Ok(())).unwrap();
     let rotated = sub.join("audit.jsonl.1");
@@ -155,8 +161,7 @@ async fn an_intent_left_by_a_killed_run_is_settled_once_at_the_next_start() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
     {
-        let journal = Journal::open(&path, Mode::Once, WAIT).await.unwrap();
-        let hub = journal.begin_for_test("climate-prod", "climate-lab");
+        let (journal, hub) = open_climate(&path, Mode::Once).await;
         for user in ["carol", "dave", "erin"] {
             // Killed before any outcome: the intents are all there is.
             let _ = hub.intent(&change(Action::Create, user)).await.unwrap();
@@ -206,8 +211,7 @@ async fn an_intent_left_by_a_killed_run_is_settled_once_at_the_next_start() {
 async fn an_unanswered_request_found_made_later_is_corrected() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let journal = Journal::open(&path, Mode::Daemon, WAIT).await.unwrap();
-    let hub = journal.begin_for_test("climate-prod", "climate-lab");
+    let (journal, hub) = open_climate(&path, Mode::Daemon).await;
     let lost = HubError::Transport {
         method: reqwest::Method::PATCH,
         path: "/users/carol".into(),
@@ -245,8 +249,7 @@ async fn a_file_from_before_the_chain_and_one_emptied_while_no_writer_held_it_st
     let write_one = |mode| {
         let path = path.clone();
         async move {
-            let journal = Journal::open(&path, mode, WAIT).await.unwrap();
-            let hub = journal.begin_for_test("climate-prod", "climate-lab");
+            let (_journal, hub) = open_climate(&path, mode).await;
             let intent = hub.intent(&change(Action::Grant, "carol")).await.unwrap();
             hub.outcome(intent, Ok(())).unwrap();
             let mut r = report(Vec::new());

@@ -94,10 +94,8 @@ fn options(config: &Path) -> DaemonOptions {
 /// strip the hub of its admins, which the safety floor holds), and the roster
 /// declaring `administrators`.
 async fn start(administrators: &[&str], hubs: &[&str]) -> Running {
-    let tmp = token_dir();
+    let (tmp, config) = roster_dir(administrators, hubs);
     let dir = tmp.path().to_owned();
-    let config = dir.join("roster.yaml");
-    std::fs::write(&config, roster(&dir, administrators, hubs)).unwrap();
     let mut connect = MemoryConnect::default();
     for h in hubs {
         let hub = MemoryHub::new();
@@ -419,6 +417,27 @@ fn token_dir() -> tempfile::TempDir {
     tmp
 }
 
+/// A [`token_dir`] with `roster.yaml` in it, as [`roster`] writes it, and that file's path.
+fn roster_dir(administrators: &[&str], hubs: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = token_dir();
+    let config = tmp.path().join("roster.yaml");
+    std::fs::write(&config, roster(tmp.path(), administrators, hubs)).unwrap();
+    (tmp, config)
+}
+
+/// Polls `done` every `every` until it is true or `secs` of real time have passed; the
+/// assertions after it say what a timeout means.
+async fn poll<F, Fut>(secs: u64, every: Duration, mut done: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while !done().await && std::time::Instant::now() < deadline {
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// The expiring notice and the daily digest reach the routes: the community's digest
 /// only its own route, the fleet's only the global one (a real receiver, real time,
 /// the day from a fixed clock).
@@ -470,12 +489,12 @@ async fn expiring_notices_and_the_digest_reach_their_routes() {
                 .count()
         }
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
     // The digest waits for the hub's first run (its state): the write fails, so the
     // hub ends the run in error and the digest has something to say.
-    while got("/lab", "digest").await == 0 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(10, Duration::from_millis(50), || async {
+        got("/lab", "digest").await > 0
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     shutdown.cancel();
     task.await.unwrap();
@@ -538,10 +557,7 @@ async fn a_user_something_else_keeps_making_admin_is_contested_and_left_alone() 
 #[tokio::test]
 async fn for_alertmanager_a_firing_alert_is_sent_again_after_every_run() {
     let receiver = receiver().await;
-    let tmp = token_dir();
-    let dir = tmp.path();
-    let config = dir.join("roster.yaml");
-    std::fs::write(&config, roster(dir, &[], &["h1"])).unwrap();
+    let (_tmp, config) = roster_dir(&[], &["h1"]);
     let hub = MemoryHub::new();
     hub.set_user("mallory", true).set_user("rep-bob", true);
     hub.fail_writes(Some(MemoryHub::unavailable("/users/mallory")));
@@ -568,10 +584,10 @@ async fn for_alertmanager_a_firing_alert_is_sent_again_after_every_run() {
             .filter(|b| b[0]["labels"]["alertname"] == "JupyterHubAdminSyncError")
             .collect::<Vec<_>>()
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while errors().await.len() < 3 && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    poll(20, Duration::from_millis(50), || async {
+        errors().await.len() >= 3
+    })
+    .await;
     shutdown.cancel();
     task.await.unwrap();
     let sent = errors().await;
@@ -592,11 +608,8 @@ async fn for_alertmanager_a_firing_alert_is_sent_again_after_every_run() {
 #[tokio::test]
 async fn with_the_audit_log_unwritable_no_change_is_made_and_the_error_alert_fires() {
     let receiver = receiver().await;
-    let tmp = token_dir();
-    let dir = tmp.path();
-    let config = dir.join("roster.yaml");
-    std::fs::write(&config, roster(dir, &["carol"], &["h1"])).unwrap();
-    let logs = dir.join("logs");
+    let (tmp, config) = roster_dir(&["carol"], &["h1"]);
+    let logs = tmp.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     let hub = MemoryHub::new();
     hub.set_user("rep-bob", true);
@@ -622,10 +635,10 @@ async fn with_the_audit_log_unwritable_no_change_is_made_and_the_error_alert_fir
             .filter(|m| m["kind"] == "error" && m["status"] == "firing")
             .collect::<Vec<_>>()
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while error_alerts().await.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll(10, Duration::from_millis(20), || async {
+        !error_alerts().await.is_empty()
+    })
+    .await;
     let alert = error_alerts().await.pop().expect("the error alert fires");
     assert_eq!(alert["details"]["error_kind"], "audit", "{alert}");
     assert!(
@@ -645,10 +658,10 @@ async fn with_the_audit_log_unwritable_no_change_is_made_and_the_error_alert_fir
 
     std::fs::create_dir(&logs).unwrap();
     reload.notify_one();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while hub.admins() != ["carol", "rep-bob"] && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll(10, Duration::from_millis(20), || async {
+        hub.admins() == ["carol", "rep-bob"]
+    })
+    .await;
     assert_eq!(
         hub.admins(),
         ["carol", "rep-bob"],

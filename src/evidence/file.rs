@@ -309,19 +309,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
-
-    /// Lines and gaps in the order they came.
-    #[derive(Debug, Default)]
-    struct Collect(Vec<String>);
-
-    impl LineSink for Collect {
-        fn line(&mut self, line: &[u8]) {
-            self.0.push(String::from_utf8_lossy(line).into_owned());
-        }
-        fn gap(&mut self, gap: Gap) {
-            self.0.push(format!("<gap {:?}>", gap.kind));
-        }
-    }
+    use crate::evidence::tests::Collect;
 
     fn append(path: &Path, text: &str) {
         let mut f = File::options()

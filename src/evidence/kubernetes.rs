@@ -877,18 +877,7 @@ async fn stream_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[derive(Debug, Default)]
-    struct Collect(Vec<String>);
-
-    impl LineSink for Collect {
-        fn line(&mut self, line: &[u8]) {
-            self.0.push(String::from_utf8_lossy(line).into_owned());
-        }
-        fn gap(&mut self, gap: Gap) {
-            self.0.push(format!("<gap {:?}>", gap.kind));
-        }
-    }
+    use crate::evidence::tests::Collect;
 
     fn ts(text: &str) -> Timestamp {
         text.parse().expect("a timestamp")

@@ -12,6 +12,20 @@ use super::{
 
 const HOLD: Duration = Duration::from_secs(60);
 
+/// A sink that keeps the lines and gaps it is handed, in the order they came (a gap as
+/// `<gap KIND>`): what the file and pod log readers' tests compare.
+#[derive(Debug, Default)]
+pub(super) struct Collect(pub(super) Vec<String>);
+
+impl LineSink for Collect {
+    fn line(&mut self, line: &[u8]) {
+        self.0.push(String::from_utf8_lossy(line).into_owned());
+    }
+    fn gap(&mut self, gap: Gap) {
+        self.0.push(format!("<gap {:?}>", gap.kind));
+    }
+}
+
 /// Every event of `log`, read as a whole (UTC).
 fn events(log: &str) -> Vec<AdminEvent> {
     let mut attributor = Attributor::new(LogZone::utc(), HOLD);
@@ -821,6 +835,12 @@ fn encode(name: &str) -> String {
     percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
+/// The message of the hub's line for `actor`'s request: `status method /hub/api/path`, by
+/// `actor` from loopback, taking `took`.
+fn request_message(status: u16, method: &str, path: &str, actor: &str, took: &str) -> String {
+    format!("{status} {method} /hub/api/{path} ({actor}@127.0.0.1) {took}")
+}
+
 /// The lines of `steps`, a millisecond apart, and every (actor, target) a request could
 /// truly have changed (`""` for a bulk add's or a group's unnamed members).
 fn log_of(steps: &[Step]) -> (Vec<String>, Vec<(String, String)>) {
@@ -852,24 +872,14 @@ fn log_of(steps: &[Step]) -> (Vec<String>, Vec<(String, String)>) {
                 }
                 line("users", format!("{actor} setting admin={v} for {shown}"));
                 line("roles", format!("{role} role admin for User: {shown}"));
-                line(
-                    "log",
-                    format!(
-                        "200 PATCH /hub/api/users/{} ({actor}@127.0.0.1) 5.00ms",
-                        encode(target)
-                    ),
-                );
+                let path = format!("users/{}", encode(target));
+                line("log", request_message(200, "PATCH", &path, actor, "5.00ms"));
                 truth.push((actor.clone(), target.clone()));
             }
             Step::Create { actor, target } => {
                 line("roles", format!("Adding role admin for User: {target}"));
-                line(
-                    "log",
-                    format!(
-                        "201 POST /hub/api/users/{}?_xsrf=[secret] ({actor}@127.0.0.1) 3.00ms",
-                        encode(target)
-                    ),
-                );
+                let path = format!("users/{}?_xsrf=[secret]", encode(target));
+                line("log", request_message(201, "POST", &path, actor, "3.00ms"));
                 truth.push((actor.clone(), target.clone()));
             }
             Step::Bulk { actor, targets } => {
@@ -879,18 +889,13 @@ fn log_of(steps: &[Step]) -> (Vec<String>, Vec<(String, String)>) {
                 }
                 line(
                     "log",
-                    format!("201 POST /hub/api/users ({actor}@127.0.0.1) 9.00ms"),
+                    request_message(201, "POST", "users", actor, "9.00ms"),
                 );
             }
             Step::Group { actor, group } => {
                 line("groups", format!("Adding 1 users to group {group}"));
-                line(
-                    "log",
-                    format!(
-                        "200 POST /hub/api/groups/{}/users ({actor}@127.0.0.1) 3.00ms",
-                        encode(group)
-                    ),
-                );
+                let path = format!("groups/{}/users", encode(group));
+                line("log", request_message(200, "POST", &path, actor, "3.00ms"));
                 truth.push((actor.clone(), String::new()));
             }
             Step::Stray { message } => line("users", message.clone()),

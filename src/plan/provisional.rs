@@ -243,6 +243,16 @@ mod tests {
         ["rep-lee", "carol"].contains(&n.as_str())
     }
 
+    /// A plan that revokes `newbie`, whom `by` made admin on day 10.
+    fn newbie_made_by(by: &str) -> Plan {
+        plan(vec![revoke("newbie", Some(by), 10 * DAY)])
+    }
+
+    /// The first decision over `p`: on day 11, no records yet, the roster [`entitled`].
+    fn first_decision(p: &Plan) -> Decision {
+        decide(&Records::new(), p, &entitled, 11 * DAY, KEEP)
+    }
+
     #[test]
     fn a_grant_by_someone_the_roster_entitles_is_kept_from_its_time_in_the_log() {
         let p = plan(vec![
@@ -250,7 +260,7 @@ mod tests {
             revoke("mallory", Some("stranger"), 10 * DAY),
             revoke("old", None, 0),
         ]);
-        let d = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP);
+        let d = first_decision(&p);
         assert_eq!(d.keep, [UserName::new("newbie")].into());
         let record = &d.records["newbie"];
         assert_eq!(
@@ -265,8 +275,8 @@ mod tests {
 
     #[test]
     fn a_record_is_kept_without_news_warned_once_then_ends_and_a_regrant_does_not_extend_it() {
-        let p = plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]);
-        let first = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP);
+        let p = newbie_made_by("rep-lee");
+        let first = first_decision(&p);
         let again = decide(&first.records, &p, &entitled, 12 * DAY, KEEP);
         assert_eq!((again.keep.len(), again.notices.len()), (1, 0));
         // The representative grants again later: the record's end stays.
@@ -282,8 +292,8 @@ mod tests {
 
     #[test]
     fn a_granter_no_longer_entitled_ends_their_grants_at_once() {
-        let p = plan(vec![revoke("newbie", Some("carol"), 10 * DAY)]);
-        let first = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP);
+        let p = newbie_made_by("carol");
+        let first = first_decision(&p);
         let only_rep = |n: &UserName| n.as_str() == "rep-lee";
         let lapsed = decide(&first.records, &p, &only_rep, 12 * DAY, KEEP);
         assert!(lapsed.keep.is_empty());
@@ -292,13 +302,7 @@ mod tests {
 
     #[test]
     fn a_provisional_admin_makes_no_provisional_admins() {
-        let kept = decide(
-            &Records::new(),
-            &plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]),
-            &entitled,
-            11 * DAY,
-            KEEP,
-        );
+        let kept = first_decision(&newbie_made_by("rep-lee"));
         // newbie (provisional) grants another; even were the roster to entitle them.
         let p = plan(vec![
             revoke("newbie", Some("rep-lee"), 10 * DAY),
@@ -311,13 +315,7 @@ mod tests {
 
     #[test]
     fn records_of_users_no_longer_undeclared_admins_are_dropped() {
-        let first = decide(
-            &Records::new(),
-            &plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]),
-            &entitled,
-            11 * DAY,
-            KEEP,
-        );
+        let first = first_decision(&newbie_made_by("rep-lee"));
         // Added to the roster (no revocation planned any more), or revoked by someone.
         let d = decide(&first.records, &plan(Vec::new()), &entitled, 12 * DAY, KEEP);
         assert!(d.records.is_empty() && d.notices.is_empty());

@@ -29,6 +29,37 @@ impl Daemon {
         Daemon::spawn(cmd, dir, "daemon")
     }
 
+    /// [`Daemon::start`] with `--interval 1s --audit-log audit --state-dir state` and
+    /// `args`, `TOK` set to `token` and alerts sent to `webhook`: the daemon of the tests
+    /// that follow a real hub across runs (and restarts) and read what it recorded.
+    pub fn start_with_state(
+        roster: &Path,
+        dir: &Path,
+        audit: &Path,
+        state: &Path,
+        token: &str,
+        webhook: &str,
+        args: &[&str],
+    ) -> Daemon {
+        let recorded = [
+            "--interval",
+            "1s",
+            "--audit-log",
+            audit.to_str().expect("a UTF-8 path"),
+            "--state-dir",
+            state.to_str().expect("a UTF-8 path"),
+        ];
+        Daemon::start(
+            roster,
+            dir,
+            &[&recorded[..], args].concat(),
+            &[
+                ("TOK", token),
+                ("JUPYTERHUB_ADMIN_SYNC_ALERT_WEBHOOK_URL", webhook),
+            ],
+        )
+    }
+
     /// Starts `cmd` (the binary with its arguments) with `--listen` on a free port, its
     /// stdout in `dir/<name>.stdout` and its stderr in `dir/<name>.log`.
     pub fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Daemon {

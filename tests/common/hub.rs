@@ -653,6 +653,21 @@ impl Hub {
         super::wait_until(secs, &what, context, check).await;
     }
 
+    /// Waits up to `secs` until none of `names` is admin; then panics with `context()`.
+    pub async fn wait_for_not_admin(
+        &self,
+        names: &[&str],
+        secs: u64,
+        context: impl Fn() -> String,
+    ) {
+        let what = format!("{} not admin on the hub", names.join(" and "));
+        let check = || async {
+            let admins = self.admins().await;
+            names.iter().all(|name| !admins.contains(*name))
+        };
+        super::wait_until(secs, &what, context, check).await;
+    }
+
     /// How many users the hub has.
     pub async fn user_count(&self) -> usize {
         self.users().await.len()
@@ -900,6 +915,18 @@ impl Hub {
             .as_str()
             .unwrap_or_else(|| panic!("POST {path}: no token: {token}"))
             .to_string()
+    }
+
+    /// `actor` makes `user` admin through the API with their own token (`PATCH`): 200
+    /// expected.
+    pub async fn make_admin_as(&self, actor: &str, user: &str) {
+        let token = self.user_token(actor).await;
+        let path = format!("/users/{}", encode_name(user));
+        let body = serde_json::json!({"admin": true});
+        let (status, answer) = self
+            .request(Method::PATCH, &path, &token, Some(&body))
+            .await;
+        assert_eq!(status, 200, "{actor} making {user} admin: {answer}");
     }
 
     /// Logs `name` in through the hub's own login form (`GET /hub/login` for the xsrf

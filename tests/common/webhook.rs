@@ -26,3 +26,12 @@ pub async fn messages(server: &MockServer) -> Vec<Value> {
         .map(|r| serde_json::from_slice(&r.body).expect("a message is JSON"))
         .collect()
 }
+
+/// The `text` of every message `server` got, in order (`""` for one without).
+pub async fn texts(server: &MockServer) -> Vec<String> {
+    messages(server)
+        .await
+        .iter()
+        .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
