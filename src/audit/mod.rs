@@ -643,25 +643,11 @@ impl AuditLog {
                 lines.push(event(who.as_str(), Event::Seen, None, n.reason.clone())?);
             }
         }
-        for notice in &report.provisional_notices {
-            use crate::plan::provisional::Notice;
-            let (who, kind, result) = match notice {
-                Notice::Kept(p) => (
-                    &p.user,
-                    Event::Provisional,
-                    format!(
-                        "added in the hub: {}",
-                        crate::report::describe_provisional(p)
-                    ),
-                ),
-                Notice::Lapsed(p, why) => (&p.user, Event::ProvisionalEnded, why.clone()),
-                Notice::Ended(p) => (
-                    &p.user,
-                    Event::ProvisionalEnded,
-                    "ui_grants keep_for ran out".to_string(),
-                ),
-                Notice::Ending(_) => continue,
-            };
+        for (who, kind, result) in report
+            .provisional_notices
+            .iter()
+            .filter_map(provisional_event)
+        {
             lines.push(event(who, kind, None, result)?);
         }
         for c in report.contested.iter().filter(|c| c.new) {
@@ -670,6 +656,29 @@ impl AuditLog {
         // A hub that could not be read says nothing about who is admin now.
         Ok((lines, report.version.is_some().then_some(seen_now)))
     }
+}
+
+/// The audit line a provisional administrator's notice is, if any: `(user, event,
+/// result)`. Its end coming soon is news, not a record.
+fn provisional_event(notice: &crate::plan::provisional::Notice) -> Option<(&str, Event, String)> {
+    use crate::plan::provisional::Notice;
+    Some(match notice {
+        Notice::Kept(p) => (
+            p.user.as_str(),
+            Event::Provisional,
+            format!(
+                "added in the hub: {}",
+                crate::report::describe_provisional(p)
+            ),
+        ),
+        Notice::Lapsed(p, why) => (p.user.as_str(), Event::ProvisionalEnded, why.clone()),
+        Notice::Ended(p) => (
+            p.user.as_str(),
+            Event::ProvisionalEnded,
+            "ui_grants keep_for ran out".to_string(),
+        ),
+        Notice::Ending(_) => return None,
+    })
 }
 
 #[cfg(test)]

@@ -57,14 +57,7 @@ pub(super) async fn run<C: Connect>(
     }
     let mut client: Option<(HubAccess, C::Hub)> = None;
     let store = shared.options.state_dir.as_deref().map(StateStore::new);
-    let mut state = match store.as_ref().map(|s| s.load(name.as_str())) {
-        None => HubState::default(),
-        Some(Ok(state)) => state,
-        Some(Err(error)) => {
-            tracing::warn!(hub = %name, %error, "cannot read the hub's state; starting afresh");
-            HubState::default()
-        }
-    };
+    let mut state = load_state(store.as_ref(), name);
     let mut epoch = shared.fights_epoch.load(Ordering::SeqCst);
     let mut evidence: Option<(LogConfig, Evidence)> = None;
     loop {
@@ -111,11 +104,8 @@ pub(super) async fn run<C: Connect>(
             ),
         };
         drop(permit);
-        if state != before
-            && let Some(store) = &store
-            && let Err(error) = store.save(name.as_str(), &state)
-        {
-            tracing::warn!(hub = %name, %error, "cannot keep the hub's state (only memory of past runs is lost)");
+        if state != before {
+            keep_state(store.as_ref(), name, &state);
         }
         if stop.is_cancelled() {
             // A run cut short by shutdown says nothing about the hub: it fires no
@@ -138,11 +128,30 @@ pub(super) async fn run<C: Connect>(
     if let Some((_, evidence)) = evidence.as_mut() {
         evidence.settle_pending();
         state.ledger = evidence.ledger().clone();
-        if let Some(store) = &store
-            && let Err(error) = store.save(name.as_str(), &state)
-        {
-            tracing::warn!(hub = %name, %error, "cannot keep the hub's state (only memory of past runs is lost)");
+        keep_state(store.as_ref(), name, &state);
+    }
+}
+
+/// The hub's state as the state dir keeps it; none kept, no state dir or a state that
+/// cannot be read (a warning) is a fresh one.
+fn load_state(store: Option<&StateStore>, name: &HubName) -> HubState {
+    match store.map(|s| s.load(name.as_str())) {
+        None => HubState::default(),
+        Some(Ok(state)) => state,
+        Some(Err(error)) => {
+            tracing::warn!(hub = %name, %error, "cannot read the hub's state; starting afresh");
+            HubState::default()
         }
+    }
+}
+
+/// Writes the hub's state to the state dir, if there is one; a failure is a warning
+/// (the state is memory of past runs).
+fn keep_state(store: Option<&StateStore>, name: &HubName, state: &HubState) {
+    if let Some(store) = store
+        && let Err(error) = store.save(name.as_str(), state)
+    {
+        tracing::warn!(hub = %name, %error, "cannot keep the hub's state (only memory of past runs is lost)");
     }
 }
 

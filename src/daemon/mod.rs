@@ -93,6 +93,34 @@ pub enum DaemonError {
     StateDirNeeded(String),
 }
 
+/// Serves `/healthz`, `/readyz` and `/metrics` on `addr` until the returned token is
+/// cancelled.
+async fn listen(
+    addr: SocketAddr,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+) -> Result<
+    (
+        CancellationToken,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ),
+    DaemonError,
+> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Listen { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(listen = %local, "serving /healthz, /readyz and /metrics");
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(server::serve(
+        listener,
+        metrics.clone(),
+        health.clone(),
+        stop.clone(),
+    ));
+    Ok((stop, task))
+}
+
 /// Why the daemon cannot run `roster` without `--state-dir`: hubs that keep admins
 /// made in them (`ui_grants`), whose records live there. None when it can.
 fn state_dir_needed(roster: &Roster, options: &DaemonOptions) -> Option<String> {
@@ -299,21 +327,7 @@ impl<C: Connect> Supervisor<C> {
         metrics.roster_valid.set(1);
 
         let server = match options.listen {
-            Some(addr) => {
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| DaemonError::Listen { addr, source })?;
-                let local = listener.local_addr().unwrap_or(addr);
-                tracing::info!(listen = %local, "serving /healthz, /readyz and /metrics");
-                let stop = CancellationToken::new();
-                let task = tokio::spawn(server::serve(
-                    listener,
-                    metrics.clone(),
-                    health.clone(),
-                    stop.clone(),
-                ));
-                Some((stop, task))
-            }
+            Some(addr) => Some(listen(addr, &metrics, &health).await?),
             None => None,
         };
         let audit = match &options.audit_log {

@@ -44,7 +44,7 @@ pub use attribute::{Attributor, Stats};
 pub use file::{LogFile, Position, ReadReport};
 pub use kubernetes::{KubeApi, KubeError, KubeSource, PodLog, PodPosition};
 pub use ledger::{Attribution, Ledger, OwnChange};
-pub use source::{Evidence, Reading, SourcePosition, Usable};
+pub use source::{Evidence, LogConfig, LogPlace, Reading, SourcePosition, Usable};
 
 /// One admin change the log shows.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

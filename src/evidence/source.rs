@@ -15,7 +15,35 @@ use super::file::{LogFile, Position};
 use super::kubernetes::{KubeApi, KubeError, PodLog, PodPosition};
 use super::ledger::Ledger;
 use super::{Gap, LineSink};
-use crate::roster::{LogConfig, LogPlace};
+
+/// Where a hub's own log is read, and the zone of its times.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogConfig {
+    pub place: LogPlace,
+    pub zone: super::LogZone,
+}
+
+/// Where a hub writes its log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogPlace {
+    /// A file, followed across rotation.
+    File(std::path::PathBuf),
+    /// The hub pod's container in Kubernetes (the pod found by its labels).
+    Kubernetes(super::KubeSource),
+}
+
+impl std::fmt::Display for LogPlace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogPlace::File(path) => write!(f, "file {}", path.display()),
+            LogPlace::Kubernetes(k) => write!(
+                f,
+                "kubernetes namespace {}, pods {}, container {}",
+                k.namespace, k.selector, k.container
+            ),
+        }
+    }
+}
 
 /// How long after a line its request may still end (the hub writes the request line
 /// when the request ends).

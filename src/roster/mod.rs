@@ -240,34 +240,8 @@ pub struct HubAccess {
     pub ca: Option<Arc<CaBundle>>,
 }
 
-/// Where a hub's own log is read, and the zone of its times.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LogConfig {
-    pub place: LogPlace,
-    pub zone: crate::evidence::LogZone,
-}
-
-/// Where a hub writes its log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LogPlace {
-    /// A file, followed across rotation.
-    File(PathBuf),
-    /// The hub pod's container in Kubernetes (the pod found by its labels).
-    Kubernetes(crate::evidence::KubeSource),
-}
-
-impl fmt::Display for LogPlace {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LogPlace::File(path) => write!(f, "file {}", path.display()),
-            LogPlace::Kubernetes(k) => write!(
-                f,
-                "kubernetes namespace {}, pods {}, container {}",
-                k.namespace, k.selector, k.container
-            ),
-        }
-    }
-}
+/// Where a hub's own log is read ([`crate::evidence`] owns the type; the roster names it).
+pub use crate::evidence::{LogConfig, LogPlace};
 
 /// One hub to keep in sync.
 #[derive(Debug, Clone)]
