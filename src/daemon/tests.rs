@@ -685,3 +685,126 @@ async fn with_the_audit_log_unwritable_no_change_is_made_and_the_error_alert_fir
         "{audit}"
     );
 }
+
+/// ui_grants on paused time: an admin the representative made in the hub (as its log
+/// says) is kept, the community hears `--expiry-warning` before the end, and once
+/// keep_for has run out the policy applies: revoked, and the audit says why.
+#[tokio::test(start_paused = true)]
+async fn a_provisional_administrator_is_warned_before_keep_for_runs_out_and_revoked_after() {
+    use crate::date::{Date, FixedClock};
+    let receiver = receiver().await;
+    let tmp = token_dir();
+    let dir = tmp.path();
+    // The hub's log: rep-bob makes newbie admin through the API on 2027-01-01 at noon.
+    let log = dir.join("hub.log");
+    std::fs::write(
+        &log,
+        "[I 2027-01-01 12:00:00.100 JupyterHub users:395] rep-bob setting admin=True for newbie\n\
+         [I 2027-01-01 12:00:00.101 JupyterHub roles:281] Adding role admin for User: newbie\n\
+         [I 2027-01-01 12:00:00.106 JupyterHub log:192] 200 PATCH /hub/api/users/newbie (rep-bob@127.0.0.1) 6.71ms\n\
+         [I 2027-01-01 12:05:00.000 JupyterHub log:192] 200 GET /hub/api/ (@127.0.0.1) 0.71ms\n",
+    )
+    .unwrap();
+    let config = dir.join("roster.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "communities:\n  - name: lab\n    representatives: [{{name: rep-bob}}]\n    ui_grants: {{keep_for: 30d}}\n    hubs:\n      - {{name: h1, api_url: 'http://h1.invalid/hub/api', token_file: '{}', log: {{file: '{}'}}}}\n",
+            dir.join("token").display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let hub = MemoryHub::new();
+    hub.set_user("rep-bob", true).set_user("newbie", true);
+    let mut connect = MemoryConnect::default();
+    connect.hubs.insert("h1".into(), hub.clone());
+    let mut opts = options(&config);
+    opts.jitter = 0.0;
+    opts.audit_log = Some(dir.join("audit.jsonl"));
+    opts.state_dir = Some(dir.to_owned());
+    opts.webhook = Some(crate::alert::WebhookUrl::parse(&receiver.uri()).unwrap());
+    let clock = Arc::new(FixedClock::new(Date::parse("2027-01-02").unwrap()));
+    let supervisor = Supervisor::start_with_clock(opts, connect, clock.clone())
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    let texts = || {
+        let receiver = &receiver;
+        async move {
+            receiver
+                .received_requests()
+                .await
+                .unwrap_or_default()
+                .iter()
+                .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
+                .filter(|m| m["status"] == "provisional")
+                .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+                .collect::<Vec<String>>()
+        }
+    };
+    let told = |what: &'static str| {
+        let texts = &texts;
+        async move { texts().await.iter().any(|t| t.contains(what)) }
+    };
+    poll(10, Duration::from_millis(50), || {
+        told("newbie is kept as a provisional administrator until 2027-01-31 12:00 UTC")
+    })
+    .await;
+    assert!(
+        told("until 2027-01-31 12:00 UTC").await,
+        "{:?}",
+        texts().await
+    );
+    assert_eq!(hub.admins(), ["newbie", "rep-bob"], "kept");
+
+    // Within the week before the end: warned once, still kept.
+    clock.set(Date::parse("2027-01-25").unwrap());
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    poll(10, Duration::from_millis(50), || {
+        told("newbie, made admin of hub h1 in the hub by rep-bob, is a provisional administrator until 2027-01-31 12:00 UTC")
+    })
+    .await;
+    assert!(
+        told("add them to lab's roster to keep them").await,
+        "{:?}",
+        texts().await
+    );
+    assert_eq!(hub.admins(), ["newbie", "rep-bob"], "kept to the end");
+
+    // keep_for has run out: the policy (enforce) applies.
+    clock.set(Date::parse("2027-02-01").unwrap());
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    poll(10, Duration::from_millis(50), || async {
+        hub.admins() == ["rep-bob"]
+    })
+    .await;
+    assert_eq!(hub.admins(), ["rep-bob"], "revoked once keep_for ran out");
+    assert!(hub.users().contains(&"newbie".to_string()), "stays a user");
+    poll(10, Duration::from_millis(50), || {
+        told("newbie's time as a provisional administrator of hub h1 (made admin by rep-bob) ended 2027-01-31 12:00 UTC")
+    })
+    .await;
+    shutdown.cancel();
+    task.await.unwrap();
+    let audit = std::fs::read_to_string(dir.join("audit.jsonl")).unwrap();
+    let events: Vec<(String, String)> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["user"] == "newbie")
+        .map(|l| {
+            let event = l["event"].as_str().unwrap_or_default().to_string();
+            (event, l["result"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    let ended = events
+        .iter()
+        .position(|(e, r)| e == "provisional_ended" && r == "ui_grants keep_for ran out");
+    let revoked = events.iter().position(|(e, _)| e == "applied");
+    assert!(
+        matches!((ended, revoked), (Some(_), Some(_))),
+        "provisional, ended and revoked on record: {events:?}"
+    );
+    assert_eq!(events[0].0, "provisional", "{events:?}");
+}
