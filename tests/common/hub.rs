@@ -315,16 +315,32 @@ fn start_in_new_dir(
     Err(last_error)
 }
 
-/// `GET /hub/api/` over plain HTTP/1.0; the version if the hub answered 200 with one.
-fn probe_version(port: u16) -> Option<String> {
+/// `GET /hub/api/` over plain HTTP/1.0; the version if the hub answered 200 with one,
+/// and only if it is the hub started with `token` (`GET /hub/api/user` with it answers
+/// `test-admin`): another process that took the port between our look and the hub's
+/// bind (another hub's proxy, say) answers the first but not the second.
+fn probe_version(port: u16, token: &str) -> Option<String> {
+    let version = get_json(port, "/hub/api/", None)?
+        .get("version")?
+        .as_str()?
+        .to_string();
+    let me = get_json(port, "/hub/api/user", Some(token))?;
+    (me.get("name")?.as_str()? == "test-admin").then_some(version)
+}
+
+/// `GET path` over plain HTTP/1.0 (with `token`, if any); the JSON body of a 200.
+fn get_json(port: u16, path: &str, token: Option<&str>) -> Option<serde_json::Value> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
         .set_write_timeout(Some(Duration::from_secs(5)))
         .ok()?;
+    let auth = token.map_or(String::new(), |t| format!("Authorization: token {t}\r\n"));
     stream
-        .write_all(format!("GET /hub/api/ HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n{auth}\r\n").as_bytes(),
+        )
         .ok()?;
     let mut response = Vec::new();
     stream.read_to_end(&mut response).ok()?;
@@ -334,8 +350,7 @@ fn probe_version(port: u16) -> Option<String> {
     if status_line.split_whitespace().nth(1) != Some("200") {
         return None;
     }
-    let body: serde_json::Value = serde_json::from_str(body).ok()?;
-    body.get("version")?.as_str().map(str::to_string)
+    serde_json::from_str(body).ok()
 }
 
 /// 40 random hex characters from the OS.
@@ -748,7 +763,7 @@ fn respawn(
                 tail(&log_path, 60)
             ));
         }
-        if let Some(version) = probe_version(port) {
+        if let Some(version) = probe_version(port, test_admin) {
             return Ok((child, version));
         }
         if Instant::now() > deadline {
