@@ -730,47 +730,21 @@ async fn a_provisional_administrator_is_warned_before_keep_for_runs_out_and_revo
         .unwrap();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
-    let texts = || {
-        let receiver = &receiver;
-        async move {
-            receiver
-                .received_requests()
-                .await
-                .unwrap_or_default()
-                .iter()
-                .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
-                .filter(|m| m["status"] == "provisional")
-                .map(|m| m["text"].as_str().unwrap_or_default().to_string())
-                .collect::<Vec<String>>()
-        }
-    };
-    let told = |what: &'static str| {
-        let texts = &texts;
-        async move { texts().await.iter().any(|t| t.contains(what)) }
-    };
-    poll(10, Duration::from_millis(50), || {
-        told("newbie is kept as a provisional administrator until 2027-01-31 12:00 UTC")
-    })
+    told(
+        &receiver,
+        "newbie is kept as a provisional administrator until 2027-01-31 12:00 UTC",
+    )
     .await;
-    assert!(
-        told("until 2027-01-31 12:00 UTC").await,
-        "{:?}",
-        texts().await
-    );
     assert_eq!(hub.admins(), ["newbie", "rep-bob"], "kept");
 
     // Within the week before the end: warned once, still kept.
     clock.set(Date::parse("2027-01-25").unwrap());
     tokio::time::sleep(Duration::from_secs(61)).await;
-    poll(10, Duration::from_millis(50), || {
-        told("newbie, made admin of hub h1 in the hub by rep-bob, is a provisional administrator until 2027-01-31 12:00 UTC")
-    })
+    told(
+        &receiver,
+        "newbie, made admin of hub h1 in the hub by rep-bob, is a provisional administrator until 2027-01-31 12:00 UTC: add them to lab's roster to keep them",
+    )
     .await;
-    assert!(
-        told("add them to lab's roster to keep them").await,
-        "{:?}",
-        texts().await
-    );
     assert_eq!(hub.admins(), ["newbie", "rep-bob"], "kept to the end");
 
     // keep_for has run out: the policy (enforce) applies.
@@ -782,9 +756,10 @@ async fn a_provisional_administrator_is_warned_before_keep_for_runs_out_and_revo
     .await;
     assert_eq!(hub.admins(), ["rep-bob"], "revoked once keep_for ran out");
     assert!(hub.users().contains(&"newbie".to_string()), "stays a user");
-    poll(10, Duration::from_millis(50), || {
-        told("newbie's time as a provisional administrator of hub h1 (made admin by rep-bob) ended 2027-01-31 12:00 UTC")
-    })
+    told(
+        &receiver,
+        "newbie's time as a provisional administrator of hub h1 (made admin by rep-bob) ended 2027-01-31 12:00 UTC",
+    )
     .await;
     shutdown.cancel();
     task.await.unwrap();
@@ -807,4 +782,29 @@ async fn a_provisional_administrator_is_warned_before_keep_for_runs_out_and_revo
         "provisional, ended and revoked on record: {events:?}"
     );
     assert_eq!(events[0].0, "provisional", "{events:?}");
+}
+
+/// Waits (real time, up to 10 s) until `receiver` got a `provisional` message whose text
+/// holds `what`, and fails naming the texts it got if none does.
+async fn told(receiver: &wiremock::MockServer, what: &str) {
+    let texts = || async {
+        receiver
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .map(|r| serde_json::from_slice::<serde_json::Value>(&r.body).unwrap())
+            .filter(|m| m["status"] == "provisional")
+            .map(|m| m["text"].as_str().unwrap_or_default().to_string())
+            .collect::<Vec<String>>()
+    };
+    poll(10, Duration::from_millis(50), || async {
+        texts().await.iter().any(|t| t.contains(what))
+    })
+    .await;
+    let got = texts().await;
+    assert!(
+        got.iter().any(|t| t.contains(what)),
+        "{what:?} not told: {got:?}"
+    );
 }
