@@ -294,19 +294,7 @@ fn community_wide<C>(
         .filter(|h| h.community == spec.community)
         .map(|h| h.name.as_str())
         .collect();
-    records
-        .iter()
-        .filter(|(user, record)| {
-            hubs.len() > 1
-                && hubs.iter().all(|hub| {
-                    known
-                        .get(*hub)
-                        .and_then(|r| r.get(*user))
-                        .is_some_and(|r| r.granted_by == record.granted_by)
-                })
-        })
-        .map(|(_, record)| record.user.clone())
-        .collect()
+    provisional::granted_on_every_hub(records, &known, &hubs)
 }
 
 /// Remembers the changes this run made, so the log's lines for them are known as this

@@ -132,14 +132,15 @@ fn state_dir_needed(roster: &Roster, options: &DaemonOptions) -> Option<String> 
         .filter(|h| h.settings.ui_grants.is_some())
         .map(|h| crate::name::printable(h.name.as_str()))
         .collect();
-    let (first, rest) = hubs.split_first()?;
-    let names = rest
-        .iter()
-        .fold(first.clone(), |all, h| format!("{all}, {h}"));
+    if hubs.is_empty() {
+        return None;
+    }
+    let one = hubs.len() == 1;
     Some(format!(
-        "{} {names} keep{} admins made in the hub for a while (ui_grants), and the daemon keeps their records in its state: give --state-dir DIR (JUPYTERHUB_ADMIN_SYNC_STATE_DIR), or set ui_grants: {{keep_for: 0}}",
-        if rest.is_empty() { "hub" } else { "hubs" },
-        if rest.is_empty() { "s" } else { "" },
+        "{} {} keep{} admins made in the hub for a while (ui_grants), and the daemon keeps their records in its state: give --state-dir DIR (JUPYTERHUB_ADMIN_SYNC_STATE_DIR), or set ui_grants: {{keep_for: 0}}",
+        if one { "hub" } else { "hubs" },
+        hubs.join(", "),
+        if one { "s" } else { "" },
     ))
 }
 

@@ -50,10 +50,15 @@ impl Attribution {
             out.push_str(&format!(" {via}"));
         }
         if let Some(at) = self.at {
-            out.push_str(&format!(" at {}", at.strftime("%Y-%m-%d %H:%M UTC")));
+            out.push_str(&format!(" at {}", minute_utc(at)));
         }
         out
     }
+}
+
+/// A time as the texts say it, to the minute: `2026-12-01 12:38 UTC`.
+pub fn minute_utc(at: jiff::Timestamp) -> String {
+    at.strftime("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 /// One change this tool made (from its audit intent).

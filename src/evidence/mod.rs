@@ -43,7 +43,7 @@ use std::fmt;
 pub use attribute::{Attributor, Stats};
 pub use file::{LogFile, Position, ReadReport};
 pub use kubernetes::{KubeApi, KubeError, KubeSource, PodLog, PodPosition};
-pub use ledger::{Attribution, Ledger, OwnChange};
+pub use ledger::{Attribution, Ledger, OwnChange, minute_utc};
 pub use source::{Evidence, LogConfig, LogPlace, Reading, SourcePosition, Usable};
 
 /// One admin change the log shows.

@@ -172,36 +172,33 @@ impl Plan {
 
     /// Leaves the changes of `users` undone this run (contested users).
     pub fn hold(&mut self, users: &BTreeSet<UserName>) {
-        for change in self.changes.iter_mut().filter(|c| users.contains(&c.user)) {
-            if change.apply {
-                change.apply = false;
-                self.contested.insert(change.user.clone());
-            }
-        }
+        let held = self.set_aside(|c| users.contains(&c.user));
+        self.contested.extend(held);
     }
 
     /// Leaves the changes of `users` for the next run: the hub's log does not show yet
     /// who made what they would undo.
     pub fn await_log(&mut self, users: &BTreeSet<UserName>) {
-        for change in self.changes.iter_mut().filter(|c| users.contains(&c.user)) {
-            if change.apply {
-                change.apply = false;
-                self.awaiting_log.insert(change.user.clone());
-            }
-        }
+        let waiting = self.set_aside(|c| users.contains(&c.user));
+        self.awaiting_log.extend(waiting);
     }
 
     /// Leaves every revocation of an undeclared admin to the daemon, which alone knows
     /// which of them are provisional administrators.
     pub fn leave_to_the_daemon(&mut self) {
-        for change in self
-            .changes
-            .iter_mut()
-            .filter(|c| c.action == Action::Revoke && c.role == Standing::Undeclared && c.apply)
-        {
+        let left = self.set_aside(|c| c.action == Action::Revoke && c.role == Standing::Undeclared);
+        self.maybe_provisional.extend(left);
+    }
+
+    /// Leaves undone the changes still to apply that `pick` chooses, and says whose
+    /// they were.
+    fn set_aside(&mut self, pick: impl Fn(&Change) -> bool) -> Vec<UserName> {
+        let mut users = Vec::new();
+        for change in self.changes.iter_mut().filter(|c| c.apply && pick(c)) {
             change.apply = false;
-            self.maybe_provisional.insert(change.user.clone());
+            users.push(change.user.clone());
         }
+        users
     }
 
     /// Why the run leaves `change` in place, if it does.

@@ -173,10 +173,30 @@ pub fn entitled_grant(
     ok.then(|| (name.clone(), made.via, made.at.map_or(0, |t| t.as_second())))
 }
 
+/// The users of `records` (one hub's) whom the same person made admin on every one of
+/// `hubs`, when they are two or more, as `known` (each hub's records) says: their roster
+/// line belongs to the community. As the hub spells them.
+pub fn granted_on_every_hub(records: &Records, known: &ByHub, hubs: &[&str]) -> BTreeSet<String> {
+    let on_every_hub = |user: &String, record: &Provisional| {
+        hubs.len() > 1
+            && hubs.iter().all(|hub| {
+                known
+                    .get(*hub)
+                    .and_then(|r| r.get(user))
+                    .is_some_and(|r| r.granted_by == record.granted_by)
+            })
+    };
+    records
+        .iter()
+        .filter(|(user, record)| on_every_hub(user, record))
+        .map(|(_, record)| record.user.clone())
+        .collect()
+}
+
 /// A time in Unix seconds as the texts say it: `2026-12-31 12:38 UTC`.
 pub fn minute_utc(seconds: i64) -> String {
     jiff::Timestamp::from_second(seconds)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+        .map(crate::evidence::minute_utc)
         .unwrap_or_default()
 }
 
@@ -319,5 +339,26 @@ mod tests {
         // Added to the roster (no revocation planned any more), or revoked by someone.
         let d = decide(&first.records, &plan(Vec::new()), &entitled, 12 * DAY, KEEP);
         assert!(d.records.is_empty() && d.notices.is_empty());
+    }
+
+    #[test]
+    fn a_grant_by_the_same_person_on_every_hub_of_the_community_is_the_communitys() {
+        let p = plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]);
+        let a = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP).records;
+        let by_carol = plan(vec![revoke("newbie", Some("carol"), 10 * DAY)]);
+        let b_carol = decide(&Records::new(), &by_carol, &entitled, 11 * DAY, KEEP).records;
+        let every = |known: &[(&str, &Records)], hubs: &[&str]| {
+            let known: ByHub = known
+                .iter()
+                .map(|(hub, r)| (hub.to_string(), (*r).clone()))
+                .collect();
+            granted_on_every_hub(&a, &known, hubs)
+        };
+        let newbie: BTreeSet<String> = ["newbie".to_string()].into();
+        assert_eq!(every(&[("a", &a), ("b", &a)], &["a", "b"]), newbie);
+        // Another person on one hub, a hub not run yet, or a community of one hub: the hub's.
+        assert!(every(&[("a", &a), ("b", &b_carol)], &["a", "b"]).is_empty());
+        assert!(every(&[("a", &a)], &["a", "b"]).is_empty());
+        assert!(every(&[("a", &a)], &["a"]).is_empty());
     }
 }
