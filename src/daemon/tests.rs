@@ -207,6 +207,35 @@ async fn an_invalid_roster_keeps_the_last_good_one_and_sighup_runs_every_hub() {
     d.stop().await;
 }
 
+/// A roster edit that turns on ui_grants while the daemon has no state dir is refused
+/// like an invalid roster: the last good one stays in force.
+#[tokio::test(start_paused = true)]
+async fn a_reloaded_roster_with_ui_grants_and_no_state_dir_keeps_the_last_good_one() {
+    let d = start(&["carol"], &["h1"]).await;
+    sleep(3).await;
+    let edited = roster(&d.dir, &["carol"], &["h1"])
+        .replace("    hubs:\n", "    ui_grants: {keep_for: 30d}\n    hubs:\n");
+    let edited = edited.replace("'}\n", "', log: {file: /var/log/h1.log}}\n");
+    assert!(
+        edited.contains("ui_grants") && edited.contains("log: {file"),
+        "{edited}"
+    );
+    std::fs::write(&d.config, edited).unwrap();
+    let valid = crate::roster::Roster::load_selected(&d.config, &[]);
+    assert!(valid.is_ok(), "valid in itself: {:?}", valid.err());
+    sleep(3).await;
+    assert!(
+        d.metrics
+            .render()
+            .contains("jupyterhub_admin_sync_roster_valid 0")
+    );
+    // The last good roster still runs the hub.
+    d.reload.notify_one();
+    sleep(1).await;
+    assert_eq!(d.hub("h1").admins(), ["carol", "rep-bob"]);
+    d.stop().await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_run_in_flight_at_shutdown_gets_the_grace_and_nothing_becomes_ready() {
     let tmp_hub = "slow";
