@@ -637,16 +637,17 @@ pub struct OneShot<'a> {
     pub kept: Option<&'a provisional::ByHub>,
 }
 
-/// [`reconcile`] against the roster as it stands today (by the machine's clock):
-/// administrators whose entry expired are not declared, and their revocations are
-/// marked as expired. With a `journal`, the run is written to the audit trail.
+/// A one-shot run of [`reconcile`] against the roster as it stands today (by the
+/// machine's clock): administrators whose entry expired are not declared, and their
+/// revocations are marked as expired. With a `journal`, the run is written to the
+/// audit trail. Nothing stops it half-way (the daemon's runs go through
+/// [`reconcile_with`] with its shutdown token).
 pub async fn reconcile_today<R: HubRead, W: HubWrite>(
     roster: &Roster,
     spec: &HubSpec,
     reader: &R,
     writer: Option<&W>,
     with: OneShot<'_>,
-    stop: &CancellationToken,
 ) -> HubReport {
     let OneShot { journal, kept } = with;
     let today = SystemClock.today();
@@ -679,7 +680,8 @@ pub async fn reconcile_today<R: HubRead, W: HubWrite>(
         evidence: evidence.as_mut(),
         before_apply: &mut keep,
     };
-    let mut report = reconcile_with(spec, &desired, reader, writer, with, stop).await;
+    let never = CancellationToken::new();
+    let mut report = reconcile_with(spec, &desired, reader, writer, with, &never).await;
     if let Some(decision) = decision {
         report.provisional = decision.records.into_values().collect();
         report.provisional_notices = decision.notices;
@@ -701,11 +703,9 @@ pub async fn run_all<C: HubRead + HubWrite>(
     concurrency: usize,
     with: OneShot<'_>,
 ) -> RunReport {
-    let never = CancellationToken::new();
-    let never = &never;
     let hubs = each_hub(targets, concurrency, |spec, client| async move {
         let writer = (mode != Mode::DryRun).then_some(client);
-        reconcile_today(roster, spec, client, writer, with, never).await
+        reconcile_today(roster, spec, client, writer, with).await
     })
     .await;
     RunReport { mode, hubs }

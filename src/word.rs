@@ -1,6 +1,12 @@
 //! Enums whose every variant is a word: the labels that report, JSON, metrics, alerts
 //! and the audit trail share. `words!` writes the variant list once and derives the
-//! rest from it, so a new variant cannot miss its word.
+//! rest from it, so a new variant cannot miss its word. [`count`] writes a count of
+//! something in the texts.
+
+/// `1 change`, `3 changes`: `n` and the noun, with an `s` when `n` is not one.
+pub fn count(n: usize, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
 
 /// Defines a fieldless enum from `Variant => "word"` lines, with `ALL` (every variant,
 /// in order), `as_str` (the word), `from_word`, `Display` (the word, padded like a

@@ -70,6 +70,23 @@ pub struct Alert {
     pub details: serde_json::Value,
 }
 
+impl Alert {
+    /// An alert about the hub of `report`, saying `words`; its text is cut under
+    /// Slack's limit, whatever it lists.
+    fn about(report: &HubReport, kind: AlertKind, status: AlertStatus, words: Words) -> Alert {
+        let (summary, text, details) = words;
+        Alert {
+            status,
+            hub: Some(report.name.to_string()),
+            community: Some(report.community.clone()),
+            kind,
+            summary,
+            text: cap_text(text),
+            details,
+        }
+    }
+}
+
 /// Slack truncates (and may refuse) a `text` longer than this; ours stay under it.
 pub const MAX_TEXT_CHARS: usize = 3_000;
 
@@ -142,7 +159,7 @@ impl AlertState {
             let Some(status) = now.and_then(|now| self.transition(&hub, kind, now, repeat)) else {
                 continue;
             };
-            let (summary, text, details) = match kind {
+            let words = match kind {
                 AlertKind::Error => error_words(report, status),
                 AlertKind::Contested => contested_words(report, status),
                 AlertKind::Drift => drift_words(report, status),
@@ -153,16 +170,7 @@ impl AlertState {
                     unreachable!("not a hub's state alert")
                 }
             };
-            alerts.push(Alert {
-                status,
-                hub: Some(hub.clone()),
-                community: Some(report.community.clone()),
-                kind,
-                summary,
-                // Every hub's alert stays under Slack's limit, whatever it lists.
-                text: cap_text(text),
-                details,
-            });
+            alerts.push(Alert::about(report, kind, status, words));
         }
         alerts
     }

@@ -9,11 +9,12 @@
 
 use serde::Serialize;
 
-use crate::alert::{Alert, AlertKind, AlertStatus, cap_text};
+use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::name::printable;
 use crate::plan::provisional::{Notice, Provisional};
 use crate::plan::{Action, Standing};
 use crate::report::{ChangeReport, HubReport};
+use crate::word::count;
 
 /// At most this many names in one sentence; the rest are counted.
 const MAX_NAMES: usize = 10;
@@ -142,19 +143,11 @@ pub fn remediated(report: &HubReport) -> Option<Alert> {
         ));
     }
     let fixed: Vec<Fixed> = applied.iter().map(|c| fixed(c)).collect();
-    let n = fixed.len();
-    Some(Alert {
-        status: AlertStatus::Remediated,
-        hub: Some(hub.to_string()),
-        community: Some(community.clone()),
-        kind: AlertKind::Drift,
-        summary: format!(
-            "drift on hub {hub} fixed: {n} change{}",
-            if n == 1 { "" } else { "s" }
-        ),
-        text: cap_text(sentences.join(" ")),
-        details: serde_json::json!({ "policy": policy, "changes": fixed }),
-    })
+    let summary = format!("drift on hub {hub} fixed: {}", count(fixed.len(), "change"));
+    let details = serde_json::json!({ "policy": policy, "changes": fixed });
+    let words = (summary, sentences.join(" "), details);
+    let (kind, status) = (AlertKind::Drift, AlertStatus::Remediated);
+    Some(Alert::about(report, kind, status, words))
 }
 
 /// The `provisional` message of a run that kept an admin made in the hub by someone the
@@ -169,19 +162,12 @@ pub fn provisional(report: &HubReport) -> Option<Alert> {
         .iter()
         .map(|notice| provisional_sentence(notice, hub, community, report))
         .collect();
-    let n = sentences.len();
-    Some(Alert {
-        status: AlertStatus::Provisional,
-        hub: Some(hub.to_string()),
-        community: Some(community.clone()),
-        kind: AlertKind::Provisional,
-        summary: format!(
-            "{n} provisional administrator{} on hub {hub}",
-            if n == 1 { "" } else { "s" }
-        ),
-        text: cap_text(sentences.join(" ")),
-        details: serde_json::json!({ "provisional": report.provisional }),
-    })
+    let provisional = count(sentences.len(), "provisional administrator");
+    let summary = format!("{provisional} on hub {hub}");
+    let details = serde_json::json!({ "provisional": report.provisional });
+    let words = (summary, sentences.join(" "), details);
+    let (kind, status) = (AlertKind::Provisional, AlertStatus::Provisional);
+    Some(Alert::about(report, kind, status, words))
 }
 
 fn provisional_sentence(notice: &Notice, hub: &str, community: &str, report: &HubReport) -> String {
@@ -226,7 +212,7 @@ fn provisional_sentence(notice: &Notice, hub: &str, community: &str, report: &Hu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alert::MAX_TEXT_CHARS;
+    use crate::alert::{MAX_TEXT_CHARS, cap_text};
     use crate::report::Status;
     use crate::roster::Policy;
 

@@ -19,8 +19,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::hub::info::AuthenticatorInfo;
 use crate::hub::{Created, HubError, HubRead, HubWrite, Keep};
 use crate::name::{HubName, UserName};
@@ -287,11 +285,9 @@ pub(crate) async fn plan_all<C: HubRead>(
         journal: None,
         kept,
     };
-    let never = CancellationToken::new();
-    let never = &never;
     let done = each_hub(targets, concurrency, |spec, client| async move {
         let reader = PlanView::recording(client);
-        let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, with, never).await;
+        let report = reconcile_today(roster, spec, &reader, None::<&NoWriter>, with).await;
         (report, reader.admins())
     })
     .await;
@@ -313,8 +309,6 @@ pub(crate) async fn apply_all<C: HubRead + HubWrite>(
     concurrency: usize,
     with: OneShot<'_>,
 ) -> RunReport {
-    let never = CancellationToken::new();
-    let never = &never;
     let hubs = each_hub(targets, concurrency, |spec, client| async move {
         let Some(hub_plan) = plan.hub(&spec.name) else {
             let mut report = blank_report(spec, roster.desired(spec).len());
@@ -325,7 +319,7 @@ pub(crate) async fn apply_all<C: HubRead + HubWrite>(
             return report;
         };
         let guarded = PlanView::guarded(client, hub_plan);
-        reconcile_today(roster, spec, &guarded, Some(&guarded), with, never).await
+        reconcile_today(roster, spec, &guarded, Some(&guarded), with).await
     })
     .await;
     RunReport {
