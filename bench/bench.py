@@ -42,12 +42,14 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+import local
+from local import free_port, request
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "deploy/local"))
@@ -69,16 +71,7 @@ def log(msg):
 
 
 def stop_child(p, timeout=20.0):
-    if p.poll() is not None:
-        return
-    try:
-        p.send_signal(signal.SIGTERM)
-        p.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-    except ProcessLookupError:
-        pass
+    local.stop(p, timeout)
 
 
 def cleanup():
@@ -103,12 +96,6 @@ def on_signal(signum, _frame):
 
 OUT = None
 TIME = "/usr/bin/time"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------------------
@@ -244,36 +231,6 @@ def summarize_report(report):
 # --------------------------------------------------------------------------------------
 
 
-def http_get(port, path, token=None, accept=None, timeout=5.0):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {}
-        if token:
-            headers["Authorization"] = f"token {token}"
-        if accept:
-            headers["Accept"] = accept
-        c.request("GET", path, headers=headers)
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
-def http_json(port, method, path, token, body):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        c.request(
-            method,
-            path,
-            body=json.dumps(body),
-            headers={"Authorization": f"token {token}", "Content-Type": "application/json"},
-        )
-        r = c.getresponse()
-        return r.status, r.read()
-    finally:
-        c.close()
-
-
 class RealHub:
     def __init__(self, venv, n, admins, workdir):
         self.venv = Path(venv)
@@ -327,29 +284,16 @@ class RealHub:
         )
         CHILDREN.append(self.proc)
         record_pids()
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"hub exited ({self.proc.returncode}); see {self.log}")
-            try:
-                status, body = http_get(self.port, "/hub/api/", timeout=2)
-                if status == 200:
-                    self.version = json.loads(body)["version"]
-                    return time.perf_counter() - t0
-            except (OSError, http.client.HTTPException):
-                pass
-            if time.perf_counter() - t0 > timeout:
-                raise RuntimeError(f"hub did not answer within {timeout}s; see {self.log}")
-            time.sleep(0.02)
+        try:
+            self.version = local.wait_for_hub(self.proc, self.port, timeout, every=0.02)
+        except RuntimeError as e:
+            raise RuntimeError(f"hub {e}; see {self.log}") from None
+        return time.perf_counter() - t0
 
     def stop(self):
         """SIGTERM; returns seconds until the process exited."""
         t0 = time.perf_counter()
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        local.stop(self.proc, 120)
         dt = time.perf_counter() - t0
         if self.proc in CHILDREN:
             CHILDREN.remove(self.proc)
@@ -731,7 +675,7 @@ def status_quo_part(a, hub):
         r["report"] = s
         onces.append(r)
         log(f"status quo: --once granting user00005: {r['wall_s']:.3f}s, {s['requests']} requests")
-        status, body = http_json(hub.port, "PATCH", "/hub/api/users/user00005", hub.test_token, {"admin": False})
+        status, body = request(hub.port, "PATCH", "/hub/api/users/user00005", hub.test_token, {"admin": False}, timeout=60)
         if status != 200:
             raise RuntimeError(f"resetting user00005: HTTP {status} {body[:200]!r}")
     restarts = []
@@ -774,7 +718,7 @@ class FakeFleet:
         self.port = int(line.split()[1])
 
     def stats(self, reset=False):
-        return json.loads(http_get(self.port, "/_stats?reset=1" if reset else "/_stats")[1])
+        return json.loads(request(self.port, "GET", "/_stats?reset=1" if reset else "/_stats", timeout=5)[1])
 
     def stop(self):
         stop_child(self.proc)

@@ -111,12 +111,14 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import local
+from local import free_port, request
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = ROOT / "deploy/local/hub.py"
@@ -145,30 +147,10 @@ def log(msg):
     print(f"[same-outputs {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_request(port, method, path, token=None, body=None, accept=None, timeout=30.0):
     """One request to 127.0.0.1:PORT: (status, body text)."""
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        headers = {}
-        if token:
-            headers["Authorization"] = f"token {token}"
-        if accept:
-            headers["Accept"] = accept
-        data = None
-        if body is not None:
-            data = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        c.request(method, path, body=data, headers=headers)
-        r = c.getresponse()
-        return r.status, r.read().decode("utf-8", "replace")
-    finally:
-        c.close()
+    status, data = request(port, method, path, token, body, accept, timeout)
+    return status, data.decode("utf-8", "replace")
 
 
 # --------------------------------------------------------------------------------------
@@ -205,30 +187,14 @@ class Hub:
         ]
         logf = open(self.dir / "hub.log", "ab")
         self.proc = subprocess.Popen(command, env=env, stdin=subprocess.PIPE, stdout=logf, stderr=logf)
-        t0 = time.monotonic()
-        while True:
-            if self.proc.poll() is not None:
-                raise SetupError(f"hub {self.name} exited ({self.proc.returncode}); see {self.dir}/hub.log")
-            try:
-                status, body = http_request(self.port, "GET", "/hub/api/", timeout=2)
-                if status == 200:
-                    self.version = json.loads(body)["version"]
-                    return
-            except (OSError, http.client.HTTPException):
-                pass
-            if time.monotonic() - t0 > timeout:
-                raise SetupError(f"hub {self.name} did not answer in {timeout}s; see {self.dir}/hub.log")
-            time.sleep(0.05)
+        try:
+            self.version = local.wait_for_hub(self.proc, self.port, timeout, every=0.05)
+        except RuntimeError as e:
+            raise SetupError(f"hub {self.name} {e}; see {self.dir}/hub.log") from None
 
     def stop(self):
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        if self.proc is not None:
+            local.stop(self.proc, 30)
 
     def api(self, method, path, body=None, expect=(200, 201, 204)):
         """A request as the `test-admin` service, which arranges the state."""

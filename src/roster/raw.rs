@@ -115,7 +115,7 @@ pub(super) struct RawDefaults {
     pub ui_grants: Option<RawUiGrants>,
 }
 
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "ui_grants: a mapping with keep_for (`{keep_for: 30d}`; 0 turns it off)"
@@ -129,7 +129,7 @@ pub(super) struct RawUiGrants {
 
 /// The settings one level of the roster writes, as written (see
 /// [`super::settings`]): what `validate` checks into a [`super::settings::Written`].
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(super) struct RawSettings<'a> {
     pub policy: Option<Policy>,
     pub max_revocations: Option<u32>,
@@ -141,26 +141,10 @@ pub(super) struct RawSettings<'a> {
 }
 
 impl RawSettings<'_> {
-    /// True when the level writes no setting.
+    /// True when the level writes no setting: every key is unwritten, as in the default
+    /// (so a new key counts here without a line of its own).
     pub(super) fn is_empty(&self) -> bool {
-        // Every key by name, no `..`: a new key that is not counted here would leave a
-        // file whose `defaults:` holds only that key silently unread.
-        let RawSettings {
-            policy,
-            max_revocations,
-            max_revocation_share,
-            login,
-            engineers,
-            admin_roles,
-            ui_grants,
-        } = self;
-        policy.is_none()
-            && max_revocations.is_none()
-            && max_revocation_share.is_none()
-            && login.is_none()
-            && engineers.is_none()
-            && admin_roles.is_none()
-            && ui_grants.is_none()
+        *self == RawSettings::default()
     }
 }
 
@@ -390,4 +374,32 @@ pub(super) struct RawKubernetes {
     pub selector: Option<String>,
     /// The hub's container in the pod (default `hub`).
     pub container: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One value of each key `defaults` takes; the test fails when a key is missing here.
+    const ONE_OF_EACH: [&str; 6] = [
+        "policy: enforce",
+        "max_revocations: 3",
+        "max_revocation_share: 0.5",
+        "login: github",
+        "admin_roles: []",
+        "ui_grants: {keep_for: 30d}",
+    ];
+
+    #[test]
+    fn defaults_that_write_any_one_key_are_not_empty() {
+        let schema = schemars::schema_for!(RawDefaults).to_value();
+        let keys = schema["properties"].as_object().expect("properties");
+        assert_eq!(keys.len(), ONE_OF_EACH.len(), "a key of defaults: {keys:?}");
+        for one in ONE_OF_EACH {
+            let defaults: RawDefaults = crate::yaml::from_str(one).expect(one);
+            assert!(!defaults.is_empty(), "{one}");
+        }
+        let none: RawDefaults = crate::yaml::from_str("{}").unwrap();
+        assert!(none.is_empty());
+    }
 }
