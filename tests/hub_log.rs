@@ -100,9 +100,12 @@ async fn set_admin_as(hub: &Hub, token: &str, name: &str, admin: bool) -> String
     path
 }
 
-/// What an event says of the change and who made it, how: (change, made by, via, status).
-fn how(event: &AdminEvent) -> (&Change, &MadeBy, Option<Via>, Option<u16>) {
-    (&event.change, &event.made_by, event.via, event.status)
+/// What an event says of the change and who made it, how, as one line in the words the
+/// reports use: `CreatedAdmin by rep-x through the API (201)`.
+fn how(event: &AdminEvent) -> String {
+    let via = event.via.map(|v| format!(" {v}")).unwrap_or_default();
+    let status = event.status.map_or("no request".into(), |s| s.to_string());
+    format!("{:?} by {}{via} ({status})", event.change, event.made_by)
 }
 
 /// Whether `name` is admin, asked of the hub for that one user: its list cannot be read
@@ -117,6 +120,14 @@ async fn is_admin(hub: &Hub, name: &str) -> bool {
     user["admin"]
         .as_bool()
         .unwrap_or_else(|| panic!("{name}: no admin flag: {user}"))
+}
+
+/// Once the log shows `needle`: what its first admin line about `user` says is `want`,
+/// and `user` is admin.
+async fn assert_made_admin(hub: &Hub, needle: &str, user: &str, want: &str) {
+    let got = hub.admin_events_once_logged(needle, 1, about(user)).await;
+    assert_eq!(how(&got[0]), want);
+    assert!(is_admin(hub, user).await, "{user} is admin");
 }
 
 /// The event happened between `before` and now (the log's times are this machine's).
@@ -140,13 +151,12 @@ async fn a_representatives_patch_is_theirs() {
     let got = hub
         .admin_events_once_logged(&needle, 2, about(&newbie))
         .await;
-    let summary: Vec<_> = got.iter().map(how).collect();
-    let rep_ = MadeBy::Actor(rep.clone());
+    let summary: Vec<String> = got.iter().map(how).collect();
     assert_eq!(
         summary,
-        vec![
-            (&Change::Granted, &rep_, Some(Via::Api), Some(200)),
-            (&Change::Revoked, &rep_, Some(Via::Api), Some(200)),
+        [
+            format!("Granted by {rep} through the API (200)"),
+            format!("Revoked by {rep} through the API (200)"),
         ]
     );
     assert_at_between(&got[0], before);
@@ -213,15 +223,8 @@ async fn a_bulk_add_with_admin_names_its_actor_not_its_users() {
     let needle = request_line("POST", "/users", &rep);
     for name in &fresh {
         let got = hub.admin_events_once_logged(&needle, 1, about(name)).await;
-        assert_eq!(
-            how(&got[0]),
-            (
-                &Change::CreatedAdmin,
-                &MadeBy::Actor(rep.clone()),
-                Some(Via::Api),
-                Some(201)
-            )
-        );
+        let want = format!("CreatedAdmin by {rep} through the API (201)");
+        assert_eq!(how(&got[0]), want);
     }
     // The request line names the actor only: the users come from the role lines.
     let request = format!("201 POST /hub/api/users ({rep}@127.0.0.1)");
@@ -244,15 +247,8 @@ async fn a_single_add_with_the_admin_pages_query_is_the_admin_page() {
     as_user(hub, &token, Method::POST, &path, json!({ "admin": true })).await;
     let needle = request_line("POST", &format!("/users/{name}?_xsrf=[secret]"), &rep);
     let got = hub.admin_events_once_logged(&needle, 1, about(&name)).await;
-    assert_eq!(
-        how(&got[0]),
-        (
-            &Change::CreatedAdmin,
-            &MadeBy::Actor(rep.clone()),
-            Some(Via::AdminPage),
-            Some(201)
-        )
-    );
+    let want = format!("CreatedAdmin by {rep} in the admin page (201)");
+    assert_eq!(how(&got[0]), want);
     // The hub hides the query's value.
     assert!(hub.log().contains(&format!(
         "201 POST /hub/api/users/{name}?_xsrf=[secret] ({rep}@127.0.0.1)"
@@ -300,19 +296,8 @@ async fn a_group_add_counts_members_and_names_the_actor() {
 #[tokio::test]
 async fn admin_users_at_start_are_the_hubs_configuration() {
     let (_alone, hub) = (exclusive().await, log_hub());
-    let got = hub
-        .admin_events_once_logged("JupyterHub is now running", 1, about(CONFIG_ADMIN))
-        .await;
-    assert_eq!(
-        how(&got[0]),
-        (
-            &Change::Granted,
-            &MadeBy::Configuration,
-            Some(Via::HubStart),
-            None
-        )
-    );
-    assert!(is_admin(hub, CONFIG_ADMIN).await);
+    let want = "Granted by the hub's configuration (admin_users or load_roles) at the hub's start (no request)";
+    assert_made_admin(hub, "JupyterHub is now running", CONFIG_ADMIN, want).await;
 }
 
 #[tokio::test]
@@ -340,19 +325,8 @@ async fn a_login_that_says_admin_is_the_authenticator() {
     let (_alone, hub) = (exclusive().await, log_hub());
     assert_eq!(hub.login(LOGIN_ADMIN, "any password").await, 302);
     let needle = format!("POST /hub/login?next=%2Fhub%2Fhome -> /hub/home ({LOGIN_ADMIN}@");
-    let got = hub
-        .admin_events_once_logged(&needle, 1, about(LOGIN_ADMIN))
-        .await;
-    assert_eq!(
-        how(&got[0]),
-        (
-            &Change::Granted,
-            &MadeBy::Authenticator,
-            Some(Via::Login),
-            Some(302)
-        )
-    );
-    assert!(is_admin(hub, LOGIN_ADMIN).await);
+    let want = "Granted by the authenticator at login (302)";
+    assert_made_admin(hub, &needle, LOGIN_ADMIN, want).await;
 }
 
 #[tokio::test]

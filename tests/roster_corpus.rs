@@ -273,7 +273,10 @@ fn roles(roster: &Roster, hub: &str) -> Vec<(String, String, String)> {
         .collect()
 }
 
-fn rows(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
+/// A declared admin: (name, role, added by).
+type Row<'a> = (&'a str, &'a str, &'a str);
+
+fn rows(rows: &[Row]) -> Vec<(String, String, String)> {
     rows.iter()
         .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
         .collect()
@@ -283,29 +286,34 @@ fn rows(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {
 fn engineer_also_administrator_valid() {
     let roster = parse_fixture("engineer_also_administrator_valid.yaml").unwrap();
     assert_eq!(roster.warnings, Vec::<String>::new());
-    assert_eq!(
-        roles(&roster, "college-a"),
-        rows(&[
-            ("coord-a", "representative", ""),
-            ("eve@ops.example.org", "administrator", "coord-a"),
-            ("frank", "administrator", "eng-eve"),
-        ]),
-        "engineers: false: the administrator, by her google id"
-    );
+    let declared: [(&str, [Row; 3], &str); 2] = [
+        (
+            "college-a",
+            [
+                ("coord-a", "representative", ""),
+                ("eve@ops.example.org", "administrator", "coord-a"),
+                ("frank", "administrator", "eng-eve"),
+            ],
+            "engineers: false: the administrator, by her google id",
+        ),
+        (
+            "college-b",
+            [
+                ("coord-a", "representative", ""),
+                ("eveops", "engineer", ""),
+                ("frank", "administrator", "eng-eve"),
+            ],
+            "declared once, as an engineer",
+        ),
+    ];
+    for (hub, want, why) in declared {
+        assert_eq!(roles(&roster, hub), rows(&want), "{hub}: {why}");
+    }
     let eve = &roster.hub("college-a").unwrap().admins
         [&jupyterhub_admin_sync::name::UserName::new("eve@ops.example.org")];
     assert_eq!(
         eve.expires.map(|d| d.to_string()).as_deref(),
         Some("2099-12-31")
-    );
-    assert_eq!(
-        roles(&roster, "college-b"),
-        rows(&[
-            ("coord-a", "representative", ""),
-            ("eveops", "engineer", ""),
-            ("frank", "administrator", "eng-eve"),
-        ]),
-        "declared once, as an engineer"
     );
 }
 
@@ -989,20 +997,22 @@ fn example_roster_validates() {
         ("eng-sam", "", "engineer"),
         ("eve-gh", "eve", "engineer"),
     ];
-    assert_eq!(
-        declared(&roster, "climate-prod"),
-        admins(&[&climate_lab[..], &prod].concat())
-    );
     let workshop = [
         ("bob@climate.example.org", "rep-bob", "representative"),
         ("jo.doe@college.example.edu", "", "administrator"),
         ("eve@operator.example.org", "eve", "administrator"),
     ];
-    assert_eq!(
-        declared(&roster, "climate-workshop"),
-        admins(&[&climate_lab[..], &workshop].concat()),
-        "login email, no engineers, its own administrators (an engineer among them)"
-    );
+    for (hub, own, why) in [
+        ("climate-prod", &prod, "login github, engineers declared"),
+        (
+            "climate-workshop",
+            &workshop,
+            "login email, no engineers, its own administrators (an engineer among them)",
+        ),
+    ] {
+        let want = admins(&[&climate_lab[..], own].concat());
+        assert_eq!(declared(&roster, hub), want, "{hub}: {why}");
+    }
     let admin_roles = |hub: &str| roster.hub(hub).unwrap().settings.admin_roles.clone();
     assert_eq!(admin_roles("climate-prod"), ["admin", "hub-managers"]);
     assert_eq!(

@@ -261,34 +261,26 @@ mod tests {
 
     #[test]
     fn this_tools_own_change_is_known_from_its_intent_not_its_name() {
-        let mut ledger = Ledger::default();
-        ledger.add([event("carol", Change::Granted, "admin-sync", 1000)]);
         let carol = UserName::new("carol");
-        assert_eq!(
-            ledger.who_made(&carol, true, &[]).unwrap().made_by,
-            MadeBy::Actor("admin-sync".into())
-        );
-        ledger.own(OwnChange {
-            user: carol.as_str().into(),
-            made_admin: true,
-            at: 1001,
-        });
-        assert_eq!(
-            ledger.who_made(&carol, true, &[]).unwrap().made_by,
-            MadeBy::ThisTool
-        );
+        // A grant in the log by the name the tool's token has, after an intent of the
+        // tool's (`intent`: whether it made carol admin), if any.
+        let made_by = |intent: Option<bool>| {
+            let mut ledger = Ledger::default();
+            ledger.add([event("carol", Change::Granted, "admin-sync", 1000)]);
+            if let Some(made_admin) = intent {
+                let user = carol.as_str().into();
+                ledger.own(OwnChange {
+                    user,
+                    made_admin,
+                    at: 1001,
+                });
+            }
+            ledger.who_made(&carol, true, &[]).unwrap().made_by
+        };
+        assert_eq!(made_by(None), MadeBy::Actor("admin-sync".into()));
+        assert_eq!(made_by(Some(true)), MadeBy::ThisTool);
         // A revocation intent does not claim a grant.
-        let mut other = Ledger::default();
-        other.add([event("carol", Change::Granted, "admin-sync", 1000)]);
-        other.own(OwnChange {
-            user: carol.as_str().into(),
-            made_admin: false,
-            at: 1001,
-        });
-        assert_ne!(
-            other.who_made(&carol, true, &[]).unwrap().made_by,
-            MadeBy::ThisTool
-        );
+        assert_ne!(made_by(Some(false)), MadeBy::ThisTool);
     }
 
     #[test]
