@@ -982,12 +982,6 @@ def hub_log_part(a, results, runs=3, mib=1024):
         f"{h['maxrss_max_kib'] / 1024:.1f} MiB vs {h['baseline_maxrss_max_kib'] / 1024:.1f} MiB without a log")
 
 
-def hub_log_line(h):
-    return (f"Hub log: {h['mib']:,.0f} MiB generated ({h['lines']:,} lines, {h['events']:,} admin changes) read at "
-            f"{h['mib_per_s_median']:.0f} MiB/s (median of {h['runs']}, slowest {h['mib_per_s_min']:.0f}); peak RSS "
-            f"{h['maxrss_max_kib'] / 1024:.1f} MiB, {h['baseline_maxrss_max_kib'] / 1024:.1f} MiB on an empty log")
-
-
 def goals(results):
     g = []
 
@@ -1063,6 +1057,12 @@ def status_quo_line(s):
             f"{s['restart_start_median_s']:.2f}s = {s['restart_total_median_s']:.2f}s; "
             f"--once granting one admin = {s['once_wall_median_s']:.2f}s ({s['once_requests']} requests); "
             f"restart/once = {s['restart_over_once']:.1f}x")
+
+
+def hub_log_line(h):
+    return (f"Hub log: {h['mib']:,.0f} MiB generated ({h['lines']:,} lines, {h['events']:,} admin changes) read at "
+            f"{h['mib_per_s_median']:.0f} MiB/s (median of {h['runs']}, slowest {h['mib_per_s_min']:.0f}); peak RSS "
+            f"{h['maxrss_max_kib'] / 1024:.1f} MiB, {h['baseline_maxrss_max_kib'] / 1024:.1f} MiB on an empty log")
 
 
 def roster_line(r):

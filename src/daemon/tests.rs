@@ -446,7 +446,6 @@ fn token_dir() -> tempfile::TempDir {
     tmp
 }
 
-/// A [`token_dir`] with `roster.yaml` in it, as [`roster`] writes it, and that file's path.
 /// Writes `text` as the roster file in `dir`, and returns its path.
 fn roster_file(dir: &Path, text: String) -> PathBuf {
     let config = dir.join("roster.yaml");
@@ -454,6 +453,7 @@ fn roster_file(dir: &Path, text: String) -> PathBuf {
     config
 }
 
+/// A [`token_dir`] with `roster.yaml` in it, as [`roster`] writes it, and that file's path.
 fn roster_dir(administrators: &[&str], hubs: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let tmp = token_dir();
     let config = roster_file(tmp.path(), roster(tmp.path(), administrators, hubs));
@@ -708,14 +708,7 @@ async fn a_provisional_administrator_is_warned_before_keep_for_runs_out_and_revo
     let dir = tmp.path();
     // The hub's log: rep-bob makes newbie admin through the API on 2027-01-01 at noon.
     let log = dir.join("hub.log");
-    std::fs::write(
-        &log,
-        "[I 2027-01-01 12:00:00.100 JupyterHub users:395] rep-bob setting admin=True for newbie\n\
-         [I 2027-01-01 12:00:00.101 JupyterHub roles:281] Adding role admin for User: newbie\n\
-         [I 2027-01-01 12:00:00.106 JupyterHub log:192] 200 PATCH /hub/api/users/newbie (rep-bob@127.0.0.1) 6.71ms\n\
-         [I 2027-01-01 12:05:00.000 JupyterHub log:192] 200 GET /hub/api/ (@127.0.0.1) 0.71ms\n",
-    )
-    .unwrap();
+    std::fs::write(&log, granted_in_the_hub("rep-bob", "newbie", 12)).unwrap();
     let config = roster_file(
         dir,
         format!(
@@ -786,6 +779,77 @@ async fn a_provisional_administrator_is_warned_before_keep_for_runs_out_and_revo
         "provisional, ended and revoked on record: {events:?}"
     );
     assert_eq!(events[0].0, "provisional", "{events:?}");
+}
+
+/// The hub's log lines of `by` making `user` admin through the API on 2027-01-01 at
+/// `hour`:00, and a request five minutes later, so the grant's lines are settled.
+fn granted_in_the_hub(by: &str, user: &str, hour: u8) -> String {
+    format!(
+        "[I 2027-01-01 {hour:02}:00:00.100 JupyterHub users:395] {by} setting admin=True for {user}\n\
+         [I 2027-01-01 {hour:02}:00:00.101 JupyterHub roles:281] Adding role admin for User: {user}\n\
+         [I 2027-01-01 {hour:02}:00:00.106 JupyterHub log:192] 200 PATCH /hub/api/users/{user} ({by}@127.0.0.1) 6.71ms\n\
+         [I 2027-01-01 {hour:02}:05:00.000 JupyterHub log:192] 200 GET /hub/api/ (@127.0.0.1) 0.71ms\n"
+    )
+}
+
+/// A provisional administrator the same person made on every hub of the community is
+/// given the community's roster line; one made on one hub only, that hub's line.
+#[tokio::test(start_paused = true)]
+async fn a_grant_on_every_hub_of_a_community_is_given_the_communitys_line() {
+    use crate::date::{Date, FixedClock};
+    let receiver = receiver().await;
+    let tmp = token_dir();
+    let dir = tmp.path();
+    let mut connect = MemoryConnect::default();
+    let mut hubs = String::new();
+    for (name, made) in [("h1", &["newbie", "solo"][..]), ("h2", &["newbie"][..])] {
+        let log = dir.join(format!("{name}.log"));
+        let lines: String = (12..)
+            .zip(made)
+            .map(|(hour, user)| granted_in_the_hub("rep-bob", user, hour))
+            .collect();
+        std::fs::write(&log, lines).unwrap();
+        let hub = MemoryHub::new();
+        hub.set_user("rep-bob", true);
+        for user in made {
+            hub.set_user(user, true);
+        }
+        connect.hubs.insert(name.into(), hub);
+        hubs.push_str(&format!(
+            "      - {{name: {name}, api_url: 'http://{name}.invalid/hub/api', token_file: '{}', log: {{file: '{}'}}}}\n",
+            dir.join("token").display(),
+            log.display()
+        ));
+    }
+    let config = roster_file(
+        dir,
+        format!(
+            "communities:\n  - name: lab\n    representatives: [{{name: rep-bob}}]\n    ui_grants: {{keep_for: 30d}}\n    hubs:\n{hubs}"
+        ),
+    );
+    let mut opts = options(&config);
+    opts.jitter = 0.0;
+    opts.state_dir = Some(dir.to_owned());
+    opts.webhook = Some(crate::alert::WebhookUrl::parse(&receiver.uri()).unwrap());
+    let clock = Arc::new(FixedClock::new(Date::parse("2027-01-02").unwrap()));
+    let supervisor = Supervisor::start_with_clock(opts, connect, clock)
+        .await
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    // The hub whose run comes second knows newbie was made admin on both.
+    told(
+        &receiver,
+        "add under lab's administrators: `- {name: newbie, added_by: rep-bob}`",
+    )
+    .await;
+    told(
+        &receiver,
+        "add under hub h1's administrators in lab: `- {name: solo, added_by: rep-bob}`",
+    )
+    .await;
+    shutdown.cancel();
+    task.await.unwrap();
 }
 
 /// The messages `receiver` got (at `path`, when given), as JSON.
