@@ -389,11 +389,7 @@ async fn an_administrator_is_revoked_after_the_day_their_entry_expires_and_the_a
     let clock = Arc::new(FixedClock::new(Date::parse("2027-01-31").unwrap()));
     let mut opts = options(&config);
     opts.audit_log = Some(dir.join("audit.jsonl"));
-    let supervisor = Supervisor::start_with_clock(opts, connect, clock.clone())
-        .await
-        .unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    let (shutdown, task) = spawn_with_clock(opts, connect, clock.clone()).await;
     sleep(3).await;
     assert_eq!(
         hub.admins(),
@@ -444,6 +440,21 @@ fn token_dir() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("token"), "memory-token-1234\n").unwrap();
     tmp
+}
+
+/// Starts the daemon with `opts` over `connect`, its calendar at `clock`: the token that
+/// stops it, and its task.
+async fn spawn_with_clock(
+    opts: DaemonOptions,
+    connect: MemoryConnect,
+    clock: Arc<crate::date::FixedClock>,
+) -> (CancellationToken, tokio::task::JoinHandle<()>) {
+    let supervisor = Supervisor::start_with_clock(opts, connect, clock)
+        .await
+        .expect("the daemon starts");
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    (shutdown, task)
 }
 
 /// Writes `text` as the roster file in `dir`, and returns its path.
@@ -503,11 +514,7 @@ async fn expiring_notices_and_the_digest_reach_their_routes() {
         Some(crate::alert::WebhookUrl::parse(&format!("{}/global", receiver.uri())).unwrap());
     opts.digest_at = Some("00:00".parse().unwrap());
     let clock = Arc::new(FixedClock::new(Date::parse("2027-01-28").unwrap()));
-    let supervisor = Supervisor::start_with_clock(opts, connect, clock)
-        .await
-        .unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    let (shutdown, task) = spawn_with_clock(opts, connect, clock).await;
     let got = |path: &'static str, status: &'static str| {
         let receiver = &receiver;
         async move {
@@ -727,11 +734,7 @@ async fn a_provisional_administrator_is_warned_before_keep_for_runs_out_and_revo
     opts.state_dir = Some(dir.to_owned());
     opts.webhook = Some(crate::alert::WebhookUrl::parse(&receiver.uri()).unwrap());
     let clock = Arc::new(FixedClock::new(Date::parse("2027-01-02").unwrap()));
-    let supervisor = Supervisor::start_with_clock(opts, connect, clock.clone())
-        .await
-        .unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    let (shutdown, task) = spawn_with_clock(opts, connect, clock.clone()).await;
     told(
         &receiver,
         "newbie is kept as a provisional administrator until 2027-01-31 12:00 UTC",
@@ -832,11 +835,7 @@ async fn a_grant_on_every_hub_of_a_community_is_given_the_communitys_line() {
     opts.state_dir = Some(dir.to_owned());
     opts.webhook = Some(crate::alert::WebhookUrl::parse(&receiver.uri()).unwrap());
     let clock = Arc::new(FixedClock::new(Date::parse("2027-01-02").unwrap()));
-    let supervisor = Supervisor::start_with_clock(opts, connect, clock)
-        .await
-        .unwrap();
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(supervisor.run(shutdown.clone(), Arc::new(Notify::new())));
+    let (shutdown, task) = spawn_with_clock(opts, connect, clock).await;
     // The hub whose run comes second knows newbie was made admin on both.
     told(
         &receiver,
