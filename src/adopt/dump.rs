@@ -20,6 +20,7 @@ use crate::roster::{
 use crate::secret::source::{Secret, SecretSource};
 use crate::secret::token::{self, TokenError};
 use crate::snapshot::{AdminGroups, HubSnapshot};
+use crate::word::count;
 use crate::yaml::YamlError;
 
 /// Why `dump` could not write a fragment.
@@ -176,9 +177,8 @@ impl Sorted {
         }
         if self.unknown > 0 {
             out.push_str(&format!(
-                "# {} admin{} the roster does not know: replace added_by {ADDED_BY_PLACEHOLDER} with who added each;\n# validation refuses the placeholder.\n",
-                self.unknown,
-                if self.unknown == 1 { "" } else { "s" }
+                "# {} the roster does not know: replace added_by {ADDED_BY_PLACEHOLDER} with who added each;\n# validation refuses the placeholder.\n",
+                count(self.unknown, "admin")
             ));
         }
         if !in_roster {

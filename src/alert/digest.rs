@@ -11,6 +11,7 @@ use crate::alert::cap_text;
 use crate::alert::{Alert, AlertKind, AlertStatus};
 use crate::date::Date;
 use crate::report::{HubReport, Status};
+use crate::word::count;
 
 /// A time of day, UTC (`09:00`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,10 +69,9 @@ impl HubState {
         let line = match report.status {
             Status::InSync | Status::Changed => format!("{}: in sync", report.name),
             Status::Drift => format!(
-                "{}: drift left ({} difference{}) [policy {}]",
+                "{}: drift left ({}) [policy {}]",
                 report.name,
-                report.drift(),
-                if report.drift() == 1 { "" } else { "s" },
+                count(report.drift(), "difference"),
                 report.rules.policy
             ),
             Status::Error => format!(
@@ -168,9 +168,8 @@ impl Digest {
         let scope = community.map_or("every hub".to_string(), |c| format!("{c}'s hubs"));
         let in_sync = hubs.len() - loud.len();
         let mut text = format!(
-            "Admin-sync digest for {today}, {scope}: {} hub{}, {in_sync} in sync.",
-            hubs.len(),
-            if hubs.len() == 1 { "" } else { "s" }
+            "Admin-sync digest for {today}, {scope}: {}, {in_sync} in sync.",
+            count(hubs.len(), "hub")
         );
         for line in &loud {
             text.push_str(&format!(" {line}."));

@@ -23,6 +23,7 @@ use crate::metrics::Metrics;
 use crate::plan::DriftKind;
 use crate::report::{HubReport, Status};
 use crate::retry::{self, Failure, RetryPolicy};
+use crate::word::count;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -275,8 +276,8 @@ fn drift_words(report: &HubReport, status: AlertStatus) -> Words {
                 .collect();
             (
                 format!(
-                    "admins of hub {hub} drifted: {drift} difference{}",
-                    if drift == 1 { "" } else { "s" }
+                    "admins of hub {hub} drifted: {}",
+                    count(drift, "difference")
                 ),
                 format!(
                     "Admins of hub {hub} ({community}) drifted from the roster: {} [policy {}].",

@@ -40,6 +40,7 @@ use crate::name::{HubName, UserName};
 use crate::plan::{Action, Standing};
 use crate::report::{HubReport, Mode};
 use crate::snapshot::{AdminPaths, HubSnapshot};
+use crate::word::count;
 use crate::word::words;
 
 /// Who and what a change is about: the fields of the trail's first format that every
@@ -591,9 +592,8 @@ impl AuditLog {
         };
         for r in &report.reversals {
             let result = format!(
-                "something else undid the last change ({} reversal{} within a day)",
-                r.count,
-                if r.count == 1 { "" } else { "s" }
+                "something else undid the last change ({} within a day)",
+                count(r.count, "reversal")
             );
             lines.push(event(&r.user, Event::Reversed, Some(r.action), result)?);
         }

@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::chain::{ChainStart, LineHash};
+use crate::word::count;
 
 /// What was found in one file.
 #[derive(Debug)]
@@ -314,8 +315,8 @@ impl Walk<'_> {
         let open = self.intents.difference(&self.answered).count();
         if open > 0 {
             self.report.notes.push(format!(
-                "{open} intent{} without an outcome here (settled at the next start, or answered in a later file)",
-                if open == 1 { "" } else { "s" }
+                "{} without an outcome here (settled at the next start, or answered in a later file)",
+                count(open, "intent")
             ));
         }
         self.report

@@ -11,6 +11,7 @@ use crate::name::{UserName, printable};
 use crate::outcome::Skipped;
 use crate::roster::{Desired, HubRules, Policy, Role};
 use crate::snapshot::{AdminPaths, HubSnapshot, NamelessUser, OwnerKind};
+use crate::word::count;
 use crate::word::words;
 
 pub mod floor;
@@ -429,8 +430,7 @@ impl fmt::Display for Plan {
         if self.is_empty() {
             return writeln!(f, "in sync");
         }
-        let n = self.changes.len();
-        writeln!(f, "{n} difference{}", if n == 1 { "" } else { "s" })?;
+        writeln!(f, "{}", count(self.changes.len(), "difference"))?;
         for change in &self.changes {
             write!(f, "  {change}")?;
             if let Some(why) = self.why_not_applied(change) {

@@ -20,6 +20,7 @@ use crate::name::{HubName, UserName, printable};
 use crate::roster::{
     Declared, Desired, HubAccess, HubRules, HubSpec, OfflineRoster, Role, Settings,
 };
+use crate::word::count;
 
 /// Why a person is admin on a hub.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -274,7 +275,7 @@ impl fmt::Display for HubDiff {
             )?,
             HubStatus::Changed => {
                 let n = self.settings.len() + self.changes.len();
-                writeln!(f, "): {n} change{}", if n == 1 { "" } else { "s" })?
+                writeln!(f, "): {}", count(n, "change"))?
             }
         }
         for setting in &self.settings {
@@ -288,7 +289,7 @@ impl fmt::Display for HubDiff {
 }
 
 fn admins(n: usize) -> String {
-    format!("{n} admin{}", if n == 1 { "" } else { "s" })
+    count(n, "admin")
 }
 
 /// Every hub that differs between two rosters, on one day.
@@ -337,9 +338,8 @@ impl RosterDiff {
     pub(crate) fn summary(&self) -> String {
         if self.is_empty() {
             return format!(
-                "no change to who is admin ({} hub{} compared, on {})",
-                self.compared,
-                if self.compared == 1 { "" } else { "s" },
+                "no change to who is admin ({} compared, on {})",
+                count(self.compared, "hub"),
                 self.on
             );
         }

@@ -16,6 +16,7 @@ use crate::report::{ChangeReport, HubReport, Mode, RunReport, Status};
 use crate::review::diff::{
     Entry, HubDiff, HubStatus, Loss, PersonChange, RosterDiff, SettingChange, Why,
 };
+use crate::word::count;
 
 /// The first line of every comment this tool writes: a workflow finds its own comment
 /// by it, to update it instead of adding another.
@@ -124,9 +125,8 @@ fn hub_diff(out: &mut String, hub: &HubDiff) {
         HubStatus::Removed => {
             let _ = writeln!(
                 out,
-                "{heading}: **removed** from the roster, no longer kept in sync; its {} declared admin{} stay as they are on the hub.\n",
-                hub.declared_before,
-                if hub.declared_before == 1 { "" } else { "s" }
+                "{heading}: **removed** from the roster, no longer kept in sync; its {} stay as they are on the hub.\n",
+                count(hub.declared_before, "declared admin")
             );
             return;
         }
@@ -185,9 +185,8 @@ pub(crate) fn diff(d: &RosterDiff) -> String {
     };
     let _ = writeln!(
         out,
-        "**{gain}** gain admin, **{lose}** lose admin, **{stay}** stay admin for another reason{settings}, on {} hub{} (judged on {}).\n",
-        d.hubs.len(),
-        if d.hubs.len() == 1 { "" } else { "s" },
+        "**{gain}** gain admin, **{lose}** lose admin, **{stay}** stay admin for another reason{settings}, on {} (judged on {}).\n",
+        count(d.hubs.len(), "hub"),
         d.on
     );
     for hub in &d.hubs {
@@ -292,16 +291,15 @@ pub(crate) fn report(r: &RunReport) -> String {
             Mode::Once | Mode::Daemon => "Admin changes made",
         }
     );
-    let count = |s| r.hubs.iter().filter(|h| h.status == s).count();
+    let with = |s| r.hubs.iter().filter(|h| h.status == s).count();
     let _ = writeln!(
         out,
-        "{} hub{}: {} in sync, {} changed, {} drift, {} error.\n",
-        r.hubs.len(),
-        if r.hubs.len() == 1 { "" } else { "s" },
-        count(Status::InSync),
-        count(Status::Changed),
-        count(Status::Drift),
-        count(Status::Error)
+        "{}: {} in sync, {} changed, {} drift, {} error.\n",
+        count(r.hubs.len(), "hub"),
+        with(Status::InSync),
+        with(Status::Changed),
+        with(Status::Drift),
+        with(Status::Error)
     );
     // A hub in sync with a warning (admin through groups not checked, say) is shown
     // whole: never a silent "in sync".

@@ -38,6 +38,7 @@ use crate::name::{HubName, UserName};
 use crate::secret::source::SecretSource;
 use crate::secret::tls::CaBundle;
 use crate::secret::token::Token;
+use crate::word::count;
 use crate::word::words;
 
 pub use alerts::{AlertRoute, RouteError};
@@ -320,10 +321,9 @@ pub enum RosterError {
 
 fn invalid_message(path: &Path, problems: &[Problem]) -> String {
     let mut out = format!(
-        "{} is not a valid roster ({} problem{}):",
+        "{} is not a valid roster ({}):",
         path.display(),
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
+        count(problems.len(), "problem")
     );
     for p in problems {
         out.push_str(&format!("\n  {}: {p}", p.file.display()));
