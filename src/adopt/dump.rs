@@ -60,7 +60,12 @@ pub(crate) async fn dump(target: &Target, options: &ClientOptions) -> Result<Str
     let snapshot = client.snapshot(&keep).await?;
     let authenticator = client.authenticator().await;
     let admins = snapshot.admin_names();
-    let made = who_made_each(&spec, &admins).await;
+    // Who is declared today, as a run judges it (an expired administrator is not).
+    let declared = roster
+        .as_ref()
+        .map(|r| r.desired(&spec))
+        .unwrap_or_default();
+    let made = who_made_each(&spec, &declared, &admins).await;
     let sorted = sort(&admins, &spec.admins);
     let in_roster = roster.is_some();
     let body = crate::yaml::to_string(&fragment(&spec, in_roster, &sorted))?;
@@ -262,7 +267,7 @@ fn path_notes(snapshot: &HubSnapshot, hub: &HubName) -> Vec<String> {
 /// Who made each admin, from the hub's own log when the roster names it: one comment
 /// line each (`newbie: made admin by rep-lee in the admin page at …`), or why it
 /// cannot be said.
-async fn who_made_each(spec: &HubSpec, admins: &[UserName]) -> Vec<String> {
+async fn who_made_each(spec: &HubSpec, declared: &Desired, admins: &[UserName]) -> Vec<String> {
     let Some(log) = &spec.log else {
         return Vec::new();
     };
@@ -280,7 +285,7 @@ async fn who_made_each(spec: &HubSpec, admins: &[UserName]) -> Vec<String> {
                 "{}: made admin {}{}.",
                 printable(name.as_str()),
                 made.phrase(),
-                provisional_until(spec, name, &made)
+                provisional_until(spec, declared, name, &made)
                     .map(|until| format!("; a provisional administrator until {until} (ui_grants)"))
                     .unwrap_or_default()
             ),
@@ -293,20 +298,25 @@ async fn who_made_each(spec: &HubSpec, admins: &[UserName]) -> Vec<String> {
 }
 
 /// Until when `ui_grants` keeps `name`, an admin the roster does not declare, whom
-/// `made` says someone the roster entitles made admin (as a one-shot run judges it:
+/// `made` says someone `declared` on the hub made admin (as a one-shot run judges it:
 /// from the log as read, without the daemon's records).
 fn provisional_until(
     spec: &HubSpec,
+    declared: &Desired,
     name: &UserName,
     made: &crate::evidence::Attribution,
 ) -> Option<String> {
     let keep_for = spec.settings.ui_grants?;
-    if spec.admins.contains_key(name) {
+    if declared.contains_key(name) {
         return None;
     }
-    let entitled = |n: &UserName| spec.admins.contains_key(n);
-    let (_, _, at) = crate::plan::provisional::entitled_grant(name, made, &entitled, &|_| false)?;
-    let until = at.saturating_add(i64::try_from(keep_for.as_secs()).ok()?);
-    (until > jiff::Timestamp::now().as_second())
-        .then(|| crate::plan::provisional::minute_utc(until))
+    let grant = crate::plan::provisional::Grant {
+        user: name,
+        hub_name: name.as_str(),
+        made: Some(made),
+    };
+    let entitled = |n: &UserName| declared.contains_key(n);
+    let now = jiff::Timestamp::now().as_second();
+    let record = grant.start(&entitled, &|_| false, keep_for, now)?;
+    Some(record.until_text())
 }

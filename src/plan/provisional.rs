@@ -92,7 +92,6 @@ pub fn decide(
     keeping: Keeping,
 ) -> Decision {
     let mut decision = Decision::default();
-    let keep_for = seconds(keeping.keep_for);
     let warn = seconds(keeping.warn_before);
     let is_provisional = |name: &UserName| records.contains_key(name.as_str());
     for change in plan
@@ -103,21 +102,19 @@ pub fn decide(
         let user = &change.user;
         let record = match records.get(user.as_str()) {
             Some(record) => record.clone(),
-            None => match granted_by_entitled(change, entitled, &is_provisional) {
-                Some((granted_by, via, at)) if at + keep_for > now => {
-                    let record = Provisional {
-                        user: change.hub_name.clone(),
-                        granted_by,
-                        via,
-                        granted_at: at,
-                        until: at + keep_for,
-                        warned: false,
-                    };
-                    decision.notices.push(Notice::Kept(record.clone()));
-                    record
-                }
-                _ => continue,
-            },
+            None => {
+                let grant = Grant {
+                    user,
+                    hub_name: &change.hub_name,
+                    made: change.made_by.as_ref(),
+                };
+                let Some(record) = grant.start(entitled, &is_provisional, keeping.keep_for, now)
+                else {
+                    continue;
+                };
+                decision.notices.push(Notice::Kept(record.clone()));
+                record
+            }
         };
         let granter = UserName::new(&record.granted_by);
         if !entitled(&granter) || is_provisional(&granter) {
@@ -141,36 +138,46 @@ pub fn decide(
     decision
 }
 
-/// Who made the change's user admin, when the hub's log names a person the roster
-/// entitles who is not themselves provisional nor the user: `(name, via, at)`.
-fn granted_by_entitled(
-    change: &super::Change,
-    entitled: &dyn Fn(&UserName) -> bool,
-    is_provisional: &dyn Fn(&UserName) -> bool,
-) -> Option<(String, Option<Via>, i64)> {
-    entitled_grant(
-        &change.user,
-        change.made_by.as_ref()?,
-        entitled,
-        is_provisional,
-    )
+/// An undeclared admin of a hub and who made them admin, as the hub's log says.
+#[derive(Debug, Clone, Copy)]
+pub struct Grant<'a> {
+    /// The user in normal form.
+    pub user: &'a UserName,
+    /// The user as the hub spells them (what the record keeps).
+    pub hub_name: &'a str,
+    pub made: Option<&'a crate::evidence::Attribution>,
 }
 
-/// `(granted_by, via, at)` when `made` (who made `user` admin, as the hub's log says)
-/// names a person `entitled` to add administrators, who is neither `user` nor a
-/// provisional administrator: a grant `ui_grants` keeps from `at` (Unix seconds).
-pub fn entitled_grant(
-    user: &UserName,
-    made: &crate::evidence::Attribution,
-    entitled: &dyn Fn(&UserName) -> bool,
-    is_provisional: &dyn Fn(&UserName) -> bool,
-) -> Option<(String, Option<Via>, i64)> {
-    let MadeBy::Actor(name) = &made.made_by else {
-        return None;
-    };
-    let granter = UserName::new(name);
-    let ok = entitled(&granter) && !is_provisional(&granter) && granter != *user;
-    ok.then(|| (name.clone(), made.via, made.at.map_or(0, |t| t.as_second())))
+impl Grant<'_> {
+    /// The record `ui_grants` starts for this grant at `now` (Unix seconds): when the log
+    /// names a person `entitled` to add administrators, who is neither the user nor a
+    /// provisional administrator, and `keep_for` from the grant's time has not run out.
+    pub fn start(
+        &self,
+        entitled: &dyn Fn(&UserName) -> bool,
+        is_provisional: &dyn Fn(&UserName) -> bool,
+        keep_for: Duration,
+        now: i64,
+    ) -> Option<Provisional> {
+        let made = self.made?;
+        let MadeBy::Actor(name) = &made.made_by else {
+            return None;
+        };
+        let granter = UserName::new(name);
+        if !entitled(&granter) || is_provisional(&granter) || granter == *self.user {
+            return None;
+        }
+        let granted_at = made.at.map_or(0, |t| t.as_second());
+        let until = granted_at.saturating_add(seconds(keep_for));
+        (until > now).then(|| Provisional {
+            user: self.hub_name.to_string(),
+            granted_by: name.clone(),
+            via: made.via,
+            granted_at,
+            until,
+            warned: false,
+        })
+    }
 }
 
 /// The users of `records` (one hub's) whom the same person made admin on every one of
@@ -193,17 +200,12 @@ pub fn granted_on_every_hub(records: &Records, known: &ByHub, hubs: &[&str]) -> 
         .collect()
 }
 
-/// A time in Unix seconds as the texts say it: `2026-12-31 12:38 UTC`.
-pub fn minute_utc(seconds: i64) -> String {
-    jiff::Timestamp::from_second(seconds)
-        .map(crate::evidence::minute_utc)
-        .unwrap_or_default()
-}
-
 impl Provisional {
-    /// When the grant ends, as the texts say it.
+    /// When the grant ends, as the texts say it: `2026-12-31 12:38 UTC`.
     pub fn until_text(&self) -> String {
-        minute_utc(self.until)
+        jiff::Timestamp::from_second(self.until)
+            .map(crate::evidence::minute_utc)
+            .unwrap_or_default()
     }
 }
 
@@ -343,10 +345,8 @@ mod tests {
 
     #[test]
     fn a_grant_by_the_same_person_on_every_hub_of_the_community_is_the_communitys() {
-        let p = plan(vec![revoke("newbie", Some("rep-lee"), 10 * DAY)]);
-        let a = decide(&Records::new(), &p, &entitled, 11 * DAY, KEEP).records;
-        let by_carol = plan(vec![revoke("newbie", Some("carol"), 10 * DAY)]);
-        let b_carol = decide(&Records::new(), &by_carol, &entitled, 11 * DAY, KEEP).records;
+        let a = first_decision(&newbie_made_by("rep-lee")).records;
+        let b_carol = first_decision(&newbie_made_by("carol")).records;
         let every = |known: &[(&str, &Records)], hubs: &[&str]| {
             let known: ByHub = known
                 .iter()
